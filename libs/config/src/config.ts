@@ -1,0 +1,359 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { parseByteSize, parseJobTimeout } from './duration';
+
+/** Every environment variable the gateway reads. The only place that touches `process.env`. */
+const bool = (def: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      if (['true', '1', 'yes', 'on'].includes(v)) return true;
+      if (['false', '0', 'no', 'off'].includes(v)) return false;
+      ctx.addIssue({ code: 'custom', message: 'expected true or false' });
+      return z.NEVER;
+    });
+
+const int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return Number(v);
+    });
+
+const optionalText = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+const url = (def: string, protocols: readonly string[]) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v === '' ? def : v;
+      try {
+        const u = new URL(value);
+        if (!protocols.includes(u.protocol)) throw new Error('protocol');
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `expected a URL starting with ${protocols.join(' or ')}//` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const optionalUrl = (protocols: readonly string[]) =>
+  optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      const u = new URL(v);
+      if (!protocols.includes(u.protocol)) throw new Error('protocol');
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `expected a URL starting with ${protocols.join(' or ')}//` });
+      return z.NEVER;
+    }
+    return v.replace(/\/+$/, '');
+  });
+
+const list = optionalText.transform((v) =>
+  v === undefined
+    ? []
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+);
+
+const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  DATABASE_URL: url('postgresql://postgres@127.0.0.1:5432/postgres', ['postgres:', 'postgresql:']),
+  TARGET_DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
+  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  QUEUE_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, digits, _ . or -')
+    .default('igw'),
+  PORT: int(19530, 0, 65535),
+  HOST: z.string().trim().default('0.0.0.0'),
+  GATEWAY_SECRET_KEY: optionalText,
+  GATEWAY_SECRET_KEY_FILE: z.string().trim().default('.gateway/secret.key'),
+  GATEWAY_PREVIOUS_SECRET_KEYS: list,
+  AUTH_DISABLED: bool(false),
+  IMPORT_MAX_ACTIVE_JOBS_PER_COLLECTION: int(10_000, 1),
+  IMPORT_MAX_FILE_GROUPS: int(1024, 1),
+  IMPORT_MAX_FILE_BYTES: int(17_179_869_184, 1),
+  IMPORT_DEFAULT_TIMEOUT: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const ms = parseJobTimeout(v);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 300s, 1.5h or 1h45m (> 0, ≤ 30 days)' });
+      return z.NEVER;
+    }
+    return { text: v, ms };
+  }),
+  IMPORT_BATCH_ROWS: int(10_000, 1, 1_000_000),
+  IMPORT_MAX_ATTEMPTS: int(5, 1, 100),
+  WORKER_CONCURRENCY: int(2, 1, 256),
+  WORKER_COLLECTION_CONCURRENCY: int(1, 1, 256),
+  WORKER_LEASE_MS: int(30_000, 1000),
+  WORKER_RECONCILE_INTERVAL_MS: int(5_000, 100),
+  STORAGE_DEFAULT_URL: optionalText,
+  STORAGE_S3_ENDPOINT: optionalUrl(['http:', 'https:']),
+  STORAGE_S3_REGION: optionalText,
+  STORAGE_S3_FORCE_PATH_STYLE: bool(false),
+  STORAGE_S3_ACCESS_KEY: optionalText,
+  STORAGE_S3_SECRET_KEY: optionalText,
+  STORAGE_GCS_ENDPOINT: optionalUrl(['http:', 'https:']),
+  STORAGE_GCS_CREDENTIALS_FILE: optionalText,
+  STORAGE_AZURE_ENDPOINT: optionalUrl(['http:', 'https:']),
+  STORAGE_AZURE_ACCOUNT: optionalText,
+  STORAGE_AZURE_KEY: optionalText,
+  STORAGE_ALLOW_PRIVATE_NETWORKS: optionalText.transform((v, ctx) => {
+    if (v === undefined || /^(false|0|no|off)$/i.test(v)) return { all: false, cidrs: [] as string[] };
+    if (/^(true|1|yes|on)$/i.test(v)) return { all: true, cidrs: [] as string[] };
+    const cidrs = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    const bad = cidrs.find((c) => !CIDR.test(c));
+    if (bad !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected true, false or a comma list of CIDR ranges (bad: ${bad})` });
+      return z.NEVER;
+    }
+    return { all: false, cidrs };
+  }),
+  STORAGE_ALLOW_HTTP: bool(false),
+  STORAGE_ALLOWED_HOSTS: list,
+  STORAGE_DENIED_HOSTS: list,
+  STORAGE_REQUEST_TIMEOUT_MS: int(30_000, 100),
+  COLLECTIONS_PGVECTOR: z.enum(['auto', 'require', 'off']).default('auto'),
+  REQUEST_BODY_LIMIT: z
+    .string()
+    .trim()
+    .default('64mb')
+    .transform((v, ctx) => {
+      const n = parseByteSize(v);
+      if (n === null || n < 1) {
+        ctx.addIssue({ code: 'custom', message: 'expected a size such as 64mb, 512kb or a number of bytes' });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  STARTUP_TIMEOUT_MS: int(8_000, 500),
+});
+
+type Env = z.output<typeof envSchema>;
+
+export interface AppConfig {
+  env: Env['NODE_ENV'];
+  databaseUrl: string;
+  targetDatabaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  port: number;
+  host: string;
+  secretKeys: { current: Buffer; previous: Buffer[]; generated: boolean; file?: string };
+  authDisabled: boolean;
+  import: {
+    maxActiveJobsPerCollection: number;
+    maxFileGroups: number;
+    maxFileBytes: number;
+    defaultTimeout?: { text: string; ms: number };
+    batchRows: number;
+    maxAttempts: number;
+  };
+  worker: { concurrency: number; collectionConcurrency: number; leaseMs: number; reconcileIntervalMs: number };
+  storage: {
+    defaultUrl?: string;
+    s3: { endpoint?: string; region?: string; forcePathStyle: boolean; accessKey?: string; secretKey?: string };
+    gcs: { endpoint?: string; credentialsFile?: string };
+    azure: { endpoint?: string; account?: string; key?: string };
+    allowPrivateNetworks: { all: boolean; cidrs: string[] };
+    allowHttp: boolean;
+    allowedHosts: string[];
+    deniedHosts: string[];
+    requestTimeoutMs: number;
+  };
+  collections: { pgvector: 'auto' | 'require' | 'off' };
+  requestBodyLimit: number;
+  logLevel: Env['LOG_LEVEL'];
+  startupTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** 32 bytes given as 64 hex digits or base64 (44 chars with padding). */
+export function decodeSecretKey(text: string): Buffer | null {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(t)) {
+    const b = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (b.length === 32) return b;
+  }
+  return null;
+}
+
+const SECRET_FORM = 'expected 32 bytes as 64 hex digits or base64 (generate one with: openssl rand -hex 32)';
+
+function resolveSecretKeys(env: Env, problems: string[], warn: (msg: string) => void): AppConfig['secretKeys'] {
+  const previous: Buffer[] = [];
+  env.GATEWAY_PREVIOUS_SECRET_KEYS.forEach((k, i) => {
+    const b = decodeSecretKey(k);
+    if (b === null) problems.push(`GATEWAY_PREVIOUS_SECRET_KEYS[${i}]: ${SECRET_FORM}`);
+    else previous.push(b);
+  });
+  if (env.GATEWAY_SECRET_KEY !== undefined) {
+    const b = decodeSecretKey(env.GATEWAY_SECRET_KEY);
+    if (b === null) problems.push(`GATEWAY_SECRET_KEY: ${SECRET_FORM}`);
+    return { current: b ?? Buffer.alloc(32), previous, generated: false };
+  }
+  if (env.NODE_ENV === 'production') {
+    problems.push(`GATEWAY_SECRET_KEY: required when NODE_ENV=production; ${SECRET_FORM}`);
+    return { current: Buffer.alloc(32), previous, generated: false };
+  }
+  // Development: a key generated once and kept in a local file, so restarts can still decrypt.
+  const file = resolve(env.GATEWAY_SECRET_KEY_FILE);
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    try {
+      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+    } catch (e) {
+      // Another process created it first: read theirs.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    chmodSync(file, 0o600);
+  }
+  const b = decodeSecretKey(readFileSync(file, 'utf8'));
+  if (b === null) {
+    problems.push(`GATEWAY_SECRET_KEY_FILE (${file}): ${SECRET_FORM}`);
+    return { current: Buffer.alloc(32), previous, generated: true, file };
+  }
+  warn(
+    `GATEWAY_SECRET_KEY is not set: using the development key in ${file}. ` +
+      'Set GATEWAY_SECRET_KEY (openssl rand -hex 32) for any shared or production deployment.',
+  );
+  return { current: b, previous, generated: true, file };
+}
+
+export function loadConfig(
+  source: NodeJS.ProcessEnv = process.env,
+  warn: (msg: string) => void = () => undefined,
+): AppConfig {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = i.path.join('.');
+        const given = typeof name === 'string' ? source[name] : undefined;
+        return `${name}: ${i.message}${given === undefined ? '' : ` (got ${JSON.stringify(redactValue(name, given))})`}`;
+      }),
+    );
+  }
+  const env = parsed.data;
+  const problems: string[] = [];
+  const secretKeys = resolveSecretKeys(env, problems, warn);
+  if ((env.STORAGE_S3_ACCESS_KEY === undefined) !== (env.STORAGE_S3_SECRET_KEY === undefined)) {
+    problems.push('STORAGE_S3_ACCESS_KEY and STORAGE_S3_SECRET_KEY: set both or neither');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    env: env.NODE_ENV,
+    databaseUrl: env.DATABASE_URL,
+    targetDatabaseUrl: env.TARGET_DATABASE_URL ?? env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    queuePrefix: env.QUEUE_PREFIX,
+    port: env.PORT,
+    host: env.HOST,
+    secretKeys,
+    authDisabled: env.AUTH_DISABLED,
+    import: {
+      maxActiveJobsPerCollection: env.IMPORT_MAX_ACTIVE_JOBS_PER_COLLECTION,
+      maxFileGroups: env.IMPORT_MAX_FILE_GROUPS,
+      maxFileBytes: env.IMPORT_MAX_FILE_BYTES,
+      ...(env.IMPORT_DEFAULT_TIMEOUT ? { defaultTimeout: env.IMPORT_DEFAULT_TIMEOUT } : {}),
+      batchRows: env.IMPORT_BATCH_ROWS,
+      maxAttempts: env.IMPORT_MAX_ATTEMPTS,
+    },
+    worker: {
+      concurrency: env.WORKER_CONCURRENCY,
+      collectionConcurrency: env.WORKER_COLLECTION_CONCURRENCY,
+      leaseMs: env.WORKER_LEASE_MS,
+      reconcileIntervalMs: env.WORKER_RECONCILE_INTERVAL_MS,
+    },
+    storage: {
+      defaultUrl: env.STORAGE_DEFAULT_URL,
+      s3: {
+        endpoint: env.STORAGE_S3_ENDPOINT,
+        region: env.STORAGE_S3_REGION,
+        forcePathStyle: env.STORAGE_S3_FORCE_PATH_STYLE,
+        accessKey: env.STORAGE_S3_ACCESS_KEY,
+        secretKey: env.STORAGE_S3_SECRET_KEY,
+      },
+      gcs: { endpoint: env.STORAGE_GCS_ENDPOINT, credentialsFile: env.STORAGE_GCS_CREDENTIALS_FILE },
+      azure: { endpoint: env.STORAGE_AZURE_ENDPOINT, account: env.STORAGE_AZURE_ACCOUNT, key: env.STORAGE_AZURE_KEY },
+      allowPrivateNetworks: env.STORAGE_ALLOW_PRIVATE_NETWORKS,
+      allowHttp: env.STORAGE_ALLOW_HTTP,
+      allowedHosts: env.STORAGE_ALLOWED_HOSTS,
+      deniedHosts: env.STORAGE_DENIED_HOSTS,
+      requestTimeoutMs: env.STORAGE_REQUEST_TIMEOUT_MS,
+    },
+    collections: { pgvector: env.COLLECTIONS_PGVECTOR },
+    requestBodyLimit: env.REQUEST_BODY_LIMIT,
+    logLevel: env.LOG_LEVEL,
+    startupTimeoutMs: env.STARTUP_TIMEOUT_MS,
+  };
+}
+
+function redactValue(name: string, value: string): string {
+  if (/KEY|SECRET|PASSWORD|TOKEN/.test(name)) return '<redacted>';
+  if (/_URL$/.test(name)) return redactUrl(value);
+  return value;
+}
+
+/** A URL safe to print: the password (and any query string) removed. */
+export function redactUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.password !== '') u.password = '***';
+    u.search = '';
+    return u.toString();
+  } catch {
+    return '<unparseable URL>';
+  }
+}
+
+let cached: AppConfig | undefined;
+
+/** Parsed once per process and cached (immich's getEnv pattern). */
+export function getConfig(warn?: (msg: string) => void): AppConfig {
+  cached ??= loadConfig(process.env, warn);
+  return cached;
+}
+
+/** Tests only: forget the cached config after changing the environment. */
+export function resetConfigCache(): void {
+  cached = undefined;
+}

@@ -1,0 +1,10 @@
+export {
+  type AppConfig,
+  ConfigError,
+  decodeSecretKey,
+  getConfig,
+  loadConfig,
+  redactUrl,
+  resetConfigCache,
+} from './config';
+export { MAX_JOB_TIMEOUT_MS, parseByteSize, parseDuration, parseJobTimeout } from './duration';

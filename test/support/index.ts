@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+
+/** Connection settings of this test run (set by test/support/global-setup.ts). */
+export function testEnv(): { databaseUrl: string; redisUrl: string; queuePrefix: string; adminDatabaseUrl: string } {
+  const databaseUrl = process.env.DATABASE_URL;
+  const redisUrl = process.env.REDIS_URL;
+  const queuePrefix = process.env.QUEUE_PREFIX;
+  const adminDatabaseUrl = process.env.IGW_TEST_ADMIN_DATABASE_URL;
+  if (!databaseUrl || !redisUrl || !queuePrefix || !adminDatabaseUrl) {
+    throw new Error('test environment not initialised: run through vitest (test/support/global-setup.ts)');
+  }
+  return { databaseUrl, redisUrl, queuePrefix, adminDatabaseUrl };
+}
+
+/** A unique name for things a test creates (collections, queues, keys): letters, digits, underscore. */
+export function uniqueName(prefix = 't'): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+/** A fresh, empty database on the test server (dropped by the returned function). */
+export async function createScratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const { adminDatabaseUrl } = testEnv();
+  const name = uniqueName('igw_scratch');
+  const admin = new Client({ connectionString: adminDatabaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const u = new URL(adminDatabaseUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new Client({ connectionString: adminDatabaseUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
