@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { Client } from 'pg';
 import Redis from 'ioredis';
 import type { TestProject } from 'vitest/node';
@@ -20,6 +22,9 @@ function withDatabase(url: string, db: string): string {
 }
 
 export default async function setup(_project: TestProject): Promise<() => Promise<void>> {
+  // Process-level tests run the compiled apps (dist/), exactly as `npm start` does.
+  const root = resolve(__dirname, '..', '..');
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
   const runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const dbName = `igw_test_${runId}`;
   const admin = new Client({ connectionString: baseDbUrl });

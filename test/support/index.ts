@@ -38,3 +38,5 @@ export async function createScratchDatabase(): Promise<{ url: string; drop: () =
     },
   };
 }
+
+export * from './processes';

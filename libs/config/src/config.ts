@@ -92,7 +92,9 @@ const envSchema = z.object({
     .default('igw'),
   PORT: int(19530, 0, 65535),
   HOST: z.string().trim().default('0.0.0.0'),
-  GATEWAY_SECRET_KEY: optionalText,
+  GATEWAY_SECRET_KEY: optionalText.refine((v) => v === undefined || decodeSecretKey(v) !== null, {
+    message: 'expected 32 bytes as 64 hex digits or base64 (generate one with: openssl rand -hex 32)',
+  }),
   GATEWAY_SECRET_KEY_FILE: z.string().trim().default('.gateway/secret.key'),
   GATEWAY_PREVIOUS_SECRET_KEYS: list,
   AUTH_DISABLED: bool(false),
@@ -226,9 +228,8 @@ function resolveSecretKeys(env: Env, problems: string[], warn: (msg: string) => 
     else previous.push(b);
   });
   if (env.GATEWAY_SECRET_KEY !== undefined) {
-    const b = decodeSecretKey(env.GATEWAY_SECRET_KEY);
-    if (b === null) problems.push(`GATEWAY_SECRET_KEY: ${SECRET_FORM}`);
-    return { current: b ?? Buffer.alloc(32), previous, generated: false };
+    // Already validated by the schema.
+    return { current: decodeSecretKey(env.GATEWAY_SECRET_KEY) ?? Buffer.alloc(32), previous, generated: false };
   }
   if (env.NODE_ENV === 'production') {
     problems.push(`GATEWAY_SECRET_KEY: required when NODE_ENV=production; ${SECRET_FORM}`);

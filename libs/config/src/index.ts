@@ -8,3 +8,4 @@ export {
   resetConfigCache,
 } from './config';
 export { MAX_JOB_TIMEOUT_MS, parseByteSize, parseDuration, parseJobTimeout } from './duration';
+export { APP_CONFIG, ConfigModule } from './config.module';

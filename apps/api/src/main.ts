@@ -1,0 +1,22 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { bootProcess } from '@gw/jobs';
+import { PinoNestLogger } from '@gw/logger';
+import { ApiModule } from './api.module';
+
+async function main(): Promise<void> {
+  const { config, logger } = await bootProcess('api');
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config), {
+    logger: new PinoNestLogger(logger),
+    bodyParser: false,
+  });
+  app.enableShutdownHooks();
+  await app.listen(config.port, config.host);
+  logger.info({ port: config.port, host: config.host }, 'import-gateway API listening');
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`import-gateway api: failed to start: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

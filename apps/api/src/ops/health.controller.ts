@@ -1,0 +1,71 @@
+import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import type Redis from 'ioredis';
+import type { Pool } from 'pg';
+import { JOB_DB_POOL, pendingMigrations, readMigrations } from '@gw/db';
+import { pingRedis, REDIS_PROBE } from '@gw/jobs';
+
+type CheckResult = { status: 'ok' } | { status: 'error'; error: string };
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+async function timed(run: () => Promise<void>): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      run(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`));
+        }, CHECK_TIMEOUT_MS);
+      }),
+    ]);
+    return { status: 'ok' };
+  } catch (e) {
+    return { status: 'error', error: (e as Error).message || String(e) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Liveness (process answers) and readiness (PostgreSQL, Redis and the schema are usable). */
+@Controller('health')
+export class HealthController {
+  private readonly migrations = readMigrations();
+
+  constructor(
+    @Inject(JOB_DB_POOL) private readonly pool: Pool,
+    @Inject(REDIS_PROBE) private readonly redis: Redis,
+  ) {}
+
+  @Get('live')
+  @HttpCode(200)
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  async ready(
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<{ status: string; checks: Record<string, CheckResult> }> {
+    const [postgres, redis] = await Promise.all([
+      timed(async () => {
+        await this.pool.query('SELECT 1');
+      }),
+      timed(() => pingRedis(this.redis, CHECK_TIMEOUT_MS)),
+    ]);
+    const migrations =
+      postgres.status === 'ok'
+        ? await timed(async () => {
+            const pending = await pendingMigrations(this.pool, this.migrations);
+            if (pending.length > 0) throw new Error(`pending: ${pending.join(', ')}`);
+          })
+        : ({ status: 'error', error: 'PostgreSQL unreachable' } as const);
+    const checks = { postgres, redis, migrations };
+    const failing = Object.entries(checks)
+      .filter(([, c]) => c.status !== 'ok')
+      .map(([name]) => name);
+    res.status(failing.length === 0 ? 200 : 503);
+    return { status: failing.length === 0 ? 'ok' : `unavailable: ${failing.join(', ')}`, checks };
+  }
+}

@@ -1,0 +1,14 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import type { AppConfig } from './config';
+
+/** Injection token of the process's parsed `AppConfig`. */
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/** Makes the config parsed once in main() injectable everywhere (`@Inject(APP_CONFIG)`). */
+@Global()
+@Module({})
+export class ConfigModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return { module: ConfigModule, providers: [{ provide: APP_CONFIG, useValue: config }], exports: [APP_CONFIG] };
+  }
+}

@@ -1,0 +1,95 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config';
+
+const KEY = 'a'.repeat(64);
+
+function problems(env: NodeJS.ProcessEnv): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig({ GATEWAY_SECRET_KEY: KEY });
+    expect(c.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/postgres');
+    expect(c.targetDatabaseUrl).toBe(c.databaseUrl);
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.queuePrefix).toBe('igw');
+    expect(c.port).toBe(19530);
+    expect(c.import.maxActiveJobsPerCollection).toBe(10_000);
+    expect(c.import.maxFileGroups).toBe(1024);
+    expect(c.import.maxFileBytes).toBe(17_179_869_184);
+    expect(c.worker).toMatchObject({ concurrency: 2, collectionConcurrency: 1 });
+    expect(c.requestBodyLimit).toBe(64 * 1024 * 1024);
+    expect(c.collections.pgvector).toBe('auto');
+    expect(c.storage.allowPrivateNetworks).toEqual({ all: false, cidrs: [] });
+    expect(c.authDisabled).toBe(false);
+    expect(c.logLevel).toBe('info');
+  });
+
+  it('names every invalid variable and the expected form at once', () => {
+    const p = problems({ PORT: 'abc', REDIS_URL: 'http://x', AUTH_DISABLED: 'maybe', GATEWAY_SECRET_KEY: KEY });
+    expect(p).toHaveLength(3);
+    expect(p.find((x) => x.startsWith('PORT:'))).toContain('expected a whole number from 0 to 65535');
+    expect(p.find((x) => x.startsWith('REDIS_URL:'))).toContain('expected a URL starting with redis: or rediss:');
+    expect(p.find((x) => x.startsWith('AUTH_DISABLED:'))).toContain('expected true or false');
+  });
+
+  it('never echoes a secret or a database password in a config error', () => {
+    const p = problems({ GATEWAY_SECRET_KEY: 'hunter2', DATABASE_URL: 'mysql://u:pw@h/db' });
+    const text = p.join('\n');
+    expect(text).toContain('GATEWAY_SECRET_KEY');
+    expect(text).not.toContain('hunter2');
+    expect(text).toContain('DATABASE_URL');
+    expect(text).not.toContain(':pw@');
+  });
+
+  it('requires GATEWAY_SECRET_KEY in production', () => {
+    expect(problems({ NODE_ENV: 'production' })[0]).toMatch(/^GATEWAY_SECRET_KEY: required when NODE_ENV=production/);
+  });
+
+  it('accepts a base64 secret key', () => {
+    const b64 = Buffer.alloc(32, 7).toString('base64');
+    expect(loadConfig({ GATEWAY_SECRET_KEY: b64 }).secretKeys.current).toEqual(Buffer.alloc(32, 7));
+  });
+
+  it('generates a development key once, in a private file, with a warning', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'igw-key-')), 'k', 'secret.key');
+    const warnings: string[] = [];
+    const a = loadConfig({ GATEWAY_SECRET_KEY_FILE: file }, (w) => warnings.push(w));
+    const b = loadConfig({ GATEWAY_SECRET_KEY_FILE: file });
+    expect(a.secretKeys.generated).toBe(true);
+    expect(a.secretKeys.current.equals(b.secretKeys.current)).toBe(true);
+    expect(readFileSync(file, 'utf8').trim()).toBe(a.secretKeys.current.toString('hex'));
+    expect(statSync(file).mode & 0o077).toBe(0);
+    expect(warnings[0]).toContain('GATEWAY_SECRET_KEY is not set');
+  });
+
+  it('reads private-network exemptions as CIDR ranges and refuses other text', () => {
+    expect(
+      loadConfig({ GATEWAY_SECRET_KEY: KEY, STORAGE_ALLOW_PRIVATE_NETWORKS: '10.1.0.0/16, 192.168.5.0/24' }).storage
+        .allowPrivateNetworks,
+    ).toEqual({ all: false, cidrs: ['10.1.0.0/16', '192.168.5.0/24'] });
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, STORAGE_ALLOW_PRIVATE_NETWORKS: 'sometimes' })[0]).toContain(
+      'STORAGE_ALLOW_PRIVATE_NETWORKS',
+    );
+  });
+
+  it('parses IMPORT_DEFAULT_TIMEOUT with the job timeout grammar', () => {
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_DEFAULT_TIMEOUT: '1h45' }).import.defaultTimeout).toEqual({
+      text: '1h45',
+      ms: 6_300_000,
+    });
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, IMPORT_DEFAULT_TIMEOUT: 'soon' })[0]).toContain(
+      'IMPORT_DEFAULT_TIMEOUT',
+    );
+  });
+});
