@@ -31,7 +31,11 @@ async function main() {
       const file = files[next++];
       const rel = relative(root, file);
       const target = join(out, rel.replace(/\.ts$/, '.js'));
-      const res = await transformFile(file, { cwd: root, sourceMaps: true, sourceFileName: relative(dirname(target), file) });
+      const res = await transformFile(file, {
+        cwd: root,
+        sourceMaps: true,
+        sourceFileName: relative(dirname(target), file),
+      });
       mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, `${res.code}\n//# sourceMappingURL=${target.split('/').pop()}.map\n`);
       if (res.map) writeFileSync(`${target}.map`, res.map);
