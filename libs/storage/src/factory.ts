@@ -86,6 +86,23 @@ export function openObjectSource(
       });
       break;
     }
+    case 'gcs': {
+      if (creds?.accessKey !== undefined && creds.secretKey !== undefined) {
+        // HMAC keys: GCS's S3-interoperable XML API, signed with SigV4 by the S3 SDK.
+        raw = new S3Driver({
+          bucket: location.bucket,
+          endpoint: config.gcs.endpoint ?? 'https://storage.googleapis.com',
+          region: 'auto',
+          forcePathStyle: true,
+          credentials: { accessKeyId: creds.accessKey, secretAccessKey: creds.secretKey },
+          guard,
+          requestTimeoutMs,
+          display,
+        });
+        break;
+      }
+      throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
+    }
     default:
       throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
   }

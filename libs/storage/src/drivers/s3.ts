@@ -132,7 +132,8 @@ export class S3Driver implements RawDriver {
       const body = r.Body as (Readable & AsyncIterable<Uint8Array>) | undefined;
       if (body === undefined) throw statusError(502, this.display(key));
       const m = /^bytes (\d+)-\d+\/(\d+)$/.exec(r.ContentRange ?? '');
-      if (m !== null && Number(m[1]) !== start) {
+      // A store that ignored Range (no Content-Range) would hand back bytes from 0.
+      if ((m === null && start > 0) || (m !== null && Number(m[1]) !== start)) {
         body.destroy();
         throw statusError(502, this.display(key));
       }
