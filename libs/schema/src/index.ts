@@ -1,1 +1,10 @@
 export * from './types';
+export { SchemaError, SchemaErrorCode, JsonSyntaxError } from './schema.errors';
+export type { SchemaErrorDetails } from './schema.errors';
+export { JsonDecimal, parseJsonExact, toJsonText, NotJsonError, DEFAULT_MAX_JSON_DEPTH } from './json';
+export type { JsonValue, JsonObject, ParseJsonOptions } from './json';
+export { RowBatchBuilder, rowsToBatch } from './row-batch-builder';
+export type { RowValidationOptions } from './row-batch-builder';
+export { MAX_JSON_BYTES, describeValue } from './values';
+export { toFloat16Bits, fromFloat16Bits, toBFloat16Bits } from './half';
+export { fieldOf } from './field-of';

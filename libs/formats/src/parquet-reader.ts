@@ -1,0 +1,267 @@
+import { parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
+import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { META_FIELD, RowBatchBuilder, type CollectionSchema, type FieldSchema, type RowBatch } from '@gw/schema';
+import type { ByteInput } from './byte-input';
+import { FormatError, FormatErrorCode } from './formats.errors';
+import type { FileGroupReader, ReadOptions } from './reader';
+import { firstInvalidUtf8, rethrowLocated } from './text';
+
+/** Codecs formats.md §5 promises; anything else is refused naming the codec before reading data. */
+const SUPPORTED_CODECS = new Set(['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'ZSTD', 'LZ4_RAW', 'BROTLI']);
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+class InvalidUtf8InParquet extends Error {
+  constructor(readonly offset: number) {
+    super('invalid UTF-8');
+  }
+}
+
+/** hyparquet's AsyncBuffer over a ByteInput, counting bytes for progress. */
+function asyncBufferOf(input: ByteInput, count: (n: number) => void): AsyncBuffer {
+  return {
+    byteLength: input.byteLength,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const u8 = await input.slice(start, end);
+      count(u8.length);
+      if (u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength && u8.buffer instanceof ArrayBuffer)
+        return u8.buffer;
+      return u8.slice().buffer;
+    },
+  };
+}
+
+interface Leaf {
+  readonly type: string;
+  readonly bits: number;
+  readonly signed: boolean;
+  readonly text: boolean;
+  readonly listDepth: number;
+}
+
+/** The leaf under a column (through LIST wrappers), or null for a struct with several children. */
+function leafOf(tree: SchemaTree, outerDepth = 0): Leaf | null {
+  const e = tree.element;
+  // Lists nest as REPEATED levels whatever their encoding (3-level LIST or legacy 2-level).
+  const listDepth = outerDepth + (e.repetition_type === 'REPEATED' ? 1 : 0);
+  if (tree.children.length === 0) {
+    const lt = e.logical_type;
+    const ct = e.converted_type;
+    let bits = e.type === 'INT64' ? 64 : e.type === 'INT32' ? 32 : 0;
+    let signed = true;
+    if (lt?.type === 'INTEGER') {
+      bits = lt.bitWidth;
+      signed = lt.isSigned;
+    } else if (ct !== undefined && /^U?INT_(8|16|32|64)$/.test(ct)) {
+      bits = Number(ct.replace(/^U?INT_/, ''));
+      signed = !ct.startsWith('U');
+    }
+    const text = e.type === 'BYTE_ARRAY' && (lt === undefined || lt.type === 'STRING' || lt.type === 'JSON');
+    return { type: e.type ?? 'GROUP', bits, signed, text, listDepth };
+  }
+  if (tree.children.length === 1) return leafOf(tree.children[0]!, listDepth);
+  return null;
+}
+
+function intFits(leaf: Leaf, fieldBits: number): boolean {
+  if (leaf.type !== 'INT32' && leaf.type !== 'INT64') return false;
+  return leaf.signed ? leaf.bits <= fieldBits : leaf.bits < fieldBits;
+}
+
+/** Whole-file type check of a column against its field (formats.md §3), from metadata only. */
+function checkColumn(file: string, f: FieldSchema, tree: SchemaTree): void {
+  const leaf = leafOf(tree);
+  const describe =
+    leaf === null
+      ? 'struct'
+      : `${leaf.listDepth > 0 ? 'list<' : ''}${leaf.type}${leaf.bits && leaf.type !== 'FLOAT' && leaf.type !== 'DOUBLE' ? `(${leaf.signed ? 'int' : 'uint'}${leaf.bits})` : ''}${leaf.listDepth > 0 ? '>' : ''}`;
+  const bad = (): FormatError =>
+    new FormatError(
+      FormatErrorCode.ColumnType,
+      { file, field: f.name },
+      `parquet column type ${describe} cannot hold a ${f.dataType} field`,
+    );
+  if (f.dataType === 'SparseFloatVector') {
+    if (leaf === null || (leaf.listDepth === 0 && leaf.text)) return;
+    throw bad();
+  }
+  if (leaf === null) throw bad();
+  const scalar = leaf.listDepth === 0;
+  const isFloat = leaf.type === 'FLOAT' || leaf.type === 'DOUBLE';
+  switch (f.dataType) {
+    case 'Bool':
+      if (!(scalar && leaf.type === 'BOOLEAN')) throw bad();
+      return;
+    case 'Int8':
+    case 'Int16':
+    case 'Int32':
+    case 'Int64':
+      if (!(scalar && intFits(leaf, { Int8: 8, Int16: 16, Int32: 32, Int64: 64 }[f.dataType]))) throw bad();
+      return;
+    case 'Float':
+    case 'Double':
+      if (!(scalar && isFloat)) throw bad();
+      return;
+    case 'VarChar':
+    case 'JSON':
+      if (!(scalar && leaf.text)) throw bad();
+      return;
+    case 'FloatVector':
+      if (!(leaf.listDepth === 1 && isFloat)) throw bad();
+      return;
+    case 'BinaryVector':
+      if (!(leaf.listDepth === 1 && (leaf.type === 'INT32' || leaf.type === 'INT64'))) throw bad();
+      return;
+    case 'Float16Vector':
+    case 'BFloat16Vector':
+      if (!(leaf.listDepth === 1 && (isFloat || leaf.type === 'INT32'))) throw bad();
+      return;
+    case 'Array':
+      if (leaf.listDepth !== 1) throw bad();
+      return;
+  }
+}
+
+type Role = 'field' | 'meta' | 'extra' | 'skip';
+
+/**
+ * Parquet via hyparquet over the ByteInput: footer first, then one row group at a time with only
+ * the needed columns (docs/decisions/0202-parquet-library.md).
+ */
+export function openParquetReader(input: ByteInput, schema: CollectionSchema, opts: ReadOptions): FileGroupReader {
+  const file = input.name;
+  let consumed = 0;
+  const buffer = asyncBufferOf(input, (n) => (consumed += n));
+  let meta: Promise<{ metadata: FileMetaData; columns: string[] }> | null = null;
+
+  const prepare = async (): Promise<{ metadata: FileMetaData; columns: string[] }> => {
+    if (input.byteLength < 12)
+      throw new FormatError(FormatErrorCode.Corrupt, { file }, 'not a parquet file: too short');
+    const tail = await input.slice(input.byteLength - 4);
+    const magic = Buffer.from(tail).toString('latin1');
+    if (magic === 'PARE')
+      throw new FormatError(FormatErrorCode.Unsupported, { file }, 'encrypted parquet files are not supported');
+    if (magic !== 'PAR1') throw new FormatError(FormatErrorCode.Corrupt, { file }, 'not a parquet file: wrong magic');
+    let metadata: FileMetaData;
+    try {
+      metadata = await parquetMetadataAsync(buffer);
+    } catch (e) {
+      throw new FormatError(FormatErrorCode.Corrupt, { file }, `invalid parquet footer: ${(e as Error).message}`, e);
+    }
+    const tree = parquetSchema(metadata);
+    const byName = new Map(schema.fields.map((f) => [f.name, f]));
+    const columns: string[] = [];
+    for (const child of tree.children) {
+      const name = child.element.name;
+      const f = byName.get(name);
+      let role: Role;
+      if (f !== undefined) {
+        if (f.isPrimary && f.autoId)
+          throw new FormatError(
+            FormatErrorCode.UnknownColumn,
+            { file, field: name },
+            `the primary key '${name}' is auto-generated, no need to provide`,
+          );
+        checkColumn(file, f, child);
+        role = 'field';
+      } else if (schema.enableDynamicField) role = name === META_FIELD ? 'meta' : 'extra';
+      else if (opts.ignoreUnknownFields) role = 'skip';
+      else
+        throw new FormatError(
+          FormatErrorCode.UnknownColumn,
+          { file, field: name },
+          `field '${name}' is not defined in the schema`,
+        );
+      if (role !== 'skip') columns.push(name);
+    }
+    for (const rg of metadata.row_groups) {
+      for (const c of rg.columns) {
+        const codec = c.meta_data?.codec;
+        if (codec !== undefined && !SUPPORTED_CODECS.has(codec))
+          throw new FormatError(
+            FormatErrorCode.Unsupported,
+            { file, field: c.meta_data?.path_in_schema[0] ?? '' },
+            `unsupported parquet codec ${codec}`,
+          );
+      }
+    }
+    return { metadata, columns };
+  };
+  const ready = (): Promise<{ metadata: FileMetaData; columns: string[] }> => (meta ??= prepare());
+
+  return {
+    totalBytes: input.byteLength,
+    bytesConsumed: () => consumed,
+    totalRows: async () => Number((await ready()).metadata.num_rows),
+    async *batches(): AsyncIterable<RowBatch> {
+      const { metadata, columns } = await ready();
+      const builder = new RowBatchBuilder(schema, opts.batchRows, opts);
+      let groupStart = 0;
+      let emitted = 0;
+      for (const rg of metadata.row_groups) {
+        const n = Number(rg.num_rows);
+        let rows: Record<string, unknown>[] = [];
+        try {
+          await parquetRead({
+            file: buffer,
+            metadata,
+            columns,
+            rowStart: groupStart,
+            rowEnd: groupStart + n,
+            rowFormat: 'object',
+            compressors,
+            parsers: {
+              stringFromBytes: (b: Uint8Array) => {
+                try {
+                  return utf8.decode(b);
+                } catch {
+                  throw new InvalidUtf8InParquet(firstInvalidUtf8(b));
+                }
+              },
+              // Kept as text: the schema validator parses JSON exactly (int64, duplicate keys).
+              jsonFromBytes: (b: Uint8Array) => {
+                try {
+                  return utf8.decode(b);
+                } catch {
+                  throw new InvalidUtf8InParquet(firstInvalidUtf8(b));
+                }
+              },
+            },
+            onComplete: (r: Record<string, unknown>[]) => {
+              rows = r;
+            },
+          });
+        } catch (e) {
+          if (e instanceof FormatError) throw e;
+          if (e instanceof InvalidUtf8InParquet)
+            throw new FormatError(
+              FormatErrorCode.Syntax,
+              { file },
+              `invalid UTF-8 in a string of row group starting at row ${groupStart + 1}`,
+            );
+          throw new FormatError(
+            FormatErrorCode.Corrupt,
+            { file },
+            `cannot decode row group starting at row ${groupStart + 1}: ${(e as Error).message}`,
+            e,
+          );
+        }
+        for (let k = 0; k < rows.length; k++) {
+          try {
+            builder.addRow(rows[k]!);
+          } catch (e) {
+            rethrowLocated(e, { file, row: groupStart + k + 1 });
+          }
+          if (builder.isFull) {
+            const c = builder.rowCount;
+            yield builder.flush(file, emitted + 1);
+            emitted += c;
+          }
+        }
+        groupStart += n;
+      }
+      if (builder.rowCount > 0) yield builder.flush(file, emitted + 1);
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { SchemaError } from '@gw/schema';
+import { FormatError, FormatErrorCode, type FormatErrorLocation } from './formats.errors';
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Offset of the first byte that is not valid UTF-8 (only called on the error path). */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    let need: number;
+    let min: number;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      need = 1;
+      min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      min = 0x10000;
+    } else return i;
+    let cp = c & (0x3f >> need);
+    for (let k = 1; k <= need; k++) {
+      const d = b[i + k];
+      if (d === undefined || (d & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += need + 1;
+  }
+  return -1;
+}
+
+/** Strict UTF-8 decode; invalid bytes fail with the file byte offset (`base` = offset of b[0]). */
+export function decodeUtf8(b: Uint8Array, loc: FormatErrorLocation, base: number): string {
+  try {
+    return decoder.decode(b);
+  } catch {
+    const at = firstInvalidUtf8(b);
+    throw new FormatError(FormatErrorCode.Syntax, { ...loc, byte: base + Math.max(at, 0) }, 'invalid UTF-8');
+  }
+}
+
+/** Re-throws a SchemaError as FormatError located at `loc`; anything else unchanged. */
+export function rethrowLocated(e: unknown, loc: FormatErrorLocation): never {
+  if (e instanceof SchemaError)
+    throw new FormatError(FormatErrorCode.InvalidValue, { ...loc, field: e.field }, e.problem, e);
+  throw e;
+}
+
+/** Concatenates chunk parts (a row split across stream chunks). */
+export function concatParts(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Largest single row (JSON element, JSONL line, CSV record) a text reader buffers. */
+export const MAX_ROW_BYTES = 16 * 1024 * 1024;

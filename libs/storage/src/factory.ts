@@ -1,0 +1,110 @@
+import { EgressGuard, egressPolicyFrom, type Resolver } from './egress';
+import { validateCredentials, type StorageCredentials } from './credentials';
+import { HttpDriver, type RequestFn } from './drivers/http';
+import { S3Driver } from './drivers/s3';
+import { guarded } from './guarded';
+import type { ObjectLocation, StorageConfig } from './location';
+import { DEFAULT_RETRY, type ObjectSource, type RetryOptions } from './object-source';
+import { ResilientSource, type RawDriver } from './resilient';
+import { StorageError, StorageErrorCode } from './storage.errors';
+
+/** Test seams and tuning; production passes nothing. */
+export interface ObjectSourceDeps {
+  /** DNS used by the SSRF guard (tests return private addresses without any lookup). */
+  resolver?: Resolver;
+  retry?: Partial<RetryOptions>;
+  /** Overrides STORAGE_REQUEST_TIMEOUT_MS. */
+  requestTimeoutMs?: number;
+  /**
+   * Whether the SDKs may look for ambient credentials (AWS default chain, Google ADC) when neither
+   * the request nor the server config has any. Those chains query metadata services, so tests
+   * turn this off; default true.
+   */
+  ambientCredentials?: boolean;
+  /** Plain-HTTPS request function (tests count connection attempts). */
+  httpRequest?: RequestFn;
+}
+
+/** Builds the display form of a key inside the location's bucket. */
+export function keyDisplay(location: ObjectLocation): (key: string) => string {
+  return (key) => {
+    if (key === location.key) return location.display;
+    if (location.display.endsWith(location.key)) {
+      const root = location.display.slice(0, location.display.length - location.key.length);
+      return root + key;
+    }
+    const scheme = location.provider === 'gcs' ? 'gs' : location.provider;
+    return `${scheme}://${location.bucket}/${key}`;
+  };
+}
+
+/**
+ * Opens the source of one location: picks the driver for its provider, applies request
+ * credentials or the server defaults (spec §4), and wraps it with retries/resume/pinning and the
+ * SSRF guard. Credentials stay in the returned object's closure only.
+ */
+export function openObjectSource(
+  location: ObjectLocation,
+  credentials: StorageCredentials | undefined,
+  config: StorageConfig,
+  deps: ObjectSourceDeps = {},
+): ObjectSource {
+  const creds = validateCredentials(credentials, location);
+  const guard = new EgressGuard(egressPolicyFrom(config), deps.resolver);
+  const requestTimeoutMs = deps.requestTimeoutMs ?? config.requestTimeoutMs;
+  const retry: RetryOptions = { ...DEFAULT_RETRY, ...deps.retry };
+  const ambient = deps.ambientCredentials ?? true;
+  const display = keyDisplay(location);
+  let raw: RawDriver;
+  switch (location.provider) {
+    case 'http':
+      raw = new HttpDriver(location, guard, deps.httpRequest);
+      break;
+    case 's3': {
+      const region = location.region ?? config.s3.region;
+      const fromConfig =
+        config.s3.accessKey !== undefined && config.s3.secretKey !== undefined
+          ? { accessKeyId: config.s3.accessKey, secretAccessKey: config.s3.secretKey }
+          : undefined;
+      const fromRequest =
+        creds?.accessKey !== undefined && creds.secretKey !== undefined
+          ? {
+              accessKeyId: creds.accessKey,
+              secretAccessKey: creds.secretKey,
+              ...(creds.token === undefined ? {} : { sessionToken: creds.token }),
+            }
+          : undefined;
+      raw = new S3Driver({
+        bucket: location.bucket,
+        ...(location.endpoint === undefined ? {} : { endpoint: location.endpoint }),
+        ...(region === undefined ? {} : { region }),
+        forcePathStyle: location.endpoint !== undefined && config.s3.forcePathStyle,
+        credentials: fromRequest ?? fromConfig ?? (ambient ? 'ambient' : 'anonymous'),
+        guard,
+        requestTimeoutMs,
+        display,
+      });
+      break;
+    }
+    case 'gcs': {
+      if (creds?.accessKey !== undefined && creds.secretKey !== undefined) {
+        // HMAC keys: GCS's S3-interoperable XML API, signed with SigV4 by the S3 SDK.
+        raw = new S3Driver({
+          bucket: location.bucket,
+          endpoint: config.gcs.endpoint ?? 'https://storage.googleapis.com',
+          region: 'auto',
+          forcePathStyle: true,
+          credentials: { accessKeyId: creds.accessKey, secretAccessKey: creds.secretKey },
+          guard,
+          requestTimeoutMs,
+          display,
+        });
+        break;
+      }
+      throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
+    }
+    default:
+      throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
+  }
+  return guarded(new ResilientSource(raw, { retry, requestTimeoutMs }), guard, location.host);
+}

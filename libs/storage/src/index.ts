@@ -1,0 +1,26 @@
+export { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
+export type { ObjectSource, ObjectStat, ReadPin, RetryOptions } from './object-source';
+export { DEFAULT_RETRY } from './object-source';
+export {
+  parseObjectLocation,
+  stripQuery,
+  type ObjectLocation,
+  type StorageConfig,
+  type StorageProvider,
+} from './location';
+export { validateCredentials, type StorageCredentials } from './credentials';
+export {
+  EgressGuard,
+  checkHostName,
+  classifyAddress,
+  egressPolicyFrom,
+  isAddressAllowed,
+  systemResolver,
+  type AddressClass,
+  type EgressPolicy,
+  type ResolvedAddress,
+  type Resolver,
+} from './egress';
+export { guarded } from './guarded';
+export { groupObjects, assertFileSize, type FileGroup, type FileGroupKind } from './groups';
+export { openObjectSource, type ObjectSourceDeps } from './factory';

@@ -1,0 +1,204 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openObjectSource, parseObjectLocation, StorageErrorCode, type StorageError } from '@gw/storage';
+import { HttpTestServer } from '../../support/storage/http-test-server';
+import { bytes, collect, fastDeps, sha256, testStorageConfig } from '../../support/storage/config';
+
+const config = testStorageConfig();
+const server = new HttpTestServer();
+const DATA = bytes(256 * 1024, 7);
+
+function open(path: string, over = {}) {
+  const loc = parseObjectLocation(server.url(path), config);
+  return { loc, src: openObjectSource(loc, undefined, config, { ...fastDeps, ...over }) };
+}
+
+async function failure(p: Promise<unknown>): Promise<StorageError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as StorageError;
+  }
+  throw new Error('expected a failure');
+}
+
+function requestsFor(path: string) {
+  return server.requests.filter((r) => r.path === path);
+}
+
+beforeAll(async () => {
+  await server.start();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+describe('plain HTTP(S) driver against a local Range server', () => {
+  it('stats size and ETag with a one-byte explicit range, never HEAD or a suffix range', async () => {
+    server.put('/plain.bin', DATA);
+    const { loc, src } = open('/plain.bin');
+    const s = await src.stat(loc.key);
+    expect(s.size).toBe(DATA.length);
+    expect(s.version).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(requestsFor('/plain.bin')).toEqual([{ method: 'GET', path: '/plain.bin', range: 'bytes=0-0' }]);
+  });
+
+  it('reads an explicit range and sends If-Match with the version seen at stat', async () => {
+    server.put('/range.bin', DATA);
+    const { loc, src } = open('/range.bin');
+    const s = await src.stat(loc.key);
+    const got = await src.readRange(loc.key, 1000, 5000);
+    expect(Buffer.from(got).equals(DATA.subarray(1000, 5000))).toBe(true);
+    const last = requestsFor('/range.bin').at(-1)!;
+    expect(last.range).toBe('bytes=1000-4999');
+    expect(last.ifMatch).toBe(s.version);
+  });
+
+  it('streams from an offset to the end', async () => {
+    server.put('/stream.bin', DATA);
+    const { loc, src } = open('/stream.bin');
+    const got = await collect(src.stream(loc.key, 100_000));
+    expect(sha256(got)).toBe(sha256(DATA.subarray(100_000)));
+  });
+
+  it('resumes a read broken half-way (connection reset) and returns identical bytes', async () => {
+    server.put('/reset.bin', DATA, { resetAfter: { count: 1, bytes: DATA.length / 2 } });
+    const { loc, src } = open('/reset.bin');
+    const got = await collect(src.stream(loc.key));
+    expect(sha256(got)).toBe(sha256(DATA));
+    const reads = requestsFor('/reset.bin').filter((r) => r.range !== 'bytes=0-0');
+    expect(reads).toHaveLength(2);
+    // The second request starts exactly where the first one's bytes stopped arriving.
+    const resumedAt = Number(/^bytes=(\d+)-/.exec(reads[1]!.range!)![1]);
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(resumedAt).toBeLessThanOrEqual(DATA.length / 2);
+    expect(reads[1]!.ifMatch).toBeDefined();
+  });
+
+  it('resumes after a body truncated below its Content-Length', async () => {
+    server.put('/trunc.bin', DATA, { truncateAfter: { count: 2, bytes: 10_000 } });
+    const { loc, src } = open('/trunc.bin');
+    const got = await collect(src.stream(loc.key));
+    expect(sha256(got)).toBe(sha256(DATA));
+  });
+
+  it('succeeds after three 500s in a row', async () => {
+    server.put('/flaky.bin', DATA);
+    const { loc, src } = open('/flaky.bin');
+    await src.stat(loc.key);
+    server.faults('/flaky.bin').failNext = { count: 3, status: 500 };
+    const got = await src.readRange(loc.key, 0, 4096);
+    expect(Buffer.from(got).equals(DATA.subarray(0, 4096))).toBe(true);
+    expect(requestsFor('/flaky.bin')).toHaveLength(1 + 4);
+  });
+
+  it('retries 429 throttling and 503 on stat', async () => {
+    server.put('/throttle.bin', DATA, { failNext: { count: 2, status: 429 } });
+    const { loc, src } = open('/throttle.bin');
+    expect((await src.stat(loc.key)).size).toBe(DATA.length);
+  });
+
+  it('gives up with a retryable error after five retries of persistent 503s', async () => {
+    server.put('/down.bin', DATA, { failNext: { count: 100, status: 503 } });
+    const { loc, src } = open('/down.bin');
+    const err = await failure(src.stat(loc.key));
+    expect(err.code).toBe(StorageErrorCode.Transient);
+    expect(err.retryable).toBe(true);
+    expect(requestsFor('/down.bin')).toHaveLength(6);
+  });
+
+  it('fails once with "access denied" on a persistent 403, without retrying', async () => {
+    server.put('/denied.bin', DATA, { always: 403 });
+    const { loc, src } = open('/denied.bin');
+    const err = await failure(src.stat(loc.key));
+    expect(err.message).toBe(`access denied: ${server.url('/denied.bin')}`);
+    expect(err.retryable).toBe(false);
+    expect(requestsFor('/denied.bin')).toHaveLength(1);
+  });
+
+  it('fails with "object not found" naming the URL without its query', async () => {
+    const loc = parseObjectLocation(`${server.url('/missing.bin')}?X-Amz-Signature=secret123`, config);
+    const src = openObjectSource(loc, undefined, config, fastDeps);
+    const err = await failure(src.stat(loc.key));
+    expect(err.message).toBe(`object not found: ${server.url('/missing.bin')}`);
+    expect(err.message).not.toContain('secret123');
+    expect(JSON.stringify(err.details)).not.toContain('secret123');
+    expect(err.retryable).toBe(false);
+  });
+
+  it('fails clearly when the object is replaced mid-read instead of mixing versions', async () => {
+    const replacement = bytes(DATA.length, 99);
+    server.put('/replaced.bin', DATA, {
+      resetAfter: { count: 1, bytes: 50_000 },
+      replaceAfterBytes: { bytes: 50_000, with: replacement },
+    });
+    const { loc, src } = open('/replaced.bin');
+    const err = await failure(collect(src.stream(loc.key)));
+    expect(err.code).toBe(StorageErrorCode.ObjectChanged);
+    expect(err.message).toBe(`object changed during import: ${server.url('/replaced.bin')}`);
+    expect(err.retryable).toBe(false);
+  });
+
+  it('detects a change between stat and read even when the server sends no ETag', async () => {
+    server.put('/noetag.bin', DATA, { noEtag: true });
+    const { loc, src } = open('/noetag.bin');
+    await src.stat(loc.key);
+    server.put('/noetag.bin', bytes(DATA.length, 3), { noEtag: true });
+    // A new Last-Modified second is needed for the server to tell versions apart.
+    await new Promise((r) => setTimeout(r, 1100));
+    server.put('/noetag.bin', bytes(DATA.length, 4), { noEtag: true });
+    const err = await failure(src.readRange(loc.key, 0, 10));
+    expect(err.code).toBe(StorageErrorCode.ObjectChanged);
+  });
+
+  it('times out a slow first byte and succeeds on the retry', async () => {
+    server.put('/slow.bin', DATA, { slowFirstByte: { count: 1, ms: 600 } });
+    const { loc, src } = open('/slow.bin', { requestTimeoutMs: 200 });
+    expect((await src.stat(loc.key)).size).toBe(DATA.length);
+    expect(requestsFor('/slow.bin').length).toBe(2);
+  });
+
+  it('reads a server that ignores Range as one forward stream', async () => {
+    server.put('/norange.bin', DATA, { ignoreRange: true });
+    const { loc, src } = open('/norange.bin');
+    expect((await src.stat(loc.key)).size).toBe(DATA.length);
+    const got = await src.readRange(loc.key, 70_000, 70_100);
+    expect(Buffer.from(got).equals(DATA.subarray(70_000, 70_100))).toBe(true);
+  });
+
+  it('follows up to three redirects and refuses a fourth', async () => {
+    server.put('/target.bin', DATA);
+    const ok = open('/redirect/3/target.bin');
+    expect((await ok.src.stat(ok.loc.key)).size).toBe(DATA.length);
+    const tooMany = open('/redirect/4/target.bin');
+    const err = await failure(tooMany.src.stat(tooMany.loc.key));
+    expect(err.message).toContain('too many redirects');
+    expect(err.retryable).toBe(false);
+  });
+
+  it('re-checks redirect targets: a redirect to the metadata address is refused without connecting', async () => {
+    const strict = testStorageConfig();
+    const loc = parseObjectLocation(
+      server.url(`/to-absolute/${encodeURIComponent('http://169.254.169.254/latest/meta-data/')}`),
+      strict,
+    );
+    const before = server.connections;
+    let otherConnects = 0;
+    const src = openObjectSource(loc, undefined, strict, {
+      ...fastDeps,
+      httpRequest: (url, opts) => {
+        if (url.hostname !== '127.0.0.1') otherConnects++;
+        return url.protocol === 'https:' ? https.request(url, opts) : http.request(url, opts);
+      },
+    });
+    const err = await failure(src.stat(loc.key));
+    expect(err.message).toBe('object URL host is not allowed: 169.254.169.254');
+    expect(otherConnects).toBe(0);
+    expect(server.connections - before).toBeLessThanOrEqual(1);
+  });
+
+  it('refuses a plain-HTTP folder URL at parse time', () => {
+    expect(() => parseObjectLocation(server.url('/folder/'), config)).toThrow(/unsupported object URL/);
+  });
+});

@@ -1,0 +1,237 @@
+import * as net from 'node:net';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  groupObjects,
+  openObjectSource,
+  parseObjectLocation,
+  StorageErrorCode,
+  type ObjectStat,
+  type Resolver,
+  type StorageConfig,
+  type StorageCredentials,
+  type StorageError,
+} from '@gw/storage';
+import { S3TestServer } from '../../support/storage/s3-test-server';
+import { bytes, collect, fastDeps, sha256, testStorageConfig } from '../../support/storage/config';
+
+const server = new S3TestServer({
+  S3RVER: { secretKey: 'S3RVER' },
+  TEMPKEY: { secretKey: 'TEMPSECRET', sessionToken: 'SESSIONTOKEN' },
+  HMACKEY: { secretKey: 'HMACSECRET' },
+});
+const DATA = bytes(300 * 1024, 11);
+let config: StorageConfig;
+const creds: StorageCredentials = { accessKey: 'S3RVER', secretKey: 'S3RVER' };
+
+async function failure(p: Promise<unknown>): Promise<StorageError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as StorageError;
+  }
+  throw new Error('expected a failure');
+}
+
+/** `null` = the request brings no credentials. */
+function open(url: string, c: typeof creds | null = creds, cfg = config, deps = {}) {
+  const loc = parseObjectLocation(url, cfg);
+  return { loc, src: openObjectSource(loc, c ?? undefined, cfg, { ...fastDeps, ...deps }) };
+}
+
+const reqs = (path: string) => server.requests.filter((r) => r.path === path);
+
+beforeAll(async () => {
+  await server.start();
+  config = testStorageConfig({ s3: { endpoint: server.endpoint, forcePathStyle: true, region: 'us-east-1' } });
+  server.createBucket('data');
+  // Fixtures go in through the real AWS SDK, which also proves the server's SigV4 check.
+  const sdk = new S3Client({
+    endpoint: server.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  await sdk.send(new PutObjectCommand({ Bucket: 'data', Key: 'one/file.bin', Body: DATA }));
+  await sdk.send(new PutObjectCommand({ Bucket: 'data', Key: 'dir with space/ü.json', Body: '{"rows":[]}' }));
+  sdk.destroy();
+  for (let i = 0; i < 2500; i++)
+    server.putDirect('data', `big/${String(i).padStart(5, '0')}.json`, Buffer.from(`{"i":${i}}`));
+  server.putDirect('data', 'big/_SUCCESS', Buffer.alloc(0));
+});
+afterAll(async () => {
+  await server.stop();
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe('S3 driver (AWS SDK) against the in-repo S3 server', () => {
+  it('stats, reads explicit ranges with If-Match, and streams from an offset', async () => {
+    const { loc, src } = open('s3://data/one/file.bin');
+    const s = await src.stat(loc.key);
+    expect(s).toMatchObject({ key: 'one/file.bin', size: DATA.length });
+    expect(s.version).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(Buffer.from(await src.readRange(loc.key, 10, 20_000)).equals(DATA.subarray(10, 20_000))).toBe(true);
+    const last = reqs('/data/one/file.bin').at(-1)!;
+    expect(last.range).toBe('bytes=10-19999');
+    expect(last.ifMatch).toBe(s.version);
+    expect(sha256(await collect(src.stream(loc.key, 5)))).toBe(sha256(DATA.subarray(5)));
+  });
+
+  it('accepts the endpoint https/http URL form and percent-decoded keys', async () => {
+    const { loc, src } = open(`${server.endpoint}/data/dir%20with%20space/%C3%BC.json`);
+    expect(loc.key).toBe('dir with space/ü.json');
+    expect((await src.stat(loc.key)).size).toBe(11);
+  });
+
+  it('expands a folder of 2,500 objects fully and in key order across pages', async () => {
+    const { loc, src } = open('s3://data/big/');
+    const seen: ObjectStat[] = [];
+    for await (const s of src.list(loc.key)) seen.push(s);
+    expect(seen).toHaveLength(2501);
+    const keys = seen.map((s) => s.key);
+    expect(keys).toEqual([...keys].sort());
+    const groups = groupObjects(seen);
+    expect(groups).toHaveLength(2500);
+    expect(groups[0]!.objects[0]!.key).toBe('big/00000.json');
+    expect(groups[2499]!.objects[0]!.key).toBe('big/02499.json');
+    expect(reqs('/data/').filter((r) => r.query.includes('list-type=2')).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('resumes a GetObject broken half-way and returns identical bytes', async () => {
+    server.putDirect('data', 'faulty/reset.bin', DATA);
+    server.faults.set('data/faulty/reset.bin', { resetAfter: { count: 1, bytes: DATA.length / 2 } });
+    const { loc, src } = open('s3://data/faulty/reset.bin');
+    expect(sha256(await collect(src.stream(loc.key)))).toBe(sha256(DATA));
+    const gets = reqs('/data/faulty/reset.bin').filter((r) => r.method === 'GET');
+    expect(gets).toHaveLength(2);
+    expect(gets[1]!.ifMatch).toBeDefined();
+  });
+
+  it('succeeds after three 500s and counts exactly four GETs', async () => {
+    server.putDirect('data', 'faulty/500.bin', DATA);
+    const { loc, src } = open('s3://data/faulty/500.bin');
+    await src.stat(loc.key);
+    server.faults.set('data/faulty/500.bin', { failNext: { count: 3, status: 500 } });
+    expect((await src.readRange(loc.key, 0, 100)).length).toBe(100);
+    expect(reqs('/data/faulty/500.bin').filter((r) => r.method === 'GET')).toHaveLength(4);
+  });
+
+  it('fails clearly when the object is replaced mid-read', async () => {
+    server.putDirect('data', 'faulty/replaced.bin', DATA);
+    server.faults.set('data/faulty/replaced.bin', {
+      resetAfter: { count: 1, bytes: 1000 },
+      replaceAfterBytes: { bytes: 1000, with: bytes(DATA.length, 5) },
+    });
+    const { loc, src } = open('s3://data/faulty/replaced.bin');
+    const err = await failure(collect(src.stream(loc.key)));
+    expect(err.message).toBe('object changed during import: s3://data/faulty/replaced.bin');
+    expect(err.retryable).toBe(false);
+  });
+
+  it('fails once with "access denied" on a bad secret, never echoing it, with no retry storm', async () => {
+    const before = reqs('/data/one/file.bin').length;
+    const { loc, src } = open('s3://data/one/file.bin', { accessKey: 'S3RVER', secretKey: 'wrong-secret-value' });
+    const err = await failure(src.stat(loc.key));
+    expect(err.message).toBe('access denied: s3://data/one/file.bin');
+    expect(JSON.stringify({ m: err.message, d: err.details, c: err.cause })).not.toContain('wrong-secret-value');
+    expect(err.retryable).toBe(false);
+    expect(reqs('/data/one/file.bin').length - before).toBe(1);
+  });
+
+  it('maps a missing key and a missing bucket to "object not found"', async () => {
+    const a = open('s3://data/nope.bin');
+    expect((await failure(a.src.stat(a.loc.key))).message).toBe('object not found: s3://data/nope.bin');
+    const b = open('s3://no-such-bucket/k.bin');
+    const err = await failure(b.src.stat(b.loc.key));
+    expect(err.code).toBe(StorageErrorCode.NotFound);
+    expect(err.retryable).toBe(false);
+  });
+
+  it('signs with a session token for temporary credentials', async () => {
+    server.putDirect('data', 'tmp.bin', DATA);
+    const ok = open('s3://data/tmp.bin', { accessKey: 'TEMPKEY', secretKey: 'TEMPSECRET', token: 'SESSIONTOKEN' });
+    expect((await ok.src.stat(ok.loc.key)).size).toBe(DATA.length);
+    const noToken = open('s3://data/tmp.bin', { accessKey: 'TEMPKEY', secretKey: 'TEMPSECRET' });
+    expect((await failure(noToken.src.stat(noToken.loc.key))).code).toBe(StorageErrorCode.AccessDenied);
+  });
+
+  it('uses the server default credentials when the request brings none', async () => {
+    const withDefaults = testStorageConfig({
+      s3: { endpoint: server.endpoint, forcePathStyle: true, accessKey: 'S3RVER', secretKey: 'S3RVER' },
+    });
+    const { loc, src } = open('s3://data/one/file.bin', null, withDefaults);
+    expect((await src.stat(loc.key)).size).toBe(DATA.length);
+    expect(reqs('/data/one/file.bin').at(-1)!.accessKey).toBe('S3RVER');
+  });
+
+  it('reads a public bucket anonymously (unsigned) when no credentials exist anywhere', async () => {
+    server.createBucket('public-data', { public: true });
+    server.putDirect('public-data', 'p.bin', DATA);
+    const { loc, src } = open('s3://public-data/p.bin', null);
+    expect((await src.stat(loc.key)).size).toBe(DATA.length);
+    expect(reqs('/public-data/p.bin').at(-1)!.accessKey).toBeUndefined();
+  });
+
+  it('reads GCS through the S3-interoperable XML API with HMAC keys', async () => {
+    server.createBucket('gcs-bucket');
+    server.putDirect('gcs-bucket', 'x/y.parquet', DATA);
+    const gcsCfg = testStorageConfig({ gcs: { endpoint: server.endpoint } });
+    const { loc, src } = open('gs://gcs-bucket/x/y.parquet', { accessKey: 'HMACKEY', secretKey: 'HMACSECRET' }, gcsCfg);
+    expect(loc.provider).toBe('gcs');
+    expect(sha256(await src.readRange(loc.key, 0, DATA.length))).toBe(sha256(DATA));
+    expect(reqs('/gcs-bucket/x/y.parquet').at(-1)!.accessKey).toBe('HMACKEY');
+  });
+});
+
+describe('S3 custom endpoints behind the SSRF guard', () => {
+  const resolver =
+    (...answers: string[][]): Resolver =>
+    async () => {
+      const a = answers.length > 1 ? answers.shift()! : answers[0]!;
+      return a.map((address) => ({ address, family: 4 as const }));
+    };
+
+  it('connects the SDK through the checked address of a named endpoint', async () => {
+    const port = new URL(server.endpoint).port;
+    const cfg = testStorageConfig({ s3: { endpoint: `http://objects.test:${port}`, forcePathStyle: true } });
+    const { loc, src } = open('s3://data/one/file.bin', creds, cfg, { resolver: resolver(['127.0.0.1']) });
+    expect(loc.host).toBe('objects.test');
+    expect((await src.stat(loc.key)).size).toBe(DATA.length);
+  });
+
+  it('refuses an endpoint resolving to a private address and opens no connection', async () => {
+    const connect = vi.spyOn(net.Socket.prototype, 'connect');
+    const cfg = testStorageConfig({
+      allowPrivateNetworks: { all: false, cidrs: [] },
+      s3: { endpoint: 'http://minio.internal:9000', forcePathStyle: true },
+    });
+    const { loc, src } = open('s3://data/one/file.bin', creds, cfg, { resolver: resolver(['10.0.0.1']) });
+    const err = await failure(src.stat(loc.key));
+    expect(err.message).toBe('object URL host is not allowed: minio.internal');
+    expect(err.retryable).toBe(false);
+    expect(connect).not.toHaveBeenCalled();
+  });
+
+  it('refuses a DNS answer that changes to a private address between check and connect (rebinding)', async () => {
+    const port = new URL(server.endpoint).port;
+    const cfg = testStorageConfig({
+      allowPrivateNetworks: { all: false, cidrs: ['127.0.0.0/8'] },
+      s3: { endpoint: `http://rebind.test:${port}`, forcePathStyle: true },
+    });
+    const answers = resolver(['127.0.0.1'], ['10.0.0.1']);
+    let lookups = 0;
+    const counting: Resolver = (h) => {
+      lookups++;
+      return answers(h);
+    };
+    const before = server.requests.length;
+    const { loc, src } = open('s3://data/one/file.bin', creds, cfg, { resolver: counting, retry: { retries: 0 } });
+    const err = await failure(src.stat(loc.key));
+    expect(err.message).toBe('object URL host is not allowed: rebind.test');
+    // First lookup: the up-front check (127.0.0.1, allowed). Second: the socket's own lookup, which
+    // got 10.0.0.1 and refused it, so the socket never had an address to dial.
+    expect(lookups).toBe(2);
+    expect(server.requests.length).toBe(before);
+  });
+});

@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** Faults a path can be given; each counter is consumed by the requests that hit it. */
+export interface Faults {
+  /** Answer the next N GETs with this status (500, 503, 429…). */
+  failNext?: { count: number; status: number };
+  /** Always answer this status (403 …). */
+  always?: number;
+  /** Next N bodies: send this many bytes, then destroy the socket (reset mid-body). */
+  resetAfter?: { count: number; bytes: number };
+  /** Next N bodies: send this many bytes, then end the response cleanly (short body, full Content-Length). */
+  truncateAfter?: { count: number; bytes: number };
+  /** Next N requests: wait this long before sending headers. */
+  slowFirstByte?: { count: number; ms: number };
+  /** After this many body bytes have been served in total, the object is replaced. */
+  replaceAfterBytes?: { bytes: number; with: Buffer };
+  /** Ignore Range headers and answer 200 with the whole object. */
+  ignoreRange?: boolean;
+  /** Do not send ETag (and so ignore If-Match). */
+  noEtag?: boolean;
+}
+
+interface Stored {
+  body: Buffer;
+  etag: string;
+  lastModified: Date;
+  faults: Faults;
+  served: number;
+}
+
+export interface RequestLog {
+  method: string;
+  path: string;
+  range?: string;
+  ifMatch?: string;
+}
+
+/**
+ * A plain-HTTP object server for the HTTPS driver: Range (206/Content-Range/416), ETag and
+ * If-Match (412), redirects (`/redirect/<n>/<path>` → n hops), and per-object fault injection.
+ * Listens on 127.0.0.1 only.
+ */
+export class HttpTestServer {
+  readonly requests: RequestLog[] = [];
+  connections = 0;
+  private readonly objects = new Map<string, Stored>();
+  private readonly sockets = new Set<Socket>();
+  private server?: http.Server;
+  private port = 0;
+
+  get origin(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  url(path: string): string {
+    return `${this.origin}${path.startsWith('/') ? path : `/${path}`}`;
+  }
+
+  put(path: string, body: Buffer, faults: Faults = {}): void {
+    this.objects.set(path, { body, etag: etagOf(body), lastModified: new Date(), faults, served: 0 });
+  }
+
+  faults(path: string): Faults {
+    const o = this.objects.get(path);
+    if (o === undefined) throw new Error(`no object ${path}`);
+    return o.faults;
+  }
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (s: Socket) => {
+      this.connections++;
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.origin);
+    const range = req.headers.range;
+    const ifMatch = req.headers['if-match'];
+    this.requests.push({
+      method: req.method ?? '',
+      path: url.pathname,
+      ...(range === undefined ? {} : { range }),
+      ...(ifMatch === undefined ? {} : { ifMatch }),
+    });
+    const redirect = /^\/redirect\/(\d+)(\/.*)$/.exec(url.pathname);
+    if (redirect !== null) {
+      const n = Number(redirect[1]);
+      const target = n <= 1 ? redirect[2]! : `/redirect/${n - 1}${redirect[2]!}`;
+      res.writeHead(302, { location: target }).end();
+      return;
+    }
+    const absolute = /^\/to-absolute\/(.*)$/.exec(url.pathname);
+    if (absolute !== null) {
+      res.writeHead(302, { location: decodeURIComponent(absolute[1]!) }).end();
+      return;
+    }
+    const o = this.objects.get(url.pathname);
+    if (o === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    const f = o.faults;
+    if (f.slowFirstByte !== undefined && f.slowFirstByte.count > 0) {
+      f.slowFirstByte.count--;
+      await new Promise((r) => setTimeout(r, f.slowFirstByte!.ms));
+    }
+    if (f.always !== undefined) {
+      res.writeHead(f.always).end();
+      return;
+    }
+    if (f.failNext !== undefined && f.failNext.count > 0) {
+      f.failNext.count--;
+      res.writeHead(f.failNext.status).end();
+      return;
+    }
+    const headers: http.OutgoingHttpHeaders = {
+      'last-modified': o.lastModified.toUTCString(),
+      'accept-ranges': 'bytes',
+    };
+    if (f.noEtag !== true) {
+      headers.etag = o.etag;
+      if (ifMatch !== undefined && ifMatch !== o.etag) {
+        res.writeHead(412).end();
+        return;
+      }
+    }
+    const size = o.body.length;
+    let start = 0;
+    let end = size - 1;
+    let status = 200;
+    if (range !== undefined && f.ignoreRange !== true) {
+      const m = /^bytes=(\d+)-(\d*)$/.exec(range);
+      if (m === null) {
+        res.writeHead(400).end(); // suffix ranges are a client bug here
+        return;
+      }
+      start = Number(m[1]);
+      end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+      if (start >= size) {
+        res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+        return;
+      }
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${end}/${size}`;
+    }
+    const body = o.body.subarray(start, end + 1);
+    headers['content-length'] = body.length;
+    res.writeHead(status, headers);
+    const cut =
+      f.resetAfter !== undefined && f.resetAfter.count > 0
+        ? { kind: 'reset' as const, bytes: f.resetAfter.bytes, counter: f.resetAfter }
+        : f.truncateAfter !== undefined && f.truncateAfter.count > 0
+          ? { kind: 'truncate' as const, bytes: f.truncateAfter.bytes, counter: f.truncateAfter }
+          : undefined;
+    if (cut !== undefined && body.length > cut.bytes) {
+      cut.counter.count--;
+      res.write(body.subarray(0, cut.bytes));
+      this.account(o, cut.bytes);
+      // Give the bytes time to leave before the connection dies.
+      await new Promise((r) => setTimeout(r, 20));
+      if (cut.kind === 'reset') req.socket.resetAndDestroy();
+      else req.socket.end();
+      return;
+    }
+    res.end(body);
+    this.account(o, body.length);
+  }
+
+  private account(o: Stored, bytes: number): void {
+    o.served += bytes;
+    const r = o.faults.replaceAfterBytes;
+    if (r !== undefined && o.served >= r.bytes) {
+      o.body = r.with;
+      o.etag = etagOf(r.with);
+      o.lastModified = new Date(o.lastModified.getTime() + 1000);
+      delete o.faults.replaceAfterBytes;
+    }
+  }
+}
+
+export function etagOf(body: Buffer): string {
+  return `"${createHash('md5').update(body).digest('hex')}"`;
+}
