@@ -8,7 +8,7 @@ export function newJobId(): string {
   let out = 'job-';
   while (out.length < 26) {
     for (const b of randomBytes(32)) {
-      if (b < 252) out += ALPHABET[b % 36];
+      if (b < 252) out += ALPHABET.charAt(b % 36);
       if (out.length === 26) break;
     }
   }
