@@ -10,3 +10,17 @@ export {
   type MigrationFile,
 } from './migrate';
 export { createPrismaClient, Prisma, PrismaClient } from './prisma';
+export {
+  ACTIVE_STATES,
+  finishJob,
+  ImportJobsRepository,
+  TERMINAL_STATES,
+  type AdmitResult,
+  type FileState,
+  type JobFileRow,
+  type JobRow,
+  type JobState,
+  type ListFilter,
+  type NewJob,
+  type NewJobFile,
+} from './import-jobs.repository';

@@ -29,7 +29,8 @@ export const jobsErrors = {
   databaseNotFound: (db: string) => new JobsError(JobsErrorCode.DatabaseNotFound, `database not found[database=${db}]`),
   collectionNotFound: (c: string) =>
     new JobsError(JobsErrorCode.CollectionNotFound, `collection not found[collection=${c}]`),
-  partitionNotFound: (p: string) => new JobsError(JobsErrorCode.PartitionNotFound, `partition not found[partition=${p}]`),
+  partitionNotFound: (p: string) =>
+    new JobsError(JobsErrorCode.PartitionNotFound, `partition not found[partition=${p}]`),
   refused: (detail: string) => new JobsError(JobsErrorCode.ImportRequestRefused, `importing data failed: ${detail}`),
   jobNotFound: (id: string) =>
     new JobsError(JobsErrorCode.JobNotFound, `importing data failed: import job not found, jobId=${id}`),

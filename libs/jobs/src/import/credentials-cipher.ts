@@ -5,6 +5,8 @@ export interface StoredCredentials {
   accessKey?: string;
   secretKey?: string;
   token?: string;
+  /** Full URLs of paths given with a signed query string (presigned S3/GCS, Azure SAS), by display form. */
+  signedUrls?: Record<string, string>;
 }
 
 export interface SealedCredentials {

@@ -1,0 +1,306 @@
+import type { Pool, PoolClient } from 'pg';
+
+/** Job states as stored; the API renders them per flavour (import-api.md §6). */
+export type JobState = 'Pending' | 'Importing' | 'Completed' | 'Failed' | 'Cancelled';
+export type FileState = 'Pending' | 'InProgress' | 'Completed' | 'Failed';
+export const ACTIVE_STATES: readonly JobState[] = ['Pending', 'Importing'];
+export const TERMINAL_STATES: readonly JobState[] = ['Completed', 'Failed', 'Cancelled'];
+
+export interface NewJobFile {
+  paths: string[];
+  displayName: string;
+  format: string;
+  isFolder: boolean;
+}
+
+export interface NewJob {
+  jobId: string;
+  dbName: string;
+  collectionName: string;
+  partitionName?: string;
+  request: Record<string, unknown>;
+  options: Record<string, string>;
+  timeoutMs?: number;
+  idempotencyKey?: string;
+  requestHash: string;
+  sealedCredentials?: { keyId: string; iv: Buffer; ciphertext: Buffer; authTag: Buffer };
+  apiKeyId?: string;
+  files: NewJobFile[];
+}
+
+export type AdmitResult =
+  | { kind: 'created'; jobId: string }
+  | { kind: 'replayed'; jobId: string }
+  | { kind: 'idempotency-conflict' }
+  | { kind: 'limit' };
+
+export interface JobRow {
+  id: string;
+  jobId: string;
+  dbName: string;
+  collectionName: string;
+  partitionName: string | null;
+  state: JobState;
+  progress: number;
+  importedRows: string;
+  totalRows: string;
+  totalBytes: string;
+  reason: string;
+  options: Record<string, string>;
+  request: Record<string, unknown>;
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+}
+
+export interface JobFileRow {
+  groupIndex: number;
+  urls: string[];
+  displayName: string;
+  format: string;
+  isFolder: boolean;
+  sizeBytes: string;
+  state: FileState;
+  progress: number;
+  importedRows: string;
+  totalRows: string;
+  reason: string;
+  completedAt: Date | null;
+}
+
+export interface ListFilter {
+  dbName: string;
+  collectionName?: string;
+  states?: readonly JobState[];
+}
+
+const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName",
+  partition_name AS "partitionName", state, progress, imported_rows::text AS "importedRows",
+  total_rows::text AS "totalRows", total_bytes::text AS "totalBytes", reason, options, request,
+  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
+
+const IDEMPOTENCY_WINDOW = `interval '24 hours'`;
+
+async function inTransaction<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await run(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * The import job tables, in raw SQL where concurrency matters. Admission locks the collection's
+ * row in import_collection_counters (kept equal to its Pending/Importing jobs by a trigger), so
+ * the idempotency lookup, the cap check and the insert are one atomic step across API processes.
+ */
+export class ImportJobsRepository {
+  constructor(private readonly pool: Pool) {}
+
+  async admit(job: NewJob, maxActive: number): Promise<AdmitResult> {
+    return inTransaction(this.pool, async (c) => {
+      await c.query(
+        `INSERT INTO import_collection_counters (db_name, collection_name) VALUES ($1, $2)
+         ON CONFLICT (db_name, collection_name) DO NOTHING`,
+        [job.dbName, job.collectionName],
+      );
+      const counter = await c.query<{ active: number }>(
+        `SELECT active_jobs AS active FROM import_collection_counters
+          WHERE db_name = $1 AND collection_name = $2 FOR UPDATE`,
+        [job.dbName, job.collectionName],
+      );
+      if (job.idempotencyKey !== undefined) {
+        const prior = await c.query<{ jobId: string; hash: string }>(
+          `SELECT job_id AS "jobId", request_hash AS hash FROM import_jobs
+            WHERE db_name = $1 AND collection_name = $2 AND idempotency_key = $3
+              AND created_at > now() - ${IDEMPOTENCY_WINDOW}
+            ORDER BY created_at DESC LIMIT 1`,
+          [job.dbName, job.collectionName, job.idempotencyKey],
+        );
+        const p = prior.rows[0];
+        if (p !== undefined)
+          return p.hash === job.requestHash ? { kind: 'replayed', jobId: p.jobId } : { kind: 'idempotency-conflict' };
+      }
+      if ((counter.rows[0]?.active ?? 0) >= maxActive) return { kind: 'limit' };
+
+      let credentialsId: string | null = null;
+      if (job.sealedCredentials !== undefined) {
+        const s = job.sealedCredentials;
+        const r = await c.query<{ id: string }>(
+          `INSERT INTO import_job_credentials (key_id, iv, ciphertext, auth_tag) VALUES ($1, $2, $3, $4) RETURNING id::text`,
+          [s.keyId, s.iv, s.ciphertext, s.authTag],
+        );
+        credentialsId = r.rows[0]!.id;
+      }
+      const inserted = await c.query<{ id: string }>(
+        `INSERT INTO import_jobs (job_id, db_name, collection_name, partition_name, request, options, timeout_ms,
+                                  deadline_at, idempotency_key, request_hash, credentials_id, api_key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::bigint,
+                 CASE WHEN $7::bigint IS NULL THEN NULL ELSE now() + make_interval(secs => $7::bigint / 1000.0) END,
+                 $8, $9, $10, $11)
+         RETURNING id::text`,
+        [
+          job.jobId,
+          job.dbName,
+          job.collectionName,
+          job.partitionName ?? null,
+          JSON.stringify(job.request),
+          JSON.stringify(job.options),
+          job.timeoutMs ?? null,
+          job.idempotencyKey ?? null,
+          job.requestHash,
+          credentialsId,
+          job.apiKeyId ?? null,
+        ],
+      );
+      const id = inserted.rows[0]!.id;
+      await c.query(
+        `INSERT INTO import_job_files (job_id, group_index, urls, display_name, format, is_folder)
+         SELECT $1::bigint, g.ord - 1, ARRAY(SELECT jsonb_array_elements_text(g.f->'paths')), g.f->>'displayName',
+                g.f->>'format', (g.f->>'isFolder')::boolean
+           FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS g(f, ord)`,
+        [id, JSON.stringify(job.files)],
+      );
+      await c.query(
+        `INSERT INTO import_job_events (job_id, to_state, message, actor) VALUES ($1, 'Pending', 'created', 'api')`,
+        [id],
+      );
+      return { kind: 'created', jobId: job.jobId };
+    });
+  }
+
+  async findByJobId(jobId: string): Promise<{ job: JobRow; files: JobFileRow[] } | null> {
+    const jobs = await this.pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM import_jobs WHERE job_id = $1`, [jobId]);
+    const job = jobs.rows[0];
+    if (job === undefined) return null;
+    const files = await this.pool.query<JobFileRow>(
+      `SELECT group_index AS "groupIndex", urls, display_name AS "displayName", format, is_folder AS "isFolder",
+              size_bytes::text AS "sizeBytes", state, progress, imported_rows::text AS "importedRows",
+              total_rows::text AS "totalRows", reason, completed_at AS "completedAt"
+         FROM import_job_files WHERE job_id = $1 ORDER BY group_index`,
+      [job.id],
+    );
+    return { job, files: files.rows };
+  }
+
+  /** Newest first (createTime, then jobId), served by the (db, [collection,] [state,] created_at, job_id) indexes. */
+  async list(filter: ListFilter, limit: number, offset: number): Promise<JobRow[]> {
+    const { where, params } = listWhere(filter);
+    const r = await this.pool.query<JobRow>(
+      `SELECT ${JOB_COLUMNS} FROM import_jobs WHERE ${where}
+        ORDER BY created_at DESC, job_id DESC LIMIT ${limit} OFFSET ${offset}`,
+      params,
+    );
+    return r.rows;
+  }
+
+  async count(filter: ListFilter): Promise<number> {
+    const { where, params } = listWhere(filter);
+    const r = await this.pool.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM import_jobs WHERE ${where}`,
+      params,
+    );
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  /**
+   * Pending/Importing → Cancelled with the reason; credentials erased in the same transaction.
+   * Returns the state found (so callers can refuse Completed) or null when the job is unknown.
+   */
+  async cancel(jobId: string, reason: string, actor: string): Promise<JobState | null> {
+    return inTransaction(this.pool, async (c) => {
+      const r = await c.query<{ id: string; state: JobState; credentialsId: string | null }>(
+        `SELECT id::text, state, credentials_id::text AS "credentialsId" FROM import_jobs WHERE job_id = $1 FOR UPDATE`,
+        [jobId],
+      );
+      const row = r.rows[0];
+      if (row === undefined) return null;
+      if (!ACTIVE_STATES.includes(row.state)) return row.state;
+      await finishJob(c, row.id, row.state, 'Cancelled', reason, actor);
+      return row.state;
+    });
+  }
+
+  /** Cancels every active job of a collection (or one partition of it) — used before a drop. */
+  async cancelActiveForCollection(
+    dbName: string,
+    collectionName: string,
+    partitionName: string | undefined,
+    reason: string,
+  ): Promise<string[]> {
+    return inTransaction(this.pool, async (c) => {
+      const r = await c.query<{ id: string; jobId: string; state: JobState }>(
+        `SELECT id::text, job_id AS "jobId", state FROM import_jobs
+          WHERE db_name = $1 AND collection_name = $2 AND state IN ('Pending', 'Importing')
+            AND ($3::text IS NULL OR coalesce(partition_name, '_default') = $3)
+          ORDER BY id FOR UPDATE`,
+        [dbName, collectionName, partitionName ?? null],
+      );
+      for (const row of r.rows) await finishJob(c, row.id, row.state, 'Cancelled', reason, 'collections');
+      return r.rows.map((x) => x.jobId);
+    });
+  }
+}
+
+/**
+ * Moves a job (row locked by the caller) to a terminal state: counters follow through the
+ * trigger, credentials are erased, an event is written. Shared by cancel, fail and complete paths.
+ */
+export async function finishJob(
+  c: PoolClient,
+  id: string,
+  from: JobState,
+  to: 'Completed' | 'Failed' | 'Cancelled',
+  reason: string,
+  actor: string,
+): Promise<void> {
+  const prior = await c.query<{ credentialsId: string | null }>(
+    'SELECT credentials_id::text AS "credentialsId" FROM import_jobs WHERE id = $1',
+    [id],
+  );
+  await c.query(
+    `UPDATE import_jobs SET state = $2, reason = $3, completed_at = now(), updated_at = now(),
+            progress = CASE WHEN $2 = 'Completed' THEN 100 ELSE 0 END,
+            imported_rows = CASE WHEN $2 = 'Completed' THEN imported_rows ELSE 0 END,
+            lease_owner = NULL, lease_expires_at = NULL, credentials_id = NULL
+      WHERE id = $1`,
+    [id, to, reason],
+  );
+  const credentialsId = prior.rows[0]?.credentialsId;
+  if (credentialsId !== null && credentialsId !== undefined) {
+    await c.query('DELETE FROM import_job_credentials WHERE id = $1', [credentialsId]);
+  }
+  if (to !== 'Completed') {
+    await c.query(
+      `UPDATE import_job_files SET state = CASE WHEN state = 'Completed' THEN 'Completed' ELSE 'Failed' END,
+              progress = CASE WHEN state = 'Completed' THEN progress ELSE 0 END, updated_at = now()
+        WHERE job_id = $1`,
+      [id],
+    );
+  }
+  await c.query(
+    `INSERT INTO import_job_events (job_id, from_state, to_state, message, actor) VALUES ($1, $2, $3, $4, $5)`,
+    [id, from, to, reason, actor],
+  );
+}
+
+function listWhere(filter: ListFilter): { where: string; params: unknown[] } {
+  const params: unknown[] = [filter.dbName];
+  let where = 'db_name = $1';
+  if (filter.collectionName !== undefined) {
+    params.push(filter.collectionName);
+    where += ` AND collection_name = $${params.length}`;
+  }
+  if (filter.states !== undefined && filter.states.length > 0) {
+    params.push(filter.states);
+    where += ` AND state = ANY($${params.length}::text[])`;
+  }
+  return { where, params };
+}

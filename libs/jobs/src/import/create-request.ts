@@ -1,0 +1,251 @@
+import { createHash } from 'node:crypto';
+import type { AppConfig } from '@gw/config';
+import { parseJobTimeout } from '@gw/config';
+import { type FileFormat, FormatError, formatOf, formatOfPath, validateCsvOptions } from '@gw/formats';
+import { isStorageError, parseObjectLocation, stripQuery, validateCredentials } from '@gw/storage';
+import type { StoredCredentials } from './credentials-cipher';
+import { jobsErrors } from '../jobs.errors';
+
+/** The body of a create request after the API's parsing (§2: empty values already removed). */
+export type RequestBody = Readonly<Record<string, unknown>>;
+
+/** Stage 1 (before any lookup): the fields whose absence is a 1802. */
+export interface CreateRequestHead {
+  collectionName: string;
+  partitionName?: string;
+  source: 'files' | 'objectUrl' | 'objectUrls';
+}
+
+export interface FileGroupSpec {
+  /** Paths/URLs as given, without query strings (safe to store and show). */
+  paths: string[];
+  /** `details[].fileName`: the paths joined with `,`. */
+  displayName: string;
+  format: FileFormat | 'folder';
+  isFolder: boolean;
+}
+
+export interface NormalizedCreateRequest {
+  collectionName: string;
+  partitionName?: string;
+  groups: FileGroupSpec[];
+  options: Record<string, string>;
+  timeout?: { text: string; ms: number };
+  /** accessKey/secretKey/token plus the full URLs of paths that carry a signed query string. */
+  credentials?: StoredCredentials;
+  /** clusterId, projectId, regionId: kept with the job, otherwise ignored. */
+  cloud: Record<string, string>;
+  source: CreateRequestHead['source'];
+  /** sha256 of the request without credentials or signed-URL queries (idempotency comparison). */
+  requestHash: string;
+}
+
+const SOURCES = ['files', 'objectUrl', 'objectUrls'] as const;
+
+function str(body: RequestBody, name: string): string | undefined {
+  const v = body[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw jobsErrors.invalid(`${name} must be a string`);
+  return v;
+}
+
+export function readCreateHead(body: RequestBody): CreateRequestHead {
+  const present = SOURCES.filter((s) => body[s] !== undefined);
+  const missing: string[] = [];
+  const collectionName = body.collectionName;
+  if (collectionName === undefined) missing.push('collectionName');
+  if (present.length === 0) missing.push('files');
+  if (missing.length > 0) throw jobsErrors.missing(missing);
+  if (typeof collectionName !== 'string') throw jobsErrors.invalid('collectionName must be a string');
+  const partitionName = str(body, 'partitionName');
+  if (present.length > 1) {
+    throw jobsErrors.invalid(`give only one of files, objectUrl and objectUrls (got ${present.join(', ')})`);
+  }
+  return { collectionName, ...(partitionName === undefined ? {} : { partitionName }), source: present[0]! };
+}
+
+function groupsOf(body: RequestBody, source: CreateRequestHead['source']): string[][] {
+  const v = body[source];
+  if (source === 'objectUrl') {
+    if (typeof v !== 'string') throw jobsErrors.invalid('objectUrl must be a string');
+    return [[v]];
+  }
+  if (!Array.isArray(v)) throw jobsErrors.invalid(`${source} must be a list of lists of paths`);
+  return v.map((g: unknown, i) => {
+    // A bare string in place of a group is accepted as a group of one (a common client mistake).
+    const group: unknown = typeof g === 'string' ? [g] : g;
+    if (!Array.isArray(group)) throw jobsErrors.invalid(`${source}[${i}] must be a list of paths`);
+    if (group.length === 0) throw jobsErrors.invalid(`${source}[${i}] is an empty file group`);
+    return group.map((p: unknown, j) => {
+      if (typeof p !== 'string' || p.trim() === '') {
+        throw jobsErrors.invalid(`${source}[${i}][${j}] must be a non-empty string`);
+      }
+      return p.trim();
+    });
+  });
+}
+
+const UNSUPPORTED_OPTIONS: Readonly<Record<string, string>> = {
+  backup: 'true',
+  l0_import: 'true',
+  auto_commit: 'false',
+};
+
+function optionsOf(body: RequestBody): Record<string, string> {
+  const v = body.options;
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw jobsErrors.invalid('options must be an object');
+  const out: Record<string, string> = {};
+  for (const [k, raw] of Object.entries(v as Record<string, unknown>)) {
+    if (raw === null || raw === undefined || raw === '') continue;
+    if (typeof raw === 'string') out[k] = raw;
+    else if (typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'bigint') out[k] = String(raw);
+    else throw jobsErrors.invalid(`options.${k} must be a string`);
+  }
+  for (const [k, bad] of Object.entries(UNSUPPORTED_OPTIONS)) {
+    if (out[k]?.toLowerCase() === bad) throw jobsErrors.invalid(`options.${k}=${bad} is not supported`);
+  }
+  return out;
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return typeof v === 'bigint' ? v.toString() : JSON.stringify(v);
+}
+
+export interface ShapeContext {
+  config: Pick<AppConfig, 'storage' | 'import'>;
+}
+
+/**
+ * Stage 2 (after database/collection/partition checks): field shapes and options (1100), then
+ * request limits (2100), in the order of import-api.md §5.
+ */
+export function normalizeCreateRequest(
+  body: RequestBody,
+  head: CreateRequestHead,
+  ctx: ShapeContext,
+): NormalizedCreateRequest {
+  for (const unsupported of ['volumeName', 'dataPaths']) {
+    if (body[unsupported] !== undefined) throw jobsErrors.invalid(`${unsupported}: Zilliz volumes are not supported`);
+  }
+  const rawGroups = groupsOf(body, head.source);
+  const options = optionsOf(body);
+
+  let timeout: NormalizedCreateRequest['timeout'];
+  if (options.timeout !== undefined) {
+    const ms = parseJobTimeout(options.timeout);
+    if (ms === null) {
+      throw jobsErrors.invalid(
+        `options.timeout "${options.timeout}" is not a duration such as 300s, 1.5h or 1h45m (> 0, at most 720h)`,
+      );
+    }
+    timeout = { text: options.timeout, ms };
+  } else if (ctx.config.import.defaultTimeout !== undefined) {
+    timeout = ctx.config.import.defaultTimeout;
+  }
+  try {
+    validateCsvOptions(options.sep, options.nullkey);
+  } catch (e) {
+    if (e instanceof FormatError) throw jobsErrors.invalid(`options: ${e.message}`);
+    throw e;
+  }
+
+  // URLs: every path must resolve to a supported location (1100), checked before limits.
+  const signedUrls: Record<string, string> = {};
+  let firstLocation: ReturnType<typeof parseObjectLocation> | undefined;
+  const groupsAsGiven = rawGroups.map((group) =>
+    group.map((p) => {
+      let loc: ReturnType<typeof parseObjectLocation>;
+      try {
+        loc = parseObjectLocation(p, ctx.config.storage);
+      } catch (e) {
+        if (isStorageError(e)) throw jobsErrors.invalid(e.message);
+        throw e;
+      }
+      firstLocation ??= loc;
+      const display = stripQuery(p);
+      if (display !== p) signedUrls[display] = p;
+      return { display, isFolder: loc.isFolder };
+    }),
+  );
+
+  let credentials: StoredCredentials | undefined;
+  try {
+    credentials = validateCredentials(
+      { accessKey: str(body, 'accessKey'), secretKey: str(body, 'secretKey'), token: str(body, 'token') },
+      firstLocation,
+    );
+  } catch (e) {
+    if (isStorageError(e)) throw jobsErrors.invalid(e.message);
+    throw e;
+  }
+  if (Object.keys(signedUrls).length > 0) credentials = { ...credentials, signedUrls };
+
+  // Limits and file types (2100).
+  if (groupsAsGiven.length > ctx.config.import.maxFileGroups) {
+    throw jobsErrors.refused(
+      `too many file groups: ${groupsAsGiven.length}, at most ${ctx.config.import.maxFileGroups} per request`,
+    );
+  }
+  const groups = groupsAsGiven.map((g): FileGroupSpec => {
+    const paths = g.map((x) => x.display);
+    const displayName = paths.join(',');
+    if (g.some((x) => x.isFolder)) {
+      if (g.length > 1) throw jobsErrors.refused(`a folder must be a file group of its own: ${displayName}`);
+      return { paths, displayName, format: 'folder', isFolder: true };
+    }
+    try {
+      return { paths, displayName, format: formatOf(paths), isFolder: false };
+    } catch (e) {
+      if (e instanceof FormatError) {
+        const bad = paths.find((p) => formatOfPath(p) === null);
+        throw jobsErrors.refused(bad === undefined ? `${e.message}` : `unsupported file type: ${bad}`);
+      }
+      throw e;
+    }
+  });
+
+  const cloud: Record<string, string> = {};
+  for (const k of ['clusterId', 'projectId', 'regionId']) {
+    const v = body[k];
+    if (typeof v === 'string' || typeof v === 'number') cloud[k] = String(v);
+  }
+
+  const hashed = {
+    collectionName: head.collectionName,
+    partitionName: head.partitionName,
+    source: head.source,
+    groups: groups.map((g) => g.paths),
+    options,
+    cloud,
+  };
+  return {
+    collectionName: head.collectionName,
+    ...(head.partitionName === undefined ? {} : { partitionName: head.partitionName }),
+    groups,
+    options,
+    ...(timeout === undefined ? {} : { timeout }),
+    ...(credentials === undefined ? {} : { credentials }),
+    cloud,
+    source: head.source,
+    requestHash: createHash('sha256').update(canonical(hashed)).digest('hex'),
+  };
+}
+
+/** `Idempotency-Key`: 1–256 printable ASCII characters. */
+export function validateIdempotencyKey(key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  if (key.length < 1 || key.length > 256 || !/^[\x20-\x7e]+$/.test(key)) {
+    throw jobsErrors.invalid('Idempotency-Key must be 1 to 256 printable ASCII characters');
+  }
+  return key;
+}
