@@ -40,3 +40,4 @@ export async function createScratchDatabase(): Promise<{ url: string; drop: () =
 }
 
 export * from './processes';
+export * from './gateway';

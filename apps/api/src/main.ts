@@ -11,6 +11,7 @@ async function main(): Promise<void> {
     logger: new PinoNestLogger(logger),
     bodyParser: false,
   });
+  app.disable('x-powered-by');
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
   logger.info({ port: config.port, host: config.host }, 'import-gateway API listening');

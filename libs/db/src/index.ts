@@ -24,3 +24,12 @@ export {
   type NewJob,
   type NewJobFile,
 } from './import-jobs.repository';
+export {
+  ApiKeysRepository,
+  generateApiKey,
+  grants,
+  hashApiKey,
+  SCOPES,
+  type ApiKeyRecord,
+  type Scope,
+} from './api-keys.repository';

@@ -2,3 +2,46 @@ export { QueueModule, RedisModule, REDIS_PRODUCER, REDIS_PROBE, REDIS_QUEUE } fr
 export { createRedis, pingRedis, type RedisPurpose } from './queues/redis';
 export { bootProcess } from './runtime/boot';
 export { describePreflightFailure, preflight, type PreflightFailure } from './runtime/preflight';
+export { ACTIVE_JOB_LIMIT_MESSAGE, JobsError, JobsErrorCode, jobsErrors } from './jobs.errors';
+export { newJobId, JOB_ID_PATTERN } from './import/job-id';
+export {
+  CredentialsCipher,
+  keyIdOf,
+  type SealedCredentials,
+  type StoredCredentials,
+} from './import/credentials-cipher';
+export {
+  normalizeCreateRequest,
+  readCreateHead,
+  validateIdempotencyKey,
+  type FileGroupSpec,
+  type NormalizedCreateRequest,
+  type RequestBody,
+} from './import/create-request';
+export { CollectionsImportCatalog, type ImportCatalog } from './import/import-catalog';
+export {
+  CreateImportJob,
+  type CreateImportJobCommand,
+  type CreateImportJobResult,
+} from './import/create-import-job.usecase';
+export {
+  CancelImportJob,
+  DEFAULT_PAGE_SIZE,
+  DescribeImportJob,
+  ListImportJobs,
+  MAX_PAGE_SIZE,
+  parseStateFilter,
+  UNPAGED_LIMIT,
+  type JobView,
+  type ListJobsQuery,
+  type ListJobsResult,
+} from './import/query-import-jobs.usecase';
+export { IMPORT_JOB_QUEUE, ImportJobsModule } from './import/import-jobs.module';
+export {
+  BullJobQueue,
+  IMPORT_JOB_NAME,
+  importJobData,
+  importQueueName,
+  type ImportJobData,
+  type JobQueue,
+} from './queues/import/import-queue';

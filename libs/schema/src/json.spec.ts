@@ -75,3 +75,19 @@ describe('toJsonText', () => {
     expect(toJsonText(parseJsonExact(text))).toBe(text.replace('é\\n', 'é\\n'));
   });
 });
+
+describe('parseJsonExact in lenient mode (request bodies)', () => {
+  it('skips a trailing comma before } or ] and keeps the last of duplicate keys', () => {
+    const v = parseJsonExact('{"a":1,"a":2,"b":[1,2,],"c":{"d":3,},}', { lenient: true }) as Record<string, unknown>;
+    expect(v.a).toBe(2);
+    expect(v.b).toEqual([1, 2]);
+    expect({ ...(v.c as object) }).toEqual({ d: 3 });
+  });
+
+  it('still refuses comments, a lone comma and the same input in strict mode', () => {
+    expect(() => parseJsonExact('{"a":1 /* x */}', { lenient: true })).toThrow();
+    expect(() => parseJsonExact('[,]', { lenient: true })).toThrow();
+    expect(() => parseJsonExact('{"a":1,}')).toThrow();
+    expect(() => parseJsonExact('{"a":1,"a":2}')).toThrow(/duplicate key/);
+  });
+});

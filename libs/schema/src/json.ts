@@ -25,6 +25,11 @@ export interface JsonObject {
 export interface ParseJsonOptions {
   /** Deepest nesting of arrays/objects accepted; deeper input is refused rather than overflowing the stack. */
   readonly maxDepth?: number;
+  /**
+   * Request-body leniency (import-api.md §2): a trailing comma before `}` or `]` is skipped and a
+   * duplicate key keeps its last value. Import files stay strict.
+   */
+  readonly lenient?: boolean;
 }
 
 export const DEFAULT_MAX_JSON_DEPTH = 128;
@@ -67,7 +72,7 @@ function describeChar(s: string, i: number): string {
  * JSON.parse. Throws JsonSyntaxError with the UTF-16 offset of the problem.
  */
 export function parseJsonExact(text: string, opts: ParseJsonOptions = {}): JsonValue {
-  const p = new Parser(text, opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH);
+  const p = new Parser(text, opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH, opts.lenient ?? false);
   p.ws();
   const v = p.value(0);
   p.ws();
@@ -80,6 +85,7 @@ class Parser {
   constructor(
     readonly s: string,
     readonly maxDepth: number,
+    readonly lenient = false,
   ) {}
 
   ws(): void {
@@ -278,6 +284,10 @@ class Parser {
       if (c === CH_COMMA) {
         this.i++;
         this.ws();
+        if (this.lenient && this.s.charCodeAt(this.i) === CH_RBRACKET) {
+          this.i++;
+          return out;
+        }
       } else if (c === CH_RBRACKET) {
         this.i++;
         return out;
@@ -298,7 +308,7 @@ class Parser {
       if (this.s.charCodeAt(this.i) !== CH_QUOTE) this.fail();
       const keyAt = this.i;
       const key = this.string();
-      if (Object.hasOwn(out, key)) {
+      if (!this.lenient && Object.hasOwn(out, key)) {
         this.i = keyAt;
         this.fail(`duplicate key '${key}'`);
       }
@@ -312,6 +322,10 @@ class Parser {
       if (c === CH_COMMA) {
         this.i++;
         this.ws();
+        if (this.lenient && this.s.charCodeAt(this.i) === CH_RBRACE) {
+          this.i++;
+          return out;
+        }
       } else if (c === CH_RBRACE) {
         this.i++;
         return out;

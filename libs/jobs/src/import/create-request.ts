@@ -208,7 +208,7 @@ export function normalizeCreateRequest(
     } catch (e) {
       if (e instanceof FormatError) {
         const bad = paths.find((p) => formatOfPath(p) === null);
-        throw jobsErrors.refused(bad === undefined ? `${e.message}` : `unsupported file type: ${bad}`);
+        throw jobsErrors.refused(bad === undefined ? e.message : `unsupported file type: ${bad}`);
       }
       throw e;
     }

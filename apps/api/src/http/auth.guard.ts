@@ -1,0 +1,63 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { APP_CONFIG, type AppConfig } from '@gw/config';
+import { ApiKeysRepository, grants, type Scope } from '@gw/db';
+import { httpErrors } from './http.errors';
+import { OPEN_PRINCIPAL, principalOf, type Principal, stateOf } from './request-context';
+
+export const REQUIRED_SCOPE = 'igw:requiredScope';
+/** The scope a route needs (import-api.md §3). Routes without it need no authentication. */
+export const RequireScope = (scope: Scope) => SetMetadata(REQUIRED_SCOPE, scope);
+
+/** `Bearer <key>`, or `Bearer <user>:<password>` from Milvus clients: the key is after the first `:`. */
+export function bearerKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  if (!m) return undefined;
+  const token = m[1]!.trim();
+  const colon = token.indexOf(':');
+  const key = colon >= 0 ? token.slice(colon + 1) : token;
+  return key === '' ? undefined : key;
+}
+
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(ApiKeysRepository) private readonly keys: ApiKeysRepository,
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    const scope = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, [
+      ctx.getHandler(),
+      ctx.getClass(),
+    ]);
+    if (scope === undefined) return true;
+    const req = ctx.switchToHttp().getRequest<Request>();
+    const state = stateOf(req);
+    if (this.config.authDisabled) {
+      state.principal = OPEN_PRINCIPAL;
+      return true;
+    }
+    const key = bearerKey(req.header('authorization'));
+    if (key === undefined) throw httpErrors.unauthenticated();
+    const record = await this.keys.verify(key);
+    if (record === null) throw httpErrors.unauthenticated();
+    if (!grants(record.scopes, scope)) throw httpErrors.forbidden(scope);
+    state.principal = principalOf(record);
+    return true;
+  }
+}
+
+/** Keys limited to databases/collections: checked once the request names them. */
+export function assertAccess(p: Principal | undefined, dbName: string, collectionName?: string): void {
+  if (p === undefined) throw httpErrors.unauthenticated();
+  if (p.databases.length > 0 && !p.databases.includes(dbName))
+    throw httpErrors.forbidden(`access to database ${dbName}`);
+  if (collectionName !== undefined && p.collections.length > 0) {
+    const ok = p.collections.some((c) => c === collectionName || c === `${dbName}.${collectionName}`);
+    if (!ok) throw httpErrors.forbidden(`access to collection ${collectionName}`);
+  }
+}

@@ -1,0 +1,50 @@
+import { CollectionsError, CollectionsErrorCode, COLLECTIONS_TO_MILVUS } from '@gw/collections';
+import { JobsError, JobsErrorCode } from '@gw/jobs';
+import { HttpError, HttpErrorCode } from './http.errors';
+
+export interface Envelope {
+  status: number;
+  body: { code: number; message: string };
+}
+
+type Mapping = { http: number; code: number };
+
+/**
+ * The one table from error codes to the Milvus envelope (import-api.md §4). `Record<>` makes it
+ * exhaustive: a new code does not compile until it is mapped here.
+ */
+export const JOBS_TO_MILVUS: Record<JobsErrorCode, Mapping> = {
+  [JobsErrorCode.InvalidParameter]: { http: 200, code: 1100 },
+  [JobsErrorCode.MissingParameter]: { http: 200, code: 1802 },
+  [JobsErrorCode.DatabaseNotFound]: { http: 200, code: 800 },
+  [JobsErrorCode.CollectionNotFound]: { http: 200, code: 100 },
+  [JobsErrorCode.PartitionNotFound]: { http: 200, code: 200 },
+  [JobsErrorCode.ImportRequestRefused]: { http: 200, code: 2100 },
+  [JobsErrorCode.JobNotFound]: { http: 200, code: 2100 },
+  [JobsErrorCode.ActiveJobLimit]: { http: 200, code: 2101 },
+  [JobsErrorCode.ServiceUnavailable]: { http: 200, code: 2 },
+};
+
+export const HTTP_TO_MILVUS: Record<HttpErrorCode, Mapping> = {
+  [HttpErrorCode.Unauthenticated]: { http: 401, code: 1800 },
+  [HttpErrorCode.Forbidden]: { http: 403, code: 1401 },
+  [HttpErrorCode.NotJson]: { http: 200, code: 1801 },
+  [HttpErrorCode.BodyTooLarge]: { http: 413, code: 1102 },
+  [HttpErrorCode.RequestTimeout]: { http: 408, code: 10001 },
+  [HttpErrorCode.RouteNotFound]: { http: 404, code: 404 },
+  [HttpErrorCode.InvalidParameter]: { http: 200, code: 1100 },
+};
+
+const COLLECTIONS_HTTP: Record<CollectionsErrorCode, Mapping> = Object.fromEntries(
+  Object.entries(COLLECTIONS_TO_MILVUS).map(([k, code]) => [k, { http: 200, code }]),
+) as Record<CollectionsErrorCode, Mapping>;
+
+/** Pure: typed errors keep their code; anything else is 65535 with an errorId that is also logged. */
+export function toEnvelope(err: unknown, errorId: string): Envelope {
+  let m: Mapping | undefined;
+  if (err instanceof JobsError) m = JOBS_TO_MILVUS[err.code];
+  else if (err instanceof HttpError) m = HTTP_TO_MILVUS[err.code];
+  else if (err instanceof CollectionsError) m = COLLECTIONS_HTTP[err.code];
+  if (m !== undefined && err instanceof Error) return { status: m.http, body: { code: m.code, message: err.message } };
+  return { status: 200, body: { code: 65535, message: `unexpected error, errorId=${errorId}` } };
+}

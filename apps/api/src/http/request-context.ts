@@ -1,0 +1,35 @@
+import type { Request } from 'express';
+import type { ApiKeyRecord } from '@gw/db';
+
+/** The authenticated caller: an API key, or everyone when AUTH_DISABLED=true. */
+export interface Principal {
+  keyId?: string;
+  scopes: readonly string[];
+  databases: readonly string[];
+  collections: readonly string[];
+}
+
+export const OPEN_PRINCIPAL: Principal = { scopes: ['admin'], databases: [], collections: [] };
+
+export function principalOf(key: ApiKeyRecord): Principal {
+  return { keyId: key.id, scopes: key.scopes, databases: key.databases, collections: key.collections };
+}
+
+/** Parsed request state attached by the middleware, guard and interceptor. */
+export interface GatewayState {
+  requestId: string;
+  rawBody?: Buffer;
+  bodyTooLarge?: boolean;
+  principal?: Principal;
+  /** The JSON body (§2 rules applied) merged over the query string. */
+  fields?: Record<string, unknown>;
+  dbName?: string;
+}
+
+export type GatewayRequest = Request & { gw: GatewayState };
+
+export function stateOf(req: Request): GatewayState {
+  const r = req as GatewayRequest;
+  r.gw ??= { requestId: '' };
+  return r.gw;
+}

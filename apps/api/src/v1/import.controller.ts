@@ -1,0 +1,80 @@
+import { Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { CreateImportJob, DescribeImportJob, jobsErrors, ListImportJobs } from '@gw/jobs';
+import { assertAccess, RequireScope } from '../http/auth.guard';
+import { stringField } from '../http/body';
+import { stateOf } from '../http/request-context';
+import { pageOf, requireJobId } from '../v2/import.controller';
+import { describeV1, v1State } from '../v2/import.presenter';
+
+/** Legacy Zilliz v1 import routes (import-api.md §10). */
+@Controller('v1/vector/collections/import')
+export class V1ImportController {
+  constructor(
+    @Inject(CreateImportJob) private readonly create: CreateImportJob,
+    @Inject(ListImportJobs) private readonly lister: ListImportJobs,
+    @Inject(DescribeImportJob) private readonly describer: DescribeImportJob,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  @RequireScope('import:write')
+  async importJob(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const s = stateOf(req);
+    const f = s.fields!;
+    const missing = ['collectionName', 'objectUrl'].filter((k) => f[k] === undefined);
+    if (missing.length > 0) throw jobsErrors.missing(missing);
+    // v1 knows objectUrl only: other sources are ignored rather than combined.
+    const body = { ...f };
+    delete body.files;
+    delete body.objectUrls;
+    const result = await this.create.execute({
+      dbName: s.dbName!,
+      body,
+      idempotencyKey: req.header('idempotency-key'),
+      ...(s.principal?.keyId === undefined ? {} : { apiKeyId: s.principal.keyId }),
+      authorize: (db, collection) => assertAccess(s.principal, db, collection),
+    });
+    if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    return { code: 200, data: { jobId: result.jobId } };
+  }
+
+  @Get('get')
+  @HttpCode(200)
+  @RequireScope('import:read')
+  async get(@Req() req: Request) {
+    const s = stateOf(req);
+    const view = await this.describer.execute(requireJobId(s.fields!));
+    assertAccess(s.principal, view.job.dbName, view.job.collectionName);
+    return { code: 200, data: describeV1(view) };
+  }
+
+  @Get('list')
+  @HttpCode(200)
+  @RequireScope('import:read')
+  async list(@Req() req: Request) {
+    const s = stateOf(req);
+    const f = s.fields!;
+    const collectionName = stringField(f, 'collectionName');
+    assertAccess(s.principal, s.dbName!, collectionName);
+    const page = pageOf(f) ?? { size: 10, current: 1 };
+    const result = await this.lister.execute({
+      dbName: s.dbName!,
+      ...(collectionName === undefined ? {} : { collectionName }),
+      page,
+    });
+    return {
+      code: 200,
+      data: {
+        count: result.count,
+        currentPage: page.current,
+        pageSize: page.size,
+        tasks: result.records.map((j) => ({
+          collectionName: j.collectionName,
+          jobId: j.jobId,
+          state: v1State(j.state),
+        })),
+      },
+    };
+  }
+}

@@ -1,0 +1,123 @@
+import { Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import {
+  CancelImportJob,
+  CreateImportJob,
+  DEFAULT_PAGE_SIZE,
+  DescribeImportJob,
+  jobsErrors,
+  ListImportJobs,
+  type ListJobsQuery,
+  MAX_PAGE_SIZE,
+  parseStateFilter,
+} from '@gw/jobs';
+import { assertAccess, RequireScope } from '../http/auth.guard';
+import { intField, stringField } from '../http/body';
+import { stateOf } from '../http/request-context';
+import { describeV2, listRecordV2 } from './import.presenter';
+
+export function pageOf(fields: Record<string, unknown>): ListJobsQuery['page'] {
+  const size = intField(fields, 'pageSize');
+  const current = intField(fields, 'currentPage');
+  if (size === undefined && current === undefined) return undefined;
+  if (size !== undefined && size < 1) throw jobsErrors.invalid('pageSize must be at least 1');
+  if (current !== undefined && current < 1) throw jobsErrors.invalid('currentPage must be at least 1');
+  return { size: Math.min(size ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE), current: current ?? 1 };
+}
+
+export function requireJobId(fields: Record<string, unknown>): string {
+  const jobId = stringField(fields, 'jobId');
+  if (jobId === undefined) throw jobsErrors.missing(['jobId']);
+  return jobId;
+}
+
+/** Milvus v2 / Zilliz Cloud v2 import routes (import-api.md §5–9). */
+@Controller('v2/vectordb/jobs/import')
+export class V2ImportController {
+  constructor(
+    @Inject(CreateImportJob) private readonly create: CreateImportJob,
+    @Inject(ListImportJobs) private readonly lister: ListImportJobs,
+    @Inject(DescribeImportJob) private readonly describer: DescribeImportJob,
+    @Inject(CancelImportJob) private readonly canceller: CancelImportJob,
+  ) {}
+
+  @Post('create')
+  @HttpCode(200)
+  @RequireScope('import:write')
+  async createJob(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const s = stateOf(req);
+    const result = await this.create.execute({
+      dbName: s.dbName!,
+      body: s.fields!,
+      idempotencyKey: req.header('idempotency-key'),
+      ...(s.principal?.keyId === undefined ? {} : { apiKeyId: s.principal.keyId }),
+      authorize: (db, collection) => assertAccess(s.principal, db, collection),
+    });
+    if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    return { code: 0, data: { jobId: result.jobId } };
+  }
+
+  // Read routes answer GET and POST alike (a Nest handler carries one method, hence the pairs).
+  @Get('list')
+  @RequireScope('import:read')
+  async listByGet(@Req() req: Request) {
+    return this.list(req);
+  }
+
+  @Post('list')
+  @HttpCode(200)
+  @RequireScope('import:read')
+  async list(@Req() req: Request) {
+    const s = stateOf(req);
+    const f = s.fields!;
+    const collectionName = stringField(f, 'collectionName');
+    assertAccess(s.principal, s.dbName!, collectionName);
+    const state = stringField(f, 'state');
+    const page = pageOf(f);
+    const result = await this.lister.execute({
+      dbName: s.dbName!,
+      ...(collectionName === undefined ? {} : { collectionName }),
+      ...(state === undefined ? {} : { states: parseStateFilter(state) }),
+      ...(page === undefined ? {} : { page }),
+    });
+    const records = result.records.filter((j) => canSee(s.principal, j.dbName, j.collectionName)).map(listRecordV2);
+    if (page === undefined) return { code: 0, data: { records } };
+    return { code: 0, data: { count: result.count, currentPage: page.current, pageSize: page.size, records } };
+  }
+
+  @Get(['describe', 'get_progress', 'getProgress'])
+  @RequireScope('import:read')
+  async describeByGet(@Req() req: Request) {
+    return this.describe(req);
+  }
+
+  @Post(['describe', 'get_progress', 'getProgress'])
+  @HttpCode(200)
+  @RequireScope('import:read')
+  async describe(@Req() req: Request) {
+    const s = stateOf(req);
+    const view = await this.describer.execute(requireJobId(s.fields!));
+    assertAccess(s.principal, view.job.dbName, view.job.collectionName);
+    return { code: 0, data: describeV2(view) };
+  }
+
+  @Post('cancel')
+  @HttpCode(200)
+  @RequireScope('import:write')
+  async cancel(@Req() req: Request) {
+    const s = stateOf(req);
+    const view = await this.canceller.execute(requireJobId(s.fields!), (v) =>
+      assertAccess(s.principal, v.job.dbName, v.job.collectionName),
+    );
+    return { code: 0, data: describeV2(view) };
+  }
+}
+
+function canSee(p: ReturnType<typeof stateOf>['principal'], db: string, collection: string): boolean {
+  try {
+    assertAccess(p, db, collection);
+    return true;
+  } catch {
+    return false;
+  }
+}

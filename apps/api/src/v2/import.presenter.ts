@@ -1,0 +1,111 @@
+import type { JobFileRow, JobRow, JobState } from '@gw/db';
+import type { JobView } from '@gw/jobs';
+
+/** RFC 3339 UTC with seconds, as Milvus prints times. */
+export function rfc3339(d: Date | null): string {
+  return d === null ? '' : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** v2 `state`: Cancelled is reported as Failed so pollers waiting for Completed/Failed stop (§6). */
+export function v2State(s: JobState): string {
+  return s === 'Cancelled' ? 'Failed' : s;
+}
+
+export function v1State(s: JobState): string {
+  if (s === 'Pending' || s === 'Importing') return 'ImportRunning';
+  return s === 'Completed' ? 'ImportCompleted' : 'ImportFailed';
+}
+
+const num = (s: string) => Number(s);
+
+/**
+ * Progress as clients must see it: 0 when Pending, stored value while Importing (never above 99),
+ * 100 only when Completed, 0 when Failed or Cancelled.
+ */
+export function jobProgress(job: JobRow): number {
+  switch (job.state) {
+    case 'Completed':
+      return 100;
+    case 'Importing':
+      return Math.min(99, job.progress);
+    default:
+      return 0;
+  }
+}
+
+function fileProgress(job: JobRow, f: JobFileRow): number {
+  if (f.state === 'Completed') return 100;
+  if (job.state === 'Failed' || job.state === 'Cancelled' || f.state === 'Failed') return 0;
+  return Math.min(99, f.progress);
+}
+
+function fileState(job: JobRow, f: JobFileRow): string {
+  if (job.state === 'Completed') return 'Completed';
+  return f.state;
+}
+
+export function describeV2(view: JobView): Record<string, unknown> {
+  const { job, files } = view;
+  const terminal = job.state === 'Completed' || job.state === 'Failed' || job.state === 'Cancelled';
+  const fileSize = files.reduce((a, f) => a + num(f.sizeBytes), 0);
+  return {
+    jobId: job.jobId,
+    collectionName: job.collectionName,
+    ...(files.length === 1 ? { fileName: files[0]!.displayName } : {}),
+    fileSize,
+    state: v2State(job.state),
+    gatewayState: job.state,
+    progress: jobProgress(job),
+    importedRows: job.state === 'Completed' || job.state === 'Importing' ? num(job.importedRows) : 0,
+    totalRows: num(job.totalRows),
+    reason: terminal && job.state !== 'Completed' ? job.reason : '',
+    createTime: rfc3339(job.createdAt),
+    completeTime: terminal ? rfc3339(job.completedAt) : '',
+    details: files.map((f) => ({
+      fileName: f.displayName,
+      fileSize: num(f.sizeBytes),
+      state: fileState(job, f),
+      progress: fileProgress(job, f),
+      importedRows: job.state === 'Failed' || job.state === 'Cancelled' ? 0 : num(f.importedRows),
+      totalRows: num(f.totalRows),
+      reason: f.reason,
+      completeTime: rfc3339(f.completedAt),
+    })),
+  };
+}
+
+export function listRecordV2(job: JobRow): Record<string, unknown> {
+  const reason = job.state === 'Failed' || job.state === 'Cancelled' ? job.reason : '';
+  return {
+    collectionName: job.collectionName,
+    jobId: job.jobId,
+    state: v2State(job.state),
+    gatewayState: job.state,
+    progress: jobProgress(job),
+    createTime: rfc3339(job.createdAt),
+    ...(reason === '' ? {} : { reason }),
+  };
+}
+
+export function describeV1(view: JobView): Record<string, unknown> {
+  const v2 = describeV2(view);
+  const { job, files } = view;
+  const terminal = job.state === 'Completed' || job.state === 'Failed' || job.state === 'Cancelled';
+  const errorMessage = (r: string) => (r === '' ? null : r);
+  return {
+    collectionName: job.collectionName,
+    jobId: job.jobId,
+    fileName: files.length === 1 ? files[0]!.displayName : files.map((f) => f.displayName).join(','),
+    fileSize: v2.fileSize,
+    readyPercentage: jobProgress(job) / 100,
+    completeTime: terminal ? rfc3339(job.completedAt) : null,
+    errorMessage: errorMessage(v2.reason as string),
+    details: (v2.details as Record<string, unknown>[]).map((d) => ({
+      fileName: d.fileName,
+      fileSize: d.fileSize,
+      readyPercentage: (d.progress as number) / 100,
+      completeTime: d.completeTime === '' ? null : d.completeTime,
+      errorMessage: errorMessage(d.reason as string),
+    })),
+  };
+}

@@ -1,0 +1,95 @@
+import { Logger } from '@nestjs/common';
+import type { AppConfig } from '@gw/config';
+import type { ImportJobsRepository } from '@gw/db';
+import type { JobQueue } from '../queues/import/import-queue';
+import type { CredentialsCipher } from './credentials-cipher';
+import { normalizeCreateRequest, readCreateHead, type RequestBody, validateIdempotencyKey } from './create-request';
+import type { ImportCatalog } from './import-catalog';
+import { newJobId } from './job-id';
+import { jobsErrors } from '../jobs.errors';
+
+export interface CreateImportJobCommand {
+  dbName: string;
+  body: RequestBody;
+  idempotencyKey?: string;
+  apiKeyId?: string;
+  /** Called once the target collection is known, before anything is stored (authorisation). */
+  authorize?: (dbName: string, collectionName: string) => void;
+}
+
+export interface CreateImportJobResult {
+  jobId: string;
+  replayed: boolean;
+}
+
+/**
+ * Admits one import job: checks in the order of import-api.md §5, stores the job (credentials
+ * sealed) under the per-collection cap, then enqueues its id. The row is committed first: if
+ * Redis is down the job stays Pending and the worker's reconciler enqueues it later.
+ */
+export class CreateImportJob {
+  private readonly log = new Logger('CreateImportJob');
+
+  constructor(
+    private readonly repo: ImportJobsRepository,
+    private readonly catalog: ImportCatalog,
+    private readonly queue: JobQueue,
+    private readonly cipher: CredentialsCipher,
+    private readonly config: Pick<AppConfig, 'storage' | 'import'>,
+  ) {}
+
+  async execute(cmd: CreateImportJobCommand): Promise<CreateImportJobResult> {
+    const head = readCreateHead(cmd.body);
+    cmd.authorize?.(cmd.dbName, head.collectionName);
+    await this.catalog.checkTarget(cmd.dbName, head.collectionName, head.partitionName);
+    const idempotencyKey = validateIdempotencyKey(cmd.idempotencyKey);
+    const req = normalizeCreateRequest(cmd.body, head, { config: this.config });
+
+    const jobId = newJobId();
+    const result = await this.repo.admit(
+      {
+        jobId,
+        dbName: cmd.dbName,
+        collectionName: req.collectionName,
+        ...(req.partitionName === undefined ? {} : { partitionName: req.partitionName }),
+        request: {
+          source: req.source,
+          groups: req.groups.map((g) => g.paths),
+          ...req.cloud,
+        },
+        options: req.options,
+        ...(req.timeout === undefined ? {} : { timeoutMs: req.timeout.ms }),
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        requestHash: req.requestHash,
+        ...(req.credentials === undefined ? {} : { sealedCredentials: this.cipher.seal(req.credentials) }),
+        ...(cmd.apiKeyId === undefined ? {} : { apiKeyId: cmd.apiKeyId }),
+        files: req.groups.map((g) => ({
+          paths: g.paths,
+          displayName: g.displayName,
+          format: g.format,
+          isFolder: g.isFolder,
+        })),
+      },
+      this.config.import.maxActiveJobsPerCollection,
+    );
+    switch (result.kind) {
+      case 'limit':
+        throw jobsErrors.activeJobLimit();
+      case 'idempotency-conflict':
+        throw jobsErrors.invalid('idempotency key reused with a different request');
+      case 'replayed':
+        return { jobId: result.jobId, replayed: true };
+      case 'created':
+        break;
+    }
+    try {
+      await this.queue.enqueue(cmd.dbName, req.collectionName, jobId);
+    } catch (e) {
+      this.log.warn(
+        { jobId, err: e },
+        'could not enqueue the job (Redis unavailable?); it stays Pending and the reconciler will enqueue it',
+      );
+    }
+    return { jobId, replayed: false };
+  }
+}

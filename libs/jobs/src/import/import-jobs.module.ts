@@ -1,0 +1,79 @@
+import { Logger, Module } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { Pool } from 'pg';
+import { APP_CONFIG, type AppConfig } from '@gw/config';
+import { ImportJobsRepository, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
+import { BullJobQueue } from '../queues/import/import-queue';
+import { REDIS_PRODUCER } from '../queues/queue.module';
+import { CreateImportJob } from './create-import-job.usecase';
+import { CredentialsCipher } from './credentials-cipher';
+import { CollectionsImportCatalog } from './import-catalog';
+import { CancelImportJob, DescribeImportJob, ListImportJobs } from './query-import-jobs.usecase';
+
+export const IMPORT_JOB_QUEUE = Symbol('IMPORT_JOB_QUEUE');
+
+const log = new Logger('ImportJobs');
+
+/** Wires the import use-cases to Postgres, the collections catalog and the per-collection queues. */
+@Module({
+  providers: [
+    { provide: ImportJobsRepository, inject: [JOB_DB_POOL], useFactory: (p: Pool) => new ImportJobsRepository(p) },
+    {
+      provide: CredentialsCipher,
+      inject: [APP_CONFIG],
+      useFactory: (c: AppConfig) => new CredentialsCipher(c.secretKeys.current, c.secretKeys.previous),
+    },
+    {
+      provide: IMPORT_JOB_QUEUE,
+      inject: [REDIS_PRODUCER, APP_CONFIG],
+      useFactory: (r: Redis, c: AppConfig) =>
+        new BullJobQueue(r, { prefix: c.queuePrefix, attempts: c.import.maxAttempts }),
+    },
+    {
+      provide: CollectionsImportCatalog,
+      inject: [JOB_DB_POOL, TARGET_DB_POOL],
+      useFactory: (catalog: Pool, target: Pool) => new CollectionsImportCatalog(catalog, target),
+    },
+    {
+      provide: CreateImportJob,
+      inject: [ImportJobsRepository, CollectionsImportCatalog, IMPORT_JOB_QUEUE, CredentialsCipher, APP_CONFIG],
+      useFactory: (
+        repo: ImportJobsRepository,
+        catalog: CollectionsImportCatalog,
+        queue: BullJobQueue,
+        cipher: CredentialsCipher,
+        c: AppConfig,
+      ) => new CreateImportJob(repo, catalog, queue, cipher, c),
+    },
+    {
+      provide: ListImportJobs,
+      inject: [ImportJobsRepository],
+      useFactory: (r: ImportJobsRepository) => new ListImportJobs(r),
+    },
+    {
+      provide: DescribeImportJob,
+      inject: [ImportJobsRepository],
+      useFactory: (r: ImportJobsRepository) => new DescribeImportJob(r),
+    },
+    {
+      provide: CancelImportJob,
+      inject: [ImportJobsRepository, IMPORT_JOB_QUEUE],
+      useFactory: (r: ImportJobsRepository, q: BullJobQueue) =>
+        new CancelImportJob(r, async ({ job }) => {
+          // A waiting job leaves the queue now; a running one notices the state change itself.
+          await q.remove(job.dbName, job.collectionName, job.jobId).catch((e: unknown) => {
+            log.warn({ jobId: job.jobId, err: e }, 'could not remove the cancelled job from its queue');
+          });
+        }),
+    },
+  ],
+  exports: [
+    ImportJobsRepository,
+    CreateImportJob,
+    ListImportJobs,
+    DescribeImportJob,
+    CancelImportJob,
+    IMPORT_JOB_QUEUE,
+  ],
+})
+export class ImportJobsModule {}

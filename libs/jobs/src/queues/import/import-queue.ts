@@ -1,0 +1,98 @@
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { z } from 'zod';
+import { JOB_ID_PATTERN } from '../../import/job-id';
+
+/** The only thing a queue message carries: the job id. Credentials stay encrypted in Postgres. */
+export const importJobData = z.object({ jobId: z.string().regex(JOB_ID_PATTERN) });
+export type ImportJobData = z.infer<typeof importJobData>;
+export const IMPORT_JOB_NAME = 'import';
+
+/**
+ * One BullMQ queue per collection. Database and collection names are Milvus names
+ * (`[A-Za-z_][A-Za-z0-9_]*`), so `-` is a safe separator; anything else is hex-escaped because
+ * BullMQ queue names cannot contain `:`.
+ */
+export function importQueueName(dbName: string, collectionName: string): string {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9_]/g, (ch) => `~${ch.codePointAt(0)!.toString(16)}~`);
+  return `imp-${safe(dbName)}-${safe(collectionName)}`;
+}
+
+/** Producer side of the per-collection import queues (the worker consumes them fairly). */
+export interface JobQueue {
+  enqueue(dbName: string, collectionName: string, jobId: string): Promise<void>;
+  /** Removes a waiting job (after cancel); a job that is running or gone is left alone. */
+  remove(dbName: string, collectionName: string, jobId: string): Promise<void>;
+}
+
+export interface BullJobQueueOptions {
+  prefix: string;
+  /** BullMQ attempts for transient failures. */
+  attempts: number;
+  /** Longest wait for Redis on the HTTP path; past it the job stays Pending for the reconciler. */
+  timeoutMs?: number;
+}
+
+/** BullMQ waits for a connection that may never come; the HTTP path must not. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`${what}: Redis did not answer within ${ms} ms`));
+        }, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** BullMQ driver: Queue objects cached per collection, all on the one connection given. */
+export class BullJobQueue implements JobQueue {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly opts: BullJobQueueOptions,
+  ) {}
+
+  queueFor(dbName: string, collectionName: string): Queue {
+    const name = importQueueName(dbName, collectionName);
+    let q = this.queues.get(name);
+    if (q === undefined) {
+      q = new Queue(name, { connection: this.connection, prefix: this.opts.prefix });
+      q.on('error', () => undefined); // reported by the caller's failed add, not as an unhandled event
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  async enqueue(dbName: string, collectionName: string, jobId: string): Promise<void> {
+    const data: ImportJobData = { jobId };
+    // BullMQ's job id = our job id: adding a job Redis already holds is a no-op, so the
+    // reconciler may re-add freely.
+    const added = this.queueFor(dbName, collectionName).add(IMPORT_JOB_NAME, data, {
+      jobId,
+      attempts: this.opts.attempts,
+      backoff: { type: 'exponential', delay: 2_000 },
+      removeOnComplete: true,
+      removeOnFail: { age: 24 * 3600 },
+    });
+    added.catch(() => undefined); // a late failure after the timeout is already reported
+    await within(added, this.opts.timeoutMs ?? 2_000, 'enqueue');
+  }
+
+  async remove(dbName: string, collectionName: string, jobId: string): Promise<void> {
+    const removed = this.queueFor(dbName, collectionName).remove(jobId);
+    removed.catch(() => undefined);
+    await within(removed, this.opts.timeoutMs ?? 2_000, 'remove');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+  }
+}
