@@ -79,8 +79,6 @@ const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", c
   total_rows::text AS "totalRows", total_bytes::text AS "totalBytes", reason, options, request,
   created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
 
-const IDEMPOTENCY_WINDOW = `interval '24 hours'`;
-
 async function inTransaction<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
@@ -97,83 +95,46 @@ async function inTransaction<T>(pool: Pool, run: (c: PoolClient) => Promise<T>):
 }
 
 /**
- * The import job tables, in raw SQL where concurrency matters. Admission locks the collection's
- * row in import_collection_counters (kept equal to its Pending/Importing jobs by a trigger), so
- * the idempotency lookup, the cap check and the insert are one atomic step across API processes.
+ * The import job tables, in raw SQL where concurrency matters. Admission (the SQL function
+ * admit_import_job) locks the collection's row in import_collection_counters (kept equal to its
+ * Pending/Importing jobs by a trigger), so the idempotency lookup, the cap check and the insert
+ * are one atomic step across API processes, in one round trip.
  */
 export class ImportJobsRepository {
   constructor(private readonly pool: Pool) {}
 
   async admit(job: NewJob, maxActive: number): Promise<AdmitResult> {
-    return inTransaction(this.pool, async (c) => {
-      await c.query(
-        `INSERT INTO import_collection_counters (db_name, collection_name) VALUES ($1, $2)
-         ON CONFLICT (db_name, collection_name) DO NOTHING`,
-        [job.dbName, job.collectionName],
-      );
-      const counter = await c.query<{ active: number }>(
-        `SELECT active_jobs AS active FROM import_collection_counters
-          WHERE db_name = $1 AND collection_name = $2 FOR UPDATE`,
-        [job.dbName, job.collectionName],
-      );
-      if (job.idempotencyKey !== undefined) {
-        const prior = await c.query<{ jobId: string; hash: string }>(
-          `SELECT job_id AS "jobId", request_hash AS hash FROM import_jobs
-            WHERE db_name = $1 AND collection_name = $2 AND idempotency_key = $3
-              AND created_at > now() - ${IDEMPOTENCY_WINDOW}
-            ORDER BY created_at DESC LIMIT 1`,
-          [job.dbName, job.collectionName, job.idempotencyKey],
-        );
-        const p = prior.rows[0];
-        if (p !== undefined)
-          return p.hash === job.requestHash ? { kind: 'replayed', jobId: p.jobId } : { kind: 'idempotency-conflict' };
-      }
-      if ((counter.rows[0]?.active ?? 0) >= maxActive) return { kind: 'limit' };
-
-      let credentialsId: string | null = null;
-      if (job.sealedCredentials !== undefined) {
-        const s = job.sealedCredentials;
-        const r = await c.query<{ id: string }>(
-          `INSERT INTO import_job_credentials (key_id, iv, ciphertext, auth_tag) VALUES ($1, $2, $3, $4) RETURNING id::text`,
-          [s.keyId, s.iv, s.ciphertext, s.authTag],
-        );
-        credentialsId = r.rows[0]!.id;
-      }
-      const inserted = await c.query<{ id: string }>(
-        `INSERT INTO import_jobs (job_id, db_name, collection_name, partition_name, request, options, timeout_ms,
-                                  deadline_at, idempotency_key, request_hash, credentials_id, api_key_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::bigint,
-                 CASE WHEN $7::bigint IS NULL THEN NULL ELSE now() + make_interval(secs => $7::bigint / 1000.0) END,
-                 $8, $9, $10, $11)
-         RETURNING id::text`,
-        [
-          job.jobId,
-          job.dbName,
-          job.collectionName,
-          job.partitionName ?? null,
-          JSON.stringify(job.request),
-          JSON.stringify(job.options),
-          job.timeoutMs ?? null,
-          job.idempotencyKey ?? null,
-          job.requestHash,
-          credentialsId,
-          job.apiKeyId ?? null,
-        ],
-      );
-      const id = inserted.rows[0]!.id;
-      await c.query(
-        `INSERT INTO import_job_files (job_id, group_index, urls, display_name, format, is_folder)
-         SELECT $1::bigint, g.ord - 1, ARRAY(SELECT jsonb_array_elements_text(g.f->'paths')), g.f->>'displayName',
-                g.f->>'format', (g.f->>'isFolder')::boolean
-           FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS g(f, ord)`,
-        [id, JSON.stringify(job.files)],
-      );
-      await c.query(
-        `INSERT INTO import_job_events (job_id, to_state, message, actor) VALUES ($1, 'Pending', 'created', 'api')`,
-        [id],
-      );
-      return { kind: 'created', jobId: job.jobId };
-    });
+    const s = job.sealedCredentials;
+    const r = await this.pool.query<{ kind: AdmitResult['kind']; job_id: string | null }>(
+      `SELECT kind, job_id FROM admit_import_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+      [
+        job.jobId,
+        job.dbName,
+        job.collectionName,
+        job.partitionName ?? null,
+        JSON.stringify(job.request),
+        JSON.stringify(job.options),
+        job.timeoutMs ?? null,
+        job.idempotencyKey ?? null,
+        job.requestHash,
+        s?.keyId ?? null,
+        s?.iv ?? null,
+        s?.ciphertext ?? null,
+        s?.authTag ?? null,
+        job.apiKeyId ?? null,
+        JSON.stringify(job.files),
+        maxActive,
+      ],
+    );
+    const row = r.rows[0]!;
+    switch (row.kind) {
+      case 'created':
+      case 'replayed':
+        return { kind: row.kind, jobId: row.job_id! };
+      case 'idempotency-conflict':
+      case 'limit':
+        return { kind: row.kind };
+    }
   }
 
   async findByJobId(jobId: string): Promise<{ job: JobRow; files: JobFileRow[] } | null> {
