@@ -250,8 +250,8 @@ describe('collections list, has, drop, stats and no-ops', () => {
     expect(await dropCollection(hookCtx, db, { collectionName: 'gone' })).toEqual({});
     expect(calls).toEqual([[db, 'gone', true]]);
     expect(await hasCollection(ctx, db, { collectionName: 'gone' })).toEqual({ has: false });
-    const t = await ctx.target.query('SELECT to_regclass($1) AS r', [`"milvus_${db}"."gone"`]);
-    expect(t.rows[0].r).toBeNull();
+    const t = await ctx.target.query<{ r: string | null }>('SELECT to_regclass($1) AS r', [`"milvus_${db}"."gone"`]);
+    expect(t.rows[0]?.r).toBeNull();
     expect(await dropCollection(hookCtx, db, { collectionName: 'gone' })).toEqual({});
     expect(hookCtx.beforeDrop).toHaveBeenCalledTimes(1);
   });
@@ -293,13 +293,18 @@ describe('collections list, has, drop, stats and no-ops', () => {
     });
     await createIndex(ctx, db, {
       collectionName: 'i',
-      indexParams: [{ fieldName: 'vector', indexName: 'vector_idx', metricType: 'IP', indexType: 'HNSW', params: { M: 8 } }],
+      indexParams: [
+        { fieldName: 'vector', indexName: 'vector_idx', metricType: 'IP', indexType: 'HNSW', params: { M: 8 } },
+      ],
     });
     expect(await listIndexes(ctx, db, { collectionName: 'i' })).toEqual(['id_idx', 'vector_idx']);
     const d = await describeCollection(ctx, db, { collectionName: 'i' });
     expect(d.indexes).toContainEqual({ fieldName: 'vector', indexName: 'vector_idx', metricType: 'IP' });
     const def = await getCollection(ctx, db, 'i');
-    expect(def.indexes.find((x) => x.indexName === 'vector_idx')).toMatchObject({ indexType: 'HNSW', params: { M: 8 } });
+    expect(def.indexes.find((x) => x.indexName === 'vector_idx')).toMatchObject({
+      indexType: 'HNSW',
+      params: { M: 8 },
+    });
     expect(
       (await milvusError(createIndex(ctx, db, { collectionName: 'i', indexParams: [{ fieldName: 'nope' }] }))).code,
     ).toBe(1100);
@@ -329,7 +334,9 @@ describe('partitions', () => {
     });
     await insertEntities(ctx, db, { collectionName: 'p', rows: batchOf(def.schema, [{ id: 3n, vector: [1, 2] }]) });
     expect(await getPartitionStats(ctx, db, { collectionName: 'p', partitionName: 'p2024' })).toEqual({ rowCount: 2 });
-    expect(await getPartitionStats(ctx, db, { collectionName: 'p', partitionName: '_default' })).toEqual({ rowCount: 1 });
+    expect(await getPartitionStats(ctx, db, { collectionName: 'p', partitionName: '_default' })).toEqual({
+      rowCount: 1,
+    });
     expect(await milvusError(getPartitionStats(ctx, db, { collectionName: 'p', partitionName: 'zz' }))).toEqual({
       code: 200,
       message: 'partition not found[partition=zz]',
@@ -430,8 +437,10 @@ describe('databases', () => {
   it('creates the default database and its schema on first use', async () => {
     const name = newName();
     await createCollection(ctx, 'default', { collectionName: name, dimension: 2 });
-    const s = await ctx.target.query(`SELECT to_regclass($1) AS r`, [`"milvus_default"."${name}"`]);
-    expect(s.rows[0].r).not.toBeNull();
+    const s = await ctx.target.query<{ r: string | null }>(`SELECT to_regclass($1) AS r`, [
+      `"milvus_default"."${name}"`,
+    ]);
+    expect(s.rows[0]?.r).not.toBeNull();
     expect(await listCollections(ctx, 'default')).toContain(name);
     await dropCollection(ctx, 'default', { collectionName: name });
   });
