@@ -58,6 +58,8 @@ export async function createSchemaTolerant(q: SqlRunner, db: string): Promise<vo
 }
 
 export async function readCollection(q: SqlRunner, db: string, name: string): Promise<CollectionDef | null> {
+  // A name outside the rules cannot exist; it also never reaches PostgreSQL (NUL bytes would fail there).
+  if (!NAME_RE.test(name)) return null;
   const r = await q.query(
     `SELECT id::text AS id, description, schema::text AS schema, index_params::text AS index_params,
             params::text AS params, vector_type
@@ -97,6 +99,7 @@ export async function listPartitionNames(q: SqlRunner, collectionId: number): Pr
 }
 
 export async function partitionExists(q: SqlRunner, collectionId: number, name: string): Promise<boolean> {
+  if (!NAME_RE.test(name)) return false;
   const r = await q.query('SELECT 1 FROM gateway_partitions WHERE collection_id = $1 AND name = $2', [
     collectionId,
     name,
