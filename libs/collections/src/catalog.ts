@@ -47,14 +47,22 @@ export async function resolveDatabase(ctx: CollectionsContext, db: string): Prom
   );
 }
 
-/** CREATE SCHEMA IF NOT EXISTS still races with itself (unique violation on pg_namespace); both ends are fine. */
-export async function createSchemaTolerant(q: SqlRunner, db: string): Promise<void> {
+/**
+ * CREATE SCHEMA IF NOT EXISTS still races with itself (unique violation on pg_namespace); either
+ * outcome is fine. `inTransaction`: wrap it in a savepoint so a lost race does not abort the
+ * caller's transaction.
+ */
+export async function createSchemaTolerant(q: SqlRunner, db: string, inTransaction = false): Promise<void> {
+  if (inTransaction) await q.query('SAVEPOINT gw_create_schema');
   try {
     await q.query(createSchemaSql(db));
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if (code !== '23505' && code !== '42P06') throw e;
+    if (inTransaction) await q.query('ROLLBACK TO SAVEPOINT gw_create_schema');
+    return;
   }
+  if (inTransaction) await q.query('RELEASE SAVEPOINT gw_create_schema');
 }
 
 export async function readCollection(q: SqlRunner, db: string, name: string): Promise<CollectionDef | null> {

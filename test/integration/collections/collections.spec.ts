@@ -186,6 +186,16 @@ describe('collections/create and describe', () => {
     expect(await listCollections(ctx, db)).toEqual(['race']);
   });
 
+  it('recreates a database schema removed behind its back, inside the create transaction', async () => {
+    const db = await freshDb();
+    await ctx.target.query(`DROP SCHEMA "milvus_${db}"`);
+    await Promise.all([
+      createCollection(ctx, db, { collectionName: 'x1', dimension: 2 }),
+      createCollection(ctx, db, { collectionName: 'x2', dimension: 2 }),
+    ]);
+    expect(await listCollections(ctx, db)).toEqual(['x1', 'x2']);
+  });
+
   it('rejects missing and invalid parameters with 1802 and 1100', async () => {
     const db = await freshDb();
     expect((await milvusError(createCollection(ctx, db, {}))).code).toBe(1802);
