@@ -287,6 +287,17 @@ describe('entities/insert and delete', () => {
       message: `fail to deal the insert data: duplicate primary key value ${BIG} (row 2)`,
     });
     expect(await getCollectionStats(ctx, db, { collectionName: 'dup' })).toEqual({ rowCount: 1 });
+    const within = await milvusError(
+      insertEntities(ctx, db, {
+        collectionName: 'dup',
+        rows: batchOf(def.schema, [
+          { id: 8n, vector: [1, 2] },
+          { id: 9n, vector: [1, 2] },
+          { id: 8n, vector: [1, 2] },
+        ]),
+      }),
+    );
+    expect(within.message).toBe('fail to deal the insert data: duplicate primary key value 8 (row 3)');
   });
 
   it('inserts VarChar keys and reports them as strings', async () => {
