@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   CollectionsError,
@@ -453,6 +454,24 @@ describe('databases', () => {
     expect(s.rows[0]?.r).not.toBeNull();
     expect(await listCollections(ctx, 'default')).toContain(name);
     await dropCollection(ctx, 'default', { collectionName: name });
+  });
+
+  it('answers the retryable code 2 when PostgreSQL cannot be reached', async () => {
+    const down = new pg.Pool({
+      connectionString: 'postgresql://postgres@127.0.0.1:1/none',
+      connectionTimeoutMillis: 2000,
+    });
+    try {
+      const err = await describeCollection({ catalog: down, target: down, config: { pgvector: 'auto' } }, 'default', {
+        collectionName: 'x',
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CollectionsError);
+      expect(COLLECTIONS_TO_MILVUS[(err as CollectionsError).code]).toBe(2);
+      expect((err as CollectionsError).retryable).toBe(true);
+      expect((err as CollectionsError).message).toBe('service unavailable');
+    } finally {
+      await down.end();
+    }
   });
 
   it('maps every error code to a Milvus code', () => {
