@@ -102,8 +102,12 @@ export async function createCollection(ctx: CollectionsContext, db: string, body
     // A concurrent create of the same collection won the race: judge against what it created.
     const code = (e as { code?: unknown }).code;
     if (code === '23505' || code === '42P07') {
-      const after = await existingCheck();
-      if (after) return after;
+      // With separate databases the winner's table commits a moment before its catalog row.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const after = await existingCheck();
+        if (after) return after;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       throw invalidParameter(`table ${pgSchemaName(db)}.${spec.name} already exists outside the gateway catalog`);
     }
     throw e;
