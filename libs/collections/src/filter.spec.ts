@@ -57,6 +57,11 @@ describe('filter parsing and compilation', () => {
     expect(compile('score >= 0.1').sql).toBe('("score" >= $1::text::real)');
   });
 
+  it('accepts Int64 literals given as decimal strings, exactly', () => {
+    expect(compile('id in ["9223372036854775807", 1]').params).toEqual(['9223372036854775807', '1']);
+    expect(errorOf(() => compile('id == "9223372036854775808"')).code).toBe(CollectionsErrorCode.InvalidParameter);
+  });
+
   it('gives and precedence over or, and not binds tightest', () => {
     expect(compile('i8 == 1 or i8 == 2 and not flag == true').sql).toBe(
       '(("i8" = $1::text::smallint) OR (("i8" = $2::text::smallint) AND (NOT ("flag" = $3::text::boolean))))',
@@ -106,7 +111,8 @@ describe('filter parsing and compilation', () => {
     for (const bad of [
       'i8 == 128',
       'i8 == 1.5',
-      'id == "1"',
+      'id == "abc"',
+      'i8 == "1"',
       'flag == 1',
       'title == 3',
       'score == "x"',

@@ -124,6 +124,8 @@ describe('entities/query', () => {
     expect(await ids(`id == ${BIG - 1n}`)).toEqual([]);
     expect(await ids('id not in [1, 2, 3]')).toEqual(['-5', String(BIG)]);
     expect(await ids('id in []')).toEqual([]);
+    // Ids echoed back as the strings we rendered select the same rows.
+    expect(await ids(`id in ["${BIG}", "-5"]`)).toEqual(['-5', String(BIG)]);
   });
 
   it('combines comparisons with and/or/not, &&, ||, ! and parentheses', async () => {
