@@ -409,6 +409,11 @@ describe('partitions', () => {
     });
     const def = await getCollection(ctx, db, 'pk');
     expect((await describeCollection(ctx, db, { collectionName: 'pk' })).fields[1]!.partitionKey).toBe(true);
+    const idx = await ctx.target.query<{ def: string }>(
+      'SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = $1::regclass',
+      [`"milvus_${db}"."pk"`],
+    );
+    expect(idx.rows.some((r) => r.def.endsWith('USING btree (tenant)'))).toBe(true);
     const rows = batchOf(def.schema, [{ id: 1n, tenant: 't', v: [1, 2] }]);
     expect(
       (await milvusError(insertEntities(ctx, db, { collectionName: 'pk', partitionName: '_default', rows }))).code,
