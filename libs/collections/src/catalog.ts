@@ -47,17 +47,27 @@ export async function resolveDatabase(ctx: CollectionsContext, db: string): Prom
   );
 }
 
-/** CREATE SCHEMA IF NOT EXISTS still races with itself (unique violation on pg_namespace); both ends are fine. */
-export async function createSchemaTolerant(q: SqlRunner, db: string): Promise<void> {
+/**
+ * CREATE SCHEMA IF NOT EXISTS still races with itself (unique violation on pg_namespace); either
+ * outcome is fine. `inTransaction`: wrap it in a savepoint so a lost race does not abort the
+ * caller's transaction.
+ */
+export async function createSchemaTolerant(q: SqlRunner, db: string, inTransaction = false): Promise<void> {
+  if (inTransaction) await q.query('SAVEPOINT gw_create_schema');
   try {
     await q.query(createSchemaSql(db));
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if (code !== '23505' && code !== '42P06') throw e;
+    if (inTransaction) await q.query('ROLLBACK TO SAVEPOINT gw_create_schema');
+    return;
   }
+  if (inTransaction) await q.query('RELEASE SAVEPOINT gw_create_schema');
 }
 
 export async function readCollection(q: SqlRunner, db: string, name: string): Promise<CollectionDef | null> {
+  // A name outside the rules cannot exist; it also never reaches PostgreSQL (NUL bytes would fail there).
+  if (!NAME_RE.test(name)) return null;
   const r = await q.query(
     `SELECT id::text AS id, description, schema::text AS schema, index_params::text AS index_params,
             params::text AS params, vector_type
@@ -97,6 +107,7 @@ export async function listPartitionNames(q: SqlRunner, collectionId: number): Pr
 }
 
 export async function partitionExists(q: SqlRunner, collectionId: number, name: string): Promise<boolean> {
+  if (!NAME_RE.test(name)) return false;
   const r = await q.query('SELECT 1 FROM gateway_partitions WHERE collection_id = $1 AND name = $2', [
     collectionId,
     name,

@@ -77,7 +77,7 @@ export async function createCollection(ctx: CollectionsContext, db: string, body
         },
       },
       async (cat, tgt) => {
-        await createSchemaTolerant(tgt, db);
+        await createSchemaTolerant(tgt, db, true);
         for (const s of ddl) await tgt.query(s);
         const r = await cat.query(
           `INSERT INTO gateway_collections (db_name, name, description, schema, index_params, params, vector_type)
@@ -102,8 +102,12 @@ export async function createCollection(ctx: CollectionsContext, db: string, body
     // A concurrent create of the same collection won the race: judge against what it created.
     const code = (e as { code?: unknown }).code;
     if (code === '23505' || code === '42P07') {
-      const after = await existingCheck();
-      if (after) return after;
+      // With separate databases the winner's table commits a moment before its catalog row.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const after = await existingCheck();
+        if (after) return after;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       throw invalidParameter(`table ${pgSchemaName(db)}.${spec.name} already exists outside the gateway catalog`);
     }
     throw e;
@@ -370,7 +374,7 @@ export async function createDatabase(ctx: CollectionsContext, body: unknown): Pr
     await withCatalogAndTarget(ctx, { commitFirst: 'target' }, async (cat, tgt) => {
       await cat.query('INSERT INTO gateway_databases (name) VALUES ($1)', [dbName]);
       // IF NOT EXISTS: a schema left by an earlier failed create is adopted, not an error.
-      await createSchemaTolerant(tgt, dbName);
+      await createSchemaTolerant(tgt, dbName, true);
     });
   } catch (e) {
     if ((e as { code?: unknown }).code === '23505') throw invalidParameter(`database already exists: ${dbName}`);

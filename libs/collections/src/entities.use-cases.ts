@@ -101,9 +101,12 @@ export function translateInsertError(e: unknown, def: CollectionDef, rows: RowBa
       const m = /\)=\((.*)\) already exists/.exec(pe.detail ?? '');
       const key = m?.[1] ?? '?';
       const col = rows.columns.get(pk.name);
-      let row = -1;
-      if (col) for (let r = 0; r < rows.rowCount && row < 0; r++) if (idText(pkCell(col, r)) === key) row = r;
-      const where = row >= 0 ? ` (row ${rows.firstRow + row})` : '';
+      // Twice in the batch: the second occurrence is the rejected row; once: it clashes with a stored row.
+      const hits: number[] = [];
+      if (col)
+        for (let r = 0; r < rows.rowCount && hits.length < 2; r++) if (idText(pkCell(col, r)) === key) hits.push(r);
+      const row = hits[hits.length - 1];
+      const where = row !== undefined ? ` (row ${rows.firstRow + row})` : '';
       return insertRejected(`duplicate primary key value ${key}${where}`, e);
     }
     case '23514': {

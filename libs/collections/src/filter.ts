@@ -328,9 +328,16 @@ export function compileFilter(ast: FilterAst, schema: CollectionSchema, params: 
       case 'Int16':
       case 'Int32':
       case 'Int64': {
-        if (l.kind !== 'int') throw misfit(l, `field ${f.name} (${f.dataType})`);
+        // Int64 also takes a decimal string: clients echo ids back as the strings we rendered.
+        const text =
+          l.kind === 'int'
+            ? l.text
+            : f.dataType === 'Int64' && l.kind === 'str' && /^[+-]?\d{1,20}$/.test(l.value)
+              ? l.value
+              : null;
+        if (text === null) throw misfit(l, `field ${f.name} (${f.dataType})`);
         const [lo, hi, cast] = INT_BOUNDS[f.dataType]!;
-        const n = BigInt(l.text);
+        const n = BigInt(text);
         if (n < lo || n > hi) throw misfit(l, `field ${f.name} (${f.dataType})`);
         return params.add(n.toString(), cast);
       }

@@ -1,6 +1,6 @@
 import { META_FIELD, PARTITION_COLUMN, type Column, type FieldSchema, type RowBatch } from '@gw/schema';
 import { columnType } from './ddl';
-import { invalidParameter } from './collections.errors';
+import { insertRejected } from './collections.errors';
 import {
   float32Shortest,
   fromFloat16Bits,
@@ -36,7 +36,7 @@ export function buildInsert(def: CollectionDef, batch: RowBatch, partition: stri
   const pk = def.schema.fields.find((f) => f.isPrimary)!;
   const cols = fields.map((f) => {
     const c = batch.columns.get(f.name);
-    if (!c) throw invalidParameter(`missing column for field ${f.name}`);
+    if (!c) throw insertRejected(`value of field '${f.name}' is missed`);
     return { f, c, cast: columnType(f, def.storage) };
   });
   const withMeta = def.schema.enableDynamicField;

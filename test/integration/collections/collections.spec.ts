@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   CollectionsError,
@@ -186,6 +187,16 @@ describe('collections/create and describe', () => {
     expect(await listCollections(ctx, db)).toEqual(['race']);
   });
 
+  it('recreates a database schema removed behind its back, inside the create transaction', async () => {
+    const db = await freshDb();
+    await ctx.target.query(`DROP SCHEMA "milvus_${db}"`);
+    await Promise.all([
+      createCollection(ctx, db, { collectionName: 'x1', dimension: 2 }),
+      createCollection(ctx, db, { collectionName: 'x2', dimension: 2 }),
+    ]);
+    expect(await listCollections(ctx, db)).toEqual(['x1', 'x2']);
+  });
+
   it('rejects missing and invalid parameters with 1802 and 1100', async () => {
     const db = await freshDb();
     expect((await milvusError(createCollection(ctx, db, {}))).code).toBe(1802);
@@ -250,8 +261,8 @@ describe('collections list, has, drop, stats and no-ops', () => {
     expect(await dropCollection(hookCtx, db, { collectionName: 'gone' })).toEqual({});
     expect(calls).toEqual([[db, 'gone', true]]);
     expect(await hasCollection(ctx, db, { collectionName: 'gone' })).toEqual({ has: false });
-    const t = await ctx.target.query('SELECT to_regclass($1) AS r', [`"milvus_${db}"."gone"`]);
-    expect(t.rows[0].r).toBeNull();
+    const t = await ctx.target.query<{ r: string | null }>('SELECT to_regclass($1) AS r', [`"milvus_${db}"."gone"`]);
+    expect(t.rows[0]?.r).toBeNull();
     expect(await dropCollection(hookCtx, db, { collectionName: 'gone' })).toEqual({});
     expect(hookCtx.beforeDrop).toHaveBeenCalledTimes(1);
   });
@@ -398,6 +409,11 @@ describe('partitions', () => {
     });
     const def = await getCollection(ctx, db, 'pk');
     expect((await describeCollection(ctx, db, { collectionName: 'pk' })).fields[1]!.partitionKey).toBe(true);
+    const idx = await ctx.target.query<{ def: string }>(
+      'SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = $1::regclass',
+      [`"milvus_${db}"."pk"`],
+    );
+    expect(idx.rows.some((r) => r.def.endsWith('USING btree (tenant)'))).toBe(true);
     const rows = batchOf(def.schema, [{ id: 1n, tenant: 't', v: [1, 2] }]);
     expect(
       (await milvusError(insertEntities(ctx, db, { collectionName: 'pk', partitionName: '_default', rows }))).code,
@@ -437,10 +453,30 @@ describe('databases', () => {
   it('creates the default database and its schema on first use', async () => {
     const name = newName();
     await createCollection(ctx, 'default', { collectionName: name, dimension: 2 });
-    const s = await ctx.target.query(`SELECT to_regclass($1) AS r`, [`"milvus_default"."${name}"`]);
-    expect(s.rows[0].r).not.toBeNull();
+    const s = await ctx.target.query<{ r: string | null }>(`SELECT to_regclass($1) AS r`, [
+      `"milvus_default"."${name}"`,
+    ]);
+    expect(s.rows[0]?.r).not.toBeNull();
     expect(await listCollections(ctx, 'default')).toContain(name);
     await dropCollection(ctx, 'default', { collectionName: name });
+  });
+
+  it('answers the retryable code 2 when PostgreSQL cannot be reached', async () => {
+    const down = new pg.Pool({
+      connectionString: 'postgresql://postgres@127.0.0.1:1/none',
+      connectionTimeoutMillis: 2000,
+    });
+    try {
+      const err = await describeCollection({ catalog: down, target: down, config: { pgvector: 'auto' } }, 'default', {
+        collectionName: 'x',
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CollectionsError);
+      expect(COLLECTIONS_TO_MILVUS[(err as CollectionsError).code]).toBe(2);
+      expect((err as CollectionsError).retryable).toBe(true);
+      expect((err as CollectionsError).message).toBe('service unavailable');
+    } finally {
+      await down.end();
+    }
   });
 
   it('maps every error code to a Milvus code', () => {
