@@ -2,7 +2,7 @@ import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 import { resolve } from 'node:path';
 
-const lib = (name: string) => resolve(__dirname, `libs/${name}/src/index.ts`);
+const lib = (name: string) => resolve(import.meta.dirname, `libs/${name}/src/index.ts`);
 
 // SWC instead of esbuild: NestJS dependency injection needs emitted decorator metadata.
 export default defineConfig({
@@ -19,7 +19,7 @@ export default defineConfig({
       '@gw/schema': lib('schema'),
       '@gw/collections': lib('collections'),
       '@gw/logger': lib('logger'),
-      '@gw/testing': resolve(__dirname, 'test/support/index.ts'),
+      '@gw/testing': resolve(import.meta.dirname, 'test/support/index.ts'),
     },
   },
   test: {

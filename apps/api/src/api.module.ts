@@ -1,15 +1,17 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type { Pool } from 'pg';
-import { type AppConfig, ConfigModule } from '@gw/config';
-import { ApiKeysRepository, DbModule, JOB_DB_POOL } from '@gw/db';
-import { ImportJobsModule, QueueModule } from '@gw/jobs';
+import type { CollectionsContext } from '@gw/collections';
+import { APP_CONFIG, type AppConfig, ConfigModule } from '@gw/config';
+import { ApiKeysRepository, DbModule, ImportJobsRepository, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
+import { IMPORT_JOB_QUEUE, ImportJobsModule, type JobQueue, QueueModule } from '@gw/jobs';
 import { AuthGuard } from './http/auth.guard';
 import { EnvelopeFilter } from './http/envelope.filter';
 import { rawBodyMiddleware } from './http/raw-body.middleware';
 import { RequestInterceptor } from './http/request.interceptor';
 import { HealthController } from './ops/health.controller';
 import { V1ImportController } from './v1/import.controller';
+import { COLLECTIONS_CONTEXT, V2CollectionsController } from './v2/collections.controller';
 import { V2ImportController } from './v2/import.controller';
 
 @Module({})
@@ -21,9 +23,30 @@ export class ApiModule implements NestModule {
     return {
       module: ApiModule,
       imports: [ConfigModule.forRoot(config), DbModule.forRoot(), QueueModule.forRoot(), ImportJobsModule],
-      controllers: [HealthController, V2ImportController, V1ImportController],
+      controllers: [HealthController, V2ImportController, V1ImportController, V2CollectionsController],
       providers: [
         { provide: ApiKeysRepository, inject: [JOB_DB_POOL], useFactory: (p: Pool) => new ApiKeysRepository(p) },
+        {
+          provide: COLLECTIONS_CONTEXT,
+          inject: [JOB_DB_POOL, TARGET_DB_POOL, APP_CONFIG, ImportJobsRepository, IMPORT_JOB_QUEUE],
+          useFactory: (
+            catalog: Pool,
+            target: Pool,
+            c: AppConfig,
+            jobs: ImportJobsRepository,
+            queue: JobQueue,
+          ): CollectionsContext => ({
+            catalog,
+            target,
+            config: { pgvector: c.collections.pgvector },
+            // Dropping a collection or partition first cancels its active imports (spec §9).
+            beforeDrop: async (db, collection, partition) => {
+              const reason = `cancelled: ${partition === undefined ? 'collection' : 'partition'} dropped`;
+              const ids = await jobs.cancelActiveForCollection(db, collection, partition, reason);
+              await Promise.allSettled(ids.map((id) => queue.remove(db, collection, id)));
+            },
+          }),
+        },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_INTERCEPTOR, useClass: RequestInterceptor },
         { provide: APP_FILTER, useClass: EnvelopeFilter },

@@ -2,10 +2,12 @@ import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
-import { JOB_DB_POOL, pendingMigrations, readMigrations } from '@gw/db';
+import { detectPgvector, pgRunner } from '@gw/collections';
+import { APP_CONFIG, type AppConfig } from '@gw/config';
+import { JOB_DB_POOL, pendingMigrations, readMigrations, TARGET_DB_POOL } from '@gw/db';
 import { pingRedis, REDIS_PROBE } from '@gw/jobs';
 
-type CheckResult = { status: 'ok' } | { status: 'error'; error: string };
+type CheckResult = ({ status: 'ok' } | { status: 'error'; error: string }) & Record<string, unknown>;
 
 const CHECK_TIMEOUT_MS = 2_000;
 
@@ -36,7 +38,28 @@ export class HealthController {
   constructor(
     @Inject(JOB_DB_POOL) private readonly pool: Pool,
     @Inject(REDIS_PROBE) private readonly redis: Redis,
+    @Inject(TARGET_DB_POOL) private readonly target: Pool,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /** FloatVector storage (collections-api.md §3): pgvector when installed, else real[]. */
+  private async vectorStorage(): Promise<CheckResult> {
+    const mode = this.config.collections.pgvector;
+    try {
+      const info = await detectPgvector(pgRunner(this.target));
+      const uses = mode !== 'off' && info.available ? 'pgvector' : 'array';
+      if (mode === 'require' && !info.available) {
+        return {
+          status: 'error',
+          error: 'COLLECTIONS_PGVECTOR=require but the vector extension is not installed',
+          mode,
+        };
+      }
+      return { status: 'ok', mode, pgvector: info.available, ...(info.version ? { version: info.version } : {}), uses };
+    } catch (e) {
+      return { status: 'error', error: (e as Error).message };
+    }
+  }
 
   @Get('live')
   @HttpCode(200)
@@ -61,7 +84,11 @@ export class HealthController {
             if (pending.length > 0) throw new Error(`pending: ${pending.join(', ')}`);
           })
         : ({ status: 'error', error: 'PostgreSQL unreachable' } as const);
-    const checks = { postgres, redis, migrations };
+    const vectors =
+      postgres.status === 'ok'
+        ? await this.vectorStorage()
+        : ({ status: 'error', error: 'PostgreSQL unreachable' } as const);
+    const checks = { postgres, redis, migrations, vectors };
     const failing = Object.entries(checks)
       .filter(([, c]) => c.status !== 'ok')
       .map(([name]) => name);
