@@ -11,6 +11,7 @@ export default tseslint.config(
       'test/fixtures/generated/**',
       '**/*.cjs',
       '**/*.mjs',
+      'vitest.config.mts',
     ],
   },
   js.configs.recommended,
