@@ -1,6 +1,7 @@
 import { EgressGuard, egressPolicyFrom, type Resolver } from './egress';
 import { validateCredentials, type StorageCredentials } from './credentials';
 import { HttpDriver, type RequestFn } from './drivers/http';
+import { AzureDriver, type AzureDriverOptions } from './drivers/azure';
 import { S3Driver } from './drivers/s3';
 import { guarded } from './guarded';
 import type { ObjectLocation, StorageConfig } from './location';
@@ -102,6 +103,27 @@ export function openObjectSource(
         break;
       }
       throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
+    }
+    case 'azure': {
+      const account = location.account ?? '';
+      // A SAS in the URL is the URL's own authorisation (spec §1); then request fields; then the
+      // server's key, only for its own account; else anonymous (public containers).
+      let credential: AzureDriverOptions['credential'] = 'anonymous';
+      if (location.signed !== undefined) credential = { sas: location.signed };
+      else if (creds?.accessKey !== undefined && creds.secretKey !== undefined) {
+        credential = { account, key: creds.secretKey };
+      } else if (creds?.token !== undefined) credential = { sas: creds.token };
+      else if (config.azure.account === account && config.azure.key !== undefined) {
+        credential = { account, key: config.azure.key };
+      }
+      raw = new AzureDriver({
+        serviceUrl: location.endpoint ?? `https://${account}.blob.core.windows.net`,
+        container: location.bucket,
+        credential,
+        guard,
+        display,
+      });
+      break;
     }
     default:
       throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
