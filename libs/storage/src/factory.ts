@@ -1,7 +1,8 @@
 import { EgressGuard, egressPolicyFrom, type Resolver } from './egress';
-import { validateCredentials, type StorageCredentials } from './credentials';
+import { parseServiceAccount, validateCredentials, type StorageCredentials } from './credentials';
 import { HttpDriver, type RequestFn } from './drivers/http';
 import { AzureDriver, type AzureDriverOptions } from './drivers/azure';
+import { GcsDriver, type GcsDriverOptions } from './drivers/gcs';
 import { S3Driver } from './drivers/s3';
 import { guarded } from './guarded';
 import type { ObjectLocation, StorageConfig } from './location';
@@ -102,7 +103,18 @@ export function openObjectSource(
         });
         break;
       }
-      throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
+      const serviceAccount = parseServiceAccount(creds?.secretKey);
+      let credential: GcsDriverOptions['credential'] = ambient ? 'ambient' : 'anonymous';
+      if (serviceAccount !== undefined) credential = { serviceAccount };
+      else if (creds?.token !== undefined) credential = { accessToken: creds.token };
+      else if (config.gcs.credentialsFile !== undefined) credential = { keyFile: config.gcs.credentialsFile };
+      raw = new GcsDriver({
+        bucket: location.bucket,
+        ...(config.gcs.endpoint === undefined ? {} : { endpoint: config.gcs.endpoint }),
+        credential,
+        display,
+      });
+      break;
     }
     case 'azure': {
       const account = location.account ?? '';
