@@ -6,7 +6,7 @@ import { GcsDriver, type GcsDriverOptions } from './drivers/gcs';
 import { S3Driver } from './drivers/s3';
 import { guarded } from './guarded';
 import type { ObjectLocation, StorageConfig } from './location';
-import { DEFAULT_RETRY, type ObjectSource, type RetryOptions } from './object-source';
+import { DEFAULT_RETRY, type ClosableObjectSource, type RetryOptions } from './object-source';
 import { ResilientSource, type RawDriver } from './resilient';
 import { StorageError, StorageErrorCode } from './storage.errors';
 
@@ -50,7 +50,7 @@ export function openObjectSource(
   credentials: StorageCredentials | undefined,
   config: StorageConfig,
   deps: ObjectSourceDeps = {},
-): ObjectSource {
+): ClosableObjectSource {
   const creds = validateCredentials(credentials, location);
   const guard = new EgressGuard(egressPolicyFrom(config), deps.resolver);
   const requestTimeoutMs = deps.requestTimeoutMs ?? config.requestTimeoutMs;

@@ -1,5 +1,5 @@
 export { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
-export type { ObjectSource, ObjectStat, ReadPin, RetryOptions } from './object-source';
+export type { ClosableObjectSource, ObjectSource, ObjectStat, ReadPin, RetryOptions } from './object-source';
 export { DEFAULT_RETRY } from './object-source';
 export {
   parseObjectLocation,

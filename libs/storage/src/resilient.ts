@@ -28,6 +28,8 @@ export interface RawDriver {
   listPage(prefix: string, token: string | undefined, signal: AbortSignal): Promise<RawPage>;
   /** Bytes [start, end). `pin` is set on every read after the first: send If-Match / generation. */
   get(key: string, start: number, end: number, pin: ReadPin | undefined, signal: AbortSignal): Promise<RawRead>;
+  /** Releases sockets and drops the SDK client holding the credentials. */
+  close?(): void;
 }
 
 export interface ResilienceOptions {
@@ -148,6 +150,12 @@ export class ResilientSource implements ObjectSource {
       clearTimeout(timer);
       unlink();
     }
+  }
+
+  /** Forget pins and release the driver (its sockets and the credentials in its client). */
+  close(): void {
+    this.pins.clear();
+    this.raw.close?.();
   }
 
   async stat(key: string, signal?: AbortSignal): Promise<ObjectStat> {

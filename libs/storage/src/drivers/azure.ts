@@ -32,11 +32,13 @@ export interface AzureDriverOptions {
  */
 export class AzureDriver implements RawDriver {
   private readonly container: ContainerClient;
+  private readonly agents: http.Agent[];
 
   constructor(private readonly o: AzureDriverOptions) {
     const agentOpts = { keepAlive: true, maxSockets: 16, lookup: o.guard.lookup };
     const httpAgent = new http.Agent(agentOpts);
     const httpsAgent = new https.Agent(agentOpts);
+    this.agents = [httpAgent, httpsAgent];
     const useGuardedAgent: RequestPolicyFactory = {
       create: (next: RequestPolicy): RequestPolicy => ({
         sendRequest: (req: WebResource) => {
@@ -57,6 +59,10 @@ export class AzureDriver implements RawDriver {
     const pipeline = newPipeline(credential, { retryOptions: { maxTries: 1 } });
     pipeline.factories.push(useGuardedAgent);
     this.container = new BlobServiceClient(url, pipeline).getContainerClient(o.container);
+  }
+
+  close(): void {
+    for (const a of this.agents) a.destroy();
   }
 
   display(key: string): string {

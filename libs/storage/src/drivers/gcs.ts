@@ -32,10 +32,13 @@ export interface GcsDriverOptions {
  * endpoint happens before use (guarded()), not at connect time; see decision 0103.
  */
 export class GcsDriver implements RawDriver {
-  private readonly bucket: Bucket;
+  private bucketPromise?: Promise<Bucket>;
+  private readonly options: StorageOptions;
+  private readonly custom: boolean;
 
   constructor(private readonly o: GcsDriverOptions) {
     const custom = o.endpoint !== undefined && o.endpoint !== GCS_DEFAULT_ENDPOINT;
+    this.custom = custom;
     const options: StorageOptions = {
       // An explicit project keeps the SDK from asking the metadata server for one; reads need none.
       projectId: 'import-gateway',
@@ -65,7 +68,24 @@ export class GcsDriver implements RawDriver {
         options.authClient = client;
       }
     }
-    this.bucket = new Storage(options).bucket(o.bucket);
+    this.options = options;
+  }
+
+  /** ADC is asynchronous and, when none is found, falls back to anonymous access (spec §4). */
+  private bucket(): Promise<Bucket> {
+    this.bucketPromise ??= (async () => {
+      const storage = new Storage(this.options);
+      if (this.o.credential !== 'ambient' || this.custom) {
+        return storage.bucket(this.o.bucket);
+      }
+      try {
+        await storage.authClient.getClient();
+        return storage.bucket(this.o.bucket);
+      } catch {
+        return new Storage({ ...this.options, apiEndpoint: `${GCS_DEFAULT_ENDPOINT}:443` }).bucket(this.o.bucket);
+      }
+    })();
+    return this.bucketPromise;
   }
 
   display(key: string): string {
@@ -80,7 +100,7 @@ export class GcsDriver implements RawDriver {
 
   async stat(key: string, signal: AbortSignal): Promise<ObjectStat> {
     try {
-      const [m] = await abortable(this.bucket.file(key).getMetadata(), signal);
+      const [m] = await abortable((await this.bucket()).file(key).getMetadata(), signal);
       return {
         key,
         size: Number(m.size ?? 0),
@@ -95,7 +115,7 @@ export class GcsDriver implements RawDriver {
   async listPage(prefix: string, token: string | undefined, signal: AbortSignal): Promise<RawPage> {
     try {
       const [files, next] = await abortable(
-        this.bucket.getFiles({
+        (await this.bucket()).getFiles({
           prefix,
           maxResults: 1000,
           autoPaginate: false,
@@ -117,10 +137,11 @@ export class GcsDriver implements RawDriver {
   }
 
   async get(key: string, start: number, end: number, pin: ReadPin | undefined, signal: AbortSignal): Promise<RawRead> {
+    const bucket = await this.bucket();
     const file =
       pin !== undefined && /^\d+$/.test(pin.version)
-        ? this.bucket.file(key, { generation: Number(pin.version) })
-        : this.bucket.file(key);
+        ? bucket.file(key, { generation: Number(pin.version) })
+        : bucket.file(key);
     const stream: Readable = file.createReadStream({ start, end: end - 1, validation: false, decompress: false });
     const onAbort = () => stream.destroy(new Error('aborted'));
     signal.addEventListener('abort', onAbort, { once: true });

@@ -34,11 +34,17 @@ export interface S3DriverOptions {
  * multiply into a retry storm. Sockets connect through the guard's lookup.
  */
 export class S3Driver implements RawDriver {
-  private readonly client: S3Client;
+  private clientPromise?: Promise<S3Client>;
+  private readonly agents: { httpAgent: http.Agent; httpsAgent: https.Agent };
 
   constructor(private readonly o: S3DriverOptions) {
     const agentOpts = { keepAlive: true, maxSockets: 16, lookup: o.guard.lookup };
-    const config: S3ClientConfig = {
+    this.agents = { httpAgent: new http.Agent(agentOpts), httpsAgent: new https.Agent(agentOpts) };
+  }
+
+  private baseConfig(): S3ClientConfig {
+    const o = this.o;
+    return {
       region: o.region ?? 'us-east-1',
       forcePathStyle: o.forcePathStyle,
       followRegionRedirects: true,
@@ -47,21 +53,45 @@ export class S3Driver implements RawDriver {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: {
-        httpAgent: new http.Agent(agentOpts),
-        httpsAgent: new https.Agent(agentOpts),
+        ...this.agents,
         connectionTimeout: o.requestTimeoutMs,
         requestTimeout: o.requestTimeoutMs,
       },
       ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
     };
-    if (o.credentials === 'anonymous') {
-      config.credentials = { accessKeyId: '', secretAccessKey: '' };
-      // Public buckets: send requests unsigned instead of asking the default chain.
-      config.signer = { sign: (request) => Promise.resolve(request) };
-    } else if (o.credentials !== 'ambient') {
-      config.credentials = o.credentials;
-    }
-    this.client = new S3Client(config);
+  }
+
+  private anonymousClient(): S3Client {
+    // Public buckets: requests go unsigned instead of failing for want of credentials.
+    return new S3Client({
+      ...this.baseConfig(),
+      credentials: { accessKeyId: '', secretAccessKey: '' },
+      signer: { sign: (request) => Promise.resolve(request) },
+    });
+  }
+
+  /** Built on first use: the ambient chain is asynchronous and falls back to anonymous (spec §4). */
+  private client(): Promise<S3Client> {
+    this.clientPromise ??= (async () => {
+      const c = this.o.credentials;
+      if (c === 'anonymous') return this.anonymousClient();
+      if (c !== 'ambient') return new S3Client({ ...this.baseConfig(), credentials: c });
+      const ambient = new S3Client(this.baseConfig());
+      try {
+        await ambient.config.credentials();
+        return ambient;
+      } catch {
+        ambient.destroy();
+        return this.anonymousClient();
+      }
+    })();
+    return this.clientPromise;
+  }
+
+  close(): void {
+    void this.clientPromise?.then((c) => c.destroy());
+    this.agents.httpAgent.destroy();
+    this.agents.httpsAgent.destroy();
   }
 
   display(key: string): string {
@@ -80,7 +110,9 @@ export class S3Driver implements RawDriver {
 
   async stat(key: string, signal: AbortSignal): Promise<ObjectStat> {
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.o.bucket, Key: key }), {
+      const r = await (
+        await this.client()
+      ).send(new HeadObjectCommand({ Bucket: this.o.bucket, Key: key }), {
         abortSignal: signal,
       });
       return {
@@ -96,7 +128,9 @@ export class S3Driver implements RawDriver {
 
   async listPage(prefix: string, token: string | undefined, signal: AbortSignal): Promise<RawPage> {
     try {
-      const r = await this.client.send(
+      const r = await (
+        await this.client()
+      ).send(
         new ListObjectsV2Command({
           Bucket: this.o.bucket,
           Prefix: prefix,
@@ -120,7 +154,9 @@ export class S3Driver implements RawDriver {
 
   async get(key: string, start: number, end: number, pin: ReadPin | undefined, signal: AbortSignal): Promise<RawRead> {
     try {
-      const r = await this.client.send(
+      const r = await (
+        await this.client()
+      ).send(
         new GetObjectCommand({
           Bucket: this.o.bucket,
           Key: key,
