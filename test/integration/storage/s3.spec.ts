@@ -173,6 +173,17 @@ describe('S3 driver (AWS SDK) against the in-repo S3 server', () => {
     expect(reqs('/public-data/p.bin').at(-1)!.accessKey).toBeUndefined();
   });
 
+  it('finds the bucket region by following the region redirect once', async () => {
+    server.createBucket('eu-data', { region: 'eu-west-1' });
+    server.putDirect('eu-data', 'r.bin', DATA);
+    const { loc, src } = open('s3://eu-data/r.bin');
+    expect((await src.stat(loc.key)).size).toBe(DATA.length);
+    expect(sha256(await src.readRange(loc.key, 0, 100))).toBe(sha256(DATA.subarray(0, 100)));
+    const regions = reqs('/eu-data/r.bin').map((r) => r.region);
+    expect(regions[0]).toBe('us-east-1');
+    expect(regions.slice(1).every((r) => r === 'eu-west-1')).toBe(true);
+  });
+
   it('reads GCS through the S3-interoperable XML API with HMAC keys', async () => {
     server.createBucket('gcs-bucket');
     server.putDirect('gcs-bucket', 'x/y.parquet', DATA);

@@ -35,6 +35,8 @@ export interface S3RequestLog {
   range?: string;
   ifMatch?: string;
   accessKey?: string;
+  /** Region of the SigV4 credential scope. */
+  region?: string;
 }
 
 const STRICT = (s: string) =>
@@ -43,7 +45,7 @@ const STRICT = (s: string) =>
 export class S3TestServer {
   readonly requests: S3RequestLog[] = [];
   readonly faults = new Map<string, S3Faults>();
-  private readonly buckets = new Map<string, { objects: Map<string, Obj>; public: boolean }>();
+  private readonly buckets = new Map<string, { objects: Map<string, Obj>; public: boolean; region?: string }>();
   private readonly sockets = new Set<Socket>();
   private server?: http.Server;
   private port = 0;
@@ -54,8 +56,15 @@ export class S3TestServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  createBucket(name: string, opts: { public?: boolean } = {}): void {
-    if (!this.buckets.has(name)) this.buckets.set(name, { objects: new Map(), public: opts.public === true });
+  /** `region`: requests signed for another region get S3's 301 PermanentRedirect with x-amz-bucket-region. */
+  createBucket(name: string, opts: { public?: boolean; region?: string } = {}): void {
+    if (!this.buckets.has(name)) {
+      this.buckets.set(name, {
+        objects: new Map(),
+        public: opts.public === true,
+        ...(opts.region === undefined ? {} : { region: opts.region }),
+      });
+    }
   }
 
   /** Direct write, bypassing HTTP: bulk fixtures (2,500 keys) without 2,500 signed PUTs. */
@@ -100,7 +109,7 @@ export class S3TestServer {
   private verify(
     req: http.IncomingMessage,
     body: Buffer,
-  ): { ok: true; accessKey: string } | { ok: false; code: string } {
+  ): { ok: true; accessKey: string; region: string } | { ok: false; code: string } {
     const auth = req.headers.authorization;
     if (auth === undefined) return { ok: false, code: 'AccessDenied' };
     const m =
@@ -163,7 +172,7 @@ export class S3TestServer {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return { ok: false, code: 'SignatureDoesNotMatch' };
     }
-    return { ok: true, accessKey };
+    return { ok: true, accessKey, region };
   }
 
   private async handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): Promise<void> {
@@ -181,7 +190,7 @@ export class S3TestServer {
       query: url.search,
       ...(range === undefined ? {} : { range }),
       ...(ifMatch === undefined ? {} : { ifMatch }),
-      ...(auth.ok ? { accessKey: auth.accessKey } : {}),
+      ...(auth.ok ? { accessKey: auth.accessKey, region: auth.region } : {}),
     });
     if (
       !auth.ok &&
@@ -197,6 +206,11 @@ export class S3TestServer {
         return;
       }
       this.error(res, 404, 'NoSuchBucket', head);
+      return;
+    }
+    if (auth.ok && bucket.region !== undefined && auth.region !== bucket.region) {
+      res.setHeader('x-amz-bucket-region', bucket.region);
+      this.error(res, 301, 'PermanentRedirect', head);
       return;
     }
     if (key === '' && req.method === 'GET') {
