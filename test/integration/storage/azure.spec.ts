@@ -128,6 +128,16 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
     expect((await src.stat(loc.key)).size).toBe(DATA.length);
   });
 
+  it('reads a public container anonymously when no credentials exist anywhere', async () => {
+    const pub = service.getContainerClient('public-data');
+    await pub.create({ access: 'container' });
+    await pub.getBlockBlobClient('p.bin').uploadData(DATA);
+    const { loc, src } = open('public-data/p.bin', null);
+    expect(sha256(await src.readRange(loc.key, 0, DATA.length))).toBe(sha256(DATA));
+    const priv = open('imports/one/file.bin', null);
+    expect((await failure(priv.src.stat(priv.loc.key))).code).toBe(StorageErrorCode.AccessDenied);
+  });
+
   it('fails once with "access denied" on a wrong key, never echoing the key', async () => {
     const wrong = Buffer.from('x'.repeat(64)).toString('base64');
     const { loc, src } = open('imports/one/file.bin', { accessKey: AZURITE_ACCOUNT, secretKey: wrong });
