@@ -16,6 +16,7 @@ import {
   type StorageError,
 } from '@gw/storage';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../../support/storage/azurite';
+import { FaultProxy } from '../../support/storage/fault-proxy';
 import { bytes, collect, fastDeps, sha256, testStorageConfig } from '../../support/storage/config';
 
 const DATA = bytes(200 * 1024, 21);
@@ -192,5 +193,74 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
     expect(err.message).toBe('object URL host is not allowed: blobs.internal');
     expect(err.retryable).toBe(false);
     expect(dialled).toBe(1);
+  });
+});
+
+describe('Azure driver through a fault-injecting proxy in front of azurite', () => {
+  let proxy: FaultProxy;
+  let proxied: StorageConfig;
+  const blob = (name: string) => service.getContainerClient('imports').getBlockBlobClient(name);
+  const gets = (name: string) => proxy.requests.filter((r) => r.method === 'GET' && r.path.includes(name));
+
+  beforeAll(async () => {
+    proxy = new FaultProxy(new URL(azurite.endpoint).origin);
+    await proxy.start();
+    proxied = testStorageConfig({ azure: { endpoint: `${proxy.origin}/${AZURITE_ACCOUNT}` } });
+  });
+  afterAll(async () => {
+    await proxy.stop();
+  });
+
+  function openProxied(name: string) {
+    const loc = parseObjectLocation(`${proxy.origin}/${AZURITE_ACCOUNT}/imports/${name}`, proxied);
+    return { loc, src: openObjectSource(loc, shared, proxied, fastDeps) };
+  }
+
+  it('resumes a download reset half-way with identical bytes, pinned with If-Match', async () => {
+    await blob('fault/reset.bin').uploadData(DATA);
+    const { loc, src } = openProxied('fault/reset.bin');
+    proxy.resetAfter = { count: 1, bytes: DATA.length / 2, match: /fault%2Freset\.bin|fault\/reset\.bin/ };
+    expect(sha256(await collect(src.stream(loc.key)))).toBe(sha256(DATA));
+    const reads = gets('reset.bin');
+    expect(reads).toHaveLength(2);
+    expect(reads[1]!.headers['if-match']).toBeDefined();
+    expect(String(reads[1]!.headers['x-ms-range'])).toMatch(/^bytes=[1-9]\d*-\d+$/);
+  });
+
+  it('succeeds after three 500s', async () => {
+    await blob('fault/500.bin').uploadData(DATA);
+    const { loc, src } = openProxied('fault/500.bin');
+    await src.stat(loc.key);
+    proxy.failNext = { count: 3, status: 500, match: /500\.bin/ };
+    expect((await src.readRange(loc.key, 0, 10)).length).toBe(10);
+    expect(gets('500.bin')).toHaveLength(4);
+  });
+
+  it('fails once on a persistent 403 without a retry storm', async () => {
+    await blob('fault/403.bin').uploadData(DATA);
+    const { loc, src } = openProxied('fault/403.bin');
+    await src.stat(loc.key);
+    proxy.failNext = { count: 1000, status: 403, match: /403\.bin/ };
+    const err = await failure(src.readRange(loc.key, 0, 10));
+    expect(err.code).toBe(StorageErrorCode.AccessDenied);
+    expect(gets('403.bin')).toHaveLength(1);
+    proxy.failNext = undefined;
+  });
+
+  it('fails with "object changed" when the blob is replaced while a read is broken', async () => {
+    await blob('fault/replaced.bin').uploadData(DATA);
+    const { loc, src } = openProxied('fault/replaced.bin');
+    proxy.resetAfter = {
+      count: 1,
+      bytes: 1000,
+      match: /replaced\.bin/,
+      onReset: async () => {
+        await blob('fault/replaced.bin').uploadData(bytes(DATA.length, 77));
+      },
+    };
+    const err = await failure(collect(src.stream(loc.key)));
+    expect(err.message).toBe(
+      `object changed during import: ${proxy.origin}/${AZURITE_ACCOUNT}/imports/fault/replaced.bin`,
+    );
   });
 });
