@@ -60,6 +60,14 @@ class AttemptTimeout extends Error {}
 /** Maps anything an attempt threw to a StorageError; programming errors pass through. */
 export function classifyError(e: unknown, display: string, callerSignal?: AbortSignal): Error {
   if (e instanceof StorageError) return e;
+  // The guard's connect-time refusal comes back wrapped by some SDKs (Azure's RestError keeps
+  // only message and code): it must stay a non-retryable refusal, not become a "connection failed".
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    if (c instanceof StorageError) return c;
+    if ((c as { code?: unknown }).code === StorageErrorCode.HostNotAllowed) {
+      return new StorageError(StorageErrorCode.HostNotAllowed, c.message);
+    }
+  }
   if (callerSignal?.aborted === true) return storageErrors.aborted(display);
   if (e instanceof AttemptTimeout) return storageErrors.transient(display, 'timeout');
   if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError) {

@@ -177,6 +177,25 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
     expect((await src.stat(loc.key)).size).toBe(DATA.length);
   });
 
+  it('refuses a DNS answer that turns private between the check and the SDK connection (rebinding)', async () => {
+    const port = new URL(azurite.endpoint).port;
+    const named = `http://rebind.test:${port}/${AZURITE_ACCOUNT}`;
+    const cfg = testStorageConfig({
+      allowPrivateNetworks: { all: false, cidrs: ['127.0.0.0/8'] },
+      azure: { endpoint: named },
+    });
+    const loc = parseObjectLocation(`${named}/imports/one/file.bin`, cfg);
+    const answers = ['127.0.0.1', '10.0.0.1'];
+    const src = openObjectSource(loc, shared, cfg, {
+      ...fastDeps,
+      resolver: async () => [{ address: answers.length > 1 ? answers.shift()! : answers[0]!, family: 4 }],
+    });
+    const err = await failure(src.stat(loc.key));
+    expect(err.message).toBe('object URL host is not allowed: rebind.test');
+    expect(err.code).toBe(StorageErrorCode.HostNotAllowed);
+    expect(err.retryable).toBe(false);
+  });
+
   it('refuses an endpoint that resolves to the metadata address, without connecting', async () => {
     const named = `http://blobs.internal:10000/${AZURITE_ACCOUNT}`;
     const cfg = testStorageConfig({ azure: { endpoint: named } });
