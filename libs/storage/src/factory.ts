@@ -27,7 +27,7 @@ export interface ObjectSourceDeps {
   httpRequest?: RequestFn;
 }
 
-/** Builds the display form of a key inside the location's bucket. */
+/** Builds the display form of a key inside the location's bucket (URL form, never a query). */
 export function keyDisplay(location: ObjectLocation): (key: string) => string {
   return (key) => {
     if (key === location.key) return location.display;

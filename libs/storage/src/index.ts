@@ -22,5 +22,5 @@ export {
   type Resolver,
 } from './egress';
 export { guarded } from './guarded';
-export { groupObjects, assertFileSize, type FileGroup, type FileGroupKind } from './groups';
-export { openObjectSource, type ObjectSourceDeps } from './factory';
+export { groupObjects, assertFileSize, expandFolder, type FileGroup, type FileGroupKind } from './groups';
+export { openObjectSource, keyDisplay, type ObjectSourceDeps } from './factory';
