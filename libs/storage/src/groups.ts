@@ -71,12 +71,14 @@ export async function expandFolder(
   let importable = 0;
   const numpyDirs = new Set<string>();
   for await (const s of source.list(prefix, opts.signal)) {
-    seen.push(s);
     const name = s.key.slice(s.key.lastIndexOf('/') + 1);
     const ext = name.slice(name.lastIndexOf('.')).toLowerCase();
     if (name.startsWith('.') || s.key.endsWith('/')) continue;
+    // Only importable objects are kept: skipped ones (_SUCCESS, .crc…) may be the bulk of a folder.
     if (ext === '.npy') numpyDirs.add(s.key.slice(0, s.key.lastIndexOf('/') + 1));
     else if (Object.hasOwn(SINGLE, ext)) importable++;
+    else continue;
+    seen.push(s);
     if (importable + numpyDirs.size > opts.maxGroups) throw storageErrors.tooManyGroups(display, opts.maxGroups);
   }
   const groups = groupObjects(seen);
