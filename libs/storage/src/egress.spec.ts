@@ -151,4 +151,16 @@ describe('EgressGuard with a test resolver', () => {
     socket.destroy();
     await new Promise<void>((r) => server.close(() => r()));
   });
+
+  it('refuses a redirect from https to http unless http is allowed', () => {
+    const from = new URL('https://files.example.com/a');
+    const to = new URL('http://files.example.com/a');
+    expect(() => new EgressGuard(strict).checkScheme(to, from)).toThrow(
+      'object URL host is not allowed: files.example.com',
+    );
+    expect(() => new EgressGuard({ ...strict, allowHttp: true }).checkScheme(to, from)).not.toThrow();
+    expect(() => new EgressGuard(strict).checkScheme(new URL('file:///etc/passwd'), from)).toThrow(
+      /unsupported object URL/,
+    );
+  });
 });

@@ -1,10 +1,12 @@
 import { EgressGuard, egressPolicyFrom, type Resolver } from './egress';
-import { validateCredentials, type StorageCredentials } from './credentials';
+import { parseServiceAccount, validateCredentials, type StorageCredentials } from './credentials';
 import { HttpDriver, type RequestFn } from './drivers/http';
+import { AzureDriver, type AzureDriverOptions } from './drivers/azure';
+import { GcsDriver, type GcsDriverOptions } from './drivers/gcs';
 import { S3Driver } from './drivers/s3';
 import { guarded } from './guarded';
 import type { ObjectLocation, StorageConfig } from './location';
-import { DEFAULT_RETRY, type ObjectSource, type RetryOptions } from './object-source';
+import { DEFAULT_RETRY, type ClosableObjectSource, type RetryOptions } from './object-source';
 import { ResilientSource, type RawDriver } from './resilient';
 import { StorageError, StorageErrorCode } from './storage.errors';
 
@@ -25,7 +27,7 @@ export interface ObjectSourceDeps {
   httpRequest?: RequestFn;
 }
 
-/** Builds the display form of a key inside the location's bucket. */
+/** Builds the display form of a key inside the location's bucket (URL form, never a query). */
 export function keyDisplay(location: ObjectLocation): (key: string) => string {
   return (key) => {
     if (key === location.key) return location.display;
@@ -48,7 +50,7 @@ export function openObjectSource(
   credentials: StorageCredentials | undefined,
   config: StorageConfig,
   deps: ObjectSourceDeps = {},
-): ObjectSource {
+): ClosableObjectSource {
   const creds = validateCredentials(credentials, location);
   const guard = new EgressGuard(egressPolicyFrom(config), deps.resolver);
   const requestTimeoutMs = deps.requestTimeoutMs ?? config.requestTimeoutMs;
@@ -101,7 +103,39 @@ export function openObjectSource(
         });
         break;
       }
-      throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
+      const serviceAccount = parseServiceAccount(creds?.secretKey);
+      let credential: GcsDriverOptions['credential'] = ambient ? 'ambient' : 'anonymous';
+      if (serviceAccount !== undefined) credential = { serviceAccount };
+      else if (creds?.token !== undefined) credential = { accessToken: creds.token };
+      else if (config.gcs.credentialsFile !== undefined) credential = { keyFile: config.gcs.credentialsFile };
+      raw = new GcsDriver({
+        bucket: location.bucket,
+        ...(config.gcs.endpoint === undefined ? {} : { endpoint: config.gcs.endpoint }),
+        credential,
+        display,
+      });
+      break;
+    }
+    case 'azure': {
+      const account = location.account ?? '';
+      // A SAS in the URL is the URL's own authorisation (spec §1); then request fields; then the
+      // server's key, only for its own account; else anonymous (public containers).
+      let credential: AzureDriverOptions['credential'] = 'anonymous';
+      if (location.signed !== undefined) credential = { sas: location.signed };
+      else if (creds?.accessKey !== undefined && creds.secretKey !== undefined) {
+        credential = { account, key: creds.secretKey };
+      } else if (creds?.token !== undefined) credential = { sas: creds.token };
+      else if (config.azure.account === account && config.azure.key !== undefined) {
+        credential = { account, key: config.azure.key };
+      }
+      raw = new AzureDriver({
+        serviceUrl: location.endpoint ?? `https://${account}.blob.core.windows.net`,
+        container: location.bucket,
+        credential,
+        guard,
+        display,
+      });
+      break;
     }
     default:
       throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assertFileSize, groupObjects } from './groups';
-import type { ObjectStat } from './object-source';
+import { assertFileSize, expandFolder, groupObjects } from './groups';
+import type { ObjectSource, ObjectStat } from './object-source';
 import { StorageErrorCode } from './storage.errors';
 
 const stat = (key: string): ObjectStat => ({ key, size: 1, version: 'v' });
@@ -59,5 +59,44 @@ describe('assertFileSize', () => {
       expect((e as Error).message).toBe('file too large: s3://b/k (101 bytes)');
       expect((e as { code: string }).code).toBe(StorageErrorCode.FileTooLarge);
     }
+  });
+});
+
+describe('expandFolder', () => {
+  const sourceOf = (keys: string[], listed: { n: number }): ObjectSource => ({
+    stat: () => Promise.reject(new Error('unused')),
+    readRange: () => Promise.reject(new Error('unused')),
+    stream: () => {
+      throw new Error('unused');
+    },
+    async *list() {
+      for (const k of keys) {
+        listed.n++;
+        yield stat(k);
+      }
+    },
+  });
+
+  it('fails with "no importable files under <url>" when only skipped objects exist', async () => {
+    const src = sourceOf(['in/', 'in/_SUCCESS', 'in/.x.json'], { n: 0 });
+    await expect(expandFolder(src, 'in/', 's3://b/in/', { maxGroups: 10 })).rejects.toThrow(
+      'no importable files under s3://b/in/',
+    );
+  });
+
+  it('stops listing as soon as the groups exceed the limit', async () => {
+    const listed = { n: 0 };
+    const keys = Array.from({ length: 100 }, (_, i) => `in/${String(i).padStart(3, '0')}.json`);
+    const err = await expandFolder(sourceOf(keys, listed), 'in/', 's3://b/in/', { maxGroups: 5 }).catch(
+      (e: unknown) => e,
+    );
+    expect((err as { code: string }).code).toBe(StorageErrorCode.TooManyGroups);
+    expect(listed.n).toBe(6);
+  });
+
+  it('counts a NumPy directory as one group against the limit', async () => {
+    const keys = ['in/1/a.npy', 'in/1/b.npy', 'in/1/c.npy', 'in/2/a.npy', 'in/x.csv'];
+    const groups = await expandFolder(sourceOf(keys, { n: 0 }), 'in/', 's3://b/in/', { maxGroups: 3 });
+    expect(groups.map((g) => g.kind)).toEqual(['numpy', 'numpy', 'csv']);
   });
 });

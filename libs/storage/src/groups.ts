@@ -1,4 +1,4 @@
-import type { ObjectStat } from './object-source';
+import type { ObjectSource, ObjectStat } from './object-source';
 import { storageErrors } from './storage.errors';
 
 export type FileGroupKind = 'json' | 'jsonl' | 'ndjson' | 'parquet' | 'csv' | 'numpy';
@@ -54,4 +54,34 @@ export function groupObjects(stats: Iterable<ObjectStat>): FileGroup[] {
 /** Fails before any read when an object exceeds IMPORT_MAX_FILE_BYTES. */
 export function assertFileSize(stat: Pick<ObjectStat, 'size'>, maxBytes: number, display: string): void {
   if (stat.size > maxBytes) throw storageErrors.tooLarge(display, stat.size);
+}
+
+/**
+ * Lists a folder and groups it (spec §3): fails with `no importable files under <url>` when
+ * nothing importable is found, and stops listing as soon as the groups exceed `maxGroups`
+ * (IMPORT_MAX_FILE_GROUPS), so a bucket of millions of keys cannot exhaust memory.
+ */
+export async function expandFolder(
+  source: ObjectSource,
+  prefix: string,
+  display: string,
+  opts: { maxGroups: number; signal?: AbortSignal },
+): Promise<FileGroup[]> {
+  const seen: ObjectStat[] = [];
+  let importable = 0;
+  const numpyDirs = new Set<string>();
+  for await (const s of source.list(prefix, opts.signal)) {
+    const name = s.key.slice(s.key.lastIndexOf('/') + 1);
+    const ext = name.slice(name.lastIndexOf('.')).toLowerCase();
+    if (name.startsWith('.') || s.key.endsWith('/')) continue;
+    // Only importable objects are kept: skipped ones (_SUCCESS, .crc…) may be the bulk of a folder.
+    if (ext === '.npy') numpyDirs.add(s.key.slice(0, s.key.lastIndexOf('/') + 1));
+    else if (Object.hasOwn(SINGLE, ext)) importable++;
+    else continue;
+    seen.push(s);
+    if (importable + numpyDirs.size > opts.maxGroups) throw storageErrors.tooManyGroups(display, opts.maxGroups);
+  }
+  const groups = groupObjects(seen);
+  if (groups.length === 0) throw storageErrors.noImportableFiles(display);
+  return groups;
 }

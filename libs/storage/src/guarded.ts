@@ -1,5 +1,5 @@
 import type { EgressGuard } from './egress';
-import type { ObjectSource, ObjectStat } from './object-source';
+import type { ClosableObjectSource, ObjectSource, ObjectStat } from './object-source';
 
 /**
  * Our ValidatedStorageDriver: before the first operation of any driver, the host it will contact
@@ -7,7 +7,7 @@ import type { ObjectSource, ObjectStat } from './object-source';
  * private resolutions). The connect-time `lookup` of each driver repeats the check for every new
  * socket, which is what stops DNS rebinding; this wrapper makes the refusal early and uniform.
  */
-export function guarded(inner: ObjectSource, guard: EgressGuard, host: string): ObjectSource {
+export function guarded(inner: ObjectSource, guard: EgressGuard, host: string): ClosableObjectSource {
   let checked: Promise<unknown> | undefined;
   const check = () =>
     (checked ??= guard.resolve(host).catch((e: unknown) => {
@@ -15,6 +15,9 @@ export function guarded(inner: ObjectSource, guard: EgressGuard, host: string): 
       throw e;
     }));
   return {
+    close(): void {
+      (inner as Partial<ClosableObjectSource>).close?.();
+    },
     async stat(key: string, signal?: AbortSignal): Promise<ObjectStat> {
       await check();
       return inner.stat(key, signal);

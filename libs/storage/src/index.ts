@@ -1,5 +1,5 @@
 export { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
-export type { ObjectSource, ObjectStat, ReadPin, RetryOptions } from './object-source';
+export type { ClosableObjectSource, ObjectSource, ObjectStat, ReadPin, RetryOptions } from './object-source';
 export { DEFAULT_RETRY } from './object-source';
 export {
   parseObjectLocation,
@@ -22,5 +22,5 @@ export {
   type Resolver,
 } from './egress';
 export { guarded } from './guarded';
-export { groupObjects, assertFileSize, type FileGroup, type FileGroupKind } from './groups';
-export { openObjectSource, type ObjectSourceDeps } from './factory';
+export { groupObjects, assertFileSize, expandFolder, type FileGroup, type FileGroupKind } from './groups';
+export { openObjectSource, keyDisplay, type ObjectSourceDeps } from './factory';

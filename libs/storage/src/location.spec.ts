@@ -191,6 +191,15 @@ describe('parseObjectLocation', () => {
     );
   });
 
+  it.each([
+    'https://2130706433/f.json',
+    'https://0x7f.0.0.1/f.json',
+    'https://[::1]/f.json',
+    'https://[fe80::1]/f.json',
+  ])('refuses obfuscated loopback/link-local literals such as %s', (u) => {
+    expect(code(() => parseObjectLocation(u, cfg()))).toBe(StorageErrorCode.HostNotAllowed);
+  });
+
   it('applies deny then allow host lists to every provider', () => {
     const c = cfg({ allowedHosts: ['*.amazonaws.com'], deniedHosts: ['evil.s3.amazonaws.com'] });
     expect(parseObjectLocation('s3://good/k', c).provider).toBe('s3');

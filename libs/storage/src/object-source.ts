@@ -4,6 +4,11 @@ export interface ObjectStat {
   size: number;
   version: string;
   lastModified?: Date;
+  /**
+   * Plain HTTPS only: false when the server ignored `Range`. Every ranged read then re-downloads
+   * from byte 0, so a caller needing random access (Parquet) should spool the object first (§2).
+   */
+  rangeReads?: boolean;
 }
 
 /** One interface for every driver (conventions sketch 1). Keys are those of the source's bucket. */
@@ -16,6 +21,11 @@ export interface ObjectSource {
   readRange(key: string, start: number, end: number, signal?: AbortSignal): Promise<Uint8Array>;
   /** The object from `from` to its end, resuming transparently after broken connections. */
   stream(key: string, from?: number, signal?: AbortSignal): AsyncIterable<Uint8Array>;
+}
+
+/** What openObjectSource returns: close() when the job ends drops sockets, pins and credentials. */
+export interface ClosableObjectSource extends ObjectSource {
+  close(): void;
 }
 
 /** The version and size a key was first seen with; later reads must match it. */

@@ -28,6 +28,8 @@ export interface RawDriver {
   listPage(prefix: string, token: string | undefined, signal: AbortSignal): Promise<RawPage>;
   /** Bytes [start, end). `pin` is set on every read after the first: send If-Match / generation. */
   get(key: string, start: number, end: number, pin: ReadPin | undefined, signal: AbortSignal): Promise<RawRead>;
+  /** Releases sockets and drops the SDK client holding the credentials. */
+  close?(): void;
 }
 
 export interface ResilienceOptions {
@@ -58,6 +60,14 @@ class AttemptTimeout extends Error {}
 /** Maps anything an attempt threw to a StorageError; programming errors pass through. */
 export function classifyError(e: unknown, display: string, callerSignal?: AbortSignal): Error {
   if (e instanceof StorageError) return e;
+  // The guard's connect-time refusal comes back wrapped by some SDKs (Azure's RestError keeps
+  // only message and code): it must stay a non-retryable refusal, not become a "connection failed".
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    if (c instanceof StorageError) return c;
+    if ((c as { code?: unknown }).code === StorageErrorCode.HostNotAllowed) {
+      return new StorageError(StorageErrorCode.HostNotAllowed, c.message);
+    }
+  }
   if (callerSignal?.aborted === true) return storageErrors.aborted(display);
   if (e instanceof AttemptTimeout) return storageErrors.transient(display, 'timeout');
   if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError) {
@@ -148,6 +158,12 @@ export class ResilientSource implements ObjectSource {
       clearTimeout(timer);
       unlink();
     }
+  }
+
+  /** Forget pins and release the driver (its sockets and the credentials in its client). */
+  close(): void {
+    this.pins.clear();
+    this.raw.close?.();
   }
 
   async stat(key: string, signal?: AbortSignal): Promise<ObjectStat> {

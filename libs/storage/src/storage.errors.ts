@@ -19,6 +19,10 @@ export enum StorageErrorCode {
   ObjectChanged = 'STORAGE_OBJECT_CHANGED',
   /** Object larger than IMPORT_MAX_FILE_BYTES. */
   FileTooLarge = 'STORAGE_FILE_TOO_LARGE',
+  /** A folder with no json/jsonl/ndjson/parquet/csv/npy object (spec §3). */
+  NoImportableFiles = 'STORAGE_NO_IMPORTABLE_FILES',
+  /** A folder expanding to more groups than IMPORT_MAX_FILE_GROUPS. */
+  TooManyGroups = 'STORAGE_TOO_MANY_GROUPS',
   /** 400/416 and other answers that will not get better by retrying. */
   BadRequest = 'STORAGE_BAD_REQUEST',
   /** Plain HTTPS folder, or an operation the server cannot support (e.g. listing). */
@@ -52,6 +56,12 @@ export const storageErrors = {
   tooLarge: (display: string, size: number) =>
     new StorageError(StorageErrorCode.FileTooLarge, `file too large: ${display} (${size} bytes)`, {
       details: { size },
+    }),
+  noImportableFiles: (display: string) =>
+    new StorageError(StorageErrorCode.NoImportableFiles, `no importable files under ${display}`),
+  tooManyGroups: (display: string, max: number) =>
+    new StorageError(StorageErrorCode.TooManyGroups, `more than ${max} file groups under ${display}`, {
+      details: { max },
     }),
   badRequest: (display: string, status: number | string) =>
     new StorageError(StorageErrorCode.BadRequest, `storage request rejected (${status}): ${display}`, {

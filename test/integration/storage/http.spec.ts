@@ -41,6 +41,7 @@ describe('plain HTTP(S) driver against a local Range server', () => {
     const s = await src.stat(loc.key);
     expect(s.size).toBe(DATA.length);
     expect(s.version).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(s.rangeReads).toBe(true);
     expect(requestsFor('/plain.bin')).toEqual([{ method: 'GET', path: '/plain.bin', range: 'bytes=0-0' }]);
   });
 
@@ -162,7 +163,7 @@ describe('plain HTTP(S) driver against a local Range server', () => {
   it('reads a server that ignores Range as one forward stream', async () => {
     server.put('/norange.bin', DATA, { ignoreRange: true });
     const { loc, src } = open('/norange.bin');
-    expect((await src.stat(loc.key)).size).toBe(DATA.length);
+    expect(await src.stat(loc.key)).toMatchObject({ size: DATA.length, rangeReads: false });
     const got = await src.readRange(loc.key, 70_000, 70_100);
     expect(Buffer.from(got).equals(DATA.subarray(70_000, 70_100))).toBe(true);
   });
@@ -200,5 +201,45 @@ describe('plain HTTP(S) driver against a local Range server', () => {
 
   it('refuses a plain-HTTP folder URL at parse time', () => {
     expect(() => parseObjectLocation(server.url('/folder/'), config)).toThrow(/unsupported object URL/);
+  });
+
+  it('connects a named host only to the address the guard checked (no second lookup)', async () => {
+    server.put('/named.bin', DATA);
+    const url = server.url('/named.bin').replace('127.0.0.1', 'files.test');
+    const loc = parseObjectLocation(url, config);
+    const asked: string[] = [];
+    const src = openObjectSource(loc, undefined, config, {
+      ...fastDeps,
+      resolver: async (host) => {
+        asked.push(host);
+        return [{ address: '127.0.0.1', family: 4 }];
+      },
+    });
+    const got = await src.readRange(loc.key, 0, 1000);
+    expect(Buffer.from(got).equals(DATA.subarray(0, 1000))).toBe(true);
+    expect(asked.every((h) => h === 'files.test')).toBe(true);
+  });
+
+  it.each([
+    ['a private address', '10.0.0.1'],
+    ['the cloud metadata address', '169.254.169.254'],
+    ['an IPv4-mapped loopback address', '::ffff:127.0.0.1'],
+  ])('refuses a public-looking host that resolves to %s, sending no request', async (_what, address) => {
+    const strict = testStorageConfig({ allowPrivateNetworks: { all: false, cidrs: [] }, allowHttp: false });
+    const loc = parseObjectLocation('https://files.example.com/data/f.parquet', strict);
+    let requests = 0;
+    const src = openObjectSource(loc, undefined, strict, {
+      ...fastDeps,
+      resolver: async () => [{ address, family: address.includes(':') ? 6 : 4 }],
+      httpRequest: () => {
+        requests++;
+        throw new Error('must not be called');
+      },
+    });
+    const err = await failure(src.stat(loc.key));
+    expect(err.message).toBe('object URL host is not allowed: files.example.com');
+    expect(err.code).toBe(StorageErrorCode.HostNotAllowed);
+    expect(err.retryable).toBe(false);
+    expect(requests).toBe(0);
   });
 });

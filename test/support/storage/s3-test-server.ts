@@ -35,6 +35,8 @@ export interface S3RequestLog {
   range?: string;
   ifMatch?: string;
   accessKey?: string;
+  /** Region of the SigV4 credential scope. */
+  region?: string;
 }
 
 const STRICT = (s: string) =>
@@ -43,7 +45,7 @@ const STRICT = (s: string) =>
 export class S3TestServer {
   readonly requests: S3RequestLog[] = [];
   readonly faults = new Map<string, S3Faults>();
-  private readonly buckets = new Map<string, { objects: Map<string, Obj>; public: boolean }>();
+  private readonly buckets = new Map<string, { objects: Map<string, Obj>; public: boolean; region?: string }>();
   private readonly sockets = new Set<Socket>();
   private server?: http.Server;
   private port = 0;
@@ -54,8 +56,15 @@ export class S3TestServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  createBucket(name: string, opts: { public?: boolean } = {}): void {
-    if (!this.buckets.has(name)) this.buckets.set(name, { objects: new Map(), public: opts.public === true });
+  /** `region`: requests signed for another region get S3's 301 PermanentRedirect with x-amz-bucket-region. */
+  createBucket(name: string, opts: { public?: boolean; region?: string } = {}): void {
+    if (!this.buckets.has(name)) {
+      this.buckets.set(name, {
+        objects: new Map(),
+        public: opts.public === true,
+        ...(opts.region === undefined ? {} : { region: opts.region }),
+      });
+    }
   }
 
   /** Direct write, bypassing HTTP: bulk fixtures (2,500 keys) without 2,500 signed PUTs. */
@@ -96,54 +105,75 @@ export class S3TestServer {
     res.end(body);
   }
 
-  /** Verifies an AWS4-HMAC-SHA256 Authorization header; returns the access key or an S3 error code. */
+  /**
+   * Verifies SigV4, from the Authorization header or from a presigned query (X-Amz-*); returns the
+   * access key and scope region, or an S3 error code.
+   */
   private verify(
     req: http.IncomingMessage,
     body: Buffer,
-  ): { ok: true; accessKey: string } | { ok: false; code: string } {
-    const auth = req.headers.authorization;
-    if (auth === undefined) return { ok: false, code: 'AccessDenied' };
-    const m =
-      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(
-        auth,
-      );
-    if (m === null) return { ok: false, code: 'AuthorizationHeaderMalformed' };
-    const [, accessKey, date, region, service, signedHeaders, signature] = m as unknown as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    const cred = this.credentials[accessKey];
-    if (cred === undefined) return { ok: false, code: 'InvalidAccessKeyId' };
-    if (cred.sessionToken !== undefined && req.headers['x-amz-security-token'] !== cred.sessionToken) {
-      return { ok: false, code: 'InvalidToken' };
-    }
-    const payloadHash = String(req.headers['x-amz-content-sha256'] ?? '');
-    if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== createHash('sha256').update(body).digest('hex')) {
-      return { ok: false, code: 'XAmzContentSHA256Mismatch' };
-    }
+  ): { ok: true; accessKey: string; region: string } | { ok: false; code: string } {
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
-    const query = q === -1 ? '' : rawUrl.slice(q + 1);
-    const canonicalQuery = query
+    const pairs = (q === -1 ? '' : rawUrl.slice(q + 1))
       .split('&')
       .filter((p) => p !== '')
       .map((p) => {
         const eq = p.indexOf('=');
         const k = decodeURIComponent((eq === -1 ? p : p.slice(0, eq)).replace(/\+/g, ' '));
         const v = eq === -1 ? '' : decodeURIComponent(p.slice(eq + 1).replace(/\+/g, ' '));
-        return [STRICT(k), STRICT(v)] as const;
-      })
+        return [k, v] as const;
+      });
+    const param = (name: string) => pairs.find(([k]) => k === name)?.[1];
+    const presigned = param('X-Amz-Algorithm') === 'AWS4-HMAC-SHA256';
+    let credential: string;
+    let signedHeaders: string;
+    let signature: string;
+    let amzDate: string;
+    let payloadHash: string;
+    let token: string | undefined;
+    if (presigned) {
+      credential = param('X-Amz-Credential') ?? '';
+      signedHeaders = param('X-Amz-SignedHeaders') ?? '';
+      signature = param('X-Amz-Signature') ?? '';
+      amzDate = param('X-Amz-Date') ?? '';
+      payloadHash = 'UNSIGNED-PAYLOAD';
+      token = param('X-Amz-Security-Token');
+      const expires = Number(param('X-Amz-Expires') ?? '0');
+      const signedAt = Date.parse(
+        amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'),
+      );
+      if (!(signedAt + expires * 1000 > Date.now())) return { ok: false, code: 'AccessDenied' };
+    } else {
+      const auth = req.headers.authorization;
+      if (auth === undefined) return { ok: false, code: 'AccessDenied' };
+      const m = /^AWS4-HMAC-SHA256 Credential=([^,]+), ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+      if (m === null) return { ok: false, code: 'AuthorizationHeaderMalformed' };
+      [credential, signedHeaders, signature] = [m[1]!, m[2]!, m[3]!];
+      amzDate = String(req.headers['x-amz-date'] ?? '');
+      payloadHash = String(req.headers['x-amz-content-sha256'] ?? '');
+      const t = req.headers['x-amz-security-token'];
+      token = typeof t === 'string' ? t : undefined;
+      if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== createHash('sha256').update(body).digest('hex')) {
+        return { ok: false, code: 'XAmzContentSHA256Mismatch' };
+      }
+    }
+    const scopeMatch = /^([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(credential);
+    if (scopeMatch === null || !/^[0-9a-f]{64}$/.test(signature))
+      return { ok: false, code: 'AuthorizationHeaderMalformed' };
+    const [, accessKey, date, region, service] = scopeMatch as unknown as [string, string, string, string, string];
+    const cred = this.credentials[accessKey];
+    if (cred === undefined) return { ok: false, code: 'InvalidAccessKeyId' };
+    if (cred.sessionToken !== undefined && token !== cred.sessionToken) return { ok: false, code: 'InvalidToken' };
+    const canonicalQuery = pairs
+      .filter(([k]) => !(presigned && k === 'X-Amz-Signature'))
+      .map(([k, v]) => [STRICT(k), STRICT(v)] as const)
       .sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1))
       .map(([k, v]) => `${k}=${v}`)
       .join('&');
-    const names = signedHeaders.split(';');
-    const canonicalHeaders = names
+    const canonicalHeaders = signedHeaders
+      .split(';')
       .map((n) => {
         const v = req.headers[n];
         const text = Array.isArray(v) ? v.join(',') : (v ?? '');
@@ -151,7 +181,6 @@ export class S3TestServer {
       })
       .join('');
     const canonical = [req.method, path, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join('\n');
-    const amzDate = String(req.headers['x-amz-date'] ?? '');
     const scope = `${date}/${region}/${service}/aws4_request`;
     const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join(
       '\n',
@@ -163,7 +192,7 @@ export class S3TestServer {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return { ok: false, code: 'SignatureDoesNotMatch' };
     }
-    return { ok: true, accessKey };
+    return { ok: true, accessKey, region };
   }
 
   private async handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): Promise<void> {
@@ -181,7 +210,7 @@ export class S3TestServer {
       query: url.search,
       ...(range === undefined ? {} : { range }),
       ...(ifMatch === undefined ? {} : { ifMatch }),
-      ...(auth.ok ? { accessKey: auth.accessKey } : {}),
+      ...(auth.ok ? { accessKey: auth.accessKey, region: auth.region } : {}),
     });
     if (
       !auth.ok &&
@@ -197,6 +226,11 @@ export class S3TestServer {
         return;
       }
       this.error(res, 404, 'NoSuchBucket', head);
+      return;
+    }
+    if (auth.ok && bucket.region !== undefined && auth.region !== bucket.region) {
+      res.setHeader('x-amz-bucket-region', bucket.region);
+      this.error(res, 301, 'PermanentRedirect', head);
       return;
     }
     if (key === '' && req.method === 'GET') {

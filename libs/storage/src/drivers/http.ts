@@ -31,6 +31,11 @@ export class HttpDriver implements RawDriver {
     private readonly request: RequestFn = defaultRequest,
   ) {}
 
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
   display(): string {
     return this.location.display;
   }
@@ -85,7 +90,13 @@ export class HttpDriver implements RawDriver {
         `server does not report the object size: ${this.location.display}`,
       );
     }
-    return { key: this.location.key, size, version, ...(lastModified === undefined ? {} : { lastModified }) };
+    return {
+      key: this.location.key,
+      size,
+      version,
+      ...(lastModified === undefined ? {} : { lastModified }),
+      rangeReads: status !== 200,
+    };
   }
 
   listPage(): Promise<RawPage> {

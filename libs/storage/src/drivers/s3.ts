@@ -34,34 +34,83 @@ export interface S3DriverOptions {
  * multiply into a retry storm. Sockets connect through the guard's lookup.
  */
 export class S3Driver implements RawDriver {
-  private readonly client: S3Client;
+  private clientPromise?: Promise<S3Client>;
+  private region: string;
+  private readonly agents: { httpAgent: http.Agent; httpsAgent: https.Agent };
 
   constructor(private readonly o: S3DriverOptions) {
     const agentOpts = { keepAlive: true, maxSockets: 16, lookup: o.guard.lookup };
-    const config: S3ClientConfig = {
-      region: o.region ?? 'us-east-1',
+    this.agents = { httpAgent: new http.Agent(agentOpts), httpsAgent: new https.Agent(agentOpts) };
+    this.region = o.region ?? 'us-east-1';
+  }
+
+  private baseConfig(): S3ClientConfig {
+    const o = this.o;
+    return {
+      region: this.region,
       forcePathStyle: o.forcePathStyle,
-      followRegionRedirects: true,
+      // Region redirects are followed here, once, and the region kept for every later request
+      // (the SDK's own followRegionRedirects pays the redirect again on every call).
+      followRegionRedirects: false,
       maxAttempts: 1,
       // Checksums on ranged reads cannot be validated and some S3-compatible stores reject the headers.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: {
-        httpAgent: new http.Agent(agentOpts),
-        httpsAgent: new https.Agent(agentOpts),
+        ...this.agents,
         connectionTimeout: o.requestTimeoutMs,
         requestTimeout: o.requestTimeoutMs,
       },
       ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
     };
-    if (o.credentials === 'anonymous') {
-      config.credentials = { accessKeyId: '', secretAccessKey: '' };
-      // Public buckets: send requests unsigned instead of asking the default chain.
-      config.signer = { sign: (request) => Promise.resolve(request) };
-    } else if (o.credentials !== 'ambient') {
-      config.credentials = o.credentials;
+  }
+
+  private anonymousClient(): S3Client {
+    // Public buckets: requests go unsigned instead of failing for want of credentials.
+    return new S3Client({
+      ...this.baseConfig(),
+      credentials: { accessKeyId: '', secretAccessKey: '' },
+      signer: { sign: (request) => Promise.resolve(request) },
+    });
+  }
+
+  /** Built on first use: the ambient chain is asynchronous and falls back to anonymous (spec §4). */
+  private client(): Promise<S3Client> {
+    this.clientPromise ??= (async () => {
+      const c = this.o.credentials;
+      if (c === 'anonymous') return this.anonymousClient();
+      if (c !== 'ambient') return new S3Client({ ...this.baseConfig(), credentials: c });
+      const ambient = new S3Client(this.baseConfig());
+      try {
+        await ambient.config.credentials();
+        return ambient;
+      } catch {
+        ambient.destroy();
+        return this.anonymousClient();
+      }
+    })();
+    return this.clientPromise;
+  }
+
+  close(): void {
+    void this.clientPromise?.then((c) => c.destroy());
+    this.agents.httpAgent.destroy();
+    this.agents.httpsAgent.destroy();
+  }
+
+  /** Runs one SDK call; on S3's wrong-region answer, switches to the region it names and retries once. */
+  private async call<T>(run: (client: S3Client) => Promise<T>): Promise<T> {
+    const client = await this.client();
+    try {
+      return await run(client);
+    } catch (e) {
+      const region = redirectRegion(e);
+      if (region === undefined || region === this.region) throw e;
+      this.region = region;
+      this.clientPromise = undefined;
+      client.destroy();
+      return run(await this.client());
     }
-    this.client = new S3Client(config);
   }
 
   display(key: string): string {
@@ -80,9 +129,9 @@ export class S3Driver implements RawDriver {
 
   async stat(key: string, signal: AbortSignal): Promise<ObjectStat> {
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.o.bucket, Key: key }), {
-        abortSignal: signal,
-      });
+      const r = await this.call((c) =>
+        c.send(new HeadObjectCommand({ Bucket: this.o.bucket, Key: key }), { abortSignal: signal }),
+      );
       return {
         key,
         size: r.ContentLength ?? 0,
@@ -96,14 +145,16 @@ export class S3Driver implements RawDriver {
 
   async listPage(prefix: string, token: string | undefined, signal: AbortSignal): Promise<RawPage> {
     try {
-      const r = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.o.bucket,
-          Prefix: prefix,
-          MaxKeys: 1000,
-          ...(token === undefined ? {} : { ContinuationToken: token }),
-        }),
-        { abortSignal: signal },
+      const r = await this.call((c) =>
+        c.send(
+          new ListObjectsV2Command({
+            Bucket: this.o.bucket,
+            Prefix: prefix,
+            MaxKeys: 1000,
+            ...(token === undefined ? {} : { ContinuationToken: token }),
+          }),
+          { abortSignal: signal },
+        ),
       );
       const items: ObjectStat[] = (r.Contents ?? []).map((c) => ({
         key: c.Key ?? '',
@@ -120,14 +171,16 @@ export class S3Driver implements RawDriver {
 
   async get(key: string, start: number, end: number, pin: ReadPin | undefined, signal: AbortSignal): Promise<RawRead> {
     try {
-      const r = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.o.bucket,
-          Key: key,
-          Range: `bytes=${start}-${end - 1}`,
-          ...(pin !== undefined && pin.version !== '' ? { IfMatch: pin.version } : {}),
-        }),
-        { abortSignal: signal },
+      const r = await this.call((c) =>
+        c.send(
+          new GetObjectCommand({
+            Bucket: this.o.bucket,
+            Key: key,
+            Range: `bytes=${start}-${end - 1}`,
+            ...(pin !== undefined && pin.version !== '' ? { IfMatch: pin.version } : {}),
+          }),
+          { abortSignal: signal },
+        ),
       );
       const body = r.Body as (Readable & AsyncIterable<Uint8Array>) | undefined;
       if (body === undefined) throw statusError(502, this.display(key));
@@ -147,4 +200,13 @@ export class S3Driver implements RawDriver {
       throw this.mapError(e, key);
     }
   }
+}
+
+/** The region S3 names in a 301 PermanentRedirect (or a 400 with x-amz-bucket-region). */
+function redirectRegion(e: unknown): string | undefined {
+  if (!(e instanceof S3ServiceException)) return undefined;
+  const status = e.$metadata.httpStatusCode;
+  if (status !== 301 && status !== 400) return undefined;
+  const header = e.$response?.headers['x-amz-bucket-region'];
+  return typeof header === 'string' && /^[a-z0-9-]{1,40}$/.test(header) ? header : undefined;
 }

@@ -1,0 +1,194 @@
+import type { Readable } from 'node:stream';
+import { ApiError, Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
+import { OAuth2Client } from 'google-auth-library';
+import type { ServiceAccountKey } from '../credentials';
+import type { ObjectStat, ReadPin } from '../object-source';
+import type { RawDriver, RawPage, RawRead } from '../resilient';
+import { statusError } from '../resilient';
+import { StorageError, StorageErrorCode, storageErrors } from '../storage.errors';
+
+export const GCS_DEFAULT_ENDPOINT = 'https://storage.googleapis.com';
+
+export interface GcsDriverOptions {
+  bucket: string;
+  /** Custom JSON-API endpoint (emulator); undefined = Google. */
+  endpoint?: string;
+  credential:
+    | { serviceAccount: ServiceAccountKey }
+    | { accessToken: string }
+    | { keyFile: string }
+    | 'ambient' // application default credentials
+    | 'anonymous';
+  display: (key: string) => string;
+}
+
+/**
+ * GCS JSON API through `@google-cloud/storage` (service-account keys, OAuth tokens, ADC, or
+ * anonymous for public objects). Reads are pinned by generation (`file(key, { generation })`):
+ * the store serves exactly the bytes seen at stat, and a replaced object without versioning
+ * answers 404, which a fresh stat turns into "object changed". SDK retries are off.
+ *
+ * The SDK's transport (teeny-request) takes no custom agent, so the SSRF check of a custom
+ * endpoint happens before use (guarded()), not at connect time; see decision 0103.
+ */
+export class GcsDriver implements RawDriver {
+  private bucketPromise?: Promise<Bucket>;
+  private readonly options: StorageOptions;
+  private readonly custom: boolean;
+
+  constructor(private readonly o: GcsDriverOptions) {
+    const custom = o.endpoint !== undefined && o.endpoint !== GCS_DEFAULT_ENDPOINT;
+    this.custom = custom;
+    const options: StorageOptions = {
+      // An explicit project keeps the SDK from asking the metadata server for one; reads need none.
+      projectId: 'import-gateway',
+      retryOptions: { autoRetry: false, maxRetries: 0 },
+      // The SDK skips authentication for "custom" endpoints; for Google itself, anonymous access
+      // is requested by naming the same endpoint with its explicit port.
+      apiEndpoint: custom
+        ? o.endpoint
+        : o.credential === 'anonymous'
+          ? `${GCS_DEFAULT_ENDPOINT}:443`
+          : GCS_DEFAULT_ENDPOINT,
+      // Ambient (ADC) tokens are Google's to see, never a custom endpoint's.
+      useAuthWithCustomEndpoint: custom && o.credential !== 'anonymous' && o.credential !== 'ambient',
+    };
+    const c = o.credential;
+    if (c !== 'anonymous' && c !== 'ambient') {
+      if ('serviceAccount' in c) {
+        options.credentials = {
+          client_email: c.serviceAccount.client_email,
+          private_key: c.serviceAccount.private_key,
+        };
+      } else if ('keyFile' in c) {
+        options.keyFilename = c.keyFile;
+      } else {
+        const client = new OAuth2Client();
+        client.setCredentials({ access_token: c.accessToken });
+        options.authClient = client;
+      }
+    }
+    this.options = options;
+  }
+
+  /** ADC is asynchronous and, when none is found, falls back to anonymous access (spec §4). */
+  private bucket(): Promise<Bucket> {
+    this.bucketPromise ??= (async () => {
+      const storage = new Storage(this.options);
+      if (this.o.credential !== 'ambient' || this.custom) {
+        return storage.bucket(this.o.bucket);
+      }
+      try {
+        await storage.authClient.getClient();
+        return storage.bucket(this.o.bucket);
+      } catch {
+        return new Storage({ ...this.options, apiEndpoint: `${GCS_DEFAULT_ENDPOINT}:443` }).bucket(this.o.bucket);
+      }
+    })();
+    return this.bucketPromise;
+  }
+
+  display(key: string): string {
+    return this.o.display(key);
+  }
+
+  private mapError(e: unknown, key: string): unknown {
+    if (e instanceof ApiError && typeof e.code === 'number' && e.code > 0)
+      return statusError(e.code, this.display(key), e);
+    return e;
+  }
+
+  async stat(key: string, signal: AbortSignal): Promise<ObjectStat> {
+    try {
+      const [m] = await abortable((await this.bucket()).file(key).getMetadata(), signal);
+      return {
+        key,
+        size: Number(m.size ?? 0),
+        version: String(m.generation ?? ''),
+        ...(m.updated === undefined ? {} : { lastModified: new Date(m.updated) }),
+      };
+    } catch (e) {
+      throw this.mapError(e, key);
+    }
+  }
+
+  async listPage(prefix: string, token: string | undefined, signal: AbortSignal): Promise<RawPage> {
+    try {
+      const [files, next] = await abortable(
+        (await this.bucket()).getFiles({
+          prefix,
+          maxResults: 1000,
+          autoPaginate: false,
+          ...(token === undefined ? {} : { pageToken: token }),
+        }),
+        signal,
+      );
+      const items = files.map((f: File) => ({
+        key: f.name,
+        size: Number(f.metadata.size ?? 0),
+        version: String(f.metadata.generation ?? ''),
+        ...(f.metadata.updated === undefined ? {} : { lastModified: new Date(f.metadata.updated) }),
+      }));
+      const pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
+      return pageToken === undefined || pageToken === '' ? { items } : { items, next: pageToken };
+    } catch (e) {
+      throw this.mapError(e, prefix);
+    }
+  }
+
+  async get(key: string, start: number, end: number, pin: ReadPin | undefined, signal: AbortSignal): Promise<RawRead> {
+    const bucket = await this.bucket();
+    const file =
+      pin !== undefined && /^\d+$/.test(pin.version)
+        ? bucket.file(key, { generation: Number(pin.version) })
+        : bucket.file(key);
+    const stream: Readable = file.createReadStream({ start, end: end - 1, validation: false, decompress: false });
+    const onAbort = () => stream.destroy(new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    // Wait for the first byte or an error, so status errors surface here (not mid-iteration).
+    try {
+      await new Promise<void>((resolve, reject) => {
+        stream.once('readable', resolve);
+        stream.once('end', resolve);
+        stream.once('error', reject);
+      });
+    } catch (e) {
+      signal.removeEventListener('abort', onAbort);
+      stream.destroy();
+      const mapped = this.mapError(e, key);
+      if (pin !== undefined && mapped instanceof StorageError && mapped.code === StorageErrorCode.NotFound) {
+        throw await this.changedOrMissing(key, pin, signal, mapped);
+      }
+      throw mapped;
+    }
+    return {
+      body: stream as AsyncIterable<Uint8Array>,
+      cancel: () => {
+        signal.removeEventListener('abort', onAbort);
+        stream.destroy();
+      },
+    };
+  }
+
+  /** The pinned generation is gone: a live object with another generation means it changed. */
+  private async changedOrMissing(key: string, pin: ReadPin, signal: AbortSignal, notFound: Error): Promise<Error> {
+    try {
+      const now = await this.stat(key, signal);
+      return now.version !== pin.version ? storageErrors.changed(this.display(key)) : notFound;
+    } catch {
+      // Deleted since stat: still a change under our feet.
+      return storageErrors.changed(this.display(key));
+    }
+  }
+}
+
+/** The SDK calls take no AbortSignal: race them against it so timeouts and cancels return now. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new Error('aborted'));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([p, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+}

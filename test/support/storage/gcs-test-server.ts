@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * The subset of the GCS JSON API that `@google-cloud/storage` uses for reads: objects list
+ * (prefix, maxResults, pageToken), object metadata, and `alt=media` downloads with Range,
+ * `generation` and `ifGenerationMatch`. Optional bearer-token check. 127.0.0.1 only.
+ */
+interface GcsObject {
+  body: Buffer;
+  generation: number;
+  updated: Date;
+}
+
+export interface GcsRequestLog {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  range?: string;
+  authorization?: string;
+}
+
+export class GcsTestServer {
+  readonly requests: GcsRequestLog[] = [];
+  /** Next N media downloads answer with this status. */
+  failNext?: { count: number; status: number };
+  /** Next N media downloads send this many bytes and reset the connection. */
+  resetAfter?: { count: number; bytes: number };
+  private readonly buckets = new Map<string, Map<string, GcsObject>>();
+  private readonly sockets = new Set<Socket>();
+  private generation = 1_700_000_000_000_000;
+  private server?: http.Server;
+  private port = 0;
+
+  /** With a token set, requests must carry `Authorization: Bearer <token>`. */
+  constructor(private readonly requiredToken?: string) {}
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  put(bucket: string, name: string, body: Buffer): void {
+    if (!this.buckets.has(bucket)) this.buckets.set(bucket, new Map());
+    this.buckets.get(bucket)!.set(name, { body, generation: ++this.generation, updated: new Date() });
+  }
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  private json(res: http.ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private fail(res: http.ServerResponse, status: number, reason: string): void {
+    this.json(res, status, { error: { code: status, message: reason, errors: [{ reason, message: reason }] } });
+  }
+
+  private meta(bucket: string, name: string, o: GcsObject) {
+    return {
+      kind: 'storage#object',
+      bucket,
+      name,
+      size: String(o.body.length),
+      generation: String(o.generation),
+      metageneration: '1',
+      updated: o.updated.toISOString(),
+      etag: createHash('md5').update(o.body).digest('base64'),
+    };
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.endpoint);
+    const query = Object.fromEntries(url.searchParams.entries());
+    this.requests.push({
+      method: req.method ?? '',
+      path: url.pathname,
+      query,
+      ...(req.headers.range === undefined ? {} : { range: req.headers.range }),
+      ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }),
+    });
+    if (this.requiredToken !== undefined && req.headers.authorization !== `Bearer ${this.requiredToken}`) {
+      this.fail(res, 401, 'required');
+      return;
+    }
+    const m = /^(?:\/download)?\/storage\/v1\/b\/([^/]+)\/o(?:\/(.+))?$/.exec(url.pathname);
+    if (m === null || req.method !== 'GET') {
+      this.fail(res, 404, 'notFound');
+      return;
+    }
+    const bucketName = decodeURIComponent(m[1]!);
+    const bucket = this.buckets.get(bucketName);
+    if (bucket === undefined) {
+      this.fail(res, 404, 'notFound');
+      return;
+    }
+    if (m[2] === undefined) {
+      const prefix = query.prefix ?? '';
+      const max = Math.min(Number(query.maxResults ?? '1000'), 1000);
+      const after = query.pageToken === undefined ? '' : Buffer.from(query.pageToken, 'base64url').toString('utf8');
+      const names = [...bucket.keys()]
+        .filter((k) => k.startsWith(prefix) && (after === '' || Buffer.compare(Buffer.from(k), Buffer.from(after)) > 0))
+        .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      const page = names.slice(0, max);
+      this.json(res, 200, {
+        kind: 'storage#objects',
+        items: page.map((n) => this.meta(bucketName, n, bucket.get(n)!)),
+        ...(names.length > page.length ? { nextPageToken: Buffer.from(page.at(-1)!).toString('base64url') } : {}),
+      });
+      return;
+    }
+    const name = decodeURIComponent(m[2]);
+    const o = bucket.get(name);
+    if (o === undefined || (query.generation !== undefined && query.generation !== String(o.generation))) {
+      this.fail(res, 404, 'notFound');
+      return;
+    }
+    if (query.ifGenerationMatch !== undefined && query.ifGenerationMatch !== String(o.generation)) {
+      this.fail(res, 412, 'conditionNotMet');
+      return;
+    }
+    if (query.alt !== 'media') {
+      this.json(res, 200, this.meta(bucketName, name, o));
+      return;
+    }
+    if (this.failNext !== undefined && this.failNext.count > 0) {
+      this.failNext.count--;
+      this.fail(res, this.failNext.status, 'backendError');
+      return;
+    }
+    const headers: http.OutgoingHttpHeaders = { 'x-goog-generation': String(o.generation) };
+    let start = 0;
+    let end = o.body.length - 1;
+    let status = 200;
+    const range = req.headers.range;
+    if (range !== undefined) {
+      const r = /^bytes=(\d+)-(\d*)$/.exec(range);
+      if (r === null) {
+        this.fail(res, 400, 'invalidArgument');
+        return;
+      }
+      start = Number(r[1]);
+      end = r[2] === '' ? end : Math.min(Number(r[2]), end);
+      if (start >= o.body.length) {
+        this.fail(res, 416, 'requestedRangeNotSatisfiable');
+        return;
+      }
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${end}/${o.body.length}`;
+    }
+    const slice = o.body.subarray(start, end + 1);
+    headers['content-length'] = slice.length;
+    res.writeHead(status, headers);
+    if (this.resetAfter !== undefined && this.resetAfter.count > 0 && slice.length > this.resetAfter.bytes) {
+      this.resetAfter.count--;
+      res.write(slice.subarray(0, this.resetAfter.bytes));
+      await new Promise((r) => setTimeout(r, 20));
+      req.socket.resetAndDestroy();
+      return;
+    }
+    res.end(slice);
+  }
+}
