@@ -45,3 +45,15 @@ export {
   type ImportJobData,
   type JobQueue,
 } from './queues/import/import-queue';
+export { FairDispatcher, type DispatcherOptions, type JobHandler } from './queues/import/dispatcher';
+export { ReadySet, readyKeys } from './queues/import/ready-set';
+export { Reconciler, type ReconcileResult } from './import/reconciler';
+export {
+  FatalImportError,
+  RetryableImportError,
+  RunImportJob,
+  STAGING_SCHEMA,
+  type RunImportDeps,
+  type RunOutcome,
+} from './import/run-import.usecase';
+export type { ImportSink } from './import/import-sink';

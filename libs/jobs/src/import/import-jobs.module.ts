@@ -27,7 +27,11 @@ const log = new Logger('ImportJobs');
       provide: IMPORT_JOB_QUEUE,
       inject: [REDIS_PRODUCER, APP_CONFIG],
       useFactory: (r: Redis, c: AppConfig) =>
-        new BullJobQueue(r, { prefix: c.queuePrefix, attempts: c.import.maxAttempts }),
+        new BullJobQueue(r, {
+          prefix: c.queuePrefix,
+          attempts: c.import.maxAttempts,
+          collectionConcurrency: c.worker.collectionConcurrency,
+        }),
     },
     {
       provide: CollectionsImportCatalog,

@@ -9,7 +9,8 @@ import { type ByteInput, type FileFormat, formatOf, openFileGroup } from '@gw/fo
 import type { RowBatch } from '@gw/schema';
 import {
   assertFileSize,
-  groupObjects,
+  type ClosableObjectSource,
+  expandFolder,
   type ObjectSource,
   type ObjectSourceDeps,
   type ObjectStat,
@@ -208,7 +209,26 @@ export class RunImportJob {
       )
     ).rows;
 
-    const plan = await this.plan(files, creds, stored?.signedUrls ?? {}, signal);
+    const sources: ClosableObjectSource[] = [];
+    try {
+      await this.runPlanned(job, staging, collection, files, creds, stored?.signedUrls ?? {}, sources, signal);
+    } finally {
+      // Drops sockets and the in-memory credentials of every source this job opened.
+      for (const src of sources) src.close();
+    }
+  }
+
+  private async runPlanned(
+    job: LeasedJob,
+    staging: string,
+    collection: CollectionDef,
+    files: JobFileRow[],
+    creds: StorageCredentials | undefined,
+    signed: Record<string, string>,
+    sources: ClosableObjectSource[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const plan = await this.plan(files, creds, signed, sources, signal);
     const totalBytes = plan.reduce((a, f) => a + f.bytes, 0);
     await this.deps.jobs.query(`UPDATE import_jobs SET total_bytes = $2, updated_at = now() WHERE id = $1`, [
       job.id,
@@ -255,8 +275,15 @@ export class RunImportJob {
     files: JobFileRow[],
     creds: StorageCredentials | undefined,
     signed: Record<string, string>,
+    sources: ClosableObjectSource[],
     signal: AbortSignal,
   ): Promise<PlannedFile[]> {
+    const open = (url: string) => {
+      const loc = parseObjectLocation(signed[url] ?? url, cfg.storage);
+      const source = openObjectSource(loc, creds, cfg.storage, this.deps.storageDeps);
+      sources.push(source);
+      return { loc, source };
+    };
     const cfg = this.deps.config;
     const out: PlannedFile[] = [];
     let unitCount = 0;
@@ -264,12 +291,11 @@ export class RunImportJob {
       const units: Unit[] = [];
       if (row.isFolder) {
         const url = row.urls[0]!;
-        const loc = parseObjectLocation(signed[url] ?? url, cfg.storage);
-        const source = openObjectSource(loc, creds, cfg.storage, this.deps.storageDeps);
-        const listed: ObjectStat[] = [];
-        for await (const s of source.list(loc.key, signal)) listed.push(s);
-        const groups = groupObjects(listed);
-        if (groups.length === 0) throw new PlanError(`no importable files under ${url}`);
+        const { loc, source } = open(url);
+        const groups = await expandFolder(source, loc.key, url, {
+          maxGroups: cfg.import.maxFileGroups - unitCount,
+          signal,
+        });
         for (const g of groups) {
           const inputs = [];
           for (const o of g.objects) {
@@ -282,8 +308,7 @@ export class RunImportJob {
       } else {
         const inputs = [];
         for (const url of row.urls) {
-          const loc = parseObjectLocation(signed[url] ?? url, cfg.storage);
-          const source = openObjectSource(loc, creds, cfg.storage, this.deps.storageDeps);
+          const { loc, source } = open(url);
           const stat = await source.stat(loc.key, signal);
           assertFileSize(stat, cfg.import.maxFileBytes, url);
           inputs.push({ source, stat, display: url });

@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import { z } from 'zod';
 import { JOB_ID_PATTERN } from '../../import/job-id';
+import { ReadySet } from './ready-set';
 
 /** The only thing a queue message carries: the job id. Credentials stay encrypted in Postgres. */
 export const importJobData = z.object({ jobId: z.string().regex(JOB_ID_PATTERN) });
@@ -31,6 +32,8 @@ export interface BullJobQueueOptions {
   attempts: number;
   /** Longest wait for Redis on the HTTP path; past it the job stays Pending for the reconciler. */
   timeoutMs?: number;
+  /** Jobs of one collection running at once, across workers (BullMQ global concurrency). */
+  collectionConcurrency?: number;
 }
 
 /** BullMQ waits for a connection that may never come; the HTTP path must not. */
@@ -53,11 +56,15 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 /** BullMQ driver: Queue objects cached per collection, all on the one connection given. */
 export class BullJobQueue implements JobQueue {
   private readonly queues = new Map<string, Queue>();
+  private readonly concurrencySet = new Set<string>();
+  readonly ready: ReadySet;
 
   constructor(
     private readonly connection: Redis,
     private readonly opts: BullJobQueueOptions,
-  ) {}
+  ) {
+    this.ready = new ReadySet(connection, opts.prefix);
+  }
 
   queueFor(dbName: string, collectionName: string): Queue {
     const name = importQueueName(dbName, collectionName);
@@ -82,7 +89,18 @@ export class BullJobQueue implements JobQueue {
       removeOnFail: { age: 24 * 3600 },
     });
     added.catch(() => undefined); // a late failure after the timeout is already reported
-    await within(added, this.opts.timeoutMs ?? 2_000, 'enqueue');
+    const name = importQueueName(dbName, collectionName);
+    const work = (async () => {
+      if (!this.concurrencySet.has(name)) {
+        // BullMQ's own move-to-active then refuses a second active job of the collection, atomically.
+        await this.queueFor(dbName, collectionName).setGlobalConcurrency(this.opts.collectionConcurrency ?? 1);
+        this.concurrencySet.add(name);
+      }
+      await added;
+      await this.ready.mark(name);
+    })();
+    work.catch(() => undefined);
+    await within(work, this.opts.timeoutMs ?? 2_000, 'enqueue');
   }
 
   async remove(dbName: string, collectionName: string, jobId: string): Promise<void> {
