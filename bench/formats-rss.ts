@@ -2,7 +2,7 @@
  * Reads a large file of each format with our readers and with a baseline in the same run, printing
  * rows/s and peak RSS. Each measurement runs in its own child process so peak RSS is its own.
  *
- *   node dist/bench-formats/bench/formats-rss.js [sizeMB=200] [formats=jsonl,json,csv,parquet,numpy]
+ *   node dist/bench-formats/bench/formats-rss.js [sizeMB=200] [formats=jsonl,json,csv,parquet,numpy] [parquetRowGroup=122880]
  *
  * Build first (no ts runner is installed; see bench/RESULTS-formats.md for the one-liner).
  * Data goes to bench/out/data-<size>/ (gitignored) and is reused when present.
@@ -32,11 +32,13 @@ const schema: CollectionSchema = {
 const BYTES_PER_ROW: Record<FileFormat, number> = { json: 2530, jsonl: 2530, csv: 2530, parquet: 530, numpy: 600 };
 
 const root = resolve(__dirname, '..', '..', '..'); // dist/bench-formats/bench → repo
+/** Rows per Parquet row group (DuckDB's default is 122,880); hyparquet's memory grows with it. */
+const ROW_GROUP = Number((process.argv[2] === '--child' ? process.argv[6] : process.argv[4]) ?? 122_880);
 const FILES: Record<FileFormat, string[]> = {
   json: ['rows.json'],
   jsonl: ['rows.jsonl'],
   csv: ['rows.csv'],
-  parquet: ['rows.parquet'],
+  parquet: [`rows-rg${ROW_GROUP}.parquet`],
   numpy: ['npy/id.npy', 'npy/name.npy', 'npy/vec.npy'],
 };
 
@@ -104,7 +106,7 @@ async function generate(dir: string, format: FileFormat, sizeMb: number): Promis
       const c = await inst.connect();
       await c.run(
         `COPY (SELECT i::BIGINT AS id, 'name-' || i AS name, list_transform(range(${DIM}), x -> (random() - 0.5)::FLOAT) AS vec FROM range(${n}) t(i))
-         TO '${join(dir, 'rows.parquet')}' (FORMAT parquet, COMPRESSION zstd)`,
+         TO '${join(dir, FILES.parquet[0]!)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP})`,
       );
       c.closeSync();
       inst.closeSync();
@@ -186,7 +188,7 @@ async function baseline(dir: string, format: FileFormat, sample: () => void): Pr
     case 'parquet': {
       const inst = await DuckDBInstance.create(':memory:');
       const c = await inst.connect();
-      const res = await c.stream(`SELECT * FROM read_parquet('${join(dir, 'rows.parquet')}')`);
+      const res = await c.stream(`SELECT * FROM read_parquet('${join(dir, FILES.parquet[0]!)}')`);
       for (;;) {
         const chunk = await res.fetchChunk();
         if (chunk === null || chunk.rowCount === 0) break;
@@ -228,7 +230,7 @@ interface Result {
 
 function runChild(mode: string, dir: string, format: FileFormat): Promise<Result> {
   return new Promise((res, rej) => {
-    const p = fork(__filename, ['--child', mode, dir, format], { stdio: 'inherit' });
+    const p = fork(__filename, ['--child', mode, dir, format, String(ROW_GROUP)], { stdio: 'inherit' });
     p.on('message', (m) => res(m as Result));
     p.on('exit', (code) => (code === 0 ? undefined : rej(new Error(`${mode} ${format} exited with ${code}`))));
   });
