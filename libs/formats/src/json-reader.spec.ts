@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fieldOf, type CollectionSchema } from '@gw/schema';
 import { columnValues, failure, readAll, textInput } from './spec-helpers';
+import { MAX_ROW_BYTES } from './text';
 
 const schema: CollectionSchema = {
   enableDynamicField: true,
@@ -90,5 +91,12 @@ describe('JSON Lines reader', () => {
     ]);
     const e = await failure(readAll('jsonl', [textInput('f.jsonl', bytes)], schema));
     expect(e.message).toBe('f.jsonl: row 1 (byte 17): invalid UTF-8');
+  });
+
+  it('stops buffering a line longer than MAX_ROW_BYTES instead of holding it', async () => {
+    const big = new Uint8Array(MAX_ROW_BYTES + 10).fill(0x61);
+    big[0] = 0x22;
+    const e = await failure(readAll('jsonl', [textInput('f.jsonl', big, 1 << 20)], schema));
+    expect(e.message).toBe(`f.jsonl: row 1 (byte 0): row is larger than ${MAX_ROW_BYTES} bytes`);
   });
 });

@@ -72,4 +72,52 @@ describe('NumPy reader', () => {
     const e = await failure(readAll('numpy', [byteInputFromBuffer('sp.npy', npy('<f4', [1], new Uint8Array(4)))], s));
     expect(e.message).toBe("sp.npy: numpy import does not support field type SparseFloatVector (field 'sp')");
   });
+
+  it('stores $meta.npy and unknown files in the dynamic field, or skips unknown files when told to', async () => {
+    const ids = Buffer.alloc(8);
+    const metaText = '{"a":1}'.padEnd(8, '\0');
+    const meta = Buffer.alloc(32);
+    for (let k = 0; k < metaText.length; k++) meta.writeUInt32LE(metaText.charCodeAt(k), 4 * k);
+    const vec = Buffer.from(new Float32Array([1, 2]).buffer);
+    const tag = Buffer.from(new Int32Array([7]).buffer);
+    const files = (): ReturnType<typeof byteInputFromBuffer>[] => [
+      byteInputFromBuffer('id.npy', npy('<i8', [1], ids)),
+      byteInputFromBuffer('vec.npy', npy('<f4', [1, 2], vec)),
+      byteInputFromBuffer('$meta.npy', npy('<U8', [1], meta)),
+      byteInputFromBuffer('tag.npy', npy('<i4', [1], tag)),
+    ];
+    const dynamic = await readAll('numpy', files(), { ...schema, enableDynamicField: true });
+    expect(dynamic[0]!.meta).toEqual(['{"a":1,"tag":7}']);
+    const skipped = await readAll(
+      'numpy',
+      files().filter((f) => f.name !== '$meta.npy'),
+      schema,
+      { ignoreUnknownFields: true },
+    );
+    expect(columnValues(skipped, 'id')).toEqual([0n]);
+    const e = await failure(
+      readAll(
+        'numpy',
+        files().filter((f) => f.name !== '$meta.npy'),
+        schema,
+      ),
+    );
+    expect(e.message).toBe("tag.npy: field 'tag': field 'tag' is not defined in the schema");
+  });
+
+  it('refuses a pickled object array without unpickling it', async () => {
+    const e = await failure(
+      readAll(
+        'numpy',
+        [
+          byteInputFromBuffer('id.npy', npy('|O', [1], new Uint8Array(8))),
+          byteInputFromBuffer('vec.npy', npy('<f4', [1, 2], new Uint8Array(8))),
+        ],
+        schema,
+      ),
+    );
+    expect(e.message).toBe(
+      "id.npy: pickled object arrays are not supported; save strings with a fixed-width unicode dtype ('<U')",
+    );
+  });
 });
