@@ -36,6 +36,11 @@ describe('JSON reader', () => {
     ]);
   });
 
+  it('skips a BOM split across one-byte chunks', async () => {
+    const batches = await readAll('json', [textInput('f.json', '\ufeff[{"id":1,"name":"a","vec":[1,2]}]', 1)], schema);
+    expect(columnValues(batches, 'id')).toEqual([1n]);
+  });
+
   it('imports 0 rows from an empty file and from an empty rows array', async () => {
     expect(await readAll('json', [textInput('e.json', '')], schema)).toEqual([]);
     expect(await readAll('json', [textInput('e.json', ' {"rows": []} ')], schema)).toEqual([]);

@@ -21,6 +21,7 @@ export interface RawRow {
 const WS = new Uint8Array(256);
 WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
 const QUOTE = 0x22;
+const BOM = [0xef, 0xbb, 0xbf];
 const BACKSLASH = 0x5c;
 
 type Phase = 'start' | 'prelude' | 'between' | 'element' | 'after' | 'done';
@@ -44,6 +45,7 @@ export class JsonRowSplitter {
   private elemStart = 0;
   private pos = 0;
   private rows = 0;
+  private bom = 0;
   private readonly out: RawRow[] = [];
 
   constructor(private readonly file: string) {}
@@ -73,7 +75,12 @@ export class JsonRowSplitter {
     const base = this.pos;
     const n = chunk.length;
     let i = 0;
-    if (base === 0 && n >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
+    // A leading UTF-8 BOM is skipped, even when split across chunks.
+    while (this.bom < 3 && i < n && base + i === this.bom && chunk[i] === BOM[this.bom]) {
+      this.bom++;
+      i++;
+    }
+    if (i < n) this.bom = 3;
     while (i < n) {
       switch (this.phase) {
         case 'start': {
