@@ -36,6 +36,13 @@ describe('JSON reader', () => {
     ]);
   });
 
+  it('keeps string and bracket tracking right inside arrays that start with a number', async () => {
+    const text = '[{"id":1,"name":"a","vec":[1,2],"x":[1,"]{["],"y":[2,[3]]},{"id":2,"name":"b","vec":[3,4]}]';
+    const batches = await readAll('json', [textInput('f.json', text, 1 << 20)], schema);
+    expect(columnValues(batches, 'id')).toEqual([1n, 2n]);
+    expect(batches[0]!.meta).toEqual(['{"x":[1,"]{["],"y":[2,[3]]}', '{}']);
+  });
+
   it('skips a BOM split across one-byte chunks', async () => {
     const batches = await readAll('json', [textInput('f.json', '\ufeff[{"id":1,"name":"a","vec":[1,2]}]', 1)], schema);
     expect(columnValues(batches, 'id')).toEqual([1n]);

@@ -24,6 +24,15 @@ const QUOTE = 0x22;
 const BOM = [0xef, 0xbb, 0xbf];
 const BACKSLASH = 0x5c;
 
+/** True when [from, to) holds no quote, '[' or '{' (so skipping it cannot miss structure). */
+function noneBefore(chunk: Uint8Array, from: number, to: number): boolean {
+  for (const b of [QUOTE, 0x5b, 0x7b]) {
+    const at = chunk.indexOf(b, from);
+    if (at >= 0 && at < to) return false;
+  }
+  return true;
+}
+
 type Phase = 'start' | 'prelude' | 'between' | 'element' | 'after' | 'done';
 
 /**
@@ -179,7 +188,16 @@ export class JsonRowSplitter {
         continue;
       }
       if (c === QUOTE) inStr = true;
-      else if (c === 0x7b || c === 0x5b) depth++;
+      else if (c === 0x5b) {
+        depth++;
+        // A number array (a vector: most of the bytes) holds no quote or bracket before its ']':
+        // jump there with native searches instead of looking at every digit.
+        const d = chunk[i + 1];
+        if (d !== undefined && (d === 0x2d || (d >= 0x30 && d <= 0x39))) {
+          const close = chunk.indexOf(0x5d, i + 1);
+          if (close > 0 && noneBefore(chunk, i + 1, close)) i = close - 1;
+        }
+      } else if (c === 0x7b) depth++;
       else if (c === 0x7d || c === 0x5d) {
         depth--;
         if (depth === 0) {
