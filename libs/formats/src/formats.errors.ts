@@ -38,19 +38,17 @@ export interface FormatErrorLocation {
  * that do not apply are left out, e.g. `<file>: field '<f>': <problem>` for whole-file errors.
  */
 export function locationMessage(loc: FormatErrorLocation, problem: string): string {
-  let s = loc.file === '' ? '' : `${loc.file}:`;
+  const parts: string[] = [];
   if (loc.row !== undefined) {
-    s += ` row ${loc.row}`;
-    if (loc.byte !== undefined) s += ` (byte ${loc.byte})`;
-    else if (loc.line !== undefined) s += ` (line ${loc.line})`;
-    if (loc.field !== undefined) s += ',';
-  } else if (loc.byte !== undefined) {
-    s += ` byte ${loc.byte}`;
-    if (loc.field !== undefined) s += ',';
-  }
-  if (loc.field !== undefined) s += ` field '${loc.field}'`;
+    let r = `row ${loc.row}`;
+    if (loc.byte !== undefined) r += ` (byte ${loc.byte})`;
+    else if (loc.line !== undefined) r += ` (line ${loc.line})`;
+    parts.push(r);
+  } else if (loc.byte !== undefined) parts.push(`byte ${loc.byte}`);
+  if (loc.field !== undefined) parts.push(`field '${loc.field}'`);
   // Errors raised before any file is open (formatOf, CSV options) carry no location at all.
-  return s === '' ? problem : `${s.trimStart()}: ${problem}`;
+  const head = [loc.file, parts.join(', ')].filter((p) => p !== '').join(': ');
+  return head === '' ? problem : `${head}: ${problem}`;
 }
 
 /** Every error a reader throws: bad input, so never retryable; `details` carries the location. */

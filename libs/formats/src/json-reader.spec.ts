@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fieldOf, type CollectionSchema } from '@gw/schema';
 import { columnValues, failure, readAll, textInput } from './spec-helpers';
+import { MAX_ROW_BYTES } from './text';
 
 const schema: CollectionSchema = {
   enableDynamicField: true,
@@ -33,6 +34,18 @@ describe('JSON reader', () => {
       [3, 2],
       [5, 1],
     ]);
+  });
+
+  it('keeps string and bracket tracking right inside arrays that start with a number', async () => {
+    const text = '[{"id":1,"name":"a","vec":[1,2],"x":[1,"]{["],"y":[2,[3]]},{"id":2,"name":"b","vec":[3,4]}]';
+    const batches = await readAll('json', [textInput('f.json', text, 1 << 20)], schema);
+    expect(columnValues(batches, 'id')).toEqual([1n, 2n]);
+    expect(batches[0]!.meta).toEqual(['{"x":[1,"]{["],"y":[2,[3]]}', '{}']);
+  });
+
+  it('skips a BOM split across one-byte chunks', async () => {
+    const batches = await readAll('json', [textInput('f.json', '\ufeff[{"id":1,"name":"a","vec":[1,2]}]', 1)], schema);
+    expect(columnValues(batches, 'id')).toEqual([1n]);
   });
 
   it('imports 0 rows from an empty file and from an empty rows array', async () => {
@@ -90,5 +103,12 @@ describe('JSON Lines reader', () => {
     ]);
     const e = await failure(readAll('jsonl', [textInput('f.jsonl', bytes)], schema));
     expect(e.message).toBe('f.jsonl: row 1 (byte 17): invalid UTF-8');
+  });
+
+  it('stops buffering a line longer than MAX_ROW_BYTES instead of holding it', async () => {
+    const big = new Uint8Array(MAX_ROW_BYTES + 10).fill(0x61);
+    big[0] = 0x22;
+    const e = await failure(readAll('jsonl', [textInput('f.jsonl', big, 1 << 20)], schema));
+    expect(e.message).toBe(`f.jsonl: row 1 (byte 0): row is larger than ${MAX_ROW_BYTES} bytes`);
   });
 });

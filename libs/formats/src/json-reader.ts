@@ -21,7 +21,17 @@ export interface RawRow {
 const WS = new Uint8Array(256);
 WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
 const QUOTE = 0x22;
+const BOM = [0xef, 0xbb, 0xbf];
 const BACKSLASH = 0x5c;
+
+/** True when [from, to) holds no quote, '[' or '{' (so skipping it cannot miss structure). */
+function noneBefore(chunk: Uint8Array, from: number, to: number): boolean {
+  for (const b of [QUOTE, 0x5b, 0x7b]) {
+    const at = chunk.indexOf(b, from);
+    if (at >= 0 && at < to) return false;
+  }
+  return true;
+}
 
 type Phase = 'start' | 'prelude' | 'between' | 'element' | 'after' | 'done';
 
@@ -44,6 +54,7 @@ export class JsonRowSplitter {
   private elemStart = 0;
   private pos = 0;
   private rows = 0;
+  private bom = 0;
   private readonly out: RawRow[] = [];
 
   constructor(private readonly file: string) {}
@@ -73,7 +84,12 @@ export class JsonRowSplitter {
     const base = this.pos;
     const n = chunk.length;
     let i = 0;
-    if (base === 0 && n >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
+    // A leading UTF-8 BOM is skipped, even when split across chunks.
+    while (this.bom < 3 && i < n && base + i === this.bom && chunk[i] === BOM[this.bom]) {
+      this.bom++;
+      i++;
+    }
+    if (i < n) this.bom = 3;
     while (i < n) {
       switch (this.phase) {
         case 'start': {
@@ -172,7 +188,16 @@ export class JsonRowSplitter {
         continue;
       }
       if (c === QUOTE) inStr = true;
-      else if (c === 0x7b || c === 0x5b) depth++;
+      else if (c === 0x5b) {
+        depth++;
+        // A number array (a vector: most of the bytes) holds no quote or bracket before its ']':
+        // jump there with native searches instead of looking at every digit.
+        const d = chunk[i + 1];
+        if (d !== undefined && (d === 0x2d || (d >= 0x30 && d <= 0x39))) {
+          const close = chunk.indexOf(0x5d, i + 1);
+          if (close > 0 && noneBefore(chunk, i + 1, close)) i = close - 1;
+        }
+      } else if (c === 0x7b) depth++;
       else if (c === 0x7d || c === 0x5d) {
         depth--;
         if (depth === 0) {

@@ -27,7 +27,8 @@ function asyncBufferOf(input: ByteInput, count: (n: number) => void): AsyncBuffe
       count(u8.length);
       if (u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength && u8.buffer instanceof ArrayBuffer)
         return u8.buffer;
-      return u8.slice().buffer;
+      // Copy: a Buffer's slice() is a view, and its .buffer may be the shared allocation pool.
+      return new Uint8Array(u8).buffer;
     },
   };
 }
@@ -126,6 +127,23 @@ function checkColumn(file: string, f: FieldSchema, tree: SchemaTree): void {
 type Role = 'field' | 'meta' | 'extra' | 'skip';
 
 /**
+ * list<uint8> holding raw little-endian half/bfloat16 bytes (what BulkWriter writes) arrives as an
+ * array of numbers; hand it to the validator as bytes so it is not taken for dim numbers.
+ */
+function rawBytes(v: unknown): unknown {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 255))
+    return v;
+  return Uint8Array.from(v as number[]);
+}
+
+interface Prepared {
+  readonly metadata: FileMetaData;
+  readonly columns: string[];
+  /** Per-column value conversions applied before validation. */
+  readonly transforms: readonly (readonly [string, (v: unknown) => unknown])[];
+}
+
+/**
  * Parquet via hyparquet over the ByteInput: footer first, then one row group at a time with only
  * the needed columns (docs/decisions/0202-parquet-library.md).
  */
@@ -133,9 +151,9 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
   const file = input.name;
   let consumed = 0;
   const buffer = asyncBufferOf(input, (n) => (consumed += n));
-  let meta: Promise<{ metadata: FileMetaData; columns: string[] }> | null = null;
+  let meta: Promise<Prepared> | null = null;
 
-  const prepare = async (): Promise<{ metadata: FileMetaData; columns: string[] }> => {
+  const prepare = async (): Promise<Prepared> => {
     if (input.byteLength < 12)
       throw new FormatError(FormatErrorCode.Corrupt, { file }, 'not a parquet file: too short');
     const tail = await input.slice(input.byteLength - 4);
@@ -152,6 +170,7 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
     const tree = parquetSchema(metadata);
     const byName = new Map(schema.fields.map((f) => [f.name, f]));
     const columns: string[] = [];
+    const transforms: [string, (v: unknown) => unknown][] = [];
     for (const child of tree.children) {
       const name = child.element.name;
       const f = byName.get(name);
@@ -164,6 +183,8 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
             `the primary key '${name}' is auto-generated, no need to provide`,
           );
         checkColumn(file, f, child);
+        if ((f.dataType === 'Float16Vector' || f.dataType === 'BFloat16Vector') && leafOf(child)?.type === 'INT32')
+          transforms.push([name, rawBytes]);
         role = 'field';
       } else if (schema.enableDynamicField) role = name === META_FIELD ? 'meta' : 'extra';
       else if (opts.ignoreUnknownFields) role = 'skip';
@@ -186,16 +207,16 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
           );
       }
     }
-    return { metadata, columns };
+    return { metadata, columns, transforms };
   };
-  const ready = (): Promise<{ metadata: FileMetaData; columns: string[] }> => (meta ??= prepare());
+  const ready = (): Promise<Prepared> => (meta ??= prepare());
 
   return {
     totalBytes: input.byteLength,
     bytesConsumed: () => consumed,
     totalRows: async () => Number((await ready()).metadata.num_rows),
     async *batches(): AsyncIterable<RowBatch> {
-      const { metadata, columns } = await ready();
+      const { metadata, columns, transforms } = await ready();
       const builder = new RowBatchBuilder(schema, opts.batchRows, opts);
       let groupStart = 0;
       let emitted = 0;
@@ -248,8 +269,10 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
           );
         }
         for (let k = 0; k < rows.length; k++) {
+          const row = rows[k]!;
+          for (const [name, t] of transforms) row[name] = t(row[name]);
           try {
-            builder.addRow(rows[k]!);
+            builder.addRow(row);
           } catch (e) {
             rethrowLocated(e, { file, row: groupStart + k + 1 });
           }

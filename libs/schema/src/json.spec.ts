@@ -57,6 +57,17 @@ describe('parseJsonExact', () => {
     expect(() => parseJsonExact('['.repeat(100) + ']'.repeat(100))).not.toThrow();
   });
 
+  it('parses number arrays on the fast path with the same exactness as the slow path', () => {
+    expect(parseJsonExact('[0.5, -0.25, 3]')).toEqual([0.5, -0.25, 3]);
+    expect(parseJsonExact('[1.0, 2]')).toEqual([new JsonDecimal('1.0', 1), 2]);
+    expect(parseJsonExact('[12345678901234567, 0.5]')).toEqual([12345678901234567n, 0.5]);
+    expect(parseJsonExact('[-9007199254740992, 0.5]')).toEqual([-9007199254740992n, 0.5]);
+    expect((parseJsonExact('[1e400]') as JsonDecimal[])[0]!.value).toBe(Infinity);
+    expect(parseJsonExact('[1, [2, 3], "a]"]')).toEqual([1, [2, 3], 'a]']);
+    expect(syntax('[1, 2').problem).toBe('unexpected end of input');
+    expect(syntax('[01]').problem).toBe("unexpected character '1'");
+  });
+
   it('gives objects a null prototype so __proto__ is an ordinary key', () => {
     const o = parseJsonExact('{"__proto__": 1}') as Record<string, unknown>;
     expect(Object.keys(o)).toEqual(['__proto__']);

@@ -268,8 +268,71 @@ class Parser {
     }
   }
 
+  /**
+   * Fast path for arrays of plain numbers (vectors, the bulk of import data): V8's JSON.parse
+   * converts the text up to the first ']'. Taken only when the result is exactly what the slow
+   * path gives: every element a finite number, and — if any is integral — no integer literal beyond
+   * 15 digits (bigint) and no integral literal written with a fraction or exponent (JsonDecimal).
+   * Otherwise returns null and the slow path parses (and reports errors precisely).
+   */
+  numberArray(): JsonValue[] | null {
+    const s = this.s;
+    const end = s.indexOf(']', this.i);
+    if (end < 0) return null;
+    let arr: unknown;
+    try {
+      arr = JSON.parse(s.slice(this.i, end + 1));
+    } catch {
+      return null;
+    }
+    if (!Array.isArray(arr)) return null;
+    let integral = 0;
+    for (const v of arr as unknown[]) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return null;
+      if (Number.isInteger(v)) integral++;
+    }
+    if (integral > 0 && !this.plainIntegers(end, integral)) return null;
+    this.i = end + 1;
+    return arr as number[];
+  }
+
+  /** True when the literals in [i, end) include exactly `integral` short plain integers and no long ones. */
+  private plainIntegers(end: number, integral: number): boolean {
+    const s = this.s;
+    let ints = 0;
+    let digits = 0;
+    let fracOrExp = false;
+    let inToken = false;
+    for (let i = this.i + 1; i <= end; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= CH_D0 && c <= CH_D9) {
+        digits++;
+        inToken = true;
+      } else if (c === CH_DOT || c === CH_LOWERE || c === CH_UPPERE) {
+        fracOrExp = true;
+        inToken = true;
+      } else if (c === CH_MINUS || c === CH_PLUS) {
+        inToken = true;
+      } else if (inToken) {
+        if (!fracOrExp) {
+          if (digits > 15) return false;
+          ints++;
+        }
+        inToken = false;
+        digits = 0;
+        fracOrExp = false;
+      }
+    }
+    return ints === integral;
+  }
+
   array(depth: number): JsonValue[] {
     if (depth > this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth} levels`);
+    const first = this.s.charCodeAt(this.i + 1);
+    if (first === CH_MINUS || (first >= CH_D0 && first <= CH_D9)) {
+      const fast = this.numberArray();
+      if (fast !== null) return fast;
+    }
     const out: JsonValue[] = [];
     this.i++;
     this.ws();

@@ -158,6 +158,8 @@ export function toFloatVector(f: FieldSchema, dim: number, v: unknown, out: Floa
     let n: number;
     if (typeof x === 'number') n = x;
     else if (x instanceof JsonDecimal) n = x.value;
+    // Integral literals of 16+ digits (e.g. a float32 of -2^53 printed without a fraction) parse as bigint.
+    else if (typeof x === 'bigint') n = Number(x);
     else if (x === null || x === undefined) throw err(SchemaErrorCode.TypeMismatch, f, `null element at index ${i}`);
     else throw err(SchemaErrorCode.TypeMismatch, f, `element ${i}: expected a number, got ${describeValue(x)}`);
     if (!Number.isFinite(n) || Math.abs(n) > FLOAT32_MAX)
@@ -230,6 +232,7 @@ export function toHalfVector(
       let n: number;
       if (typeof x === 'number') n = x;
       else if (x instanceof JsonDecimal) n = x.value;
+      else if (typeof x === 'bigint') n = Number(x);
       else if (x === null || x === undefined) throw err(SchemaErrorCode.TypeMismatch, f, `null element at index ${i}`);
       else throw err(SchemaErrorCode.TypeMismatch, f, `element ${i}: expected a number, got ${describeValue(x)}`);
       if (!Number.isFinite(n)) throw err(SchemaErrorCode.NotFinite, f, `element ${i} is not finite`);
@@ -265,7 +268,7 @@ export function toSparse(f: FieldSchema, v: unknown): string {
     idx.push(n);
   };
   const addValue = (raw: unknown): void => {
-    const n = raw instanceof JsonDecimal ? raw.value : raw;
+    const n = raw instanceof JsonDecimal ? raw.value : typeof raw === 'bigint' ? Number(raw) : raw;
     if (typeof n !== 'number' || !Number.isFinite(n) || Math.abs(n) > FLOAT32_MAX)
       throw bad(`value ${describeValue(raw)} is not a finite float`);
     vals.push(n);

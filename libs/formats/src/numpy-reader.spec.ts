@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { fieldOf, type CollectionSchema } from '@gw/schema';
+import { byteInputFromBuffer } from './byte-input';
+import { readNpyHeader } from './numpy-reader';
+import { columnValues, failure, readAll } from './spec-helpers';
+
+/** A .npy v1.0 file built the way numpy lays it out (header padded to 64 bytes). */
+function npy(descr: string, shape: number[], data: Uint8Array, fortran = false): Uint8Array {
+  const dict = `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const total = Math.ceil((10 + dict.length + 1) / 64) * 64;
+  const header = dict.padEnd(total - 10 - 1, ' ') + '\n';
+  const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length & 0xff, header.length >> 8]);
+  return Buffer.concat([pre, Buffer.from(header, 'latin1'), data]);
+}
+
+const schema: CollectionSchema = {
+  enableDynamicField: false,
+  fields: [fieldOf('id', 'Int64', { isPrimary: true }), fieldOf('vec', 'FloatVector', { dim: 2 })],
+};
+
+describe('NumPy reader', () => {
+  it('parses a v1.0 header and computes the data offset', async () => {
+    const h = await readNpyHeader(byteInputFromBuffer('x.npy', npy('<f4', [3, 2], new Uint8Array(24))));
+    expect(h).toMatchObject({
+      kind: 'f',
+      itemSize: 4,
+      littleEndian: true,
+      shape: [3, 2],
+      dataOffset: 128,
+      rowBytes: 8,
+    });
+  });
+
+  it('reads big-endian int64 beyond 2^53 and float32 vectors in step, batch by batch', async () => {
+    const ids = Buffer.alloc(24);
+    [9007199254740993n, -1n, 5n].forEach((v, k) => ids.writeBigInt64BE(v, 8 * k));
+    const vec = Buffer.from(new Float32Array([1, 2, 3, 4, 5, 6]).buffer);
+    const batches = await readAll(
+      'numpy',
+      [
+        byteInputFromBuffer('d/id.npy', npy('>i8', [3], ids)),
+        byteInputFromBuffer('d/vec.npy', npy('<f4', [3, 2], vec)),
+      ],
+      schema,
+      { batchRows: 2 },
+    );
+    expect(batches.map((b) => b.rowCount)).toEqual([2, 1]);
+    expect(columnValues(batches, 'id')).toEqual([9007199254740993n, -1n, 5n]);
+    expect(columnValues(batches, 'vec')).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+  });
+
+  it('refuses a vector file whose width is not the dimension, before reading rows', async () => {
+    const e = await failure(
+      readAll(
+        'numpy',
+        [
+          byteInputFromBuffer('id.npy', npy('<i8', [1], new Uint8Array(8))),
+          byteInputFromBuffer('vec.npy', npy('<f4', [1, 3], new Uint8Array(12))),
+        ],
+        schema,
+      ),
+    );
+    expect(e.message).toBe("vec.npy: field 'vec': expected 2 values, got 3");
+  });
+
+  it('refuses a collection with a sparse vector field', async () => {
+    const s: CollectionSchema = { enableDynamicField: false, fields: [fieldOf('sp', 'SparseFloatVector')] };
+    const e = await failure(readAll('numpy', [byteInputFromBuffer('sp.npy', npy('<f4', [1], new Uint8Array(4)))], s));
+    expect(e.message).toBe("sp.npy: numpy import does not support field type SparseFloatVector (field 'sp')");
+  });
+
+  it('stores $meta.npy and unknown files in the dynamic field, or skips unknown files when told to', async () => {
+    const ids = Buffer.alloc(8);
+    const metaText = '{"a":1}'.padEnd(8, '\0');
+    const meta = Buffer.alloc(32);
+    for (let k = 0; k < metaText.length; k++) meta.writeUInt32LE(metaText.charCodeAt(k), 4 * k);
+    const vec = Buffer.from(new Float32Array([1, 2]).buffer);
+    const tag = Buffer.from(new Int32Array([7]).buffer);
+    const files = (): ReturnType<typeof byteInputFromBuffer>[] => [
+      byteInputFromBuffer('id.npy', npy('<i8', [1], ids)),
+      byteInputFromBuffer('vec.npy', npy('<f4', [1, 2], vec)),
+      byteInputFromBuffer('$meta.npy', npy('<U8', [1], meta)),
+      byteInputFromBuffer('tag.npy', npy('<i4', [1], tag)),
+    ];
+    const dynamic = await readAll('numpy', files(), { ...schema, enableDynamicField: true });
+    expect(dynamic[0]!.meta).toEqual(['{"a":1,"tag":7}']);
+    const skipped = await readAll(
+      'numpy',
+      files().filter((f) => f.name !== '$meta.npy'),
+      schema,
+      { ignoreUnknownFields: true },
+    );
+    expect(columnValues(skipped, 'id')).toEqual([0n]);
+    const e = await failure(
+      readAll(
+        'numpy',
+        files().filter((f) => f.name !== '$meta.npy'),
+        schema,
+      ),
+    );
+    expect(e.message).toBe("tag.npy: field 'tag': field 'tag' is not defined in the schema");
+  });
+
+  it('refuses a pickled object array without unpickling it', async () => {
+    const e = await failure(
+      readAll(
+        'numpy',
+        [
+          byteInputFromBuffer('id.npy', npy('|O', [1], new Uint8Array(8))),
+          byteInputFromBuffer('vec.npy', npy('<f4', [1, 2], new Uint8Array(8))),
+        ],
+        schema,
+      ),
+    );
+    expect(e.message).toBe(
+      "id.npy: pickled object arrays are not supported; save strings with a fixed-width unicode dtype ('<U')",
+    );
+  });
+});
