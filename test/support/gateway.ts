@@ -31,6 +31,7 @@ export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<Tes
     LOG_LEVEL: 'debug',
     STORAGE_ALLOW_PRIVATE_NETWORKS: 'true',
     STORAGE_ALLOW_HTTP: 'true',
+    STORAGE_AMBIENT_CREDENTIALS: 'false',
     ...env,
   });
   let logText = '';
@@ -43,6 +44,7 @@ export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<Tes
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config), {
     logger: new PinoNestLogger(createRootLogger(config.logLevel, sink)),
     bodyParser: false,
+    abortOnError: false,
   });
   app.disable('x-powered-by');
   await app.listen(0, '127.0.0.1');

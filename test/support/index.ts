@@ -41,3 +41,4 @@ export async function createScratchDatabase(): Promise<{ url: string; drop: () =
 
 export * from './processes';
 export * from './gateway';
+export * from './worker';

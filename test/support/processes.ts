@@ -79,6 +79,7 @@ export function gatewayEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv
     GATEWAY_SECRET_KEY: process.env.GATEWAY_SECRET_KEY,
     LOG_LEVEL: 'info',
     HOST: '127.0.0.1',
+    STORAGE_AMBIENT_CREDENTIALS: 'false',
     ...overrides,
   };
 }

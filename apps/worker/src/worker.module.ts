@@ -1,14 +1,34 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { type AppConfig, ConfigModule } from '@gw/config';
-import { DbModule } from '@gw/db';
-import { QueueModule } from '@gw/jobs';
+import type { Pool } from 'pg';
+import { APP_CONFIG, type AppConfig, ConfigModule } from '@gw/config';
+import { DbModule, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
+import { CopyImportSink, CredentialsCipher, ImportJobsModule, QueueModule, RunImportJob } from '@gw/jobs';
+import { ImportProcessor } from './import/import.processor';
+import { ImportWorkerService } from './import/import-worker.service';
 
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DbModule.forRoot(), QueueModule.forRoot()],
+      imports: [ConfigModule.forRoot(config), DbModule.forRoot(), QueueModule.forRoot(), ImportJobsModule],
+      providers: [
+        {
+          provide: RunImportJob,
+          inject: [JOB_DB_POOL, TARGET_DB_POOL, CredentialsCipher, APP_CONFIG],
+          useFactory: (jobs: Pool, target: Pool, cipher: CredentialsCipher, c: AppConfig) =>
+            new RunImportJob({
+              jobs,
+              target,
+              cipher,
+              sink: new CopyImportSink(),
+              config: c,
+              storageDeps: { ambientCredentials: c.storage.ambientCredentials },
+            }),
+        },
+        ImportProcessor,
+        ImportWorkerService,
+      ],
     };
   }
 }

@@ -145,6 +145,7 @@ const envSchema = z.object({
   STORAGE_ALLOWED_HOSTS: list,
   STORAGE_DENIED_HOSTS: list,
   STORAGE_REQUEST_TIMEOUT_MS: int(30_000, 100),
+  STORAGE_AMBIENT_CREDENTIALS: bool(true),
   COLLECTIONS_PGVECTOR: z.enum(['auto', 'require', 'off']).default('auto'),
   REQUEST_BODY_LIMIT: z
     .string()
@@ -193,6 +194,8 @@ export interface AppConfig {
     allowedHosts: string[];
     deniedHosts: string[];
     requestTimeoutMs: number;
+    /** Let the SDKs look for ambient credentials (AWS chain, Google ADC) when none are configured. */
+    ambientCredentials: boolean;
   };
   collections: { pgvector: 'auto' | 'require' | 'off' };
   requestBodyLimit: number;
@@ -320,6 +323,7 @@ export function loadConfig(
       allowedHosts: env.STORAGE_ALLOWED_HOSTS,
       deniedHosts: env.STORAGE_DENIED_HOSTS,
       requestTimeoutMs: env.STORAGE_REQUEST_TIMEOUT_MS,
+      ambientCredentials: env.STORAGE_AMBIENT_CREDENTIALS,
     },
     collections: { pgvector: env.COLLECTIONS_PGVECTOR },
     requestBodyLimit: env.REQUEST_BODY_LIMIT,

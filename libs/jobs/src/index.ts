@@ -57,3 +57,5 @@ export {
   type RunOutcome,
 } from './import/run-import.usecase';
 export type { ImportSink } from './import/import-sink';
+export { CopyImportSink } from './import/copy-import-sink';
+export type { StagingSpec } from './import/import-sink';

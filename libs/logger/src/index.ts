@@ -54,13 +54,16 @@ export class PinoNestLogger implements LoggerService {
   private write(level: 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal', message: unknown, params: unknown[]) {
     const context = typeof params[params.length - 1] === 'string' ? (params.pop() as string) : undefined;
     const extra: Record<string, unknown> = context === undefined ? {} : { context };
+    // `logger.log({ ...fields }, 'text')`: with an object first, the first string is the message.
+    let text: string | undefined;
     for (const p of params) {
       if (p instanceof Error) extra.err = p;
+      else if (typeof p === 'string' && text === undefined && typeof message === 'object') text = p;
       else if (typeof p === 'string') extra.stack = scrubSecrets(p);
       else if (p !== null && typeof p === 'object') Object.assign(extra, p);
     }
     if (message instanceof Error) this.root[level]({ ...extra, err: message }, message.message);
-    else if (typeof message === 'object' && message !== null) this.root[level]({ ...extra, ...message });
+    else if (typeof message === 'object' && message !== null) this.root[level]({ ...extra, ...message }, text);
     else this.root[level](extra, String(message));
   }
 

@@ -11,6 +11,7 @@ const base: StorageConfig = {
   allowedHosts: [],
   deniedHosts: [],
   requestTimeoutMs: 30_000,
+  ambientCredentials: false,
 };
 const cfg = (over: Partial<StorageConfig> = {}): StorageConfig => ({ ...base, ...over });
 

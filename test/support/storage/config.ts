@@ -12,6 +12,7 @@ export function testStorageConfig(over: Partial<StorageConfig> = {}): StorageCon
     allowedHosts: [],
     deniedHosts: [],
     requestTimeoutMs: 2_000,
+    ambientCredentials: false,
     ...over,
   };
 }

@@ -72,6 +72,7 @@ const log = new Logger('ImportJobs');
     },
   ],
   exports: [
+    CredentialsCipher,
     ImportJobsRepository,
     CreateImportJob,
     ListImportJobs,

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { AppConfig } from '@gw/config';
-import { type CollectionDef, type CollectionsContext, getCollection, quoteIdent } from '@gw/collections';
+import { type CollectionsContext, getCollection, quoteIdent } from '@gw/collections';
 import { finishJob, type JobFileRow } from '@gw/db';
 import { isCodedError } from '@gw/errors';
 import { type ByteInput, type FileFormat, formatOf, openFileGroup } from '@gw/formats';
@@ -19,7 +19,7 @@ import {
   type StorageCredentials,
 } from '@gw/storage';
 import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
-import type { ImportSink } from './import-sink';
+import type { ImportSink, StagingSpec } from './import-sink';
 import { objectInput } from './object-input';
 
 export const STAGING_SCHEMA = 'igw_staging';
@@ -119,7 +119,7 @@ export class RunImportJob {
     if (job.deadlineAt !== null) {
       deadline = setTimeout(() => abort('timeout'), Math.max(0, job.deadlineAt.getTime() - Date.now()));
     }
-    const staging = `${quoteIdent(STAGING_SCHEMA)}.${quoteIdent(`job_${job.id}`)}`;
+    const staging = { schema: STAGING_SCHEMA, name: `job_${job.id}` };
     try {
       if (job.deadlineAt !== null && job.deadlineAt.getTime() <= Date.now()) throw new Aborted('timeout');
       await this.run(job, staging, controller.signal);
@@ -187,7 +187,7 @@ export class RunImportJob {
     return row === undefined ? undefined : this.deps.cipher.open(row);
   }
 
-  private async run(job: LeasedJob, staging: string, signal: AbortSignal): Promise<void> {
+  private async run(job: LeasedJob, staging: StagingSpec['table'], signal: AbortSignal): Promise<void> {
     const ctx: CollectionsContext = { catalog: this.deps.jobs, target: this.deps.target, config: { pgvector: 'auto' } };
     const collection = await getCollection(ctx, job.dbName, job.collectionName);
     const stored = await this.credentials(job);
@@ -211,7 +211,8 @@ export class RunImportJob {
 
     const sources: ClosableObjectSource[] = [];
     try {
-      await this.runPlanned(job, staging, collection, files, creds, stored?.signedUrls ?? {}, sources, signal);
+      const spec: StagingSpec = { table: staging, collection, partition: job.partitionName ?? '_default' };
+      await this.runPlanned(job, spec, files, creds, stored?.signedUrls ?? {}, sources, signal);
     } finally {
       // Drops sockets and the in-memory credentials of every source this job opened.
       for (const src of sources) src.close();
@@ -220,8 +221,7 @@ export class RunImportJob {
 
   private async runPlanned(
     job: LeasedJob,
-    staging: string,
-    collection: CollectionDef,
+    spec: StagingSpec,
     files: JobFileRow[],
     creds: StorageCredentials | undefined,
     signed: Record<string, string>,
@@ -256,7 +256,7 @@ export class RunImportJob {
           `CREATE TABLE IF NOT EXISTS ${PUBLISHED_TABLE} (job_id text PRIMARY KEY, rows bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
         )
         .catch(ignoreDuplicate);
-      await this.deps.sink.prepare(c, staging, collection);
+      await this.deps.sink.prepare(c, spec);
     });
 
     for (const f of plan) {
@@ -264,10 +264,10 @@ export class RunImportJob {
         progress.resumed(f.row.groupIndex, f.bytes, Number(f.row.importedRows));
         continue;
       }
-      await this.stageFile(job, staging, collection, f, progress, signal);
+      await this.stageFile(job, spec, f, progress, signal);
     }
     await progress.flush(true);
-    await this.publish(job, staging, collection, signal);
+    await this.publish(job, spec, signal);
   }
 
   /** Stats every object (expanding folders) before reading, so size limits fail early and progress has a total. */
@@ -326,8 +326,7 @@ export class RunImportJob {
 
   private async stageFile(
     job: LeasedJob,
-    staging: string,
-    collection: CollectionDef,
+    spec: StagingSpec,
     f: PlannedFile,
     progress: ProgressWriter,
     signal: AbortSignal,
@@ -345,7 +344,7 @@ export class RunImportJob {
       ignoreUnknownFields: job.options.ignore_unknown_fields?.toLowerCase() === 'true',
     };
     const units = f.units;
-    const schema = collection.schema;
+    const schema = spec.collection.schema;
     async function* batches(): AsyncGenerator<RowBatch> {
       for (const u of units) {
         const inputs: ByteInput[] = u.inputs.map((i) =>
@@ -365,8 +364,8 @@ export class RunImportJob {
     const rows = await withClient(this.deps.target, async (c) => {
       await c.query('BEGIN');
       try {
-        await this.deps.sink.clearGroup(c, staging, g);
-        const n = await this.deps.sink.copyGroup(c, staging, collection, g, batches(), signal);
+        await this.deps.sink.clearGroup(c, spec, g);
+        const n = await this.deps.sink.copyGroup(c, spec, g, batches(), signal);
         signal.throwIfAborted();
         await c.query('COMMIT');
         return n;
@@ -386,14 +385,8 @@ export class RunImportJob {
   }
 
   /** One transaction makes every staged row visible and (same database) marks the job Completed. */
-  private async publish(
-    job: LeasedJob,
-    staging: string,
-    collection: CollectionDef,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async publish(job: LeasedJob, spec: StagingSpec, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
-    const partition = job.partitionName ?? '_default';
     const same = this.deps.target === this.deps.jobs;
     await withClient(this.deps.target, async (c) => {
       await c.query('BEGIN');
@@ -405,7 +398,7 @@ export class RunImportJob {
         if (done.rows[0] !== undefined) {
           rows = Number(done.rows[0].rows); // published by an attempt that died before recording it
         } else {
-          rows = await this.deps.sink.publish(c, staging, collection, partition);
+          rows = await this.deps.sink.publish(c, spec);
           await c.query(`INSERT INTO ${PUBLISHED_TABLE} (job_id, rows) VALUES ($1, $2)`, [job.jobId, rows]);
         }
         signal.throwIfAborted();
@@ -417,7 +410,7 @@ export class RunImportJob {
         throw e;
       }
     });
-    await withClient(this.deps.target, (c) => this.deps.sink.drop(c, staging)).catch(() => undefined);
+    await withClient(this.deps.target, (c) => this.deps.sink.drop(c, spec)).catch(() => undefined);
   }
 
   private async completeInTransaction(c: PoolClient, job: LeasedJob, rows: number): Promise<void> {
@@ -448,13 +441,15 @@ export class RunImportJob {
   /** Decides what a failure means for the job and for BullMQ. */
   private async settle(
     job: LeasedJob,
-    staging: string,
+    staging: StagingSpec['table'],
     why: AbortWhy | null,
     err: unknown,
     opts: { attempt: number; maxAttempts: number },
   ): Promise<RunOutcome> {
     const dropStaging = () =>
-      withClient(this.deps.target, (c) => this.deps.sink.drop(c, staging)).catch(() => undefined);
+      withClient(this.deps.target, (c) =>
+        c.query(`DROP TABLE IF EXISTS ${quoteIdent(staging.schema)}.${quoteIdent(staging.name)}`),
+      ).catch(() => undefined);
     if (why === 'cancelled' || why === 'lease-lost') {
       // The API (or a drop) already moved the job to Cancelled, or another worker owns it now.
       if (why === 'cancelled') await dropStaging();
