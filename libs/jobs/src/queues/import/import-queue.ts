@@ -56,7 +56,6 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 /** BullMQ driver: Queue objects cached per collection, all on the one connection given. */
 export class BullJobQueue implements JobQueue {
   private readonly queues = new Map<string, Queue>();
-  private readonly concurrencySet = new Set<string>();
   readonly ready: ReadySet;
 
   constructor(
@@ -91,11 +90,9 @@ export class BullJobQueue implements JobQueue {
     added.catch(() => undefined); // a late failure after the timeout is already reported
     const name = importQueueName(dbName, collectionName);
     const work = (async () => {
-      if (!this.concurrencySet.has(name)) {
-        // BullMQ's own move-to-active then refuses a second active job of the collection, atomically.
-        await this.queueFor(dbName, collectionName).setGlobalConcurrency(this.opts.collectionConcurrency ?? 1);
-        this.concurrencySet.add(name);
-      }
+      // Set on every enqueue (one HSET): it must survive a Redis flush. BullMQ's own move-to-active
+      // then refuses a second active job of the collection, atomically across processes.
+      await this.queueFor(dbName, collectionName).setGlobalConcurrency(this.opts.collectionConcurrency ?? 1);
       await added;
       await this.ready.mark(name);
     })();
