@@ -1,0 +1,13 @@
+export { SinkError, SinkErrorCode, type SinkErrorLocation } from './sink.errors';
+export {
+  buildCopyLayout,
+  encodeBinaryCopy,
+  CopyLayout,
+  DEFAULT_CHUNK_BYTES,
+  type ExtraColumn,
+  type LayoutColumn,
+  type LayoutInput,
+} from './layout';
+export { copyBatches, copySql, qualifiedName, type CopyOptions, type TableName } from './copy';
+export { toSinkError, type ErrorContext } from './errors-map';
+export { stagingTableSql, publishSql, groupColumn, STAGING_GROUP_COLUMN } from './staging';
