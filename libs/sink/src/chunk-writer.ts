@@ -8,6 +8,8 @@ export class ChunkWriter {
   buf: Buffer;
   dv: DataView;
   pos = 0;
+  /** Start of the bytes not yet handed out (earlier ones belong to the consumer now). */
+  private start = 0;
   private full: Buffer[] = [];
 
   constructor(readonly chunkSize: number) {
@@ -21,10 +23,11 @@ export class ChunkWriter {
   }
 
   private rotate(n: number): void {
-    if (this.pos > 0) this.full.push(this.buf.subarray(0, this.pos));
+    if (this.pos > this.start) this.full.push(this.buf.subarray(this.start, this.pos));
     this.buf = Buffer.allocUnsafe(Math.max(this.chunkSize, n));
     this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     this.pos = 0;
+    this.start = 0;
   }
 
   /** Whether full chunks are waiting to be taken. */
@@ -39,9 +42,15 @@ export class ChunkWriter {
     return out;
   }
 
-  /** Every byte written so far, as chunks; the writer starts over empty. */
+  /**
+   * Every byte written so far, as chunks. The rest of the current buffer stays in use for what
+   * follows (the bytes handed out are never written again), so small flushes allocate nothing.
+   */
   takeAll(): Buffer[] {
-    if (this.pos > 0) this.rotate(0);
+    if (this.pos > this.start) {
+      this.full.push(this.buf.subarray(this.start, this.pos));
+      this.start = this.pos;
+    }
     return this.takeFull();
   }
 

@@ -17,7 +17,7 @@ export interface TableName {
 export interface CopyOptions {
   /** Aborting cancels the COPY (CopyFail) and rejects with SinkError(Aborted). */
   readonly signal?: AbortSignal;
-  /** Called after each batch has been handed to the COPY stream (not yet committed). */
+  /** Called after each batch has been written to the COPY stream (not yet committed). */
   readonly onBatch?: (rows: number) => void | Promise<void>;
   /** Size of the chunks written to the stream; 1 MiB by default. */
   readonly chunkBytes?: number;
@@ -57,8 +57,10 @@ export async function copyBatches(
   if (signal?.aborted) throw abortedError(signal);
   const stream = client.query(copyFrom(copySql(table, layout)));
   let streamError: Error | undefined = undefined;
+  let cancelling = false;
   stream.on('error', (e: Error) => {
-    if (streamError !== undefined) return;
+    // While cancelling, the error is PostgreSQL's answer to our CopyFail, not the cause.
+    if (streamError !== undefined || cancelling) return;
     streamError = e;
     neuter(stream);
   });
@@ -116,6 +118,9 @@ export async function copyBatches(
         await write(chunk);
         if (signal?.aborted) throw abortedError(signal);
       }
+      // The batch's tail too, so onBatch means "in the stream" and errors surface batch by batch.
+      for (const chunk of w.takeAll()) await write(chunk);
+      throwIfFailed();
       rows += batch.rowCount;
       if (onBatch) {
         phase = 'source';
@@ -131,14 +136,15 @@ export async function copyBatches(
     await once(stream, 'finish', signal ? { signal } : {});
     return { rows: stream.rowCount > 0 || rows === 0 ? stream.rowCount : rows };
   } catch (e) {
-    // Decided before cancelling: the cancel itself makes the server report an error on the stream.
-    const sourceFailed = phase === 'source' && streamError === undefined;
     // After a server or connection error PostgreSQL has already ended the COPY: nothing to cancel.
-    if (streamError === undefined) await cancelCopy(stream);
+    if (streamError === undefined) {
+      cancelling = true;
+      await cancelCopy(stream);
+    }
     if (!sourceBusy) await it.return?.().catch(() => undefined);
     else void it.return?.().catch(() => undefined);
     if (signal?.aborted) throw abortedError(signal);
-    if (sourceFailed) throw e;
+    if (phase === 'source' && streamError === undefined) throw e;
     throw toSinkError(streamError ?? e, { layout, locate });
   } finally {
     if (signal && onAbort) signal.removeEventListener('abort', onAbort);

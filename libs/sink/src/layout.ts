@@ -475,7 +475,7 @@ export class CopyLayout {
         details: { file: batch.file, row: batch.firstRow },
       });
     if (!Number.isInteger(n) || n < 0 || n > MAX_ROWS_CHECK) throw bad(`invalid rowCount ${n}`);
-    if (batch.columns.size !== this.plans.length) {
+    if (batch.columns.size !== this.plans.length || this.plans.some((p) => !batch.columns.has(p.field.name))) {
       const want = new Set(this.plans.map((p) => p.field.name));
       const extra = [...batch.columns.keys()].filter((k) => !want.has(k));
       const missing = [...want].filter((k) => !batch.columns.has(k));
