@@ -193,3 +193,38 @@ describe('timeout and cancel (plain HTTPS server)', () => {
     expect(await digest(c)).toEqual({ n: 0, text: '' });
   });
 });
+
+describe('retries and live progress', () => {
+  it('retries a job after transient storage failures outlast one attempt, and completes it', async () => {
+    const c = await newCollection();
+    // 7 × 503: the stat's own 5 retries are not enough, so the first attempt fails as transient.
+    web.put(`/${c}/flaky.jsonl`, jsonl(range(1, 100)), { failNext: { count: 7, status: 503 } });
+    const jobId = await createJob({ collectionName: c, objectUrl: web.url(`/${c}/flaky.jsonl`) });
+    const d = await waitFor(jobId, ['Completed', 'Failed'], 40_000);
+    expect(d.gatewayState).toBe('Completed');
+    const row = await gw.db.query(`SELECT attempts FROM import_jobs WHERE job_id = $1`, [jobId]);
+    expect(row.rows[0].attempts).toBe(2);
+    expect((await digest(c)).n).toBe(100);
+  }, 60_000);
+
+  it('shows progress live in describe, never going backwards, 100 only when Completed', async () => {
+    const c = await newCollection();
+    const groups = range(0, 5).map((g) => {
+      web.put(`/${c}/${g}.jsonl`, jsonl(range(g * 100 + 1, 100)), { slowFirstByte: { count: 2, ms: 300 } });
+      return [web.url(`/${c}/${g}.jsonl`)];
+    });
+    const jobId = await createJob({ collectionName: c, objectUrls: groups });
+    const seen: number[] = [];
+    for (;;) {
+      const r = await call(gw, 'POST', `${V2}/jobs/import/describe`, { key, body: { jobId } });
+      const d = r.body.data as Describe;
+      seen.push(d.progress);
+      if (d.gatewayState === 'Completed' || d.gatewayState === 'Failed') break;
+      expect(d.progress).toBeLessThan(100);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(seen.at(-1)).toBe(100);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]!);
+    expect(new Set(seen.filter((p) => p > 0 && p < 100)).size).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+});

@@ -532,7 +532,8 @@ function isTransient(e: unknown): boolean {
 
 function ignoreDuplicate(e: unknown): void {
   const code = (e as { code?: unknown }).code;
-  if (code !== '23505' && code !== '42P06' && code !== '42P07') throw e;
+  // Concurrent CREATE … IF NOT EXISTS still races on the catalog: the loser's error means it exists.
+  if (code !== '23505' && code !== '42P06' && code !== '42P07' && code !== '42710') throw e;
 }
 
 async function withClient<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
