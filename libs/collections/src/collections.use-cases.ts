@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FieldSchema } from '@gw/schema';
+import { canonicalJson, type FieldSchema } from '@gw/schema';
 import { parseBody } from './body';
 import {
   DEFAULT_DB,
@@ -32,21 +32,8 @@ const EMPTY: Empty = {};
 
 const collectionZ = z.object({ collectionName: z.string() });
 
-/** Stable JSON (sorted keys): stored schemas come back from jsonb with their keys reordered. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-const sameSchema = (a: CollectionDef['schema'], b: CollectionDef['schema']): boolean => canonical(a) === canonical(b);
+const sameSchema = (a: CollectionDef['schema'], b: CollectionDef['schema']): boolean =>
+  canonicalJson(a) === canonicalJson(b);
 
 // ---------------------------------------------------------------- collections
 

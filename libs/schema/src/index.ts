@@ -1,7 +1,7 @@
 export * from './types';
 export { SchemaError, SchemaErrorCode, JsonSyntaxError } from './schema.errors';
 export type { SchemaErrorDetails } from './schema.errors';
-export { JsonDecimal, parseJsonExact, toJsonText, NotJsonError, DEFAULT_MAX_JSON_DEPTH } from './json';
+export { JsonDecimal, parseJsonExact, toJsonText, NotJsonError, DEFAULT_MAX_JSON_DEPTH, canonicalJson } from './json';
 export type { JsonValue, JsonObject, ParseJsonOptions } from './json';
 export { RowBatchBuilder, rowsToBatch } from './row-batch-builder';
 export type { RowValidationOptions } from './row-batch-builder';

@@ -465,3 +465,20 @@ function write(v: unknown, out: string[]): void {
       throw new NotJsonError(`a ${typeof v} is not a JSON value`);
   }
 }
+
+/**
+ * Stable JSON text: object keys sorted, undefined members dropped, bigint as its digits. For
+ * comparing values by content (stored schemas, idempotent request hashes), not for output.
+ */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return typeof v === 'bigint' ? v.toString() : JSON.stringify(v);
+}

@@ -4,7 +4,7 @@ import { CreateImportJob, DescribeImportJob, jobsErrors, ListImportJobs } from '
 import { assertAccess, RequireScope } from '../http/auth.guard';
 import { stringField } from '../http/body';
 import { stateOf } from '../http/request-context';
-import { pageOf, requireJobId } from '../v2/import.controller';
+import { createFromRequest, pageOf, requireJobId } from '../v2/import.controller';
 import { describeV1, v1State } from '../v2/import.presenter';
 
 /** Legacy Zilliz v1 import routes (import-api.md §10). */
@@ -28,15 +28,8 @@ export class V1ImportController {
     const body = { ...f };
     delete body.files;
     delete body.objectUrls;
-    const result = await this.create.execute({
-      dbName: s.dbName!,
-      body,
-      idempotencyKey: req.header('idempotency-key'),
-      ...(s.principal?.keyId === undefined ? {} : { apiKeyId: s.principal.keyId }),
-      authorize: (db, collection) => assertAccess(s.principal, db, collection),
-    });
-    if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
-    return { code: 200, data: { jobId: result.jobId } };
+    const jobId = await createFromRequest(this.create, req, res, body);
+    return { code: 200, data: { jobId } };
   }
 
   @Get('get')

@@ -25,6 +25,25 @@ export function pageOf(fields: Record<string, unknown>): ListJobsQuery['page'] {
   return { size: Math.min(size ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE), current: current ?? 1 };
 }
 
+/** The create flow both flavours share: the API key scopes the target, replays set the header. */
+export async function createFromRequest(
+  create: CreateImportJob,
+  req: Request,
+  res: Response,
+  body: Record<string, unknown>,
+): Promise<string> {
+  const s = stateOf(req);
+  const result = await create.execute({
+    dbName: s.dbName!,
+    body,
+    idempotencyKey: req.header('idempotency-key'),
+    ...(s.principal?.keyId === undefined ? {} : { apiKeyId: s.principal.keyId }),
+    authorize: (db, collection) => assertAccess(s.principal, db, collection),
+  });
+  if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  return result.jobId;
+}
+
 export function requireJobId(fields: Record<string, unknown>): string {
   const jobId = stringField(fields, 'jobId');
   if (jobId === undefined) throw jobsErrors.missing(['jobId']);
@@ -45,16 +64,8 @@ export class V2ImportController {
   @HttpCode(200)
   @RequireScope('import:write')
   async createJob(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    const s = stateOf(req);
-    const result = await this.create.execute({
-      dbName: s.dbName!,
-      body: s.fields!,
-      idempotencyKey: req.header('idempotency-key'),
-      ...(s.principal?.keyId === undefined ? {} : { apiKeyId: s.principal.keyId }),
-      authorize: (db, collection) => assertAccess(s.principal, db, collection),
-    });
-    if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
-    return { code: 0, data: { jobId: result.jobId } };
+    const jobId = await createFromRequest(this.create, req, res, stateOf(req).fields!);
+    return { code: 0, data: { jobId } };
   }
 
   // Read routes answer GET and POST alike (a Nest handler carries one method, hence the pairs).

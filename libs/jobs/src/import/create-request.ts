@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AppConfig } from '@gw/config';
 import { parseJobTimeout } from '@gw/config';
 import { type FileFormat, FormatError, formatOf, formatOfPath, validateCsvOptions } from '@gw/formats';
+import { canonicalJson } from '@gw/schema';
 import { isStorageError, parseObjectLocation, stripQuery, validateCredentials } from '@gw/storage';
 import type { StoredCredentials } from './credentials-cipher';
 import { jobsErrors } from '../jobs.errors';
@@ -106,19 +107,6 @@ function optionsOf(body: RequestBody): Record<string, string> {
     if (out[k]?.toLowerCase() === bad) throw jobsErrors.invalid(`options.${k}=${bad} is not supported`);
   }
   return out;
-}
-
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-      .join(',')}}`;
-  }
-  return typeof v === 'bigint' ? v.toString() : JSON.stringify(v);
 }
 
 export interface ShapeContext {
@@ -237,7 +225,7 @@ export function normalizeCreateRequest(
     ...(credentials === undefined ? {} : { credentials }),
     cloud,
     source: head.source,
-    requestHash: createHash('sha256').update(canonical(hashed)).digest('hex'),
+    requestHash: createHash('sha256').update(canonicalJson(hashed)).digest('hex'),
   };
 }
 
