@@ -451,6 +451,25 @@ describe('errors', () => {
     expect(err).toMatchObject({ code: SinkErrorCode.InvalidData, retryable: false });
   });
 
+  it('fails a COPY the server refuses up front (missing table) as a non-retryable database error', async () => {
+    const c = await env.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const b = handBatch([1n], [5], ['a']);
+      const err = await copyBatches(
+        c,
+        { schema: env.schema, name: 'no_such_table' },
+        layoutFor(schema),
+        fromArray([b, b, b]),
+      ).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: SinkErrorCode.Database, retryable: false, details: { sqlState: '42P01' } });
+      await c.query('ROLLBACK');
+      expect((await c.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      c.release();
+    }
+  });
+
   it('rejects a batch whose columns differ from the layout before sending it', async () => {
     const table = await env.createCollection(schema);
     const b = handBatch([1n], [5], ['a']);
