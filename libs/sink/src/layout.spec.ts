@@ -131,4 +131,19 @@ describe('plain PostgreSQL binary formats', () => {
       encodeBinaryCopy(layout, [batch([['i', { kind: 'int32', values: Int32Array.of(40_000), valid: null }]])]),
     ).toThrow(/field 'i': 40000 does not fit smallint/);
   });
+
+  it('refuses array elements beyond integer or bigint instead of wrapping them', () => {
+    const layout = (t: 'Int32' | 'Int64') =>
+      buildCopyLayout({
+        fields: [f('a', 'Array', { elementType: t, maxCapacity: 2 })],
+        storage: { vectorType: 'array', halfvec: false },
+        dynamicField: false,
+      });
+    expect(() => encodeBinaryCopy(layout('Int32'), [batch([['a', { kind: 'array', values: [[2 ** 31]] }]])])).toThrow(
+      /does not fit integer/,
+    );
+    expect(() => encodeBinaryCopy(layout('Int64'), [batch([['a', { kind: 'array', values: [[2n ** 63n]] }]])])).toThrow(
+      /does not fit bigint/,
+    );
+  });
 });

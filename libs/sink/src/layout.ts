@@ -181,14 +181,18 @@ function elementWriter(t: ScalarType, field: string): (w: ChunkWriter, p: number
       };
     case 'Int32':
       return (w, p, v) => {
+        const n = Number(v);
+        if ((n | 0) !== n) throw outOfRange(field, n, 'integer');
         w.dv.setInt32(p, 4);
-        w.dv.setInt32(p + 4, Number(v));
+        w.dv.setInt32(p + 4, n);
         return p + 8;
       };
     case 'Int64':
       return (w, p, v) => {
+        const n = typeof v === 'bigint' ? v : BigInt(v);
+        if (BigInt.asIntN(64, n) !== n) throw outOfRange(field, n, 'bigint');
         w.dv.setInt32(p, 8);
-        w.dv.setBigInt64(p + 4, typeof v === 'bigint' ? v : BigInt(v));
+        w.dv.setBigInt64(p + 4, n);
         return p + 12;
       };
     case 'Float':

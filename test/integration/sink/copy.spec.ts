@@ -352,6 +352,55 @@ describe('round-trip properties', () => {
   });
 });
 
+describe('vector round-trip properties', () => {
+  const schema: CollectionSchema = {
+    enableDynamicField: false,
+    fields: [
+      pk(),
+      field('v', 'FloatVector', { dim: 5 }),
+      field('bv', 'BinaryVector', { dim: 24 }),
+      field('bf', 'BFloat16Vector', { dim: 2 }),
+    ],
+  };
+  let table: { schema: string; name: string };
+  beforeAll(async () => {
+    table = await env.createCollection(schema);
+  });
+
+  it('any float32 vector, bit vector and bfloat16 bytes read back bit-for-bit', async () => {
+    const row = fc.record({
+      v: fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: 5, maxLength: 5 }),
+      bv: fc.uint8Array({ minLength: 3, maxLength: 3 }),
+      bf: fc.uint8Array({ minLength: 4, maxLength: 4 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 40 }), async (rows) => {
+        const n = rows.length;
+        const columns = new Map<string, Column>([
+          ['id', { kind: 'int64', values: BigInt64Array.from(rows, (_, k) => BigInt(k)), valid: null }],
+          ['v', { kind: 'floatVector', dim: 5, values: Float32Array.from(rows.flatMap((r) => r.v)) }],
+          ['bv', { kind: 'bytes', width: 3, values: Uint8Array.from(rows.flatMap((r) => [...r.bv])) }],
+          ['bf', { kind: 'bytes', width: 4, values: Uint8Array.from(rows.flatMap((r) => [...r.bf])) }],
+        ]);
+        await env.pool.query(`TRUNCATE "${table.schema}"."${table.name}"`);
+        const batch: RowBatch = { file: 'prop', firstRow: 1, rowCount: n, columns, meta: null };
+        await inTx((c) => copyBatches(c, table, layoutFor(schema), fromArray([batch])));
+        const { rows: out } = await env.pool.query<{ v: number[]; bv: string; bf: Buffer }>(
+          `SELECT v::float8[] AS v, bv::text AS bv, bf FROM "${table.schema}"."${table.name}" ORDER BY id`,
+        );
+        expect(out).toEqual(
+          rows.map((r) => ({
+            v: r.v,
+            bv: [...r.bv].map((b) => b.toString(2).padStart(8, '0')).join(''),
+            bf: Buffer.from(r.bf),
+          })),
+        );
+      }),
+      { numRuns: 20 },
+    );
+  });
+});
+
 describe('errors', () => {
   const schema: CollectionSchema = {
     enableDynamicField: false,
@@ -400,6 +449,25 @@ describe('errors', () => {
     const bad = handBatch([1n], [5], ['a\u0000']);
     const err = await inTx((c) => copyBatches(c, table, layoutFor(schema), fromArray([bad]))).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: SinkErrorCode.InvalidData, retryable: false });
+  });
+
+  it('fails a COPY the server refuses up front (missing table) as a non-retryable database error', async () => {
+    const c = await env.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const b = handBatch([1n], [5], ['a']);
+      const err = await copyBatches(
+        c,
+        { schema: env.schema, name: 'no_such_table' },
+        layoutFor(schema),
+        fromArray([b, b, b]),
+      ).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: SinkErrorCode.Database, retryable: false, details: { sqlState: '42P01' } });
+      await c.query('ROLLBACK');
+      expect((await c.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      c.release();
+    }
   });
 
   it('rejects a batch whose columns differ from the layout before sending it', async () => {
