@@ -9,7 +9,7 @@ const { join, relative, dirname } = require('node:path');
 
 const root = join(__dirname, '..');
 const out = join(root, 'dist');
-const roots = ['apps', 'libs', 'scripts', 'bench'];
+const roots = ['apps', 'libs', 'scripts', 'bench', 'test/support'];
 
 function* sources(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

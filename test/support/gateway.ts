@@ -4,9 +4,9 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Pool } from 'pg';
 import { ApiModule } from '../../apps/api/src/api.module';
 import { type AppConfig, loadConfig } from '@gw/config';
-import { ApiKeysRepository, type Scope } from '@gw/db';
+import { ApiKeysRepository, migrate, type Scope } from '@gw/db';
 import { createRootLogger, PinoNestLogger } from '@gw/logger';
-import { testEnv } from './index';
+import { createScratchDatabase, testEnv } from './index';
 
 export interface TestGateway {
   url: string;
@@ -19,12 +19,21 @@ export interface TestGateway {
   close: () => Promise<void>;
 }
 
-/** The API in this process, on a free loopback port, with this run's database and Redis prefix. */
+/**
+ * The API in this process, on a free loopback port, with this run's Redis prefix and a database
+ * of its own (migrated), so workers started by other test files never see its jobs. Pass
+ * DATABASE_URL to share one (two API instances against one database).
+ */
 export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
   const t = testEnv();
+  let scratch: { url: string; drop: () => Promise<void> } | undefined;
+  if (env.DATABASE_URL === undefined) {
+    scratch = await createScratchDatabase();
+    await migrate(scratch.url);
+  }
   const config = loadConfig({
     NODE_ENV: 'test',
-    DATABASE_URL: t.databaseUrl,
+    DATABASE_URL: scratch?.url ?? env.DATABASE_URL,
     REDIS_URL: t.redisUrl,
     QUEUE_PREFIX: t.queuePrefix,
     GATEWAY_SECRET_KEY: process.env.GATEWAY_SECRET_KEY,
@@ -50,6 +59,7 @@ export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<Tes
   await app.listen(0, '127.0.0.1');
   const addr = app.getHttpServer().address() as { port: number };
   const db = new Pool({ connectionString: config.databaseUrl, max: 4 });
+  db.on('error', () => undefined); // idle clients die when a scratch database is dropped
   const keys = new ApiKeysRepository(db);
   return {
     url: `http://127.0.0.1:${addr.port}`,
@@ -60,6 +70,7 @@ export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<Tes
     close: async () => {
       await app.close();
       await db.end();
+      await scratch?.drop();
     },
   };
 }

@@ -27,12 +27,13 @@ describe('the per-collection active-job cap', () => {
   let key: string;
   beforeAll(async () => {
     a = await startTestGateway({ LOG_LEVEL: 'warn' });
-    b = await startTestGateway({ LOG_LEVEL: 'warn' });
+    b = await startTestGateway({ LOG_LEVEL: 'warn', DATABASE_URL: a.config.databaseUrl });
     key = await a.apiKey(['import:write']);
   });
   afterAll(async () => {
-    await a.close();
+    // b shares a's database, which a drops when it closes.
     await b.close();
+    await a.close();
   });
 
   it('accepts exactly 10,000 of 10,050 concurrent creates across two API instances, then admits again as jobs finish', async () => {

@@ -3,9 +3,11 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, gatewayEnv, REPO_ROOT, startTestGateway, type TestGateway } from '@gw/testing';
 
+let gw: TestGateway;
+
 function apikey(args: string[]): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [resolve(REPO_ROOT, 'dist/scripts/apikey.js'), ...args], {
-    env: gatewayEnv(),
+    env: gatewayEnv({ DATABASE_URL: gw.config.databaseUrl }),
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -13,7 +15,6 @@ function apikey(args: string[]): { code: number; out: string; err: string } {
 }
 
 describe('npm run apikey', () => {
-  let gw: TestGateway;
   beforeAll(async () => {
     gw = await startTestGateway();
   });

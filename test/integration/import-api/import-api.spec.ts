@@ -240,7 +240,7 @@ describe('create validation, in the order of the spec', () => {
   });
 
   it('refuses a relative path when no default bucket is configured', async () => {
-    const bare = await startTestGateway();
+    const bare = await startTestGateway({ DATABASE_URL: gw.config.databaseUrl });
     try {
       const key = await bare.apiKey(['admin']);
       const r = await call(bare, 'POST', `${V2}/create`, {
@@ -525,7 +525,7 @@ describe('enqueueing and secrets', () => {
   });
 
   it('still creates the job (Pending) when Redis is down', async () => {
-    const down = await startTestGateway({ REDIS_URL: 'redis://127.0.0.1:1' });
+    const down = await startTestGateway({ REDIS_URL: 'redis://127.0.0.1:1', DATABASE_URL: gw.config.databaseUrl });
     try {
       const key = await down.apiKey(['admin']);
       const t0 = Date.now();

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import Redis from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import {
   call,
   freePort,
@@ -36,7 +36,7 @@ const WORKER_ENV = {
 function startWorker(): RunningProcess {
   const p = startNode(
     'apps/worker/src/main.js',
-    gatewayEnv({ ...WORKER_ENV, REDIS_URL: `redis://127.0.0.1:${redisPort}` }),
+    gatewayEnv({ ...WORKER_ENV, REDIS_URL: `redis://127.0.0.1:${redisPort}`, DATABASE_URL: gw.config.databaseUrl }),
   );
   workers.push(p);
   return p;
@@ -86,6 +86,16 @@ async function createJob(body: Record<string, unknown>): Promise<string> {
   return (r.body.data as { jobId: string }).jobId;
 }
 
+/** Polls until the job reaches `state`; on timeout the workers' output explains why. */
+async function waitState(jobId: string, state: string, timeout: number): Promise<void> {
+  try {
+    await expect.poll(async () => (await jobState(jobId)).state, { timeout, interval: 200 }).toBe(state);
+  } catch (e) {
+    const tails = workers.map((w, i) => `--- worker ${i}:\n${w.output().slice(-4000)}`).join('\n');
+    throw new Error(`${(e as Error).message}\n${JSON.stringify(await jobState(jobId))}\n${tails}`, { cause: e });
+  }
+}
+
 async function jobState(jobId: string): Promise<{ state: string; reason: string; imported_rows: string }> {
   const r = await gw.db.query(`SELECT state, reason, imported_rows::text FROM import_jobs WHERE job_id = $1`, [jobId]);
   return r.rows[0] as { state: string; reason: string; imported_rows: string };
@@ -101,7 +111,17 @@ async function completedEvents(jobId: string): Promise<number> {
 }
 
 describe('crash recovery', () => {
+  const explain = () =>
+    onTestFailed(async () => {
+      for (const [i, w] of workers.entries()) console.log(`--- worker ${i} output:\n${w.output().slice(-3000)}`);
+      const jobs = await gw.db.query(
+        `SELECT job_id, state, lease_owner, lease_expires_at, attempts, reason, current_database() AS db FROM import_jobs`,
+      );
+      console.log(JSON.stringify(jobs.rows));
+    });
+
   it('kill -9 of the worker mid-import, then a restart: the job completes with the exact rows, no duplicates', async () => {
+    explain();
     const c = await newCollection();
     // Three groups; the second answers slowly so the worker is killed between groups.
     web.put(`/${c}/a.jsonl`, jsonl(range(1, 2000)));
@@ -129,7 +149,7 @@ describe('crash recovery', () => {
     expect((await jobState(jobId)).state).toBe('Importing');
 
     startWorker();
-    await expect.poll(async () => (await jobState(jobId)).state, { timeout: 40_000, interval: 200 }).toBe('Completed');
+    await waitState(jobId, 'Completed', 40_000);
     const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${c}"`));
     expect(d.rows[0]).toEqual({ n: 6000, text: expectedDigestInput(range(1, 6000)) });
     expect(await completedEvents(jobId)).toBe(1);
@@ -141,6 +161,7 @@ describe('crash recovery', () => {
   }, 90_000);
 
   it('Redis FLUSHALL while jobs are pending and running: every job completes exactly once', async () => {
+    explain();
     startWorker();
     const collections = [await newCollection(), await newCollection()];
     const jobs: { jobId: string; collection: string; ids: number[] }[] = [];
@@ -177,6 +198,7 @@ describe('crash recovery', () => {
   }, 120_000);
 
   it('SIGTERM stops the worker within 10 s, hands the running job back, and another worker finishes it', async () => {
+    explain();
     for (const w of workers.splice(0)) await w.stop('SIGKILL');
     const c = await newCollection();
     web.put(`/${c}/slow.jsonl`, jsonl(range(1, 500)), { slowFirstByte: { count: 2, ms: 30_000 } });

@@ -538,10 +538,15 @@ function ignoreDuplicate(e: unknown): void {
 
 async function withClient<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
+  let broken: Error | undefined;
   try {
     return await run(c);
+  } catch (e) {
+    // A client whose connection failed must not go back to the pool.
+    if (isTransient(e) || (isCodedError(e) && e.retryable)) broken = e as Error;
+    throw e;
   } finally {
-    c.release();
+    c.release(broken);
   }
 }
 

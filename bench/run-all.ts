@@ -1,0 +1,36 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+/**
+ * `npm run bench`: every benchmark at a size that finishes in minutes on the 2-core machine, each
+ * in its own process, printing its ratio lines against a baseline measured in the same run.
+ * Larger runs: see bench/RESULTS.md for each script's arguments.
+ */
+const benches: { name: string; file: string; args: string[]; env?: Record<string, string> }[] = [
+  {
+    name: 'sink: binary COPY vs multi-row INSERT',
+    file: 'sink-copy.js',
+    args: [],
+    env: { BENCH_ROWS: '200000', BENCH_INSERT_ROWS: '20000' },
+  },
+  {
+    name: 'formats: readers vs baselines, peak RSS',
+    file: 'formats-rss.js',
+    args: ['100', 'jsonl,json,csv,numpy,parquet', '16384'],
+  },
+  { name: 'storage: resilient read path vs bare clients', file: 'storage-read.js', args: [] },
+];
+
+let failed = 0;
+for (const b of benches) {
+  console.log(`\n== ${b.name}`);
+  const r = spawnSync(process.execPath, [join(__dirname, b.file), ...b.args], {
+    stdio: 'inherit',
+    env: { ...process.env, ...(b.env ?? {}) },
+  });
+  if (r.status !== 0) {
+    failed++;
+    console.log(`(${b.file} exited with ${r.status ?? r.signal})`);
+  }
+}
+process.exit(failed === 0 ? 0 : 1);
