@@ -19,7 +19,7 @@ export class EnvelopeFilter implements ExceptionFilter {
     else if (err instanceof HttpException && err.getStatus() === 413) e = httpErrors.tooLarge();
     const errorId = randomUUID();
     const env = toEnvelope(e, errorId);
-    if (env.body.code === 65535) {
+    if (env.body.code === 65535 || env.body.code === 2) {
       this.log.error({ errorId, requestId: stateOf(req).requestId, path: req.path, err }, 'unexpected error');
     }
     if (!res.headersSent) res.status(env.status).json(env.body);

@@ -39,8 +39,29 @@ const COLLECTIONS_HTTP: Record<CollectionsErrorCode, Mapping> = Object.fromEntri
   Object.entries(COLLECTIONS_TO_MILVUS).map(([k, code]) => [k, { http: 200, code }]),
 ) as Record<CollectionsErrorCode, Mapping>;
 
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '53300',
+]);
+
+/** PostgreSQL (or the network to it) is down: Milvus code 2, the client should retry. */
+export function isServiceUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^(08|57P0)/.test(code))) return true;
+  if (err instanceof AggregateError) return err.errors.some(isServiceUnavailable);
+  // pg-pool's own messages when it cannot get a connection in time.
+  return /timeout exceeded when trying to connect|Connection terminated/i.test(err.message);
+}
+
 /** Pure: typed errors keep their code; anything else is 65535 with an errorId that is also logged. */
 export function toEnvelope(err: unknown, errorId: string): Envelope {
+  if (isServiceUnavailable(err)) return { status: 200, body: { code: 2, message: 'service unavailable' } };
   let m: Mapping | undefined;
   if (err instanceof JobsError) m = JOBS_TO_MILVUS[err.code];
   else if (err instanceof HttpError) m = HTTP_TO_MILVUS[err.code];
