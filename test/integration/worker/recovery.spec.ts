@@ -219,4 +219,46 @@ describe('crash recovery', () => {
     await expect.poll(async () => (await jobState(jobId)).state, { timeout: 40_000, interval: 200 }).toBe('Completed');
     expect((await gw.db.query(`SELECT count(*)::int AS n FROM "milvus_default"."${c}"`)).rows[0].n).toBe(500);
   }, 90_000);
+
+  it('two worker processes on one Redis share the work without taking a job twice', async () => {
+    explain();
+    for (const w of workers.splice(0)) await w.stop('SIGKILL');
+    const a = startWorker();
+    const b = startWorker();
+    const collections = [await newCollection(), await newCollection(), await newCollection()];
+    const jobs: { jobId: string; collection: string; ids: number[] }[] = [];
+    let next = 1;
+    for (let k = 0; k < 4; k++) {
+      for (const c of collections) {
+        const ids = range(next, 200);
+        next += 200;
+        web.put(`/${c}/${k}.jsonl`, jsonl(ids), { slowFirstByte: { count: 1, ms: 150 } });
+        jobs.push({
+          jobId: await createJob({ collectionName: c, objectUrl: web.url(`/${c}/${k}.jsonl`) }),
+          collection: c,
+          ids,
+        });
+      }
+    }
+    for (const j of jobs) {
+      await waitState(j.jobId, 'Completed', 60_000);
+      expect(await completedEvents(j.jobId)).toBe(1);
+      const starts = await gw.db.query(
+        `SELECT count(*)::int AS n FROM import_job_events e JOIN import_jobs j ON j.id = e.job_id
+          WHERE j.job_id = $1 AND e.to_state = 'Importing'`,
+        [j.jobId],
+      );
+      expect(starts.rows[0].n).toBe(1);
+    }
+    for (const c of collections) {
+      const ids = jobs.filter((j) => j.collection === c).flatMap((j) => j.ids);
+      const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${c}"`));
+      expect(d.rows[0]).toEqual({ n: ids.length, text: expectedDigestInput(ids) });
+    }
+    const done = (w: RunningProcess) => (w.output().match(/"outcome":"completed"/g) ?? []).length;
+    console.log(`jobs completed by worker a: ${done(a)}, by worker b: ${done(b)}`);
+    expect(done(a) + done(b)).toBe(12);
+    expect(done(a)).toBeGreaterThan(0);
+    expect(done(b)).toBeGreaterThan(0);
+  }, 90_000);
 });
