@@ -144,6 +144,7 @@ const envSchema = z.object({
   STORAGE_ALLOW_HTTP: bool(false),
   STORAGE_ALLOWED_HOSTS: list,
   STORAGE_DENIED_HOSTS: list,
+  STORAGE_ALLOWED_BUCKETS: list,
   STORAGE_REQUEST_TIMEOUT_MS: int(30_000, 100),
   STORAGE_AMBIENT_CREDENTIALS: bool(true),
   COLLECTIONS_PGVECTOR: z.enum(['auto', 'require', 'off']).default('auto'),
@@ -193,6 +194,8 @@ export interface AppConfig {
     allowHttp: boolean;
     allowedHosts: string[];
     deniedHosts: string[];
+    /** Empty = any bucket. `name`, `prefix-*`, or `s3://name` / `gs://…` / `azure://account/container`. */
+    allowedBuckets: string[];
     requestTimeoutMs: number;
     /** Let the SDKs look for ambient credentials (AWS chain, Google ADC) when none are configured. */
     ambientCredentials: boolean;
@@ -322,6 +325,7 @@ export function loadConfig(
       allowHttp: env.STORAGE_ALLOW_HTTP,
       allowedHosts: env.STORAGE_ALLOWED_HOSTS,
       deniedHosts: env.STORAGE_DENIED_HOSTS,
+      allowedBuckets: env.STORAGE_ALLOWED_BUCKETS,
       requestTimeoutMs: env.STORAGE_REQUEST_TIMEOUT_MS,
       ambientCredentials: env.STORAGE_AMBIENT_CREDENTIALS,
     },

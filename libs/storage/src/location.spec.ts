@@ -10,6 +10,7 @@ const base: StorageConfig = {
   allowHttp: false,
   allowedHosts: [],
   deniedHosts: [],
+  allowedBuckets: [],
   requestTimeoutMs: 30_000,
   ambientCredentials: false,
 };
@@ -23,6 +24,24 @@ function code(f: () => unknown): string | undefined {
   }
   return undefined;
 }
+
+describe('STORAGE_ALLOWED_BUCKETS', () => {
+  it('lets only matching buckets through, by name, wildcard or provider-qualified entry', () => {
+    const c = cfg({ allowedBuckets: ['imports-*', 'gs://ml-data', 'azure://acct/landing'] });
+    expect(parseObjectLocation('s3://imports-prod/a.parquet', c).bucket).toBe('imports-prod');
+    expect(parseObjectLocation('gs://ml-data/x.npy', c).bucket).toBe('ml-data');
+    expect(parseObjectLocation('https://acct.blob.core.windows.net/landing/f.json', c).bucket).toBe('landing');
+    expect(() => parseObjectLocation('s3://ml-data/x.json', c)).toThrow('object bucket is not allowed: s3://ml-data');
+    expect(() => parseObjectLocation('s3://other/x.json', c)).toThrow('object bucket is not allowed: s3://other');
+    expect(code(() => parseObjectLocation('https://acct.blob.core.windows.net/other/f.json', c))).toBe(
+      StorageErrorCode.HostNotAllowed,
+    );
+  });
+
+  it('allows every bucket when unset', () => {
+    expect(parseObjectLocation('s3://anything/a.json', cfg()).bucket).toBe('anything');
+  });
+});
 
 describe('parseObjectLocation', () => {
   it('takes s3:// bucket and key verbatim', () => {

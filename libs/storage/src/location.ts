@@ -52,7 +52,23 @@ export function parseObjectLocation(urlOrPath: string, config: StorageConfig): O
   const loc = parseUnchecked(input, config);
   checkHostName(loc.host, policy);
   if (loc.endpoint !== undefined) checkEndpointScheme(loc.endpoint, loc.display, policy);
+  checkBucket(loc, config.allowedBuckets ?? []);
   return loc;
+}
+
+/** `STORAGE_ALLOWED_BUCKETS`: the bucket (container) must match one entry when the list is set. */
+function checkBucket(loc: ObjectLocation, allowed: readonly string[]): void {
+  if (allowed.length === 0 || loc.provider === 'http') return;
+  const scheme = loc.provider === 'gcs' ? 'gs' : loc.provider;
+  const qualified =
+    loc.provider === 'azure' ? `azure://${loc.account ?? ''}/${loc.bucket}` : `${scheme}://${loc.bucket}`;
+  const matches = (pattern: string) => {
+    const p = pattern.trim();
+    const target = p.includes('://') ? qualified : loc.bucket;
+    const re = new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+    return re.test(target);
+  };
+  if (!allowed.some(matches)) throw storageErrors.bucketNotAllowed(qualified);
 }
 
 function parseUnchecked(input: string, config: StorageConfig): ObjectLocation {

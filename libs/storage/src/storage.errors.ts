@@ -47,6 +47,8 @@ export const storageErrors = {
     ),
   hostNotAllowed: (host: string) =>
     new StorageError(StorageErrorCode.HostNotAllowed, `object URL host is not allowed: ${host}`),
+  bucketNotAllowed: (bucket: string) =>
+    new StorageError(StorageErrorCode.HostNotAllowed, `object bucket is not allowed: ${bucket}`),
   accessDenied: (display: string, cause?: unknown) =>
     new StorageError(StorageErrorCode.AccessDenied, `access denied: ${display}`, { cause: safeCause(cause) }),
   notFound: (display: string, cause?: unknown) =>

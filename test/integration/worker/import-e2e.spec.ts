@@ -228,3 +228,17 @@ describe('retries and live progress', () => {
     expect(new Set(seen.filter((p) => p > 0 && p < 100)).size).toBeGreaterThanOrEqual(3);
   }, 60_000);
 });
+
+describe('servers that ignore Range', () => {
+  it('spools a Parquet file from a server that ignores Range to a temporary file and imports it', async () => {
+    const c = await newCollection();
+    web.put(`/${c}/rows.parquet`, await parquet(range(1, 500)), { ignoreRange: true });
+    const jobId = await createJob({ collectionName: c, objectUrl: web.url(`/${c}/rows.parquet`) });
+    const d = await waitFor(jobId, ['Completed', 'Failed']);
+    expect(d.reason).toBe('');
+    expect(await digest(c)).toEqual({ n: 500, text: expectedDigestInput(range(1, 500)) });
+    expect(
+      web.requests.filter((r) => r.path === `/${c}/rows.parquet` && r.method === 'GET').length,
+    ).toBeLessThanOrEqual(3);
+  });
+});

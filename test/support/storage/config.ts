@@ -11,6 +11,7 @@ export function testStorageConfig(over: Partial<StorageConfig> = {}): StorageCon
     allowHttp: true,
     allowedHosts: [],
     deniedHosts: [],
+    allowedBuckets: [],
     requestTimeoutMs: 2_000,
     ambientCredentials: false,
     ...over,

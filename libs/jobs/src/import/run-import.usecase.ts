@@ -1,11 +1,15 @@
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import type { AppConfig } from '@gw/config';
 import { type CollectionsContext, getCollection, quoteIdent } from '@gw/collections';
 import { finishJob, type JobFileRow } from '@gw/db';
 import { isCodedError } from '@gw/errors';
-import { type ByteInput, type FileFormat, formatOf, openFileGroup } from '@gw/formats';
+import { type ByteInput, byteInputFromFile, type FileFormat, formatOf, openFileGroup } from '@gw/formats';
 import type { RowBatch } from '@gw/schema';
 import {
   assertFileSize,
@@ -347,17 +351,31 @@ export class RunImportJob {
     const schema = spec.collection.schema;
     async function* batches(): AsyncGenerator<RowBatch> {
       for (const u of units) {
-        const inputs: ByteInput[] = u.inputs.map((i) =>
-          objectInput(i.source, i.stat, i.display, signal, (n) => progress.bytes(g, n)),
-        );
-        const reader = openFileGroup(u.format, inputs, schema, opts);
-        const known = await reader.totalRows();
-        if (known !== null) progress.knownRows(g, known);
-        for await (const b of reader.batches()) {
-          signal.throwIfAborted();
-          yield b;
-          progress.rows(g, b.rowCount);
-          await progress.flush(false);
+        const spooled: string[] = [];
+        try {
+          const inputs: ByteInput[] = [];
+          for (const i of u.inputs) {
+            const onBytes = (n: number) => progress.bytes(g, n);
+            if (i.stat.rangeReads === false && (u.format === 'parquet' || u.format === 'numpy')) {
+              // The server ignores Range (storage.md §2): read it once into a temporary file.
+              const path = await spoolToFile(i.source, i.stat, signal, onBytes);
+              spooled.push(path);
+              inputs.push(await byteInputFromFile(path, i.display));
+            } else {
+              inputs.push(objectInput(i.source, i.stat, i.display, signal, onBytes));
+            }
+          }
+          const reader = openFileGroup(u.format, inputs, schema, opts);
+          const known = await reader.totalRows();
+          if (known !== null) progress.knownRows(g, known);
+          for await (const b of reader.batches()) {
+            signal.throwIfAborted();
+            yield b;
+            progress.rows(g, b.rowCount);
+            await progress.flush(false);
+          }
+        } finally {
+          await Promise.all(spooled.map((p) => rm(p, { force: true })));
         }
       }
     }
@@ -508,6 +526,29 @@ export class RunImportJob {
 
 /** A job-level problem found while planning (empty folder, too many groups): bad input, no retry. */
 class PlanError extends Error {}
+
+async function spoolToFile(
+  source: ObjectSource,
+  stat: ObjectStat,
+  signal: AbortSignal,
+  onBytes: (n: number) => void,
+): Promise<string> {
+  const path = join(tmpdir(), `igw-spool-${randomBytes(8).toString('hex')}`);
+  const out = createWriteStream(path, { mode: 0o600 });
+  try {
+    for await (const chunk of source.stream(stat.key, 0, signal)) {
+      onBytes(chunk.length);
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+    return path;
+  } catch (e) {
+    out.destroy();
+    await rm(path, { force: true });
+    throw e;
+  }
+}
 
 function failingGroup(_err: unknown): number | null {
   return null;
