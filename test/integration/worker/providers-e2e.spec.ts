@@ -155,5 +155,10 @@ describe('every format from every storage emulator', () => {
       const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${c.collection}"`));
       expect(d.rows[0], `${c.provider}/${c.format}`).toEqual({ n: 250, text: expectedDigestInput(c.ids) });
     }
+    // Request credentials went through sealed storage and the worker: none of it shows in logs,
+    // and every terminal job's sealed credentials are erased.
+    for (const text of [worker.logs(), gw.logs()]) expect(text).not.toContain(AZURITE_KEY.slice(0, 40));
+    const left = await gw.db.query(`SELECT count(*)::int AS n FROM import_job_credentials`);
+    expect(left.rows[0].n).toBe(0);
   }, 180_000);
 });
