@@ -89,6 +89,8 @@ class Aborted extends Error {
  */
 export class RunImportJob {
   readonly workerId: string;
+  /** Progress of the jobs running here, also flushed by the lease timer so a slow batch still shows movement. */
+  private readonly live = new Map<string, ProgressWriter>();
 
   constructor(private readonly deps: RunImportDeps) {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -109,6 +111,10 @@ export class RunImportJob {
     const leaseMs = this.deps.config.worker.leaseMs;
     const renew = setInterval(
       () => {
+        this.live
+          .get(job.id)
+          ?.flush(false)
+          .catch(() => undefined);
         this.renewLease(job.id).then(
           (state) => {
             if (state === 'Cancelled') abort('cancelled');
@@ -137,6 +143,7 @@ export class RunImportJob {
             : null;
       return await this.settle(job, staging, why, e, opts);
     } finally {
+      this.live.delete(job.id);
       clearInterval(renew);
       clearTimeout(deadline);
       opts.shutdown?.removeEventListener('abort', onShutdown);
@@ -252,6 +259,7 @@ export class RunImportJob {
     }
 
     const progress = new ProgressWriter(this.deps.jobs, job.id, totalBytes);
+    this.live.set(job.id, progress);
     const target = this.deps.target;
     await withClient(target, async (c) => {
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(STAGING_SCHEMA)}`).catch(ignoreDuplicate);
