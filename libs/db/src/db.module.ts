@@ -54,7 +54,12 @@ export class DbModule {
 
 export function createPool(connectionString: string, applicationName: string, max = 10): Pool {
   const pool = new Pool({ connectionString, application_name: applicationName, max, connectionTimeoutMillis: 5_000 });
-  // An idle client losing its connection (Postgres restart) must not crash the process.
+  // A client losing its connection (Postgres restart, pg_terminate_backend) must not crash the
+  // process: idle ones are reported on the pool, checked-out ones on themselves. The failing query
+  // still rejects, and pg-pool drops the dead client when it is released.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }

@@ -242,3 +242,29 @@ describe('servers that ignore Range', () => {
     ).toBeLessThanOrEqual(3);
   });
 });
+
+describe('transient database failures', () => {
+  it('retries a job whose COPY connection is killed mid-stream, and completes it exactly once', async () => {
+    const c = await newCollection();
+    web.put(`/${c}/big.jsonl`, jsonl(range(1, 150_000)));
+    const jobId = await createJob({ collectionName: c, objectUrl: web.url(`/${c}/big.jsonl`) });
+    // Wait for the worker's COPY into staging, then kill that backend.
+    let killed = 0;
+    const deadline = Date.now() + 20_000;
+    while (killed === 0 && Date.now() < deadline) {
+      const r = await gw.db.query(
+        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+          WHERE datname = current_database() AND query ILIKE 'COPY %igw_staging%' AND state = 'active'`,
+      );
+      killed = r.rows.filter((x: { ok: boolean }) => x.ok).length;
+      if (killed === 0) await new Promise((res) => setTimeout(res, 10));
+    }
+    expect(killed).toBe(1);
+    const d = await waitFor(jobId, ['Completed', 'Failed'], 60_000);
+    expect(d.reason).toBe('');
+    expect(d.gatewayState).toBe('Completed');
+    const row = await gw.db.query(`SELECT attempts FROM import_jobs WHERE job_id = $1`, [jobId]);
+    expect(row.rows[0].attempts).toBe(2);
+    expect((await digest(c)).n).toBe(150_000);
+  }, 90_000);
+});

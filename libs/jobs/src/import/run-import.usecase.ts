@@ -588,6 +588,11 @@ function ignoreDuplicate(e: unknown): void {
 async function withClient<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client whose backend dies emits 'error' itself; unheard, that would end the process.
+  const onError = (e: Error) => {
+    broken = e;
+  };
+  c.on('error', onError);
   try {
     return await run(c);
   } catch (e) {
@@ -595,6 +600,7 @@ async function withClient<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Pr
     if (isTransient(e) || (isCodedError(e) && e.retryable)) broken = e as Error;
     throw e;
   } finally {
+    c.off('error', onError);
     c.release(broken);
   }
 }
