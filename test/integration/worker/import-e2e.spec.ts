@@ -139,6 +139,10 @@ describe('HTTP create → worker → rows in PostgreSQL (S3 emulator)', () => {
     expect(d.gatewayState).toBe('Failed');
     expect(d.reason).toBe(`s3://data/${c}/bad.jsonl: row 5 (byte 200), field 'vector': expected 4 values, got 3`);
     expect(d.importedRows).toBe(0);
+    // the reason is on the failing file's detail, not on the file that was fine
+    expect(d.details.map((x) => x.state)).toEqual(['Completed', 'Failed']);
+    expect((d.details[1] as unknown as { reason: string }).reason).toBe(d.reason);
+    expect((d.details[0] as unknown as { reason: string }).reason).toBe('');
     expect(await digest(c)).toEqual({ n: 0, text: '' });
   });
 

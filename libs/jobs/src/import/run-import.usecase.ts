@@ -71,6 +71,8 @@ interface LeasedJob {
   deadlineAt: Date | null;
   credentialsId: string | null;
   fromState: string;
+  /** The file group being staged, so a failure's reason lands on that file's row too. */
+  currentGroup?: number;
 }
 
 type AbortWhy = 'cancelled' | 'timeout' | 'shutdown' | 'lease-lost';
@@ -276,7 +278,9 @@ export class RunImportJob {
         progress.resumed(f.row.groupIndex, f.bytes, Number(f.row.importedRows));
         continue;
       }
+      job.currentGroup = f.row.groupIndex;
       await this.stageFile(job, spec, f, progress, signal);
+      delete job.currentGroup;
     }
     await progress.flush(true);
     await this.publish(job, spec, signal);
@@ -494,7 +498,7 @@ export class RunImportJob {
     const message = err instanceof Error ? err.message : String(err);
     const retryable = isCodedError(err) ? err.retryable : !(err instanceof PlanError) && isTransient(err);
     if (!retryable || opts.attempt + 1 >= opts.maxAttempts) {
-      await this.fail(job, message, failingGroup(err));
+      await this.fail(job, message, job.currentGroup ?? null);
       await dropStaging();
       throw new FatalImportError(message);
     }
@@ -556,10 +560,6 @@ async function spoolToFile(
     await rm(path, { force: true });
     throw e;
   }
-}
-
-function failingGroup(_err: unknown): number | null {
-  return null;
 }
 
 const TRANSIENT_CODES = new Set([
