@@ -1,5 +1,6 @@
-import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { type DynamicModule, Inject, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import type { NextFunction, Request, Response } from 'express';
 import type { Pool } from 'pg';
 import type { CollectionsContext } from '@gw/collections';
 import { APP_CONFIG, type AppConfig, ConfigModule } from '@gw/config';
@@ -10,6 +11,7 @@ import { EnvelopeFilter } from './http/envelope.filter';
 import { rawBodyMiddleware } from './http/raw-body.middleware';
 import { RequestInterceptor } from './http/request.interceptor';
 import { HealthController } from './ops/health.controller';
+import { MetricsController, RequestMetrics } from './ops/metrics.controller';
 import { V1ImportController } from './v1/import.controller';
 import { COLLECTIONS_CONTEXT, V2CollectionsController } from './v2/collections.controller';
 import { V2ImportController } from './v2/import.controller';
@@ -18,13 +20,22 @@ import { V2ImportController } from './v2/import.controller';
 export class ApiModule implements NestModule {
   private static bodyLimit = 64 * 1024 * 1024;
 
+  constructor(@Inject(RequestMetrics) private readonly requestMetrics: RequestMetrics) {}
+
   static forRoot(config: AppConfig): DynamicModule {
     ApiModule.bodyLimit = config.requestBodyLimit;
     return {
       module: ApiModule,
       imports: [ConfigModule.forRoot(config), DbModule.forRoot(), QueueModule.forRoot(), ImportJobsModule],
-      controllers: [HealthController, V2ImportController, V1ImportController, V2CollectionsController],
+      controllers: [
+        HealthController,
+        MetricsController,
+        V2ImportController,
+        V1ImportController,
+        V2CollectionsController,
+      ],
       providers: [
+        RequestMetrics,
         { provide: ApiKeysRepository, inject: [JOB_DB_POOL], useFactory: (p: Pool) => new ApiKeysRepository(p) },
         {
           provide: COLLECTIONS_CONTEXT,
@@ -55,6 +66,10 @@ export class ApiModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(rawBodyMiddleware(ApiModule.bodyLimit)).forRoutes('*path');
+    consumer
+      .apply(rawBodyMiddleware(ApiModule.bodyLimit), (req: Request, res: Response, next: NextFunction) => {
+        this.requestMetrics.use(req, res, next);
+      })
+      .forRoutes('*path');
   }
 }

@@ -134,3 +134,31 @@ describe('list at scale', () => {
     }
   }, 120_000);
 });
+
+describe('GET /metrics', () => {
+  it('exposes active jobs per collection, recent jobs by state and HTTP request counts', async () => {
+    const gw3 = await startTestGateway();
+    try {
+      const k = await gw3.apiKey(['admin']);
+      const c = await makeCollection(gw3.db);
+      for (let i = 0; i < 3; i++) {
+        await call(gw3, 'POST', `${V2}/create`, {
+          key: k,
+          body: { collectionName: c, objectUrl: `s3://bkt/${i}.json` },
+        });
+      }
+      await call(gw3, 'POST', `${V2}/describe`, { key: k, body: { jobId: 'job-none' } });
+      const r = await fetch(`${gw3.url}/metrics`);
+      expect(r.headers.get('content-type')).toContain('text/plain');
+      const text = await r.text();
+      expect(text).toContain(`igw_import_active_jobs{db="default",collection="${c}"} 3`);
+      expect(text).toContain('igw_import_jobs_24h{state="Pending"} 3');
+      expect(text).toMatch(
+        /igw_http_requests_total\{method="POST",route="\/v2\/vectordb\/jobs\/import\/create",status="200"\} 3/,
+      );
+      expect(text).not.toContain('job-none');
+    } finally {
+      await gw3.close();
+    }
+  });
+});
