@@ -22,15 +22,26 @@ export class Reconciler {
     private readonly opts: { graceMs: number; batch: number; onQueueTouched?: (queueName: string) => void },
   ) {}
 
+  /** Where the last pass stopped: passes walk all active jobs a page at a time, then wrap. */
+  private cursor = '0';
+
   async runOnce(): Promise<ReconcileResult> {
     const timedOut = await this.failExpired();
-    const r = await this.jobs.query<{ jobId: string; dbName: string; collectionName: string; state: string }>(
-      `SELECT job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName", state FROM import_jobs
-        WHERE (state = 'Pending' AND created_at < now() - make_interval(secs => $1 / 1000.0))
-           OR (state = 'Importing' AND (lease_expires_at IS NULL OR lease_expires_at < now()))
-        ORDER BY created_at LIMIT $2`,
-      [this.opts.graceMs, this.opts.batch],
+    const r = await this.jobs.query<{
+      id: string;
+      jobId: string;
+      dbName: string;
+      collectionName: string;
+      state: string;
+    }>(
+      `SELECT id::text, job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName", state FROM import_jobs
+        WHERE state IN ('Pending', 'Importing') AND id > $3::bigint
+          AND ((state = 'Pending' AND created_at < now() - make_interval(secs => $1 / 1000.0))
+            OR (state = 'Importing' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
+        ORDER BY import_jobs.id LIMIT $2`,
+      [this.opts.graceMs, this.opts.batch, this.cursor],
     );
+    this.cursor = r.rows.length < this.opts.batch ? '0' : r.rows[r.rows.length - 1]!.id;
     let enqueued = 0;
     let recovered = 0;
     for (const j of r.rows) {
