@@ -114,6 +114,23 @@ describe('collections API through the official Node SDK HttpClient', () => {
     expect(asNumber.text).toBe('{"code":0,"data":[{"id":5}]}');
   });
 
+  it('keeps an Int64 beyond 2^53 sent as a bare JSON number exact on insert and in filters', async () => {
+    const name = uniqueName('big');
+    const key = await gw.apiKey(['admin']);
+    await call(gw, 'POST', '/v2/vectordb/collections/create', { key, body: { collectionName: name, dimension: 2 } });
+    const ins = await call(gw, 'POST', '/v2/vectordb/entities/insert', {
+      key,
+      body: `{"collectionName":"${name}","data":[{"id":9007199254740993,"vector":[1,2]}]}`,
+    });
+    expect(ins.text).toBe('{"code":0,"data":{"insertCount":1,"insertIds":["9007199254740993"]}}');
+    const q = await call(gw, 'POST', '/v2/vectordb/entities/query', {
+      key,
+      body: `{"collectionName":"${name}","filter":"id == 9007199254740993","outputFields":["id"]}`,
+      headers: { 'Accept-Type-Allow-Int64': 'true' },
+    });
+    expect(q.text).toBe('{"code":0,"data":[{"id":9007199254740993}]}');
+  });
+
   it('cancels the active import jobs of a collection before dropping it', async () => {
     const name = uniqueName('drop');
     const key = await gw.apiKey(['admin']);
