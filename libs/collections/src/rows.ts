@@ -1,15 +1,15 @@
-import { META_FIELD, PARTITION_COLUMN, type Column, type FieldSchema, type RowBatch } from '@gw/schema';
+import {
+  fromFloat16Bits,
+  META_FIELD,
+  PARTITION_COLUMN,
+  toFloat16Bits,
+  type Column,
+  type FieldSchema,
+  type RowBatch,
+} from '@gw/schema';
 import { columnType } from './ddl';
 import { insertRejected } from './collections.errors';
-import {
-  float32Shortest,
-  fromFloat16Bits,
-  JsonInt64,
-  RawJson,
-  toBase64,
-  toFloat16Bits,
-  type JsonOut,
-} from './json-out';
+import { float32Shortest, JsonInt64, RawJson, toBase64, type JsonOut } from './json-out';
 import type { CollectionDef } from './model';
 import { pgTextArray } from './filter';
 import { Params, quoteIdent, tableRef, type SqlRunner } from './sql';
@@ -215,6 +215,7 @@ function decodeValue(f: FieldSchema, v: unknown): JsonOut {
       if (Array.isArray(v)) {
         const bytes = new Uint8Array(v.length * 2);
         const dv = new DataView(bytes.buffer);
+        // Values read from a halfvec column are halves already, so they never overflow (-1).
         v.forEach((x, i) => dv.setUint16(i * 2, toFloat16Bits(Number(x)), true));
         return toBase64(bytes);
       }
