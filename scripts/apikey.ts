@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '@gw/config';
+import { ConfigError, loadConfig, loadDotEnv } from '@gw/config';
 import { ApiKeysRepository, createPool, migrate, SCOPES, type Scope } from '@gw/db';
 
 const USAGE = `usage:
@@ -30,6 +30,7 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return command === undefined && !values.help ? 2 : 0;
   }
+  loadDotEnv();
   const config = loadConfig(process.env, (w) => console.error(w));
   await migrate(config.databaseUrl);
   const pool = createPool(config.databaseUrl, 'igw-apikey', 1);

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, loadDotEnv } from './config';
 
 const KEY = 'a'.repeat(64);
 
@@ -91,5 +91,23 @@ describe('loadConfig', () => {
     expect(problems({ GATEWAY_SECRET_KEY: KEY, IMPORT_DEFAULT_TIMEOUT: 'soon' })[0]).toContain(
       'IMPORT_DEFAULT_TIMEOUT',
     );
+  });
+});
+
+describe('loadDotEnv', () => {
+  it('loads a .env file without overriding variables already in the environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'igw-env-'));
+    const file = join(dir, '.env');
+    writeFileSync(file, 'IGW_TEST_DOTENV_A=from-file\nIGW_TEST_DOTENV_B=from-file\n');
+    process.env.IGW_TEST_DOTENV_A = 'from-env';
+    try {
+      expect(loadDotEnv(file)).toBe(file);
+      expect(process.env.IGW_TEST_DOTENV_A).toBe('from-env');
+      expect(process.env.IGW_TEST_DOTENV_B).toBe('from-file');
+      expect(loadDotEnv(join(dir, 'missing.env'))).toBeUndefined();
+    } finally {
+      delete process.env.IGW_TEST_DOTENV_A;
+      delete process.env.IGW_TEST_DOTENV_B;
+    }
   });
 });

@@ -354,6 +354,16 @@ export function redactUrl(value: string): string {
   }
 }
 
+/**
+ * Loads `.env` from the working directory into process.env when it exists (config.md: "optionally
+ * a .env file"). Variables already set in the environment win. Returns the file loaded, if any.
+ */
+export function loadDotEnv(file = resolve('.env')): string | undefined {
+  if (!existsSync(file)) return undefined;
+  process.loadEnvFile(file);
+  return file;
+}
+
 let cached: AppConfig | undefined;
 
 /** Parsed once per process and cached (immich's getEnv pattern). */

@@ -4,6 +4,7 @@ export {
   decodeSecretKey,
   getConfig,
   loadConfig,
+  loadDotEnv,
   redactUrl,
   resetConfigCache,
 } from './config';

@@ -1,8 +1,9 @@
-import { ConfigError, loadConfig, redactUrl } from '@gw/config';
+import { ConfigError, loadConfig, loadDotEnv, redactUrl } from '@gw/config';
 import { migrate } from './migrate';
 
 /** `npm run db:migrate`: apply pending migrations to DATABASE_URL. */
 async function main(): Promise<void> {
+  loadDotEnv();
   const config = loadConfig(process.env, (m) => console.warn(m));
   const res = await migrate(config.databaseUrl, { log: (m) => console.log(m) });
   console.log(

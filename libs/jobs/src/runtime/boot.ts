@@ -1,4 +1,4 @@
-import { type AppConfig, ConfigError, loadConfig } from '@gw/config';
+import { type AppConfig, ConfigError, loadConfig, loadDotEnv } from '@gw/config';
 import { migrate } from '@gw/db';
 import { createRootLogger, type Logger } from '@gw/logger';
 import { describePreflightFailure, preflight } from './preflight';
@@ -12,6 +12,7 @@ export async function bootProcess(role: 'api' | 'worker'): Promise<{ config: App
   let config: AppConfig;
   const warnings: string[] = [];
   try {
+    loadDotEnv();
     config = loadConfig(process.env, (w) => warnings.push(w));
   } catch (e) {
     if (e instanceof ConfigError) {
