@@ -147,6 +147,7 @@ const envSchema = z.object({
   STORAGE_ALLOWED_BUCKETS: list,
   STORAGE_REQUEST_TIMEOUT_MS: int(30_000, 100),
   STORAGE_AMBIENT_CREDENTIALS: bool(true),
+  STORAGE_CA_FILE: optionalText,
   COLLECTIONS_PGVECTOR: z.enum(['auto', 'require', 'off']).default('auto'),
   REQUEST_BODY_LIMIT: z
     .string()
@@ -199,6 +200,8 @@ export interface AppConfig {
     requestTimeoutMs: number;
     /** Let the SDKs look for ambient credentials (AWS chain, Google ADC) when none are configured. */
     ambientCredentials: boolean;
+    /** Extra trusted CA certificates (PEM) for object-store TLS, e.g. an on-premises MinIO's private CA. */
+    caPem?: string;
   };
   collections: { pgvector: 'auto' | 'require' | 'off' };
   requestBodyLimit: number;
@@ -282,6 +285,17 @@ export function loadConfig(
   const env = parsed.data;
   const problems: string[] = [];
   const secretKeys = resolveSecretKeys(env, problems, warn);
+  let caPem: string | undefined;
+  if (env.STORAGE_CA_FILE !== undefined) {
+    try {
+      caPem = readFileSync(env.STORAGE_CA_FILE, 'utf8');
+      if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate');
+    } catch {
+      problems.push(
+        `STORAGE_CA_FILE: expected a readable file of PEM certificates (got ${JSON.stringify(env.STORAGE_CA_FILE)})`,
+      );
+    }
+  }
   if ((env.STORAGE_S3_ACCESS_KEY === undefined) !== (env.STORAGE_S3_SECRET_KEY === undefined)) {
     problems.push('STORAGE_S3_ACCESS_KEY and STORAGE_S3_SECRET_KEY: set both or neither');
   }
@@ -328,6 +342,7 @@ export function loadConfig(
       allowedBuckets: env.STORAGE_ALLOWED_BUCKETS,
       requestTimeoutMs: env.STORAGE_REQUEST_TIMEOUT_MS,
       ambientCredentials: env.STORAGE_AMBIENT_CREDENTIALS,
+      ...(caPem === undefined ? {} : { caPem }),
     },
     collections: { pgvector: env.COLLECTIONS_PGVECTOR },
     requestBodyLimit: env.REQUEST_BODY_LIMIT,

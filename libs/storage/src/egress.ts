@@ -17,6 +17,8 @@ export interface EgressPolicy {
   deniedHosts: readonly string[];
   /** At most this many redirects, each re-checked. */
   maxRedirects: number;
+  /** Extra trusted CA certificates (PEM) for TLS to object stores. */
+  ca?: string;
 }
 
 export interface ResolvedAddress {
@@ -39,6 +41,7 @@ export function egressPolicyFrom(config: AppConfig['storage']): EgressPolicy {
     allowedHosts: config.allowedHosts,
     deniedHosts: config.deniedHosts,
     maxRedirects: 3,
+    ...(config.caPem === undefined ? {} : { ca: config.caPem }),
   };
 }
 
@@ -212,6 +215,11 @@ export class EgressGuard {
     readonly policy: EgressPolicy,
     private readonly resolver: Resolver = systemResolver,
   ) {}
+
+  /** TLS options every https agent of a driver adds: the configured extra CAs, if any. */
+  get tls(): { ca?: string } {
+    return this.policy.ca === undefined ? {} : { ca: this.policy.ca };
+  }
 
   /** Resolves and checks a host; returns the addresses a connection may use. */
   async resolve(rawHost: string): Promise<ResolvedAddress[]> {

@@ -57,6 +57,21 @@ const TRANSIENT_CODES = new Set([
 
 class AttemptTimeout extends Error {}
 
+/** Certificate verification failures: retrying cannot help, and the operator must act (CA, host name). */
+const TLS_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** Maps anything an attempt threw to a StorageError; programming errors pass through. */
 export function classifyError(e: unknown, display: string, callerSignal?: AbortSignal): Error {
   if (e instanceof StorageError) return e;
@@ -76,6 +91,10 @@ export function classifyError(e: unknown, display: string, callerSignal?: AbortS
   }
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return storageErrors.transient(display, code);
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    const tls = (c as { code?: unknown }).code;
+    if (typeof tls === 'string' && TLS_CODES.has(tls)) return storageErrors.tlsRejected(display, tls);
+  }
   const name = e instanceof Error ? e.name : '';
   if (name === 'AbortError' || name === 'TimeoutError') return storageErrors.transient(display, 'timeout');
   // Unknown transport/parse failures (e.g. a list body cut short) are worth a bounded retry.

@@ -47,6 +47,11 @@ export const storageErrors = {
     ),
   hostNotAllowed: (host: string) =>
     new StorageError(StorageErrorCode.HostNotAllowed, `object URL host is not allowed: ${host}`),
+  tlsRejected: (display: string, code: string) =>
+    new StorageError(
+      StorageErrorCode.AccessDenied,
+      `TLS certificate rejected: ${display} (${code}; set STORAGE_CA_FILE for a private CA)`,
+    ),
   bucketNotAllowed: (bucket: string) =>
     new StorageError(StorageErrorCode.HostNotAllowed, `object bucket is not allowed: ${bucket}`),
   accessDenied: (display: string, cause?: unknown) =>

@@ -37,7 +37,7 @@ export class AzureDriver implements RawDriver {
   constructor(private readonly o: AzureDriverOptions) {
     const agentOpts = { keepAlive: true, maxSockets: 16, lookup: o.guard.lookup };
     const httpAgent = new http.Agent(agentOpts);
-    const httpsAgent = new https.Agent(agentOpts);
+    const httpsAgent = new https.Agent({ ...agentOpts, ...o.guard.tls });
     this.agents = [httpAgent, httpsAgent];
     const useGuardedAgent: RequestPolicyFactory = {
       create: (next: RequestPolicy): RequestPolicy => ({

@@ -22,14 +22,17 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * `key` is ignored.
  */
 export class HttpDriver implements RawDriver {
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
 
   constructor(
     private readonly location: ObjectLocation,
     private readonly guard: EgressGuard,
     private readonly request: RequestFn = defaultRequest,
-  ) {}
+  ) {
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, ...guard.tls });
+  }
 
   close(): void {
     this.httpAgent.destroy();

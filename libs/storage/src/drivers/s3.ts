@@ -40,7 +40,10 @@ export class S3Driver implements RawDriver {
 
   constructor(private readonly o: S3DriverOptions) {
     const agentOpts = { keepAlive: true, maxSockets: 16, lookup: o.guard.lookup };
-    this.agents = { httpAgent: new http.Agent(agentOpts), httpsAgent: new https.Agent(agentOpts) };
+    this.agents = {
+      httpAgent: new http.Agent(agentOpts),
+      httpsAgent: new https.Agent({ ...agentOpts, ...o.guard.tls }),
+    };
     this.region = o.region ?? 'us-east-1';
   }
 
