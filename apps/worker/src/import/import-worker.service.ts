@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '@gw/config';
@@ -11,7 +17,7 @@ import { ImportProcessor } from './import.processor';
  * Redis's view from Postgres; on SIGTERM stops taking jobs and hands running ones back.
  */
 @Injectable()
-export class ImportWorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('ImportWorker');
   private readonly dispatcher: FairDispatcher;
   private readonly queue: BullJobQueue;
@@ -72,10 +78,19 @@ export class ImportWorkerService implements OnApplicationBootstrap, OnApplicatio
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * Before any module's onApplicationShutdown closes Redis and PostgreSQL: running imports must
+   * still be able to release their leases and hand their BullMQ jobs back.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
-    await this.dispatcher.stop(8_000);
-    await this.queue.close();
-    this.log.log('import dispatcher stopped');
+    try {
+      await this.dispatcher.stop(8_000);
+      await this.queue.close();
+    } catch (e) {
+      this.log.warn({ err: e }, 'problem while stopping the import dispatcher');
+    } finally {
+      this.log.log('import dispatcher stopped');
+    }
   }
 }
