@@ -79,18 +79,25 @@ const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", c
   total_rows::text AS "totalRows", total_bytes::text AS "totalBytes", reason, options, request,
   created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
 
-async function inTransaction<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `run` in one transaction on a pooled client. A client whose ROLLBACK fails has lost its
+ * connection, so it is released as broken and the pool replaces it.
+ */
+export async function inTransaction<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const out = await run(client);
     await client.query('COMMIT');
     return out;
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+    });
     throw e;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

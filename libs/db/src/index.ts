@@ -14,6 +14,7 @@ export {
   ACTIVE_STATES,
   finishJob,
   ImportJobsRepository,
+  inTransaction,
   TERMINAL_STATES,
   type AdmitResult,
   type FileState,

@@ -38,3 +38,8 @@ export const jobsErrors = {
   unavailable: (cause?: unknown) =>
     new JobsError(JobsErrorCode.ServiceUnavailable, 'service unavailable', { retryable: true, cause }),
 };
+
+/** The reason of a job failed by its deadline, naming the timeout as the request gave it. */
+export function timeoutReason(optionsTimeout: string | null | undefined, timeoutMs: string | number | null): string {
+  return `import timeout of ${optionsTimeout ?? `${Number(timeoutMs ?? 0) / 1000}s`} exceeded`;
+}

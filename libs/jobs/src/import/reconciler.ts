@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import { finishJob } from '@gw/db';
+import { finishJob, inTransaction } from '@gw/db';
+import { timeoutReason } from '../jobs.errors';
 import type { BullJobQueue } from '../queues/import/import-queue';
 import { importQueueName } from '../queues/import/import-queue';
 
@@ -76,28 +77,19 @@ export class Reconciler {
     );
     let n = 0;
     for (const { id } of r.rows) {
-      const c = await this.jobs.connect();
-      try {
-        await c.query('BEGIN');
-        const j = await c.query<{ state: string; text: string | null; ms: string | null }>(
+      const failed = await inTransaction(this.jobs, async (c) => {
+        const j = await c.query<{ state: 'Pending' | 'Importing'; text: string | null; ms: string | null }>(
           `SELECT state, options->>'timeout' AS text, timeout_ms::text AS ms FROM import_jobs
             WHERE id = $1 AND state IN ('Pending', 'Importing') AND deadline_at < now()
               AND (lease_expires_at IS NULL OR lease_expires_at < now()) FOR UPDATE`,
           [id],
         );
         const row = j.rows[0];
-        if (row !== undefined) {
-          const text = row.text ?? `${Number(row.ms ?? 0) / 1000}s`;
-          await finishJob(c, id, row.state as 'Pending', 'Failed', `import timeout of ${text} exceeded`, 'reconciler');
-          n++;
-        }
-        await c.query('COMMIT');
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        c.release();
-      }
+        if (row === undefined) return false;
+        await finishJob(c, id, row.state, 'Failed', timeoutReason(row.text, row.ms), 'reconciler');
+        return true;
+      });
+      if (failed) n++;
     }
     return n;
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import type { AppConfig } from '@gw/config';
 import { type CollectionsContext, getCollection, quoteIdent } from '@gw/collections';
-import { finishJob, type JobFileRow } from '@gw/db';
+import { finishJob, inTransaction, type JobFileRow } from '@gw/db';
 import { isCodedError } from '@gw/errors';
 import { type ByteInput, byteInputFromFile, type FileFormat, formatOf, openFileGroup } from '@gw/formats';
 import type { RowBatch } from '@gw/schema';
@@ -22,6 +22,7 @@ import {
   parseObjectLocation,
   type StorageCredentials,
 } from '@gw/storage';
+import { timeoutReason } from '../jobs.errors';
 import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
 import type { ImportSink, StagingSpec } from './import-sink';
 import { objectInput } from './object-input';
@@ -391,18 +392,11 @@ export class RunImportJob {
         }
       }
     }
-    const rows = await withClient(this.deps.target, async (c) => {
-      await c.query('BEGIN');
-      try {
-        await this.deps.sink.clearGroup(c, spec, g);
-        const n = await this.deps.sink.copyGroup(c, spec, g, batches(), signal);
-        signal.throwIfAborted();
-        await c.query('COMMIT');
-        return n;
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      }
+    const rows = await inTransaction(this.deps.target, async (c) => {
+      await this.deps.sink.clearGroup(c, spec, g);
+      const n = await this.deps.sink.copyGroup(c, spec, g, batches(), signal);
+      signal.throwIfAborted();
+      return n;
     });
     await this.deps.jobs.query(
       `UPDATE import_job_files SET state = 'Completed', progress = 100, imported_rows = $3, total_rows = $3,
@@ -418,40 +412,23 @@ export class RunImportJob {
   private async publish(job: LeasedJob, spec: StagingSpec, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     const same = this.deps.target === this.deps.jobs;
-    await withClient(this.deps.target, async (c) => {
-      await c.query('BEGIN');
-      try {
-        const done = await c.query<{ rows: string }>(`SELECT rows::text FROM ${PUBLISHED_TABLE} WHERE job_id = $1`, [
-          job.jobId,
-        ]);
-        let rows: number;
-        if (done.rows[0] !== undefined) {
-          rows = Number(done.rows[0].rows); // published by an attempt that died before recording it
-        } else {
-          rows = await this.deps.sink.publish(c, spec);
-          await c.query(`INSERT INTO ${PUBLISHED_TABLE} (job_id, rows) VALUES ($1, $2)`, [job.jobId, rows]);
-        }
-        signal.throwIfAborted();
-        if (same) await this.complete(c, job, rows);
-        await c.query('COMMIT');
-        if (!same) await withClient(this.deps.jobs, (j) => this.completeInTransaction(j, job, rows));
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
+    const rows = await inTransaction(this.deps.target, async (c) => {
+      const done = await c.query<{ rows: string }>(`SELECT rows::text FROM ${PUBLISHED_TABLE} WHERE job_id = $1`, [
+        job.jobId,
+      ]);
+      let n: number;
+      if (done.rows[0] !== undefined) {
+        n = Number(done.rows[0].rows); // published by an attempt that died before recording it
+      } else {
+        n = await this.deps.sink.publish(c, spec);
+        await c.query(`INSERT INTO ${PUBLISHED_TABLE} (job_id, rows) VALUES ($1, $2)`, [job.jobId, n]);
       }
+      signal.throwIfAborted();
+      if (same) await this.complete(c, job, n);
+      return n;
     });
+    if (!same) await inTransaction(this.deps.jobs, (c) => this.complete(c, job, rows));
     await withClient(this.deps.target, (c) => this.deps.sink.drop(c, spec)).catch(() => undefined);
-  }
-
-  private async completeInTransaction(c: PoolClient, job: LeasedJob, rows: number): Promise<void> {
-    await c.query('BEGIN');
-    try {
-      await this.complete(c, job, rows);
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    }
   }
 
   private async complete(c: PoolClient, job: LeasedJob, rows: number): Promise<void> {
@@ -490,8 +467,7 @@ export class RunImportJob {
       throw new RetryableImportError('worker shut down during the import');
     }
     if (why === 'timeout') {
-      const text = job.options.timeout ?? `${Number(job.timeoutMs ?? 0) / 1000}s`;
-      await this.fail(job, `import timeout of ${text} exceeded`, null);
+      await this.fail(job, timeoutReason(job.options.timeout, job.timeoutMs), null);
       await dropStaging();
       return 'failed';
     }
@@ -507,22 +483,15 @@ export class RunImportJob {
   }
 
   private async fail(job: LeasedJob, reason: string, group: number | null): Promise<void> {
-    await withClient(this.deps.jobs, async (c) => {
-      await c.query('BEGIN');
-      try {
-        const r = await c.query<{ state: string }>(`SELECT state FROM import_jobs WHERE id = $1 FOR UPDATE`, [job.id]);
-        const state = r.rows[0]?.state;
-        if (state === 'Pending' || state === 'Importing') {
-          await c.query(
-            `UPDATE import_job_files SET reason = $3 WHERE job_id = $1 AND state <> 'Completed' AND ($2::int IS NULL OR group_index = $2)`,
-            [job.id, group, reason],
-          );
-          await finishJob(c, job.id, state, 'Failed', reason, this.workerId);
-        }
-        await c.query('COMMIT');
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
+    await inTransaction(this.deps.jobs, async (c) => {
+      const r = await c.query<{ state: string }>(`SELECT state FROM import_jobs WHERE id = $1 FOR UPDATE`, [job.id]);
+      const state = r.rows[0]?.state;
+      if (state === 'Pending' || state === 'Importing') {
+        await c.query(
+          `UPDATE import_job_files SET reason = $3 WHERE job_id = $1 AND state <> 'Completed' AND ($2::int IS NULL OR group_index = $2)`,
+          [job.id, group, reason],
+        );
+        await finishJob(c, job.id, state, 'Failed', reason, this.workerId);
       }
     });
   }
