@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { parquetMetadata } from 'hyparquet';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { fieldOf, type CollectionSchema } from '@gw/schema';
 import { byteInputFromBuffer } from './byte-input';
 import { columnValues, failure, readAll } from './spec-helpers';
@@ -61,5 +63,45 @@ describe('Parquet reader', () => {
     };
     const e = await failure(readAll('parquet', [byteInputFromBuffer('b.parquet', bytes)], narrow));
     expect(e.message).toBe("b.parquet: field 'i': parquet column type INT32(int32) cannot hold a Int8 field");
+  });
+  it('names the file, field and rows of invalid UTF-8 and of a page that cannot be decoded', async () => {
+    const schema: CollectionSchema = {
+      enableDynamicField: false,
+      fields: [fieldOf('id', 'Int64', { isPrimary: true }), fieldOf('name', 'VarChar', { maxLength: 16 })],
+    };
+    const enc = new TextEncoder();
+    const n = 3000;
+    const file = new Uint8Array(
+      parquetWriteBuffer({
+        schema: [
+          { name: 'root', num_children: 2 },
+          { name: 'id', type: 'INT64', repetition_type: 'REQUIRED' },
+          { name: 'name', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+        ],
+        codec: 'UNCOMPRESSED',
+        columnData: [
+          { name: 'id', data: BigInt64Array.from({ length: n }, (_, i) => BigInt(i)) },
+          {
+            name: 'name',
+            data: Array.from({ length: n }, (_, i) => (i === 2500 ? Uint8Array.of(0x61, 0xff) : enc.encode(`n${i}`))),
+            encoding: 'PLAIN',
+          },
+        ],
+      }),
+    );
+    const bad = await failure(
+      readAll('parquet', [byteInputFromBuffer('u.parquet', file)], schema, { batchRows: 1000 }),
+    );
+    expect(bad.message).toBe("u.parquet: field 'name': invalid UTF-8 in a string of rows 2001–3000");
+
+    // Overwrite the header of the first data page of 'name' with bytes that are no thrift struct.
+    const meta = parquetMetadata(new Uint8Array(file).buffer);
+    const chunk = meta.row_groups[0]!.columns[1]!.meta_data!;
+    const broken = Uint8Array.from(file);
+    broken.fill(0xff, Number(chunk.data_page_offset), Number(chunk.data_page_offset) + 8);
+    const corrupt = await failure(
+      readAll('parquet', [byteInputFromBuffer('c.parquet', broken)], schema, { batchRows: 1000 }),
+    );
+    expect(corrupt.message).toMatch(/^c\.parquet: field 'name': cannot decode rows 1–1000 \(row group 1\): /);
   });
 });

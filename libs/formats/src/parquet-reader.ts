@@ -1,9 +1,10 @@
-import { parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
-import type { AsyncBuffer, FileMetaData, SchemaTree } from 'hyparquet';
+import { parquetMetadataAsync, parquetSchema } from 'hyparquet';
+import type { AsyncBuffer, DecodedArray, FileMetaData, ParquetParsers, SchemaTree } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { META_FIELD, RowBatchBuilder, type CollectionSchema, type FieldSchema, type RowBatch } from '@gw/schema';
 import type { ByteInput } from './byte-input';
 import { FormatError, FormatErrorCode } from './formats.errors';
+import { openRowGroupColumns, ParquetColumnError, type RowGroupColumns } from './parquet-pages';
 import type { FileGroupReader, ReadOptions } from './reader';
 import { firstInvalidUtf8, rethrowLocated } from './text';
 
@@ -12,11 +13,25 @@ const SUPPORTED_CODECS = new Set(['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'ZSTD', 'LZ4
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Read-ahead shared by the leaf columns of a row group (each gets 256 KiB–8 MiB of it). */
+const READ_AHEAD_BYTES = 16 << 20;
+
 class InvalidUtf8InParquet extends Error {
   constructor(readonly offset: number) {
     super('invalid UTF-8');
   }
 }
+
+function strictUtf8(b: Uint8Array): string {
+  try {
+    return utf8.decode(b);
+  } catch {
+    throw new InvalidUtf8InParquet(firstInvalidUtf8(b));
+  }
+}
+
+/** Strings decoded strictly; JSON kept as text so the schema validator parses it exactly (int64, duplicate keys). */
+const parsers: Partial<ParquetParsers> = { stringFromBytes: strictUtf8, jsonFromBytes: strictUtf8 };
 
 /** hyparquet's AsyncBuffer over a ByteInput, counting bytes for progress. */
 function asyncBufferOf(input: ByteInput, count: (n: number) => void): AsyncBuffer {
@@ -217,70 +232,77 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
     totalRows: async () => Number((await ready()).metadata.num_rows),
     async *batches(): AsyncIterable<RowBatch> {
       const { metadata, columns, transforms } = await ready();
+      const tree = parquetSchema(metadata);
       const builder = new RowBatchBuilder(schema, opts.batchRows, opts);
+      // Decode in windows no larger than a batch, so memory follows the batch, not the row group.
+      const windowRows = Math.max(1, Math.min(opts.batchRows, 8192));
       let groupStart = 0;
       let emitted = 0;
-      for (const rg of metadata.row_groups) {
-        const n = Number(rg.num_rows);
-        let rows: Record<string, unknown>[] = [];
+      for (let g = 0; g < metadata.row_groups.length; g++) {
+        const n = Number(metadata.row_groups[g]!.num_rows);
+        const decodeError = (e: unknown, from: number, to: number): FormatError => {
+          if (e instanceof FormatError) return e;
+          const field = e instanceof ParquetColumnError ? e.column : undefined;
+          const cause = e instanceof ParquetColumnError ? e.cause : e;
+          const where = field === undefined ? { file } : { file, field };
+          if (cause instanceof InvalidUtf8InParquet)
+            return new FormatError(
+              FormatErrorCode.Syntax,
+              where,
+              `invalid UTF-8 in a string of rows ${from + 1}–${to}`,
+            );
+          return new FormatError(
+            FormatErrorCode.Corrupt,
+            where,
+            `cannot decode rows ${from + 1}–${to} (row group ${g + 1}): ${(cause as Error).message}`,
+            cause,
+          );
+        };
+        let group: RowGroupColumns;
         try {
-          await parquetRead({
-            file: buffer,
+          group = openRowGroupColumns({
+            input,
             metadata,
+            tree,
+            rowGroup: g,
             columns,
-            rowStart: groupStart,
-            rowEnd: groupStart + n,
-            rowFormat: 'object',
+            parsers,
             compressors,
-            parsers: {
-              stringFromBytes: (b: Uint8Array) => {
-                try {
-                  return utf8.decode(b);
-                } catch {
-                  throw new InvalidUtf8InParquet(firstInvalidUtf8(b));
-                }
-              },
-              // Kept as text: the schema validator parses JSON exactly (int64, duplicate keys).
-              jsonFromBytes: (b: Uint8Array) => {
-                try {
-                  return utf8.decode(b);
-                } catch {
-                  throw new InvalidUtf8InParquet(firstInvalidUtf8(b));
-                }
-              },
-            },
-            onComplete: (r: Record<string, unknown>[]) => {
-              rows = r;
-            },
+            readAheadBytes: READ_AHEAD_BYTES,
+            countBytes: (k) => (consumed += k),
           });
         } catch (e) {
-          if (e instanceof FormatError) throw e;
-          if (e instanceof InvalidUtf8InParquet)
-            throw new FormatError(
-              FormatErrorCode.Syntax,
-              { file },
-              `invalid UTF-8 in a string of row group starting at row ${groupStart + 1}`,
-            );
-          throw new FormatError(
-            FormatErrorCode.Corrupt,
-            { file },
-            `cannot decode row group starting at row ${groupStart + 1}: ${(e as Error).message}`,
-            e,
-          );
+          throw decodeError(e, groupStart, groupStart + n);
         }
-        for (let k = 0; k < rows.length; k++) {
-          const row = rows[k]!;
-          for (const [name, t] of transforms) row[name] = t(row[name]);
+        for (let at = 0; at < n; at += windowRows) {
+          const take = Math.min(windowRows, n - at);
+          let window: Map<string, DecodedArray>;
           try {
-            builder.addRow(row);
+            window = await group.take(take);
           } catch (e) {
-            rethrowLocated(e, { file, row: groupStart + k + 1 });
+            throw decodeError(e, groupStart + at, groupStart + at + take);
           }
-          if (builder.isFull) {
-            const c = builder.rowCount;
-            yield builder.flush(file, emitted + 1);
-            emitted += c;
+          const cols = group.names.map((name) => [name, window.get(name)!] as const);
+          for (let k = 0; k < take; k++) {
+            const row: Record<string, unknown> = {};
+            for (const [name, data] of cols) row[name] = data[k];
+            for (const [name, t] of transforms) row[name] = t(row[name]);
+            try {
+              builder.addRow(row);
+            } catch (e) {
+              rethrowLocated(e, { file, row: groupStart + at + k + 1 });
+            }
+            if (builder.isFull) {
+              const c = builder.rowCount;
+              yield builder.flush(file, emitted + 1);
+              emitted += c;
+            }
           }
+        }
+        try {
+          await group.finish();
+        } catch (e) {
+          throw decodeError(e, groupStart, groupStart + n);
         }
         groupStart += n;
       }

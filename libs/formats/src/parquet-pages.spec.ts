@@ -1,0 +1,284 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { parquetMetadata, parquetReadObjects, parquetSchema, type SchemaElement } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { getTreePath } from 'hyparquet/src/schema.js';
+import { DEFAULT_PARSERS } from 'hyparquet/src/convert.js';
+import { byteInputFromBuffer } from './byte-input';
+import { LeafColumnCursor, openRowGroupColumns, ParquetStructureError } from './parquet-pages';
+
+/** Typed arrays → plain arrays, recursively, so values compare whatever container decoded them. */
+function plain(v: unknown): unknown {
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<unknown>);
+  if (Array.isArray(v)) return v.map(plain);
+  if (v !== null && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
+  return new Uint8Array(bytes).buffer;
+}
+
+/** Every row, column by column, read window by window through openRowGroupColumns. */
+async function readWindowed(bytes: Uint8Array, windowRows: number): Promise<Record<string, unknown>[]> {
+  const metadata = parquetMetadata(arrayBufferOf(bytes));
+  const tree = parquetSchema(metadata);
+  const columns = tree.children.map((c) => c.element.name);
+  const input = byteInputFromBuffer('t.parquet', bytes);
+  const rows: Record<string, unknown>[] = [];
+  for (let g = 0; g < metadata.row_groups.length; g++) {
+    const group = openRowGroupColumns({
+      input,
+      metadata,
+      tree,
+      rowGroup: g,
+      columns,
+      parsers: {},
+      compressors,
+      readAheadBytes: 4096, // small, so pages straddle read-ahead windows
+      countBytes: () => undefined,
+    });
+    const n = Number(metadata.row_groups[g]!.num_rows);
+    for (let at = 0; at < n; at += windowRows) {
+      const take = Math.min(windowRows, n - at);
+      const window = await group.take(take);
+      for (let k = 0; k < take; k++) rows.push(Object.fromEntries(columns.map((c) => [c, window.get(c)![k]])));
+    }
+    await group.finish();
+  }
+  return rows;
+}
+
+async function reference(bytes: Uint8Array): Promise<Record<string, unknown>[]> {
+  return parquetReadObjects({ file: arrayBufferOf(bytes), compressors });
+}
+
+async function expectSameAsWholeFileDecode(bytes: Uint8Array): Promise<void> {
+  const want = plain(await reference(bytes));
+  for (const windowRows of [1, 7, 333, 5000]) {
+    expect(plain(await readWindowed(bytes, windowRows)), `windows of ${windowRows} rows`).toEqual(want);
+  }
+}
+
+const N = 3000;
+const hyparquetSchema: SchemaElement[] = [
+  { name: 'root', num_children: 6 },
+  { name: 'id', type: 'INT64', repetition_type: 'REQUIRED' },
+  { name: 'name', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+  { name: 'flag', type: 'BOOLEAN', repetition_type: 'REQUIRED' },
+  { name: 'vec', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+  { name: 'element', type: 'FLOAT', repetition_type: 'OPTIONAL' },
+  { name: 'dense', repetition_type: 'REQUIRED', converted_type: 'LIST', num_children: 1 },
+  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+  { name: 'element', type: 'DOUBLE', repetition_type: 'REQUIRED' },
+  { name: 'tags', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+  { name: 'element', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+];
+
+function hyparquetFile(codec: 'SNAPPY' | 'UNCOMPRESSED'): Uint8Array {
+  const buf = parquetWriteBuffer({
+    schema: hyparquetSchema,
+    codec,
+    pageSize: 300, // many data pages per column chunk
+    rowGroupSize: [1000, 1500, 500],
+    columnData: [
+      { name: 'id', data: BigInt64Array.from({ length: N }, (_, i) => BigInt(i) * 3_000_000_000n) },
+      { name: 'name', data: Array.from({ length: N }, (_, i) => (i % 11 === 0 ? null : `name-${i % 5}`)) },
+      { name: 'flag', data: Array.from({ length: N }, (_, i) => i % 3 === 0) },
+      {
+        name: 'vec',
+        data: Array.from({ length: N }, (_, i) =>
+          i % 13 === 0 ? null : i % 17 === 0 ? [] : [i / 8, i % 19 === 0 ? null : -i, 0.25],
+        ),
+      },
+      {
+        name: 'dense',
+        data: Array.from({ length: N }, (_, i) => Array.from({ length: 1 + (i % 9) }, (_, k) => i + k / 10)),
+      },
+      { name: 'tags', data: Array.from({ length: N }, (_, i) => (i % 7 === 0 ? null : ['a', `t${i % 4}`])) },
+    ],
+  });
+  return new Uint8Array(buf);
+}
+
+let dir = '';
+async function duckdbFile(name: string, options: string): Promise<Uint8Array> {
+  const inst = await DuckDBInstance.create(':memory:');
+  const c = await inst.connect();
+  const path = join(dir, name);
+  await c.run(
+    `COPY (SELECT i::BIGINT AS id,
+                  CASE WHEN i % 11 = 0 THEN NULL ELSE 'name-' || (i % 5) END AS name,
+                  i % 3 = 0 AS flag,
+                  CASE WHEN i % 13 = 0 THEN NULL WHEN i % 17 = 0 THEN []::FLOAT[]
+                       ELSE [i / 8, CASE WHEN i % 19 = 0 THEN NULL ELSE -i END, 0.25]::FLOAT[] END AS vec,
+                  [i::FLOAT, 0.5, 1.5, i * 2]::FLOAT[] AS vec4,
+                  {'indices': [i % 100, 200]::UINTEGER[], 'values': [0.5, i]::FLOAT[]} AS sparse,
+                  CASE WHEN i % 23 = 0 THEN NULL ELSE i * 1.5 END::DOUBLE AS score
+           FROM range(${N}) t(i))
+     TO '${path}' (FORMAT parquet, ${options})`,
+  );
+  c.closeSync();
+  inst.closeSync();
+  return readFileSync(path);
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pq-pages-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('page-at-a-time Parquet decoding equals hyparquet whole-file decoding', () => {
+  it('hyparquet-writer files: v2 pages, many pages per chunk, dictionaries, nulls, empty lists (snappy)', async () => {
+    await expectSameAsWholeFileDecode(hyparquetFile('SNAPPY'));
+  });
+  it('hyparquet-writer files, uncompressed', async () => {
+    await expectSameAsWholeFileDecode(hyparquetFile('UNCOMPRESSED'));
+  });
+  it('DuckDB files: one v1 page per column chunk, zstd, structs, nullable lists', async () => {
+    await expectSameAsWholeFileDecode(await duckdbFile('v1.parquet', 'COMPRESSION zstd, ROW_GROUP_SIZE 2048'));
+  });
+  it('DuckDB files with PARQUET_VERSION V2 (data page v2, delta encodings), gzip', async () => {
+    await expectSameAsWholeFileDecode(
+      await duckdbFile('v2.parquet', 'COMPRESSION gzip, ROW_GROUP_SIZE 1024, PARQUET_VERSION V2'),
+    );
+  });
+});
+
+/** A hand-made column chunk: v1 data pages of a REQUIRED list<REQUIRED float>, where a row spans pages. */
+describe('rows continued across v1 data pages', () => {
+  const schema: SchemaElement[] = [
+    { name: 'root', num_children: 1 },
+    { name: 'vec', repetition_type: 'REQUIRED', converted_type: 'LIST', num_children: 1 },
+    { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+    { name: 'element', type: 'FLOAT', repetition_type: 'REQUIRED' },
+  ];
+  const metadata = parquetMetadata(parquetWriteBuffer({ schema, columnData: [{ name: 'vec', data: [[1]] }] }));
+  const schemaPath = getTreePath(parquetSchema(metadata), ['vec', 'list', 'element']);
+
+  const zigzag = (n: number): number => n * 2; // all values here are small and positive
+  /** A DATA_PAGE (v1, PLAIN values, RLE levels) in thrift compact form, levels bit-packed at width 1. */
+  function page(rep: number[], values: number[]): Uint8Array {
+    const packed = (levels: number[]): number[] => {
+      let byte = 0;
+      levels.forEach((l, i) => (byte |= l << i));
+      return [2, 0, 0, 0, 0x03, byte]; // length 2; header 0x03 = one bit-packed group of 8
+    };
+    const defRun = [2, 0, 0, 0, zigzag(values.length), 0x01]; // RLE run of 1s
+    const body = [...packed(rep), ...defRun];
+    const vals = new Uint8Array(new Float32Array(values).buffer);
+    const size = body.length + vals.length;
+    const header = [
+      0x15,
+      0x00, // type DATA_PAGE
+      0x15,
+      zigzag(size), // uncompressed_page_size
+      0x15,
+      zigzag(size), // compressed_page_size
+      0x2c, // field 5: data_page_header
+      0x15,
+      zigzag(rep.length), // num_values
+      0x15,
+      0x00, // encoding PLAIN
+      0x15,
+      zigzag(3), // definition_level_encoding RLE
+      0x15,
+      zigzag(3), // repetition_level_encoding RLE
+      0x00,
+      0x00,
+    ];
+    return Uint8Array.from([...header, ...body, ...vals]);
+  }
+  function cursor(...pages: Uint8Array[]): LeafColumnCursor {
+    const bytes = Buffer.concat(pages);
+    return new LeafColumnCursor(
+      byteInputFromBuffer('t.parquet', bytes),
+      {
+        pathInSchema: ['vec', 'list', 'element'],
+        type: 'FLOAT',
+        element: schemaPath[schemaPath.length - 1]!.element,
+        schemaPath,
+        codec: 'UNCOMPRESSED',
+        parsers: DEFAULT_PARSERS,
+      },
+      0,
+      bytes.length,
+      7, // a read-ahead smaller than a page header
+      () => undefined,
+    );
+  }
+  // Rows [1,2,3], [4,5,6], [7,8]; the second starts on page 1 and ends on page 2.
+  const page1 = page([0, 1, 1, 0, 1], [1, 2, 3, 4, 5]);
+  const page2 = page([1, 0, 1], [6, 7, 8]);
+
+  it('assembles the row that spans the two pages, one row at a time or all at once', async () => {
+    const one = cursor(page1, page2);
+    expect(plain(await one.take(1))).toEqual([[1, 2, 3]]);
+    expect(plain(await one.take(1))).toEqual([[4, 5, 6]]);
+    expect(plain(await one.take(1))).toEqual([[7, 8]]);
+    await one.finish();
+    expect(plain(await cursor(page1, page2).take(3))).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8],
+    ]);
+  });
+
+  it('refuses a chunk with more rows than the footer, fewer rows, or a page continuing nothing', async () => {
+    const more = cursor(page1, page2);
+    await more.take(2);
+    await expect(more.finish()).rejects.toThrow(
+      new ParquetStructureError("column 'vec.list.element' has more rows than the footer says"),
+    );
+    await expect(cursor(page1, page2).take(4)).rejects.toThrow(
+      "column 'vec.list.element' ends 1 rows before the row count in the footer",
+    );
+    await expect(cursor(page2).take(1)).rejects.toThrow(
+      "column 'vec.list.element': a page continues a row that was never started",
+    );
+  });
+
+  it('refuses a page that runs past its column chunk, and a header cut short', async () => {
+    const cut = Buffer.concat([page1, page2]).subarray(0, page1.length + 20); // page 2's header is 17 bytes
+    const c = new LeafColumnCursor(
+      byteInputFromBuffer('t.parquet', cut),
+      {
+        pathInSchema: ['vec', 'list', 'element'],
+        type: 'FLOAT',
+        element: schemaPath[schemaPath.length - 1]!.element,
+        schemaPath,
+        codec: 'UNCOMPRESSED',
+        parsers: DEFAULT_PARSERS,
+      },
+      0,
+      cut.length,
+      1 << 20,
+      () => undefined,
+    );
+    await expect(c.take(3)).rejects.toThrow(/page of 24 bytes runs past the column chunk/);
+    const headerCut = Buffer.concat([page1, page2]).subarray(0, page1.length + 10);
+    const d = new LeafColumnCursor(
+      byteInputFromBuffer('t.parquet', headerCut),
+      {
+        pathInSchema: ['vec', 'list', 'element'],
+        type: 'FLOAT',
+        element: schemaPath[schemaPath.length - 1]!.element,
+        schemaPath,
+        codec: 'UNCOMPRESSED',
+        parsers: DEFAULT_PARSERS,
+      },
+      0,
+      headerCut.length,
+      1 << 20,
+      () => undefined,
+    );
+    await expect(d.take(3)).rejects.toThrow(/unreadable page header at byte 49/);
+  });
+});

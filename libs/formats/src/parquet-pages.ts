@@ -1,0 +1,583 @@
+import type { ColumnMetaData, DecodedArray, FileMetaData, ParquetParsers, SchemaTree } from 'hyparquet';
+import { assembleLists, assembleNested } from 'hyparquet/src/assemble.js';
+import { parquetHeader, readPage } from 'hyparquet/src/column.js';
+import { convert, DEFAULT_PARSERS } from 'hyparquet/src/convert.js';
+import { decompressPage } from 'hyparquet/src/datapage.js';
+import { deltaBinaryUnpack, deltaByteArray, deltaLengthByteArray } from 'hyparquet/src/delta.js';
+import { byteStreamSplit, readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import { readPlain } from 'hyparquet/src/plain.js';
+import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hyparquet/src/schema.js';
+import type { Compressors } from 'hyparquet';
+import type { ByteInput } from './byte-input';
+
+/**
+ * Page-at-a-time Parquet decoding (docs/decisions/0204-parquet-page-streaming.md).
+ *
+ * hyparquet's `parquetRead` decodes a whole column chunk per row group, and for nested columns
+ * (list<float> vectors) it cannot skip pages, so memory follows the row-group size (≈1.1 GB for
+ * DuckDB's 122,880-row groups of 128-d vectors). Here each leaf column chunk is read through a
+ * bounded read-ahead window and decoded page by page with hyparquet's own page decoder, and the
+ * leaves of a top-level column are assembled window by window with hyparquet's `assembleNested` —
+ * the same decoding as `parquetRead`, with memory bounded by the window and one page per column.
+ */
+
+type ColumnDecoder = Parameters<typeof readPage>[2];
+type PageHeader = ReturnType<typeof parquetHeader>;
+type Levels = Uint8Array | Uint32Array;
+
+/** Thrown for structural problems (row counts, page bounds); the reader maps it to a Corrupt error. */
+export class ParquetStructureError extends Error {}
+
+/** A failure while decoding one top-level column, so the reader can name the field. */
+export class ParquetColumnError extends Error {
+  constructor(
+    readonly column: string,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/** Bytes a page header can need before we give up growing the window (headers carry statistics). */
+const MAX_PAGE_HEADER_BYTES = 16 << 20;
+
+function bitWidth(value: number): number {
+  return 32 - Math.clz32(value);
+}
+
+function levelArray(max: number, n: number): Levels {
+  return max < 256 ? new Uint8Array(n) : new Uint32Array(n);
+}
+
+/** hyparquet's assembly reads levels by index and length only, so typed arrays serve as well. */
+function asLevels(l: Levels | null): number[] | undefined {
+  return l === null ? undefined : (l as unknown as number[]);
+}
+
+/**
+ * One data page with its levels in typed arrays (1–2 bytes per value instead of hyparquet's 8-byte
+ * array slots) and its values still raw (dictionary indices or plain values): rows are assembled
+ * and converted a window at a time.
+ */
+interface PageState {
+  readonly numLevels: number;
+  readonly rep: Levels | null;
+  /** null when the column has no definition levels or the page has no nulls. */
+  readonly def: Levels | null;
+  readonly values: PageValues;
+  levelAt: number;
+  valueAt: number;
+}
+
+/**
+ * A page's values: `plain` ones stay in the page bytes and are read per window (sequentially);
+ * dictionary indices are kept as int32; other encodings are decoded at once.
+ */
+type PageValues =
+  | { readonly kind: 'plain'; readonly reader: { view: DataView; offset: number } }
+  | { readonly kind: 'dictionary'; readonly indices: Int32Array }
+  | { readonly kind: 'decoded'; readonly values: DecodedArray };
+
+/** Values of a data page, raw; the switch mirrors hyparquet's readDataPage/readDataPageV2. */
+function readValues(
+  reader: { view: DataView; offset: number },
+  encoding: string,
+  nValues: number,
+  decoder: ColumnDecoder,
+  v2: boolean,
+): PageValues {
+  const { type, element } = decoder;
+  switch (encoding) {
+    case 'PLAIN':
+      // Booleans are bit-packed across window boundaries, so they are decoded at once.
+      if (type === 'BOOLEAN') return { kind: 'decoded', values: readPlain(reader, type, nValues, undefined) };
+      return { kind: 'plain', reader };
+    case 'RLE':
+    case 'PLAIN_DICTIONARY':
+    case 'RLE_DICTIONARY': {
+      if (type === 'BOOLEAN') {
+        const bits = new Uint8Array(nValues);
+        readRleBitPackedHybrid(reader, 1, bits);
+        return { kind: 'decoded', values: Array.from(bits, (b) => b !== 0) };
+      }
+      const width = reader.view.getUint8(reader.offset++);
+      const indices = new Int32Array(nValues);
+      if (width) readRleBitPackedHybrid(reader, width, indices, reader.view.byteLength - reader.offset);
+      return { kind: 'dictionary', indices };
+    }
+    case 'BYTE_STREAM_SPLIT':
+      return { kind: 'decoded', values: byteStreamSplit(reader, nValues, type, element.type_length) };
+    case 'DELTA_BINARY_PACKED': {
+      const out = type === 'INT32' ? new Int32Array(nValues) : new BigInt64Array(nValues);
+      deltaBinaryUnpack(reader, nValues, out);
+      return { kind: 'decoded', values: out };
+    }
+    case 'DELTA_LENGTH_BYTE_ARRAY': {
+      const out = new Array<Uint8Array>(nValues);
+      deltaLengthByteArray(reader, nValues, out);
+      return { kind: 'decoded', values: out };
+    }
+    case 'DELTA_BYTE_ARRAY': {
+      const out = new Array<Uint8Array>(nValues);
+      deltaByteArray(reader, nValues, out);
+      return { kind: 'decoded', values: out };
+    }
+    default:
+      throw new Error(`parquet unsupported encoding${v2 ? ' (data page v2)' : ''}: ${encoding}`);
+  }
+}
+
+/** Decodes a data page (v1 or v2) into a PageState. */
+function decodeDataPage(compressed: Uint8Array, header: PageHeader, decoder: ColumnDecoder): PageState {
+  const maxRep = getMaxRepetitionLevel(decoder.schemaPath);
+  const maxDef = getMaxDefinitionLevel(decoder.schemaPath);
+  let rep: Levels | null = null;
+  let def: Levels | null = null;
+  let numNulls = 0;
+  let reader: { view: DataView; offset: number };
+  let numLevels: number;
+  let encoding: string;
+  const v1 = header.data_page_header;
+  const v2 = header.data_page_header_v2;
+  if (header.type === 'DATA_PAGE' && v1 !== undefined) {
+    numLevels = v1.num_values;
+    encoding = v1.encoding;
+    const page = decompressPage(compressed, header.uncompressed_page_size, decoder.codec, decoder.compressors);
+    reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+    if (maxRep > 0) {
+      rep = levelArray(maxRep, numLevels);
+      readRleBitPackedHybrid(reader, bitWidth(maxRep), rep);
+    }
+    if (maxDef > 0) {
+      def = levelArray(maxDef, numLevels);
+      readRleBitPackedHybrid(reader, bitWidth(maxDef), def);
+    }
+  } else if (header.type === 'DATA_PAGE_V2' && v2 !== undefined) {
+    numLevels = v2.num_values;
+    encoding = v2.encoding;
+    const levelsReader = {
+      view: new DataView(compressed.buffer, compressed.byteOffset, compressed.byteLength),
+      offset: 0,
+    };
+    if (maxRep > 0) {
+      rep = levelArray(maxRep, numLevels);
+      readRleBitPackedHybrid(levelsReader, bitWidth(maxRep), rep, v2.repetition_levels_byte_length);
+    }
+    levelsReader.offset = v2.repetition_levels_byte_length;
+    if (maxDef > 0) {
+      def = levelArray(maxDef, numLevels);
+      readRleBitPackedHybrid(levelsReader, bitWidth(maxDef), def, v2.definition_levels_byte_length);
+    }
+    const levelBytes = v2.repetition_levels_byte_length + v2.definition_levels_byte_length;
+    let page = compressed.subarray(levelBytes);
+    if (v2.is_compressed !== false)
+      page = decompressPage(page, header.uncompressed_page_size - levelBytes, decoder.codec, decoder.compressors);
+    reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
+  } else throw new ParquetStructureError(`data page without its header (${header.type})`);
+  if (def !== null) {
+    let present = 0;
+    for (let i = 0; i < def.length; i++) if (def[i] === maxDef) present++;
+    numNulls = numLevels - present;
+    if (numNulls === 0) def = null;
+  }
+  const values = readValues(reader, encoding, numLevels - numNulls, decoder, header.type === 'DATA_PAGE_V2');
+  return { numLevels, rep, def, values, levelAt: 0, valueAt: 0 };
+}
+
+/**
+ * For a single list of FLOAT/DOUBLE without conversions: how many containers hyparquet's assembly
+ * opens for a non-null row (one per non-REQUIRED level between the column and its leaf); else 0.
+ */
+function plainFloatListWraps(decoder: ColumnDecoder): number {
+  const leaf = decoder.element;
+  if (decoder.type !== 'FLOAT' && decoder.type !== 'DOUBLE') return 0;
+  if (leaf.logical_type !== undefined || leaf.converted_type !== undefined) return 0;
+  const path = decoder.schemaPath;
+  let wraps = 0;
+  for (let d = 1; d <= path.length - 2; d++) if (path[d]!.element.repetition_type !== 'REQUIRED') wraps++;
+  return wraps;
+}
+
+/**
+ * Rows of one leaf column chunk, read through a bounded window of bytes and decoded page by page.
+ * `take(n)` assembles exactly the next `n` rows (hyparquet's Dremel assembly, on a level range).
+ */
+export class LeafColumnCursor {
+  readonly pathKey: string;
+  private readonly end: number;
+  private readonly maxDef: number;
+  private readonly nested: boolean;
+  /** > 0 when rows may take the list<float> fast path: the containers assembly would nest them in. */
+  private readonly vectorWraps: number;
+  private buf: Uint8Array = new Uint8Array(0);
+  private bufStart: number;
+  private pos: number;
+  private dictionary: DecodedArray | undefined;
+  private page: PageState | null = null;
+  /** Assembled rows not yet taken. */
+  private ready: unknown[] = [];
+  /** The last ready row ended a page and may be continued by the next one (data page v1). */
+  private lastOpen = false;
+
+  constructor(
+    private readonly input: ByteInput,
+    private readonly decoder: ColumnDecoder,
+    startByte: number,
+    endByte: number,
+    private readonly readAhead: number,
+    private readonly countBytes: (n: number) => void,
+  ) {
+    this.pathKey = decoder.pathInSchema.join('.');
+    this.bufStart = startByte;
+    this.pos = startByte;
+    this.end = Math.min(endByte, input.byteLength);
+    this.maxDef = getMaxDefinitionLevel(decoder.schemaPath);
+    const maxRep = getMaxRepetitionLevel(decoder.schemaPath);
+    this.nested = maxRep > 0;
+    this.vectorWraps = maxRep === 1 ? plainFloatListWraps(decoder) : 0;
+  }
+
+  private get complete(): number {
+    return this.ready.length - (this.lastOpen ? 1 : 0);
+  }
+
+  async take(n: number): Promise<unknown[]> {
+    while (this.complete < n) {
+      const page = this.page;
+      if (page !== null && page.levelAt < page.numLevels) this.assemble(page, n - this.complete);
+      else if (this.pos < this.end) await this.readNextPage();
+      else {
+        this.lastOpen = false;
+        if (this.complete < n)
+          throw new ParquetStructureError(
+            `column '${this.pathKey}' ends ${n - this.complete} rows before the row count in the footer`,
+          );
+      }
+    }
+    return this.ready.splice(0, n);
+  }
+
+  /** After the row group's rows are taken: no rows or pages may remain. */
+  async finish(): Promise<void> {
+    let extra = this.ready.length;
+    for (;;) {
+      const page = this.page;
+      if (page !== null && page.levelAt < page.numLevels) {
+        extra += page.rep === null ? page.numLevels - page.levelAt : 1;
+        break;
+      }
+      if (this.pos >= this.end) break;
+      await this.readNextPage();
+      extra += this.ready.length;
+      this.ready = [];
+    }
+    if (extra > 0) throw new ParquetStructureError(`column '${this.pathKey}' has more rows than the footer says`);
+  }
+
+  /** Assembles up to `want` rows from the page into `ready`. */
+  private assemble(page: PageState, want: number): void {
+    const from = page.levelAt;
+    let to: number;
+    if (page.rep === null) to = Math.min(page.numLevels, from + want);
+    else {
+      // Rows start at repetition level 0; `from` is always at one.
+      let rows = 1;
+      to = from + 1;
+      for (; to < page.numLevels; to++) {
+        if (page.rep[to] === 0) {
+          if (rows === want) break;
+          rows++;
+        }
+      }
+    }
+    this.pushRange(page, from, to, this.ready);
+    this.lastOpen = this.nested && page.levelAt >= page.numLevels;
+    if (page.levelAt >= page.numLevels) this.page = null;
+  }
+
+  /** Assembles levels [from, to) of the page onto `output` (appending rows or continuing its last). */
+  private pushRange(page: PageState, from: number, to: number, output: unknown[]): void {
+    if (
+      this.vectorWraps > 0 &&
+      page.def === null &&
+      page.values.kind === 'plain' &&
+      page.rep !== null &&
+      page.rep[from] === 0 // not the continuation of a row from the previous page
+    ) {
+      // The last row of a page may be continued by the next one: it takes the general path.
+      let lastStart = to - 1;
+      while (lastStart > from && page.rep[lastStart] !== 0) lastStart--;
+      const end = to === page.numLevels ? lastStart : to;
+      if (end > from) this.pushVectors(page, page.values.reader, from, end, output);
+      if (end === to) return;
+      from = end;
+    }
+    let count = to - from;
+    if (page.def !== null) {
+      count = 0;
+      for (let i = from; i < to; i++) if (page.def[i] === this.maxDef) count++;
+    }
+    const values = this.convertValues(page, page.valueAt, page.valueAt + count);
+    const assembled = assembleLists(
+      output,
+      asLevels(page.def?.subarray(from, to) ?? null),
+      asLevels(page.rep?.subarray(from, to) ?? null) ?? [],
+      values,
+      this.decoder.schemaPath,
+    );
+    // Without levels hyparquet returns the values themselves instead of appending.
+    if (assembled !== output) for (let i = 0; i < assembled.length; i++) output.push(assembled[i]);
+    page.levelAt = to;
+    page.valueAt += count;
+  }
+
+  /**
+   * Fast path for list<float|double> rows with no nulls in the page: each row is a typed-array view
+   * of the page's values, wrapped as hyparquet's assembly would wrap it (assembleNested unwraps it).
+   */
+  private pushVectors(
+    page: PageState,
+    reader: { view: DataView; offset: number },
+    from: number,
+    to: number,
+    output: unknown[],
+  ): void {
+    const rep = page.rep!;
+    const values = readPlain(reader, this.decoder.type, to - from, undefined) as Float32Array | Float64Array;
+    let start = from;
+    for (let i = from + 1; i <= to; i++) {
+      if (i === to || rep[i] === 0) {
+        let row: unknown = values.subarray(start - from, i - from);
+        for (let w = 1; w < this.vectorWraps; w++) row = [row];
+        output.push(row);
+        start = i;
+      }
+    }
+    page.levelAt = to;
+    page.valueAt += to - from;
+  }
+
+  private convertValues(page: PageState, from: number, to: number): DecodedArray {
+    const v = page.values;
+    if (v.kind === 'plain') {
+      // Plain values are read window by window, in order, straight from the page bytes.
+      const { type, element } = this.decoder;
+      return convert(readPlain(v.reader, type, to - from, element.type_length), this.decoder);
+    }
+    if (v.kind === 'dictionary') {
+      const dict = this.dictionary;
+      if (dict === undefined) throw new ParquetStructureError(`column '${this.pathKey}': dictionary page missing`);
+      const idx = v.indices;
+      const out = new Array<unknown>(to - from);
+      for (let i = from; i < to; i++) {
+        const k = idx[i]!;
+        if (k >= dict.length)
+          throw new ParquetStructureError(`column '${this.pathKey}': dictionary index ${k} out of range`);
+        out[i - from] = dict[k];
+      }
+      return out;
+    }
+    return convert(v.values.slice(from, to), this.decoder);
+  }
+
+  /** Make [pos, pos + need) resident, reading ahead up to `readAhead` bytes. */
+  private async ensure(need: number): Promise<void> {
+    const have = this.bufStart + this.buf.length;
+    const want = Math.min(this.end, this.pos + need);
+    if (want <= have) return;
+    const fetchFrom = Math.max(have, this.pos);
+    const fetchTo = Math.min(this.end, Math.max(want, this.pos + this.readAhead));
+    const got = await this.input.slice(fetchFrom, fetchTo);
+    this.countBytes(got.length);
+    if (this.pos >= have) {
+      this.buf = got;
+    } else {
+      // A fresh buffer, never a write into the old one: decoded values may be views on it.
+      const keep = this.buf.subarray(this.pos - this.bufStart);
+      const next = new Uint8Array(keep.length + got.length);
+      next.set(keep, 0);
+      next.set(got, keep.length);
+      this.buf = next;
+    }
+    this.bufStart = this.pos;
+  }
+
+  private reader(): { view: DataView; offset: number } {
+    return {
+      view: new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength),
+      offset: this.pos - this.bufStart,
+    };
+  }
+
+  private async readNextPage(): Promise<void> {
+    let headerBytes = Math.min(64 << 10, this.readAhead);
+    let header: PageHeader;
+    for (;;) {
+      await this.ensure(headerBytes);
+      const reader = this.reader();
+      try {
+        header = parquetHeader(reader);
+        this.pos = this.bufStart + reader.offset;
+        break;
+      } catch (e) {
+        // hyparquet's thrift reader fails however the bytes run out; more bytes may fix it.
+        const resident = this.bufStart + this.buf.length - this.pos;
+        const atEnd = this.bufStart + this.buf.length >= this.end;
+        if (atEnd || resident >= MAX_PAGE_HEADER_BYTES)
+          throw new ParquetStructureError(
+            `column '${this.pathKey}': unreadable page header at byte ${this.pos} (${(e as Error).message})`,
+          );
+        headerBytes = resident * 2;
+      }
+    }
+    const size = header.compressed_page_size;
+    if (!(size >= 0) || this.pos + size > this.end)
+      throw new ParquetStructureError(`column '${this.pathKey}': page of ${size} bytes runs past the column chunk`);
+    await this.ensure(size);
+    const at = this.pos - this.bufStart;
+    const compressed = this.buf.subarray(at, at + size);
+    this.pos += size;
+    // Let the compressed bytes go once nothing more is buffered behind them.
+    if (this.pos >= this.bufStart + this.buf.length) {
+      this.buf = new Uint8Array(0);
+      this.bufStart = this.pos;
+    }
+    if (header.type === 'DICTIONARY_PAGE') {
+      const d = header.dictionary_page_header;
+      if (d === undefined) throw new ParquetStructureError(`column '${this.pathKey}': dictionary page without header`);
+      const page = decompressPage(
+        compressed,
+        header.uncompressed_page_size,
+        this.decoder.codec,
+        this.decoder.compressors,
+      );
+      const raw = readPlain(
+        { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 },
+        this.decoder.type,
+        d.num_values,
+        this.decoder.element.type_length,
+      );
+      this.dictionary = convert(raw, this.decoder);
+      return;
+    }
+    if (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2') return; // index pages: skipped
+    const page = decodeDataPage(compressed, header, this.decoder);
+    if (page.numLevels === 0) return;
+    if (page.rep !== null && page.rep[0] !== 0) {
+      // The page continues the last row of the previous page.
+      const last = this.ready.length > 0 && this.lastOpen ? this.ready[this.ready.length - 1] : undefined;
+      if (last === undefined)
+        throw new ParquetStructureError(`column '${this.pathKey}': a page continues a row that was never started`);
+      let c = 1;
+      while (c < page.numLevels && page.rep[c] !== 0) c++;
+      this.pushRange(page, 0, c, [last]);
+      this.lastOpen = c >= page.numLevels;
+    } else this.lastOpen = false;
+    this.page = page.levelAt < page.numLevels ? page : null;
+  }
+}
+
+export interface RowGroupColumns {
+  /** Top-level column names in read order. */
+  readonly names: readonly string[];
+  /** Next `n` rows of each top-level column, by name. */
+  take(n: number): Promise<Map<string, DecodedArray>>;
+  /** Checks that every leaf ended exactly at the row group's row count. */
+  finish(): Promise<void>;
+}
+
+export interface RowGroupReadOptions {
+  readonly input: ByteInput;
+  readonly metadata: FileMetaData;
+  readonly tree: SchemaTree;
+  readonly rowGroup: number;
+  /** Top-level columns to read. */
+  readonly columns: readonly string[];
+  readonly parsers: Partial<ParquetParsers>;
+  readonly compressors: Compressors;
+  /** Total read-ahead budget across this row group's leaf columns. */
+  readonly readAheadBytes: number;
+  readonly countBytes: (n: number) => void;
+}
+
+/** Leaf cursors of the requested top-level columns of one row group, assembled window by window. */
+export function openRowGroupColumns(o: RowGroupReadOptions): RowGroupColumns {
+  const rg = o.metadata.row_groups[o.rowGroup];
+  if (rg === undefined) throw new ParquetStructureError(`no row group ${o.rowGroup}`);
+  const parsers: ParquetParsers = { ...DEFAULT_PARSERS, ...o.parsers };
+  const wanted = new Set(o.columns);
+  const chunks: ColumnMetaData[] = [];
+  for (const c of rg.columns) {
+    if (c.file_path) throw new ParquetStructureError('column chunks in other files (file_path) are not supported');
+    const meta = c.meta_data;
+    if (meta === undefined) throw new ParquetStructureError('column chunk without metadata');
+    if (wanted.has(meta.path_in_schema[0]!)) chunks.push(meta);
+  }
+  const perLeaf = Math.max(256 << 10, Math.min(8 << 20, Math.floor(o.readAheadBytes / Math.max(1, chunks.length))));
+  const leaves = new Map<string, LeafColumnCursor[]>();
+  for (const meta of chunks) {
+    const schemaPath = getTreePath(o.tree, meta.path_in_schema);
+    const element = schemaPath[schemaPath.length - 1]!.element;
+    const decoder: ColumnDecoder = {
+      pathInSchema: meta.path_in_schema,
+      type: meta.type,
+      element,
+      schemaPath,
+      codec: meta.codec,
+      parsers,
+      compressors: o.compressors,
+    };
+    // Same range as hyparquet's planner (polars writes dictionary_page_offset 0 for "none").
+    const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+    const end = start + Number(meta.total_compressed_size);
+    const cursor = new LeafColumnCursor(o.input, decoder, start, end, perLeaf, o.countBytes);
+    const top = meta.path_in_schema[0]!;
+    leaves.set(top, [...(leaves.get(top) ?? []), cursor]);
+  }
+  const names = o.columns.filter((c) => leaves.has(c));
+  const trees = new Map(o.tree.children.map((c) => [c.element.name, c]));
+
+  return {
+    names,
+    async take(n) {
+      const out = new Map<string, DecodedArray>();
+      const parts = await Promise.all(
+        names.map(async (name) => {
+          const cursors = leaves.get(name)!;
+          try {
+            const data: DecodedArray[] = await Promise.all(cursors.map((c) => c.take(n)));
+            return [name, cursors, data] as const;
+          } catch (e) {
+            throw new ParquetColumnError(name, e);
+          }
+        }),
+      );
+      for (const [name, cursors, data] of parts) {
+        const tree = trees.get(name)!;
+        if (tree.children.length === 0) {
+          out.set(name, data[0]!);
+          continue;
+        }
+        const sub = new Map<string, DecodedArray>();
+        cursors.forEach((c, i) => sub.set(c.pathKey, data[i]!));
+        try {
+          assembleNested(sub, tree, parsers);
+        } catch (e) {
+          throw new ParquetColumnError(name, e);
+        }
+        const assembled = sub.get(name);
+        if (assembled === undefined)
+          throw new ParquetColumnError(name, new ParquetStructureError('column could not be assembled'));
+        out.set(name, assembled);
+      }
+      return out;
+    },
+    async finish() {
+      for (const [name, cursors] of leaves)
+        for (const c of cursors)
+          await c.finish().catch((e: unknown) => {
+            throw new ParquetColumnError(name, e);
+          });
+    },
+  };
+}
