@@ -11,11 +11,15 @@ import { execFileSync, fork } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, openSync, statSync, writeSync, closeSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { parse as csvParse } from 'csv-parse';
 import { JSONParser } from '@streamparser/json';
 import { byteInputFromFile, openFileGroup, type FileFormat } from '@gw/formats';
 import { fieldOf, type CollectionSchema } from '@gw/schema';
+
+/** DuckDB is loaded only where it is used, so its ~24 MB native library is not in our reader's RSS. */
+function loadDuckDb(): Promise<typeof import('@duckdb/node-api')> {
+  return import('@duckdb/node-api');
+}
 
 const DIM = 128;
 const BATCH_ROWS = 4096;
@@ -31,7 +35,7 @@ const schema: CollectionSchema = {
 /** Approximate bytes per row, to size each file near the requested size. */
 const BYTES_PER_ROW: Record<FileFormat, number> = { json: 2530, jsonl: 2530, csv: 2530, parquet: 530, numpy: 600 };
 
-const root = resolve(__dirname, '..', '..', '..'); // dist/bench-formats/bench → repo
+const root = resolve(__dirname, '..', '..'); // dist/bench → repo
 /** Rows per Parquet row group (DuckDB's default is 122,880); hyparquet's memory grows with it. */
 const ROW_GROUP = Number((process.argv[2] === '--child' ? process.argv[6] : process.argv[4]) ?? 122_880);
 const FILES: Record<FileFormat, string[]> = {
@@ -102,6 +106,7 @@ async function generate(dir: string, format: FileFormat, sizeMb: number): Promis
         '\n',
       );
     case 'parquet': {
+      const { DuckDBInstance } = await loadDuckDb();
       const inst = await DuckDBInstance.create(':memory:');
       const c = await inst.connect();
       await c.run(
@@ -186,6 +191,7 @@ async function baseline(dir: string, format: FileFormat, sample: () => void): Pr
       return rows;
     }
     case 'parquet': {
+      const { DuckDBInstance } = await loadDuckDb();
       const inst = await DuckDBInstance.create(':memory:');
       const c = await inst.connect();
       const res = await c.stream(`SELECT * FROM read_parquet('${join(dir, FILES.parquet[0]!)}')`);
