@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +145,50 @@ describe('page-at-a-time Parquet decoding equals hyparquet whole-file decoding',
   });
   it('DuckDB files: one v1 page per column chunk, zstd, structs, nullable lists', async () => {
     await expectSameAsWholeFileDecode(await duckdbFile('v1.parquet', 'COMPRESSION zstd, ROW_GROUP_SIZE 2048'));
+  });
+  it('DuckDB zstd pages larger than the read-ahead, decompressed as their bytes stream in (v1 and v2 pages)', async () => {
+    for (const version of ['V1', 'V2']) {
+      const inst = await DuckDBInstance.create(':memory:');
+      const c = await inst.connect();
+      const path = join(dir, `big-${version}.parquet`);
+      await c.run(
+        `COPY (SELECT i::BIGINT AS id, list_transform(range(64), x -> (random() - 0.5)::FLOAT) AS vec,
+                      CASE WHEN i % 9 = 0 THEN NULL ELSE [i, -i]::DOUBLE[] END AS pair
+               FROM range(6000) t(i))
+         TO '${path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 6000, PARQUET_VERSION ${version})`,
+      );
+      c.closeSync();
+      inst.closeSync();
+      await expectSameAsWholeFileDecode(readFileSync(path)); // vec: one 1.5 MB page, read-ahead 256 KiB
+    }
+    // DuckDB writes v1 pages even with PARQUET_VERSION V2; hyparquet-writer writes v2 ones (levels
+    // stored uncompressed in front of the zstd values), compressed here by the zstd CLI.
+    const n = 6000;
+    const v2 = parquetWriteBuffer({
+      schema: [
+        { name: 'root', num_children: 2 },
+        { name: 'id', type: 'INT64', repetition_type: 'REQUIRED' },
+        { name: 'vec', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+        { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+        { name: 'element', type: 'FLOAT', repetition_type: 'REQUIRED' },
+      ],
+      codec: 'ZSTD',
+      compressors: {
+        ZSTD: (bytes: Uint8Array) =>
+          new Uint8Array(execFileSync('zstd', ['-q', '-c'], { input: bytes, maxBuffer: 64 << 20 })),
+      },
+      pageSize: 4 << 20,
+      columnData: [
+        { name: 'id', data: BigInt64Array.from({ length: n }, (_, i) => BigInt(i)) },
+        {
+          name: 'vec',
+          data: Array.from({ length: n }, (_, i) =>
+            i % 13 === 0 ? null : Array.from({ length: 64 }, (_, k) => Math.fround(Math.sin(i * 64 + k))),
+          ),
+        },
+      ],
+    });
+    await expectSameAsWholeFileDecode(new Uint8Array(v2));
   });
   it('DuckDB files with PARQUET_VERSION V2 (data page v2, delta encodings), gzip', async () => {
     await expectSameAsWholeFileDecode(

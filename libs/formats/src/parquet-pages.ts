@@ -8,6 +8,7 @@ import { byteStreamSplit, readRleBitPackedHybrid } from 'hyparquet/src/encoding.
 import { readPlain } from 'hyparquet/src/plain.js';
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hyparquet/src/schema.js';
 import type { Compressors } from 'hyparquet';
+import { Decompress as ZstdDecompress } from 'fzstd';
 import type { ByteInput } from './byte-input';
 
 /**
@@ -128,7 +129,14 @@ function readValues(
 }
 
 /** Decodes a data page (v1 or v2) into a PageState. */
-function decodeDataPage(compressed: Uint8Array, header: PageHeader, decoder: ColumnDecoder): PageState {
+/** `bytes` is the page as stored, or already decompressed (`decompressed`, see streamZstdPage). */
+function decodeDataPage(
+  bytes: Uint8Array,
+  header: PageHeader,
+  decoder: ColumnDecoder,
+  decompressed: boolean,
+): PageState {
+  const compressed = bytes;
   const maxRep = getMaxRepetitionLevel(decoder.schemaPath);
   const maxDef = getMaxDefinitionLevel(decoder.schemaPath);
   let rep: Levels | null = null;
@@ -142,7 +150,9 @@ function decodeDataPage(compressed: Uint8Array, header: PageHeader, decoder: Col
   if (header.type === 'DATA_PAGE' && v1 !== undefined) {
     numLevels = v1.num_values;
     encoding = v1.encoding;
-    const page = decompressPage(compressed, header.uncompressed_page_size, decoder.codec, decoder.compressors);
+    const page = decompressed
+      ? bytes
+      : decompressPage(compressed, header.uncompressed_page_size, decoder.codec, decoder.compressors);
     reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
     if (maxRep > 0) {
       rep = levelArray(maxRep, numLevels);
@@ -170,7 +180,7 @@ function decodeDataPage(compressed: Uint8Array, header: PageHeader, decoder: Col
     }
     const levelBytes = v2.repetition_levels_byte_length + v2.definition_levels_byte_length;
     let page = compressed.subarray(levelBytes);
-    if (v2.is_compressed !== false)
+    if (v2.is_compressed !== false && !decompressed)
       page = decompressPage(page, header.uncompressed_page_size - levelBytes, decoder.codec, decoder.compressors);
     reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
   } else throw new ParquetStructureError(`data page without its header (${header.type})`);
@@ -433,6 +443,14 @@ export class LeafColumnCursor {
     const size = header.compressed_page_size;
     if (!(size >= 0) || this.pos + size > this.end)
       throw new ParquetStructureError(`column '${this.pathKey}': page of ${size} bytes runs past the column chunk`);
+    const compressedValues =
+      header.type === 'DATA_PAGE' ||
+      (header.type === 'DATA_PAGE_V2' && header.data_page_header_v2?.is_compressed !== false);
+    if (this.decoder.codec === 'ZSTD' && size > this.readAhead && compressedValues) {
+      const page = await this.streamZstdPage(header, size);
+      this.acceptDataPage(decodeDataPage(page, header, this.decoder, true));
+      return;
+    }
     await this.ensure(size);
     const at = this.pos - this.bufStart;
     const compressed = this.buf.subarray(at, at + size);
@@ -461,7 +479,11 @@ export class LeafColumnCursor {
       return;
     }
     if (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2') return; // index pages: skipped
-    const page = decodeDataPage(compressed, header, this.decoder);
+    this.acceptDataPage(decodeDataPage(compressed, header, this.decoder, false));
+  }
+
+  /** Makes a decoded page current, first continuing the open row if the page starts mid-row. */
+  private acceptDataPage(page: PageState): void {
     if (page.numLevels === 0) return;
     if (page.rep !== null && page.rep[0] !== 0) {
       // The page continues the last row of the previous page.
@@ -474,6 +496,61 @@ export class LeafColumnCursor {
       this.lastOpen = c >= page.numLevels;
     } else this.lastOpen = false;
     this.page = page.levelAt < page.numLevels ? page : null;
+  }
+
+  /**
+   * A large ZSTD page is decompressed while its bytes stream in (readAhead at a time), so the
+   * compressed page is never resident next to the decompressed one. Returns the page with its
+   * values decompressed (v2 levels, stored uncompressed, are copied in front).
+   */
+  private async streamZstdPage(header: PageHeader, size: number): Promise<Uint8Array> {
+    const v2 = header.data_page_header_v2;
+    const raw =
+      header.type === 'DATA_PAGE_V2' && v2 !== undefined
+        ? v2.repetition_levels_byte_length + v2.definition_levels_byte_length
+        : 0;
+    const out = new Uint8Array(header.uncompressed_page_size);
+    let written = 0;
+    const overflow = (): ParquetStructureError =>
+      new ParquetStructureError(
+        `column '${this.pathKey}': page decompresses to more than its ${header.uncompressed_page_size} bytes`,
+      );
+    const zstd = new ZstdDecompress((chunk) => {
+      if (written + chunk.length > out.length) throw overflow();
+      out.set(chunk, written);
+      written += chunk.length;
+    });
+    const stop = this.pos + size;
+    let copied = 0;
+    while (this.pos < stop) {
+      let piece: Uint8Array;
+      const have = this.bufStart + this.buf.length;
+      if (this.pos < have) {
+        piece = this.buf.subarray(this.pos - this.bufStart, Math.min(have, stop) - this.bufStart);
+      } else {
+        piece = await this.input.slice(this.pos, Math.min(stop, this.pos + this.readAhead));
+        this.countBytes(piece.length);
+        if (piece.length === 0)
+          throw new ParquetStructureError(`column '${this.pathKey}': page cut short at byte ${this.pos}`);
+      }
+      this.pos += piece.length;
+      if (copied < raw) {
+        const k = Math.min(raw - copied, piece.length);
+        if (written + k > out.length) throw overflow();
+        out.set(piece.subarray(0, k), written);
+        written += k;
+        copied += k;
+        piece = piece.subarray(k);
+      }
+      if (piece.length > 0 || this.pos >= stop) zstd.push(piece, this.pos >= stop);
+    }
+    this.buf = new Uint8Array(0);
+    this.bufStart = this.pos;
+    if (written !== out.length)
+      throw new ParquetStructureError(
+        `column '${this.pathKey}': page decompressed to ${written} bytes, its header says ${out.length}`,
+      );
+    return out;
   }
 }
 
