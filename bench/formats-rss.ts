@@ -2,9 +2,9 @@
  * Reads a large file of each format with our readers and with a baseline in the same run, printing
  * rows/s and peak RSS. Each measurement runs in its own child process so peak RSS is its own.
  *
- *   node dist/bench-formats/bench/formats-rss.js [sizeMB=200] [formats=jsonl,json,csv,parquet,numpy] [parquetRowGroup=122880]
+ *   node dist/bench/formats-rss.js [sizeMB=200] [formats=jsonl,json,csv,parquet,numpy] [parquetRowGroup=122880] [parquetCodec=zstd]
  *
- * Build first (no ts runner is installed; see bench/RESULTS-formats.md for the one-liner).
+ * Build first (`npm run build`).
  * Data goes to bench/out/data-<size>/ (gitignored) and is reused when present.
  */
 import { execFileSync, fork } from 'node:child_process';
@@ -38,11 +38,13 @@ const BYTES_PER_ROW: Record<FileFormat, number> = { json: 2530, jsonl: 2530, csv
 const root = resolve(__dirname, '..', '..'); // dist/bench → repo
 /** Rows per Parquet row group (DuckDB's default is 122,880); hyparquet's memory grows with it. */
 const ROW_GROUP = Number((process.argv[2] === '--child' ? process.argv[6] : process.argv[4]) ?? 122_880);
+/** Parquet codec (DuckDB's default is snappy; zstd is the bench's default since session 1). */
+const CODEC = ((process.argv[2] === '--child' ? process.argv[7] : process.argv[5]) ?? 'zstd').toLowerCase();
 const FILES: Record<FileFormat, string[]> = {
   json: ['rows.json'],
   jsonl: ['rows.jsonl'],
   csv: ['rows.csv'],
-  parquet: [`rows-rg${ROW_GROUP}.parquet`],
+  parquet: [`rows-rg${ROW_GROUP}${CODEC === 'zstd' ? '' : `-${CODEC}`}.parquet`],
   numpy: ['npy/id.npy', 'npy/name.npy', 'npy/vec.npy'],
 };
 
@@ -111,7 +113,7 @@ async function generate(dir: string, format: FileFormat, sizeMb: number): Promis
       const c = await inst.connect();
       await c.run(
         `COPY (SELECT i::BIGINT AS id, 'name-' || i AS name, list_transform(range(${DIM}), x -> (random() - 0.5)::FLOAT) AS vec FROM range(${n}) t(i))
-         TO '${join(dir, FILES.parquet[0]!)}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP})`,
+         TO '${join(dir, FILES.parquet[0]!)}' (FORMAT parquet, COMPRESSION ${CODEC}, ROW_GROUP_SIZE ${ROW_GROUP})`,
       );
       c.closeSync();
       inst.closeSync();
@@ -236,7 +238,7 @@ interface Result {
 
 function runChild(mode: string, dir: string, format: FileFormat): Promise<Result> {
   return new Promise((res, rej) => {
-    const p = fork(__filename, ['--child', mode, dir, format, String(ROW_GROUP)], { stdio: 'inherit' });
+    const p = fork(__filename, ['--child', mode, dir, format, String(ROW_GROUP), CODEC], { stdio: 'inherit' });
     p.on('message', (m) => res(m as Result));
     p.on('exit', (code) => (code === 0 ? undefined : rej(new Error(`${mode} ${format} exited with ${code}`))));
   });

@@ -10,6 +10,7 @@ import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hypar
 import type { Compressors } from 'hyparquet';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import type { ByteInput } from './byte-input';
+import { SnappyStreamDecoder } from './snappy-stream';
 
 /**
  * Page-at-a-time Parquet decoding (docs/decisions/0204-parquet-page-streaming.md).
@@ -46,8 +47,21 @@ function bitWidth(value: number): number {
   return 32 - Math.clz32(value);
 }
 
-function levelArray(max: number, n: number): Levels {
-  return max < 256 ? new Uint8Array(n) : new Uint32Array(n);
+/**
+ * Level arrays, reused from page to page of a column (levels are only read while their page is
+ * current), so a large page does not allocate two fresh level arrays each time.
+ */
+class LevelBuffers {
+  private readonly held: [Levels | null, Levels | null] = [null, null];
+
+  get(slot: 0 | 1, max: number, n: number): Levels {
+    const wide = max >= 256;
+    const have = this.held[slot];
+    if (have !== null && have.length >= n && have instanceof Uint32Array === wide) return have.subarray(0, n);
+    const fresh = wide ? new Uint32Array(n) : new Uint8Array(n);
+    this.held[slot] = fresh;
+    return fresh;
+  }
 }
 
 /** hyparquet's assembly reads levels by index and length only, so typed arrays serve as well. */
@@ -129,12 +143,13 @@ function readValues(
 }
 
 /** Decodes a data page (v1 or v2) into a PageState. */
-/** `bytes` is the page as stored, or already decompressed (`decompressed`, see streamZstdPage). */
+/** `bytes` is the page as stored, or already decompressed (`decompressed`, see streamPage). */
 function decodeDataPage(
   bytes: Uint8Array,
   header: PageHeader,
   decoder: ColumnDecoder,
   decompressed: boolean,
+  levels: LevelBuffers,
 ): PageState {
   const compressed = bytes;
   const maxRep = getMaxRepetitionLevel(decoder.schemaPath);
@@ -155,11 +170,11 @@ function decodeDataPage(
       : decompressPage(compressed, header.uncompressed_page_size, decoder.codec, decoder.compressors);
     reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
     if (maxRep > 0) {
-      rep = levelArray(maxRep, numLevels);
+      rep = levels.get(0, maxRep, numLevels);
       readRleBitPackedHybrid(reader, bitWidth(maxRep), rep);
     }
     if (maxDef > 0) {
-      def = levelArray(maxDef, numLevels);
+      def = levels.get(1, maxDef, numLevels);
       readRleBitPackedHybrid(reader, bitWidth(maxDef), def);
     }
   } else if (header.type === 'DATA_PAGE_V2' && v2 !== undefined) {
@@ -170,12 +185,12 @@ function decodeDataPage(
       offset: 0,
     };
     if (maxRep > 0) {
-      rep = levelArray(maxRep, numLevels);
+      rep = levels.get(0, maxRep, numLevels);
       readRleBitPackedHybrid(levelsReader, bitWidth(maxRep), rep, v2.repetition_levels_byte_length);
     }
     levelsReader.offset = v2.repetition_levels_byte_length;
     if (maxDef > 0) {
-      def = levelArray(maxDef, numLevels);
+      def = levels.get(1, maxDef, numLevels);
       readRleBitPackedHybrid(levelsReader, bitWidth(maxDef), def, v2.definition_levels_byte_length);
     }
     const levelBytes = v2.repetition_levels_byte_length + v2.definition_levels_byte_length;
@@ -228,6 +243,9 @@ export class LeafColumnCursor {
   private ready: unknown[] = [];
   /** The last ready row ended a page and may be continued by the next one (data page v1). */
   private lastOpen = false;
+  /** Buffer that large pages are decompressed into, reused (see pageBuffer). */
+  private scratch: Uint8Array | null = null;
+  private readonly levels = new LevelBuffers();
 
   constructor(
     private readonly input: ByteInput,
@@ -446,9 +464,10 @@ export class LeafColumnCursor {
     const compressedValues =
       header.type === 'DATA_PAGE' ||
       (header.type === 'DATA_PAGE_V2' && header.data_page_header_v2?.is_compressed !== false);
-    if (this.decoder.codec === 'ZSTD' && size > this.readAhead && compressedValues) {
-      const page = await this.streamZstdPage(header, size);
-      this.acceptDataPage(decodeDataPage(page, header, this.decoder, true));
+    const streamable = this.decoder.codec === 'ZSTD' || this.decoder.codec === 'SNAPPY';
+    if (streamable && size > this.readAhead && compressedValues) {
+      const page = await this.streamPage(header, size);
+      this.acceptDataPage(decodeDataPage(page, header, this.decoder, true, this.levels));
       return;
     }
     await this.ensure(size);
@@ -479,7 +498,7 @@ export class LeafColumnCursor {
       return;
     }
     if (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2') return; // index pages: skipped
-    this.acceptDataPage(decodeDataPage(compressed, header, this.decoder, false));
+    this.acceptDataPage(decodeDataPage(compressed, header, this.decoder, false, this.levels));
   }
 
   /** Makes a decoded page current, first continuing the open row if the page starts mid-row. */
@@ -499,29 +518,40 @@ export class LeafColumnCursor {
   }
 
   /**
-   * A large ZSTD page is decompressed while its bytes stream in (readAhead at a time), so the
-   * compressed page is never resident next to the decompressed one. Returns the page with its
+   * A large ZSTD or SNAPPY page is decompressed while its bytes stream in (readAhead at a time), so
+   * the compressed page is never resident beside the decompressed one, into a buffer reused from
+   * page to page (rows still pointing into it are copied out first). Returns the page with its
    * values decompressed (v2 levels, stored uncompressed, are copied in front).
    */
-  private async streamZstdPage(header: PageHeader, size: number): Promise<Uint8Array> {
+  private async streamPage(header: PageHeader, size: number): Promise<Uint8Array> {
     const v2 = header.data_page_header_v2;
     const raw =
       header.type === 'DATA_PAGE_V2' && v2 !== undefined
         ? v2.repetition_levels_byte_length + v2.definition_levels_byte_length
         : 0;
-    const out = new Uint8Array(header.uncompressed_page_size);
+    const out = this.pageBuffer(header.uncompressed_page_size);
     let written = 0;
-    const overflow = (): ParquetStructureError =>
-      new ParquetStructureError(
-        `column '${this.pathKey}': page decompresses to more than its ${header.uncompressed_page_size} bytes`,
-      );
-    const zstd = new ZstdDecompress((chunk) => {
-      if (written + chunk.length > out.length) throw overflow();
-      out.set(chunk, written);
-      written += chunk.length;
-    });
+    const sink = out.subarray(raw);
+    let decoder: { push(chunk: Uint8Array, final: boolean): void; readonly written: number };
+    if (this.decoder.codec === 'SNAPPY') decoder = new SnappyStreamDecoder(sink);
+    else {
+      let got = 0;
+      const zstd = new ZstdDecompress((chunk) => {
+        if (got + chunk.length > sink.length)
+          throw new ParquetStructureError(
+            `column '${this.pathKey}': page decompresses to more than its ${header.uncompressed_page_size} bytes`,
+          );
+        sink.set(chunk, got);
+        got += chunk.length;
+      });
+      decoder = {
+        push: (chunk, final) => void zstd.push(chunk, final),
+        get written() {
+          return got;
+        },
+      };
+    }
     const stop = this.pos + size;
-    let copied = 0;
     while (this.pos < stop) {
       let piece: Uint8Array;
       const have = this.bufStart + this.buf.length;
@@ -534,30 +564,59 @@ export class LeafColumnCursor {
           throw new ParquetStructureError(`column '${this.pathKey}': page cut short at byte ${this.pos}`);
       }
       this.pos += piece.length;
-      if (copied < raw) {
-        const k = Math.min(raw - copied, piece.length);
-        if (written + k > out.length) throw overflow();
+      if (written < raw) {
+        const k = Math.min(raw - written, piece.length);
         out.set(piece.subarray(0, k), written);
         written += k;
-        copied += k;
         piece = piece.subarray(k);
       }
-      if (piece.length > 0 || this.pos >= stop) zstd.push(piece, this.pos >= stop);
+      if (piece.length > 0 || this.pos >= stop) decoder.push(piece, this.pos >= stop);
     }
     this.buf = new Uint8Array(0);
     this.bufStart = this.pos;
-    if (written !== out.length)
+    if (written !== raw || decoder.written !== sink.length)
       throw new ParquetStructureError(
-        `column '${this.pathKey}': page decompressed to ${written} bytes, its header says ${out.length}`,
+        `column '${this.pathKey}': page decompressed to ${written + decoder.written} bytes, its header says ${out.length}`,
       );
     return out;
+  }
+
+  /**
+   * The reusable buffer for streamed pages, `size` bytes long. Rows not yet taken may still be
+   * views into it (the list<float> fast path, binary values): those are copied out first. Rows
+   * already taken are the caller's to copy before its next take (RowGroupColumns.take).
+   */
+  private pageBuffer(size: number): Uint8Array {
+    const old = this.scratch;
+    if (old !== null) {
+      const detach = (v: unknown): unknown => {
+        if (ArrayBuffer.isView(v)) return v.buffer === old.buffer ? (v as Uint8Array).slice() : v;
+        if (Array.isArray(v)) {
+          for (let i = 0; i < v.length; i++) v[i] = detach(v[i]);
+          return v;
+        }
+        if (v !== null && typeof v === 'object') {
+          const o = v as Record<string, unknown>;
+          for (const k of Object.keys(o)) o[k] = detach(o[k]);
+        }
+        return v;
+      };
+      for (let i = 0; i < this.ready.length; i++) this.ready[i] = detach(this.ready[i]);
+      if (old.length >= size) return old.subarray(0, size);
+    }
+    const fresh = new Uint8Array(Math.max(size, old === null ? 0 : old.length));
+    this.scratch = fresh;
+    return fresh.subarray(0, size);
   }
 }
 
 export interface RowGroupColumns {
   /** Top-level column names in read order. */
   readonly names: readonly string[];
-  /** Next `n` rows of each top-level column, by name. */
+  /**
+   * Next `n` rows of each top-level column, by name. Values may be views into a page buffer that
+   * the next `take` reuses: copy what you keep before calling it again (RowBatchBuilder does).
+   */
   take(n: number): Promise<Map<string, DecodedArray>>;
   /** Checks that every leaf ended exactly at the row group's row count. */
   finish(): Promise<void>;

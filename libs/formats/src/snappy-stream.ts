@@ -1,0 +1,109 @@
+/**
+ * Raw Snappy (the block format Parquet uses) decoded while its input arrives in chunks, into an
+ * output buffer of the known uncompressed size. Copies only reach back into output already
+ * written, so only the input needs to be incremental; an element cut by a chunk boundary is carried
+ * over (at most 5 header bytes) or, for a literal, continued.
+ */
+export class SnappyStreamDecoder {
+  private carry: Uint8Array = new Uint8Array(0);
+  private literalLeft = 0;
+  private preambleRead = false;
+  written = 0;
+
+  constructor(private readonly out: Uint8Array) {}
+
+  push(chunk: Uint8Array, final: boolean): void {
+    let data = chunk;
+    if (this.carry.length > 0) {
+      data = new Uint8Array(this.carry.length + chunk.length);
+      data.set(this.carry, 0);
+      data.set(chunk, this.carry.length);
+      this.carry = new Uint8Array(0);
+    }
+    let i = 0;
+    const out = this.out;
+    if (this.literalLeft > 0) i = this.literal(data, 0, this.literalLeft);
+    if (!this.preambleRead) {
+      let length = 0;
+      let shift = 0;
+      let j = i;
+      for (; j < data.length; j++) {
+        const b = data[j]!;
+        length += (b & 0x7f) * 2 ** shift;
+        shift += 7;
+        if ((b & 0x80) === 0) break;
+        if (shift > 35) throw new Error('snappy: invalid length preamble');
+      }
+      if (j >= data.length) {
+        this.keep(data, i, final);
+        return;
+      }
+      if (length !== out.length)
+        throw new Error(`snappy: stream says ${length} bytes, the page header says ${out.length}`);
+      this.preambleRead = true;
+      i = j + 1;
+    }
+    while (i < data.length) {
+      const tag = data[i]!;
+      const kind = tag & 3;
+      const lenCode = tag >>> 2;
+      const header = kind === 0 ? 1 + (lenCode >= 60 ? lenCode - 59 : 0) : kind === 1 ? 2 : kind === 2 ? 3 : 5;
+      if (i + header > data.length) {
+        this.keep(data, i, final);
+        return;
+      }
+      if (kind === 0) {
+        let len = lenCode + 1;
+        if (lenCode >= 60) {
+          len = 0;
+          for (let k = 0; k < lenCode - 59; k++) len += data[i + 1 + k]! * 2 ** (8 * k);
+          len += 1;
+        }
+        if (this.written + len > out.length) throw new Error('snappy: literal runs past the output');
+        i = this.literal(data, i + header, len);
+        continue;
+      }
+      let len: number;
+      let offset: number;
+      if (kind === 1) {
+        len = 4 + (lenCode & 7);
+        offset = ((tag >>> 5) << 8) | data[i + 1]!;
+      } else if (kind === 2) {
+        len = lenCode + 1;
+        offset = data[i + 1]! | (data[i + 2]! << 8);
+      } else {
+        len = lenCode + 1;
+        offset = (data[i + 1]! | (data[i + 2]! << 8) | (data[i + 3]! << 16) | (data[i + 4]! << 24)) >>> 0;
+      }
+      if (offset === 0 || offset > this.written) throw new Error(`snappy: copy offset ${offset} out of range`);
+      if (this.written + len > out.length) throw new Error('snappy: copy runs past the output');
+      const from = this.written - offset;
+      if (offset >= len) out.copyWithin(this.written, from, from + len);
+      else for (let k = 0; k < len; k++) out[this.written + k] = out[from + k]!;
+      this.written += len;
+      i += header;
+    }
+    if (final) this.end();
+  }
+
+  /** Copies up to `len` literal bytes from data[at…]; what the chunk lacks is taken from the next. */
+  private literal(data: Uint8Array, at: number, len: number): number {
+    const k = Math.min(len, data.length - at);
+    this.out.set(data.subarray(at, at + k), this.written);
+    this.written += k;
+    this.literalLeft = len - k;
+    return at + k;
+  }
+
+  private keep(data: Uint8Array, from: number, final: boolean): void {
+    this.carry = data.slice(from);
+    if (final) this.end();
+  }
+
+  private end(): void {
+    if (this.carry.length > 0 || this.literalLeft > 0 || !this.preambleRead)
+      throw new Error('snappy: stream ends inside an element');
+    if (this.written !== this.out.length)
+      throw new Error(`snappy: decompressed ${this.written} bytes, expected ${this.out.length}`);
+  }
+}
