@@ -8,6 +8,7 @@ import { byteStreamSplit, readRleBitPackedHybrid } from 'hyparquet/src/encoding.
 import { readPlain } from 'hyparquet/src/plain.js';
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hyparquet/src/schema.js';
 import type { Compressors } from 'hyparquet';
+import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import type { ByteInput } from './byte-input';
 import { SnappyStreamDecoder } from './snappy-stream';
@@ -207,6 +208,60 @@ function decodeDataPage(
   }
   const values = readValues(reader, encoding, numLevels - numNulls, decoder, header.type === 'DATA_PAGE_V2');
   return { numLevels, rep, def, values, levelAt: 0, valueAt: 0 };
+}
+
+/** Codecs whose large pages are decompressed while their bytes stream in (see streamPage). */
+const STREAMED_CODECS = new Set(['ZSTD', 'SNAPPY', 'GZIP']);
+
+interface StreamingDecompressor {
+  push(chunk: Uint8Array, final: boolean): void | Promise<void>;
+  readonly written: number;
+}
+
+/** An incremental decompressor of `codec` writing into `sink`; `overflow` throws past its end. */
+function streamingDecompressor(codec: string, sink: Uint8Array, overflow: () => never): StreamingDecompressor {
+  if (codec === 'SNAPPY') return new SnappyStreamDecoder(sink);
+  let written = 0;
+  const put = (chunk: Uint8Array): void => {
+    if (written + chunk.length > sink.length) overflow();
+    sink.set(chunk, written);
+    written += chunk.length;
+  };
+  if (codec === 'ZSTD') {
+    const zstd = new ZstdDecompress(put);
+    return {
+      push: (chunk, final) => void zstd.push(chunk, final),
+      get written() {
+        return written;
+      },
+    };
+  }
+  // GZIP: zlib's streaming inflater. A failure (corrupt data, or output past the sink) destroys it
+  // with the error, which every pending wait observes; a write's callback alone may never come.
+  const gunzip = createGunzip();
+  const failed = new Promise<never>((_, reject) => gunzip.once('error', reject));
+  failed.catch(() => undefined); // observed by the next push; never an unhandled rejection
+  const ended = new Promise<void>((resolve) => gunzip.once('end', resolve));
+  gunzip.on('data', (chunk: Buffer) => {
+    try {
+      put(chunk);
+    } catch (e) {
+      gunzip.destroy(e instanceof Error ? e : new Error(String(e)));
+    }
+  });
+  return {
+    async push(chunk, final) {
+      const written = new Promise<void>((resolve) => gunzip.write(chunk, () => resolve()));
+      await Promise.race([written, failed]);
+      if (final) {
+        gunzip.end();
+        await Promise.race([ended, failed]);
+      }
+    },
+    get written() {
+      return written;
+    },
+  };
 }
 
 /**
@@ -464,8 +519,7 @@ export class LeafColumnCursor {
     const compressedValues =
       header.type === 'DATA_PAGE' ||
       (header.type === 'DATA_PAGE_V2' && header.data_page_header_v2?.is_compressed !== false);
-    const streamable = this.decoder.codec === 'ZSTD' || this.decoder.codec === 'SNAPPY';
-    if (streamable && size > this.readAhead && compressedValues) {
+    if (STREAMED_CODECS.has(this.decoder.codec) && size > this.readAhead && compressedValues) {
       const page = await this.streamPage(header, size);
       this.acceptDataPage(decodeDataPage(page, header, this.decoder, true, this.levels));
       return;
@@ -518,7 +572,7 @@ export class LeafColumnCursor {
   }
 
   /**
-   * A large ZSTD or SNAPPY page is decompressed while its bytes stream in (readAhead at a time), so
+   * A large ZSTD, SNAPPY or GZIP page is decompressed while its bytes stream in (readAhead at a time), so
    * the compressed page is never resident beside the decompressed one, into a buffer reused from
    * page to page (rows still pointing into it are copied out first). Returns the page with its
    * values decompressed (v2 levels, stored uncompressed, are copied in front).
@@ -532,25 +586,11 @@ export class LeafColumnCursor {
     const out = this.pageBuffer(header.uncompressed_page_size);
     let written = 0;
     const sink = out.subarray(raw);
-    let decoder: { push(chunk: Uint8Array, final: boolean): void; readonly written: number };
-    if (this.decoder.codec === 'SNAPPY') decoder = new SnappyStreamDecoder(sink);
-    else {
-      let got = 0;
-      const zstd = new ZstdDecompress((chunk) => {
-        if (got + chunk.length > sink.length)
-          throw new ParquetStructureError(
-            `column '${this.pathKey}': page decompresses to more than its ${header.uncompressed_page_size} bytes`,
-          );
-        sink.set(chunk, got);
-        got += chunk.length;
-      });
-      decoder = {
-        push: (chunk, final) => void zstd.push(chunk, final),
-        get written() {
-          return got;
-        },
-      };
-    }
+    const decoder = streamingDecompressor(this.decoder.codec, sink, () => {
+      throw new ParquetStructureError(
+        `column '${this.pathKey}': page decompresses to more than its ${header.uncompressed_page_size} bytes`,
+      );
+    });
     const stop = this.pos + size;
     while (this.pos < stop) {
       let piece: Uint8Array;
@@ -570,7 +610,7 @@ export class LeafColumnCursor {
         written += k;
         piece = piece.subarray(k);
       }
-      if (piece.length > 0 || this.pos >= stop) decoder.push(piece, this.pos >= stop);
+      if (piece.length > 0 || this.pos >= stop) await decoder.push(piece, this.pos >= stop);
     }
     this.buf = new Uint8Array(0);
     this.bufStart = this.pos;
