@@ -244,4 +244,29 @@ describe('GCS service-account keys (JWT grant at the hard-coded Google token end
       custom.requiredToken = undefined;
     }
   });
+
+  it('fails at once with "access denied", never echoing the key, when the token endpoint refuses the grant', async () => {
+    const stranger = makeRsaKeyPair();
+    const unknown = JSON.stringify({
+      ...(JSON.parse(serviceAccountJson) as object),
+      private_key: stranger.privateKeyPem,
+    });
+    google.requiredToken = issuedByProxy;
+    const refusedBefore = proxy.refusedGrants.length;
+    const r = await runChild(baseCase({ credentials: { secretKey: unknown }, folder: undefined }));
+    expect(r.ok).toBe(false);
+    expect(r.error).toMatchObject({
+      code: 'STORAGE_ACCESS_DENIED',
+      message: 'access denied: gs://igw-data/dir/file.bin',
+      retryable: false,
+    });
+    // One grant, refused for its signature; no retry storm against Google's token endpoint.
+    expect(proxy.refusedGrants.slice(refusedBefore)).toEqual(['bad signature']);
+    expect(r.googleRequests).toEqual([]);
+    for (const text of r.error!.renderings) {
+      expect(text).not.toContain('PRIVATE KEY');
+      expect(text).not.toContain(stranger.privateKeyPem.split('\n')[1]!);
+    }
+    expect(r.refused).toEqual([]);
+  });
 });

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ApiError, Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
-import { OAuth2Client } from 'google-auth-library';
+import { gaxios, OAuth2Client } from 'google-auth-library';
 import type { ServiceAccountKey } from '../credentials';
 import type { ObjectStat, ReadPin } from '../object-source';
 import type { RawDriver, RawPage, RawRead } from '../resilient';
@@ -95,6 +95,15 @@ export class GcsDriver implements RawDriver {
   private mapError(e: unknown, key: string): unknown {
     if (e instanceof ApiError && typeof e.code === 'number' && e.code > 0)
       return statusError(e.code, this.display(key), e);
+    // The storage API answers with ApiError; a GaxiosError comes from the auth layer's own calls
+    // (Google's token endpoint, the metadata server) and carries *their* status. A 4xx there
+    // (400 invalid_grant for a bad or revoked service-account key, 401, 403) is refused
+    // credentials, which no retry fixes; 408, 429 and 5xx stay transient.
+    if (e instanceof gaxios.GaxiosError && typeof e.status === 'number' && e.status > 0) {
+      const s = e.status;
+      const refused = s >= 400 && s < 500 && s !== 408 && s !== 429;
+      return refused ? storageErrors.accessDenied(this.display(key), e) : statusError(s, this.display(key), e);
+    }
     return e;
   }
 
