@@ -270,3 +270,36 @@ describe('GCS service-account keys (JWT grant at the hard-coded Google token end
     expect(r.refused).toEqual([]);
   });
 });
+
+describe('GCS over https to a custom endpoint with a private CA', () => {
+  const tlsCase = (over: Partial<GcsReadCase> = {}) =>
+    baseCase({
+      url: `${tlsCustom.endpoint}/igw-data/dir/file.bin`,
+      folder: `${tlsCustom.endpoint}/igw-data/dir/`,
+      gcs: { endpoint: tlsCustom.endpoint },
+      names: {},
+      ...over,
+    });
+
+  it('reads when the CA is trusted process-wide with NODE_EXTRA_CA_CERTS', async () => {
+    const r = await runChild(tlsCase());
+    expectReadAndLoopback(r);
+    expect(r.connectTargets).toEqual([]);
+  });
+
+  it.each([
+    ['no CA is trusted', undefined],
+    ['only STORAGE_CA_FILE names the CA (the GCS SDK takes no per-client CA)', 'storage-ca-file'],
+  ] as const)('fails at once, not retryably, naming NODE_EXTRA_CA_CERTS when %s', async (_, ca) => {
+    const before = tlsCustom.connections;
+    const r = await runChild(tlsCase({ folder: undefined, ...(ca === undefined ? {} : { caPem: certs.caPem }) }), {
+      NODE_EXTRA_CA_CERTS: undefined,
+    });
+    expect(r.error).toMatchObject({ code: 'STORAGE_ACCESS_DENIED', retryable: false });
+    expect(r.error!.message).toBe(
+      `TLS certificate rejected: ${tlsCustom.endpoint}/igw-data/dir/file.bin (UNABLE_TO_VERIFY_LEAF_SIGNATURE; ` +
+        'set NODE_EXTRA_CA_CERTS for a private CA; STORAGE_CA_FILE does not reach the GCS SDK)',
+    );
+    expect(tlsCustom.connections - before).toBe(1);
+  });
+});

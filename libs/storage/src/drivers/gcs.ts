@@ -4,10 +4,17 @@ import { gaxios, OAuth2Client } from 'google-auth-library';
 import type { ServiceAccountKey } from '../credentials';
 import type { ObjectStat, ReadPin } from '../object-source';
 import type { RawDriver, RawPage, RawRead } from '../resilient';
-import { statusError } from '../resilient';
+import { statusError, tlsFailureCode } from '../resilient';
 import { StorageError, StorageErrorCode, storageErrors } from '../storage.errors';
 
 export const GCS_DEFAULT_ENDPOINT = 'https://storage.googleapis.com';
+
+/**
+ * The SDK's transport (teeny-request) keeps one module-wide agent pool and takes no agent or CA
+ * per client, so STORAGE_CA_FILE cannot reach it; the process-wide NODE_EXTRA_CA_CERTS can
+ * (decision 0104).
+ */
+const GCS_TLS_FIX = 'set NODE_EXTRA_CA_CERTS for a private CA; STORAGE_CA_FILE does not reach the GCS SDK';
 
 export interface GcsDriverOptions {
   bucket: string;
@@ -29,7 +36,8 @@ export interface GcsDriverOptions {
  * answers 404, which a fresh stat turns into "object changed". SDK retries are off.
  *
  * The SDK's transport (teeny-request) takes no custom agent, so the SSRF check of a custom
- * endpoint happens before use (guarded()), not at connect time; see decision 0103.
+ * endpoint happens before use (guarded()), not at connect time, and a private CA must be trusted
+ * process-wide (NODE_EXTRA_CA_CERTS); see decisions 0103 and 0104.
  */
 export class GcsDriver implements RawDriver {
   private bucketPromise?: Promise<Bucket>;
@@ -93,6 +101,8 @@ export class GcsDriver implements RawDriver {
   }
 
   private mapError(e: unknown, key: string): unknown {
+    const tls = tlsFailureCode(e);
+    if (tls !== undefined) return storageErrors.tlsRejected(this.display(key), tls, GCS_TLS_FIX);
     if (e instanceof ApiError && typeof e.code === 'number' && e.code > 0)
       return statusError(e.code, this.display(key), e);
     // The storage API answers with ApiError; a GaxiosError comes from the auth layer's own calls

@@ -22,6 +22,8 @@ export interface GcsReadCase {
   names: Record<string, string>;
   /** Also list this folder URL. */
   folder?: string;
+  /** STORAGE_CA_FILE's PEM. */
+  caPem?: string;
 }
 
 export interface GcsReadResult {
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
     allowedBuckets: [],
     requestTimeoutMs: 5_000,
     ambientCredentials: input.ambient,
+    ...(input.caPem === undefined ? {} : { caPem: input.caPem }),
   };
   const deps = {
     ambientCredentials: input.ambient,
