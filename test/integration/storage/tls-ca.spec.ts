@@ -150,19 +150,16 @@ describe.each(cases)('$provider over https://127.0.0.1 with a private CA', (c) =
     const cfg = tlsConfig(which === undefined ? undefined : otherCa.caPem);
     const { loc, src } = open(c.url(), c.creds, cfg);
     const before = c.connections();
-    const t0 = performance.now();
     try {
       const err = await failure(src.stat(loc.key));
-      const ms = performance.now() - t0;
       expect(err.code).toBe(StorageErrorCode.AccessDenied);
       expect(err.retryable).toBe(false);
       expect(err.message).toMatch(
         /^TLS certificate rejected: https:\/\/127\.0\.0\.1:\d+\/\S+file\.bin \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY); set STORAGE_CA_FILE for a private CA\)$/,
       );
       expect(err.message).toContain(loc.display);
-      // One handshake, no retry loop (fastDeps allows 5 retries for transient failures).
+      // "At once": one handshake, no retry loop (fastDeps allows 5 retries for transient failures).
       expect(c.connections() - before).toBe(1);
-      expect(ms).toBeLessThan(1_000);
       // Listing goes through the same classification.
       const list = await failure(firstListed(src, loc.key));
       expect(list.message).toMatch(/^TLS certificate rejected: /);
