@@ -72,6 +72,15 @@ const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/** The OpenSSL verification code anywhere in an error's cause chain, if the failure was the certificate. */
+export function tlsFailureCode(e: unknown): string | undefined {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && TLS_CODES.has(code)) return code;
+  }
+  return undefined;
+}
+
 /** Maps anything an attempt threw to a StorageError; programming errors pass through. */
 export function classifyError(e: unknown, display: string, callerSignal?: AbortSignal): Error {
   if (e instanceof StorageError) return e;
@@ -91,10 +100,8 @@ export function classifyError(e: unknown, display: string, callerSignal?: AbortS
   }
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return storageErrors.transient(display, code);
-  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
-    const tls = (c as { code?: unknown }).code;
-    if (typeof tls === 'string' && TLS_CODES.has(tls)) return storageErrors.tlsRejected(display, tls);
-  }
+  const tls = tlsFailureCode(e);
+  if (tls !== undefined) return storageErrors.tlsRejected(display, tls);
   const name = e instanceof Error ? e.name : '';
   if (name === 'AbortError' || name === 'TimeoutError') return storageErrors.transient(display, 'timeout');
   // Unknown transport/parse failures (e.g. a list body cut short) are worth a bounded retry.

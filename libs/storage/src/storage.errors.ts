@@ -47,11 +47,9 @@ export const storageErrors = {
     ),
   hostNotAllowed: (host: string) =>
     new StorageError(StorageErrorCode.HostNotAllowed, `object URL host is not allowed: ${host}`),
-  tlsRejected: (display: string, code: string) =>
-    new StorageError(
-      StorageErrorCode.AccessDenied,
-      `TLS certificate rejected: ${display} (${code}; set STORAGE_CA_FILE for a private CA)`,
-    ),
+  /** `fix` tells the operator what makes the CA trusted; it differs for the GCS SDK (decision 0104). */
+  tlsRejected: (display: string, code: string, fix = 'set STORAGE_CA_FILE for a private CA') =>
+    new StorageError(StorageErrorCode.AccessDenied, `TLS certificate rejected: ${display} (${code}; ${fix})`),
   bucketNotAllowed: (bucket: string) =>
     new StorageError(StorageErrorCode.HostNotAllowed, `object bucket is not allowed: ${bucket}`),
   accessDenied: (display: string, cause?: unknown) =>

@@ -1,53 +1,55 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
+import { S3TestServer } from '../../support/storage/s3-test-server';
+import { makeTestCertificates } from '../../support/tls-certificates';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from './fixtures';
 
-/** A private CA and a server certificate for 127.0.0.1, written by openssl. */
-function makeCertificates(): { dir: string; ca: string; key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'igw-tls-'));
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=igw test CA',
-  );
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  execFileSync(
-    'sh',
-    [
-      '-c',
-      "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf",
-    ],
-    { cwd: dir, stdio: 'pipe' },
-  );
-  return { dir, ca: join(dir, 'ca.pem'), key: join(dir, 'server.key'), cert: join(dir, 'server.pem') };
+/** Starts one import of `objectUrl` into a fresh collection and waits until it ends. */
+async function importOnce(
+  gw: TestGateway,
+  objectUrl: string,
+  timeoutMs: number,
+): Promise<{ state: string; reason: string; attempts: number; collection: string; ms: number }> {
+  const key = await gw.apiKey(['admin']);
+  const collection = uniqueName('tls');
+  await call(gw, 'POST', '/v2/vectordb/collections/create', {
+    key,
+    body: { collectionName: collection, dimension: 4 },
+  });
+  const t0 = Date.now();
+  const r = await call(gw, 'POST', '/v2/vectordb/jobs/import/create', {
+    key,
+    body: { collectionName: collection, objectUrl },
+  });
+  const jobId = (r.body.data as { jobId: string }).jobId;
+  await expect
+    .poll(
+      async () => {
+        const d = await call(gw, 'POST', '/v2/vectordb/jobs/import/describe', { key, body: { jobId } });
+        return (d.body.data as { gatewayState: string }).gatewayState;
+      },
+      { timeout: timeoutMs, interval: 100 },
+    )
+    .toMatch(/^(Completed|Failed)$/);
+  const ms = Date.now() - t0;
+  const row = await gw.db.query(`SELECT state, reason, attempts FROM import_jobs WHERE job_id = $1`, [jobId]);
+  return { ...(row.rows[0] as { state: string; reason: string; attempts: number }), collection, ms };
 }
 
 describe('TLS to an object server with a private CA (STORAGE_CA_FILE)', () => {
   let server: Server;
+  let s3: S3TestServer;
   let url: string;
   let gw: TestGateway;
   let worker: TestWorker;
+  let plain: TestGateway;
+  let plainWorker: TestWorker;
   const body = jsonl(range(1, 300));
   beforeAll(async () => {
-    const certs = makeCertificates();
-    server = createServer({ key: readFileSync(certs.key), cert: readFileSync(certs.cert) }, (req, res) => {
+    const certs = makeTestCertificates();
+    server = createServer({ key: certs.key, cert: certs.cert }, (req, res) => {
       const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
       const headers = { etag: '"v1"', 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
       if (range) {
@@ -66,72 +68,63 @@ describe('TLS to an object server with a private CA (STORAGE_CA_FILE)', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/rows.jsonl`;
-    gw = await startTestGateway({ STORAGE_CA_FILE: certs.ca, STORAGE_ALLOW_HTTP: 'false' });
+    s3 = new S3TestServer({ S3RVER: { secretKey: 'S3RVER' } }, { tls: { key: certs.key, cert: certs.cert } });
+    await s3.start();
+    s3.putDirect('data', 'rows.jsonl', body);
+    const s3Env = {
+      STORAGE_ALLOW_HTTP: 'false',
+      STORAGE_S3_ENDPOINT: s3.endpoint,
+      STORAGE_S3_FORCE_PATH_STYLE: 'true',
+      STORAGE_S3_REGION: 'us-east-1',
+      STORAGE_S3_ACCESS_KEY: 'S3RVER',
+      STORAGE_S3_SECRET_KEY: 'S3RVER',
+      // Both workers of this file share the run's queue prefix: a job one of them skips (not in its
+      // database) is handed back by its own gateway's reconciler soon.
+      WORKER_RECONCILE_INTERVAL_MS: '500',
+    };
+    gw = await startTestGateway({ ...s3Env, STORAGE_CA_FILE: certs.caFile });
     worker = await startTestWorker(gw.config);
+    plain = await startTestGateway(s3Env);
+    plainWorker = await startTestWorker(plain.config);
   });
   afterAll(async () => {
     await worker?.close();
     await gw?.close();
+    await plainWorker?.close();
+    await plain?.close();
+    await s3?.stop();
     server?.closeAllConnections();
     await new Promise((r) => server?.close(r));
   });
 
-  it('imports over https from a server whose certificate chains to the configured CA', async () => {
-    const key = await gw.apiKey(['admin']);
-    const c = uniqueName('tls');
-    await call(gw, 'POST', '/v2/vectordb/collections/create', { key, body: { collectionName: c, dimension: 4 } });
-    const r = await call(gw, 'POST', '/v2/vectordb/jobs/import/create', {
-      key,
-      body: { collectionName: c, objectUrl: url },
-    });
-    const jobId = (r.body.data as { jobId: string }).jobId;
-    await expect
-      .poll(
-        async () => {
-          const d = await call(gw, 'POST', '/v2/vectordb/jobs/import/describe', { key, body: { jobId } });
-          const data = d.body.data as { gatewayState: string; reason: string };
-          return `${data.gatewayState} ${data.reason}`;
-        },
-        { timeout: 30_000, interval: 100 },
-      )
-      .toBe('Completed ');
-    const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${c}"`));
+  it.each([
+    ['a plain https:// URL', () => url],
+    ['an S3 endpoint (STORAGE_S3_ENDPOINT=https://…)', () => 's3://data/rows.jsonl'],
+  ])('imports from %s whose certificate chains to the configured CA', async (_, objectUrl) => {
+    const r = await importOnce(gw, objectUrl(), 30_000);
+    expect(`${r.state} ${r.reason}`).toBe('Completed ');
+    const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${r.collection}"`));
     expect(d.rows[0]).toEqual({ n: 300, text: expectedDigestInput(range(1, 300)) });
   });
 
-  it('fails the job at once, without retries, when the certificate does not chain to a trusted CA', async () => {
-    const plain = await startTestGateway({ STORAGE_ALLOW_HTTP: 'false' });
-    const w = await startTestWorker(plain.config);
-    try {
-      const key = await plain.apiKey(['admin']);
-      const c = uniqueName('tlsno');
-      await call(plain, 'POST', '/v2/vectordb/collections/create', { key, body: { collectionName: c, dimension: 4 } });
-      const r = await call(plain, 'POST', '/v2/vectordb/jobs/import/create', {
-        key,
-        body: { collectionName: c, objectUrl: url },
-      });
-      const jobId = (r.body.data as { jobId: string }).jobId;
-      const t0 = Date.now();
-      await expect
-        .poll(
-          async () => {
-            const d = await call(plain, 'POST', '/v2/vectordb/jobs/import/describe', { key, body: { jobId } });
-            return (d.body.data as { gatewayState: string }).gatewayState;
-          },
-          { timeout: 15_000, interval: 100 },
-        )
-        .toBe('Failed');
-      expect(Date.now() - t0).toBeLessThan(10_000);
-      const row = await plain.db.query(`SELECT reason, attempts FROM import_jobs WHERE job_id = $1`, [jobId]);
-      expect(row.rows[0].reason).toMatch(
-        /^TLS certificate rejected: https:\/\/127\.0\.0\.1:\d+\/rows\.jsonl \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN); set STORAGE_CA_FILE/,
+  it.each([
+    ['a plain https:// URL', () => url, () => url],
+    ['an S3 endpoint', () => 's3://data/rows.jsonl', () => 's3://data/rows.jsonl'],
+  ])(
+    'fails the job from %s at once, without retries, when the certificate does not chain to a trusted CA',
+    async (_, objectUrl, display) => {
+      const before = s3.connections;
+      const r = await importOnce(plain, objectUrl(), 15_000);
+      expect(r.state).toBe('Failed');
+      expect(r.ms).toBeLessThan(10_000);
+      expect(r.reason.startsWith(`TLS certificate rejected: ${display()} (`)).toBe(true);
+      expect(r.reason).toMatch(
+        /\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN); set STORAGE_CA_FILE for a private CA\)$/,
       );
-      expect(row.rows[0].attempts).toBe(1);
-    } finally {
-      await w.close();
-      await plain.close();
-    }
-  });
+      expect(r.attempts).toBe(1);
+      if (objectUrl().startsWith('s3:')) expect(s3.connections - before).toBe(1);
+    },
+  );
 
   it('refuses a CA file that holds no certificate, naming the variable', async () => {
     await expect(startTestGateway({ STORAGE_CA_FILE: '/etc/hostname' })).rejects.toThrow(

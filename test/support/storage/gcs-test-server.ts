@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * The subset of the GCS JSON API that `@google-cloud/storage` uses for reads: objects list
  * (prefix, maxResults, pageToken), object metadata, and `alt=media` downloads with Range,
- * `generation` and `ifGenerationMatch`. Optional bearer-token check. 127.0.0.1 only.
+ * `generation` and `ifGenerationMatch`. Optional bearer-token check. 127.0.0.1 only; with `tls`
+ * it speaks HTTPS. `handle` can also serve another server's requests (the Google proxy of the
+ * credential tests answers for storage.googleapis.com with it).
  */
 interface GcsObject {
   body: Buffer;
@@ -19,6 +22,12 @@ export interface GcsRequestLog {
   query: Record<string, string>;
   range?: string;
   authorization?: string;
+  host?: string;
+}
+
+export interface GcsTestServerOptions {
+  /** Serve HTTPS with this key and certificate instead of plain HTTP. */
+  tls?: { key: Buffer; cert: Buffer };
 }
 
 export class GcsTestServer {
@@ -32,12 +41,20 @@ export class GcsTestServer {
   private generation = 1_700_000_000_000_000;
   private server?: http.Server;
   private port = 0;
+  /** TCP connections accepted so far (a refused TLS handshake still counts one). */
+  connections = 0;
 
-  /** With a token set, requests must carry `Authorization: Bearer <token>`. */
-  constructor(private readonly requiredToken?: string) {}
+  /**
+   * @param requiredToken With a token set, requests must carry `Authorization: Bearer <token>`;
+   *   a function decides per token (e.g. "one the test token endpoint issued"). Changeable.
+   */
+  constructor(
+    public requiredToken?: string | ((token: string) => boolean),
+    private readonly options: GcsTestServerOptions = {},
+  ) {}
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
   }
 
   put(bucket: string, name: string, body: Buffer): void {
@@ -46,8 +63,11 @@ export class GcsTestServer {
   }
 
   async start(): Promise<void> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    const tls = this.options.tls;
+    this.server = tls === undefined ? http.createServer(onRequest) : https.createServer(tls, onRequest);
     this.server.on('connection', (s: Socket) => {
+      this.connections++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
@@ -83,8 +103,8 @@ export class GcsTestServer {
     };
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', this.endpoint);
+  async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gcs.test');
     const query = Object.fromEntries(url.searchParams.entries());
     this.requests.push({
       method: req.method ?? '',
@@ -92,8 +112,14 @@ export class GcsTestServer {
       query,
       ...(req.headers.range === undefined ? {} : { range: req.headers.range }),
       ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }),
+      ...(req.headers.host === undefined ? {} : { host: req.headers.host }),
     });
-    if (this.requiredToken !== undefined && req.headers.authorization !== `Bearer ${this.requiredToken}`) {
+    const required = this.requiredToken;
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const accepted =
+      required === undefined ||
+      (bearer !== undefined && (typeof required === 'string' ? bearer === required : required(bearer)));
+    if (!accepted) {
       this.fail(res, 401, 'required');
       return;
     }

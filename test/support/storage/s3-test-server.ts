@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 /**
@@ -7,7 +8,8 @@ import type { AddressInfo, Socket } from 'node:net';
  * mishandles suffix ranges). Path-style only. Implements what the gateway and its fixtures use:
  * PutObject, HeadObject, GetObject (Range, If-Match → 412), ListObjectsV2 (prefix,
  * continuation-token, max-keys ≤ 1000) and SigV4 header-signature verification, including
- * session tokens. Also the GCS XML (HMAC) endpoint in tests. Listens on 127.0.0.1 only.
+ * session tokens. Also the GCS XML (HMAC) endpoint in tests. Listens on 127.0.0.1 only; with
+ * `tls` it speaks HTTPS with that key and certificate (STORAGE_CA_FILE tests).
  */
 export interface S3Faults {
   failNext?: { count: number; status: number };
@@ -34,9 +36,19 @@ export interface S3RequestLog {
   query: string;
   range?: string;
   ifMatch?: string;
+  /** Access key id of a request whose SigV4 signature verified. */
   accessKey?: string;
   /** Region of the SigV4 credential scope. */
   region?: string;
+  /** `x-amz-security-token` (or `X-Amz-Security-Token`) as received. */
+  sessionToken?: string;
+  /** False for unsigned (anonymous) requests. */
+  signed: boolean;
+}
+
+export interface S3TestServerOptions {
+  /** Serve HTTPS with this key and certificate instead of plain HTTP. */
+  tls?: { key: Buffer; cert: Buffer };
 }
 
 const STRICT = (s: string) =>
@@ -49,11 +61,21 @@ export class S3TestServer {
   private readonly sockets = new Set<Socket>();
   private server?: http.Server;
   private port = 0;
+  /** TCP connections accepted so far (a refused TLS handshake still counts one). */
+  connections = 0;
 
-  constructor(private readonly credentials: Record<string, S3Credential> = { S3RVER: { secretKey: 'S3RVER' } }) {}
+  constructor(
+    private readonly credentials: Record<string, S3Credential> = { S3RVER: { secretKey: 'S3RVER' } },
+    private readonly options: S3TestServerOptions = {},
+  ) {}
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
+  }
+
+  /** Adds (or replaces) an access key the SigV4 check accepts. */
+  addCredential(accessKey: string, credential: S3Credential): void {
+    this.credentials[accessKey] = credential;
   }
 
   /** `region`: requests signed for another region get S3's 301 PermanentRedirect with x-amz-bucket-region. */
@@ -79,12 +101,15 @@ export class S3TestServer {
   }
 
   async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => void this.handle(req, Buffer.concat(chunks), res));
-    });
+    };
+    const tls = this.options.tls;
+    this.server = tls === undefined ? http.createServer(onRequest) : https.createServer(tls, onRequest);
     this.server.on('connection', (s: Socket) => {
+      this.connections++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
@@ -204,6 +229,7 @@ export class S3TestServer {
     const ifMatch = req.headers['if-match'];
     const bucket = this.buckets.get(bucketName);
     const auth = this.verify(req, body);
+    const token = req.headers['x-amz-security-token'] ?? url.searchParams.get('X-Amz-Security-Token') ?? undefined;
     this.requests.push({
       method: req.method ?? '',
       path: url.pathname,
@@ -211,6 +237,8 @@ export class S3TestServer {
       ...(range === undefined ? {} : { range }),
       ...(ifMatch === undefined ? {} : { ifMatch }),
       ...(auth.ok ? { accessKey: auth.accessKey, region: auth.region } : {}),
+      ...(typeof token === 'string' ? { sessionToken: token } : {}),
+      signed: req.headers.authorization !== undefined || url.searchParams.has('X-Amz-Signature'),
     });
     if (
       !auth.ok &&

@@ -1,13 +1,20 @@
 import type { Readable } from 'node:stream';
 import { ApiError, Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
-import { OAuth2Client } from 'google-auth-library';
+import { gaxios, OAuth2Client } from 'google-auth-library';
 import type { ServiceAccountKey } from '../credentials';
 import type { ObjectStat, ReadPin } from '../object-source';
 import type { RawDriver, RawPage, RawRead } from '../resilient';
-import { statusError } from '../resilient';
+import { statusError, tlsFailureCode } from '../resilient';
 import { StorageError, StorageErrorCode, storageErrors } from '../storage.errors';
 
 export const GCS_DEFAULT_ENDPOINT = 'https://storage.googleapis.com';
+
+/**
+ * The SDK's transport (teeny-request) keeps one module-wide agent pool and takes no agent or CA
+ * per client, so STORAGE_CA_FILE cannot reach it; the process-wide NODE_EXTRA_CA_CERTS can
+ * (decision 0104).
+ */
+const GCS_TLS_FIX = 'set NODE_EXTRA_CA_CERTS for a private CA; STORAGE_CA_FILE does not reach the GCS SDK';
 
 export interface GcsDriverOptions {
   bucket: string;
@@ -29,7 +36,8 @@ export interface GcsDriverOptions {
  * answers 404, which a fresh stat turns into "object changed". SDK retries are off.
  *
  * The SDK's transport (teeny-request) takes no custom agent, so the SSRF check of a custom
- * endpoint happens before use (guarded()), not at connect time; see decision 0103.
+ * endpoint happens before use (guarded()), not at connect time, and a private CA must be trusted
+ * process-wide (NODE_EXTRA_CA_CERTS); see decisions 0103 and 0104.
  */
 export class GcsDriver implements RawDriver {
   private bucketPromise?: Promise<Bucket>;
@@ -93,8 +101,19 @@ export class GcsDriver implements RawDriver {
   }
 
   private mapError(e: unknown, key: string): unknown {
+    const tls = tlsFailureCode(e);
+    if (tls !== undefined) return storageErrors.tlsRejected(this.display(key), tls, GCS_TLS_FIX);
     if (e instanceof ApiError && typeof e.code === 'number' && e.code > 0)
       return statusError(e.code, this.display(key), e);
+    // The storage API answers with ApiError; a GaxiosError comes from the auth layer's own calls
+    // (Google's token endpoint, the metadata server) and carries *their* status. A 4xx there
+    // (400 invalid_grant for a bad or revoked service-account key, 401, 403) is refused
+    // credentials, which no retry fixes; 408, 429 and 5xx stay transient.
+    if (e instanceof gaxios.GaxiosError && typeof e.status === 'number' && e.status > 0) {
+      const s = e.status;
+      const refused = s >= 400 && s < 500 && s !== 408 && s !== 429;
+      return refused ? storageErrors.accessDenied(this.display(key), e) : statusError(s, this.display(key), e);
+    }
     return e;
   }
 
