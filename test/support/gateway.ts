@@ -6,7 +6,7 @@ import { ApiModule } from '../../apps/api/src/api.module';
 import { type AppConfig, loadConfig } from '@gw/config';
 import { ApiKeysRepository, migrate, type Scope } from '@gw/db';
 import { createRootLogger, PinoNestLogger } from '@gw/logger';
-import { createScratchDatabase, testEnv } from './index';
+import { createScratchDatabase, queuePrefixFor, testEnv } from './index';
 
 export interface TestGateway {
   url: string;
@@ -31,11 +31,12 @@ export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<Tes
     scratch = await createScratchDatabase();
     await migrate(scratch.url);
   }
+  const databaseUrl = scratch?.url ?? env.DATABASE_URL ?? t.databaseUrl;
   const config = loadConfig({
     NODE_ENV: 'test',
-    DATABASE_URL: scratch?.url ?? env.DATABASE_URL,
+    DATABASE_URL: databaseUrl,
     REDIS_URL: t.redisUrl,
-    QUEUE_PREFIX: t.queuePrefix,
+    QUEUE_PREFIX: queuePrefixFor(databaseUrl),
     GATEWAY_SECRET_KEY: process.env.GATEWAY_SECRET_KEY,
     LOG_LEVEL: 'debug',
     STORAGE_ALLOW_PRIVATE_NETWORKS: 'true',

@@ -13,6 +13,16 @@ export function testEnv(): { databaseUrl: string; redisUrl: string; queuePrefix:
   return { databaseUrl, redisUrl, queuePrefix, adminDatabaseUrl };
 }
 
+/**
+ * The Redis queue prefix of gateways and workers on `databaseUrl`: the run's prefix plus the
+ * database name. Processes on one database share queues as in production; a worker of another
+ * test's scratch database never claims (and then skips) this one's jobs.
+ */
+export function queuePrefixFor(databaseUrl: string): string {
+  const database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  return `${testEnv().queuePrefix}-${database}`;
+}
+
 /** A unique name for things a test creates (collections, queues, keys): letters, digits, underscore. */
 export function uniqueName(prefix = 't'): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;

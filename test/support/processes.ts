@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { queuePrefixFor, testEnv } from './index';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 
@@ -70,12 +71,13 @@ export function gatewayEnv(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv
   const keep = ['PATH', 'HOME', 'NODE_OPTIONS', 'TMPDIR', 'LANG'];
   const base: NodeJS.ProcessEnv = {};
   for (const k of keep) if (process.env[k] !== undefined) base[k] = process.env[k];
+  const databaseUrl = overrides.DATABASE_URL ?? testEnv().databaseUrl;
   return {
     ...base,
     NODE_ENV: 'test',
-    DATABASE_URL: process.env.DATABASE_URL,
+    DATABASE_URL: databaseUrl,
     REDIS_URL: process.env.REDIS_URL,
-    QUEUE_PREFIX: process.env.QUEUE_PREFIX,
+    QUEUE_PREFIX: queuePrefixFor(databaseUrl),
     GATEWAY_SECRET_KEY: process.env.GATEWAY_SECRET_KEY,
     LOG_LEVEL: 'info',
     HOST: '127.0.0.1',

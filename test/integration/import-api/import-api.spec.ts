@@ -483,7 +483,7 @@ describe('enqueueing and secrets', () => {
 
     const redis = new Redis(testEnv().redisUrl);
     try {
-      const prefix = `${testEnv().queuePrefix}:${importQueueName('default', collection)}`;
+      const prefix = `${gw.config.queuePrefix}:${importQueueName('default', collection)}`;
       const data = await redis.hget(`${prefix}:${jobId}`, 'data');
       expect(JSON.parse(data!)).toEqual({ jobId });
       let dump = '';
