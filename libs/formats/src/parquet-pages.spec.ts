@@ -292,8 +292,8 @@ describe('rows continued across v1 data pages', () => {
     ];
     return Uint8Array.from([...header, ...body, ...vals]);
   }
-  function cursor(...pages: Uint8Array[]): LeafColumnCursor {
-    const bytes = Buffer.concat(pages);
+  /** A cursor over `bytes` as one column chunk; a read-ahead of 7 is smaller than a page header. */
+  function cursorOver(bytes: Uint8Array, readAhead = 7): LeafColumnCursor {
     return new LeafColumnCursor(
       byteInputFromBuffer('t.parquet', bytes),
       {
@@ -306,10 +306,11 @@ describe('rows continued across v1 data pages', () => {
       },
       0,
       bytes.length,
-      7, // a read-ahead smaller than a page header
+      readAhead,
       () => undefined,
     );
   }
+  const cursor = (...pages: Uint8Array[]): LeafColumnCursor => cursorOver(Buffer.concat(pages));
   // Rows [1,2,3], [4,5,6], [7,8]; the second starts on page 1 and ends on page 2.
   const page1 = page([0, 1, 1, 0, 1], [1, 2, 3, 4, 5]);
   const page2 = page([1, 0, 1], [6, 7, 8]);
@@ -343,38 +344,10 @@ describe('rows continued across v1 data pages', () => {
 
   it('refuses a page that runs past its column chunk, and a header cut short', async () => {
     const cut = Buffer.concat([page1, page2]).subarray(0, page1.length + 20); // page 2's header is 17 bytes
-    const c = new LeafColumnCursor(
-      byteInputFromBuffer('t.parquet', cut),
-      {
-        pathInSchema: ['vec', 'list', 'element'],
-        type: 'FLOAT',
-        element: schemaPath[schemaPath.length - 1]!.element,
-        schemaPath,
-        codec: 'UNCOMPRESSED',
-        parsers: DEFAULT_PARSERS,
-      },
-      0,
-      cut.length,
-      1 << 20,
-      () => undefined,
-    );
+    const c = cursorOver(cut, 1 << 20);
     await expect(c.take(3)).rejects.toThrow(/page of 24 bytes runs past the column chunk/);
     const headerCut = Buffer.concat([page1, page2]).subarray(0, page1.length + 10);
-    const d = new LeafColumnCursor(
-      byteInputFromBuffer('t.parquet', headerCut),
-      {
-        pathInSchema: ['vec', 'list', 'element'],
-        type: 'FLOAT',
-        element: schemaPath[schemaPath.length - 1]!.element,
-        schemaPath,
-        codec: 'UNCOMPRESSED',
-        parsers: DEFAULT_PARSERS,
-      },
-      0,
-      headerCut.length,
-      1 << 20,
-      () => undefined,
-    );
+    const d = cursorOver(headerCut, 1 << 20);
     await expect(d.take(3)).rejects.toThrow(/unreadable page header at byte 49/);
   });
 });

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { listenOnLoopback, type LoopbackListener } from './loopback-listener';
 
 /** Temporary credentials as AWS hands them out. */
 export interface AwsTemporaryCredentials {
@@ -34,7 +34,7 @@ export class AwsCredentialsTestServer {
   /** False: the instance has no role attached (IMDS answers 404 for the role list). */
   instanceRole = true;
   private readonly imdsTokens = new Set<string>();
-  private readonly sockets = new Set<Socket>();
+  private listener?: LoopbackListener;
   private server?: http.Server;
   private port = 0;
 
@@ -56,17 +56,12 @@ export class AwsCredentialsTestServer {
       req.resume();
       req.on('end', () => this.handle(req, res));
     });
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.listener = await listenOnLoopback(this.server);
+    this.port = this.listener.port;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.listener?.stop();
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

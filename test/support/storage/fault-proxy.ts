@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback, type LoopbackListener } from './loopback-listener';
 
 /**
  * An HTTP proxy in front of an emulator that cannot inject faults itself (azurite): forwards every
@@ -10,7 +10,7 @@ export class FaultProxy {
   readonly requests: { method: string; path: string; headers: http.IncomingHttpHeaders }[] = [];
   failNext?: { count: number; status: number; match: RegExp };
   resetAfter?: { count: number; bytes: number; match: RegExp; onReset?: () => Promise<void> };
-  private readonly sockets = new Set<Socket>();
+  private listener?: LoopbackListener;
   private server?: http.Server;
   private port = 0;
 
@@ -26,17 +26,12 @@ export class FaultProxy {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => void this.forward(req, Buffer.concat(chunks), res));
     });
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.listener = await listenOnLoopback(this.server);
+    this.port = this.listener.port;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.listener?.stop();
   }
 
   private async forward(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): Promise<void> {

@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback, type LoopbackListener } from './loopback-listener';
 
 export interface GceMetadataRequest {
   method: string;
@@ -17,7 +17,7 @@ export interface GceMetadataRequest {
  */
 export class GceMetadataTestServer {
   readonly requests: GceMetadataRequest[] = [];
-  private readonly sockets = new Set<Socket>();
+  private listener?: LoopbackListener;
   private server?: http.Server;
   private port = 0;
 
@@ -38,17 +38,12 @@ export class GceMetadataTestServer {
       req.resume();
       req.on('end', () => this.handle(req, res));
     });
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.listener = await listenOnLoopback(this.server);
+    this.port = this.listener.port;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.listener?.stop();
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

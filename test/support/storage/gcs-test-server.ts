@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback, type LoopbackListener } from './loopback-listener';
 
 /**
  * The subset of the GCS JSON API that `@google-cloud/storage` uses for reads: objects list
@@ -37,7 +37,7 @@ export class GcsTestServer {
   /** Next N media downloads send this many bytes and reset the connection. */
   resetAfter?: { count: number; bytes: number };
   private readonly buckets = new Map<string, Map<string, GcsObject>>();
-  private readonly sockets = new Set<Socket>();
+  private listener?: LoopbackListener;
   private generation = 1_700_000_000_000_000;
   private server?: http.Server;
   private port = 0;
@@ -66,18 +66,12 @@ export class GcsTestServer {
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
     const tls = this.options.tls;
     this.server = tls === undefined ? http.createServer(onRequest) : https.createServer(tls, onRequest);
-    this.server.on('connection', (s: Socket) => {
-      this.connections++;
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.listener = await listenOnLoopback(this.server, () => this.connections++);
+    this.port = this.listener.port;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.listener?.stop();
   }
 
   private json(res: http.ServerResponse, status: number, body: unknown): void {

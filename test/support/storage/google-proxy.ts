@@ -1,8 +1,9 @@
 import { randomBytes, verify } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { GcsTestServer } from './gcs-test-server';
+import { listenOnLoopback, type LoopbackListener } from './loopback-listener';
 
 /** What Google's SDKs hard-code: the OAuth token endpoint (gtoken) and the storage API host. */
 export const GOOGLE_TOKEN_HOST = 'www.googleapis.com';
@@ -41,7 +42,7 @@ export class GoogleApisTestProxy {
   /** Token requests that were refused, with why. */
   readonly refusedGrants: string[] = [];
   private readonly serviceAccounts = new Map<string, string>();
-  private readonly sockets = new Set<Socket>();
+  private listener?: LoopbackListener;
   private readonly tunnel: https.Server;
   private server?: http.Server;
   private port = 0;
@@ -78,8 +79,6 @@ export class GoogleApisTestProxy {
     this.server.on('connect', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
       const target = req.url ?? '';
       this.connectTargets.push(target);
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => undefined);
       if (target !== `${GOOGLE_TOKEN_HOST}:443` && target !== `${GOOGLE_STORAGE_HOST}:443`) {
         socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
@@ -90,17 +89,12 @@ export class GoogleApisTestProxy {
       // The tunnel ends here: TLS is terminated by our own https server, never forwarded.
       this.tunnel.emit('connection', socket);
     });
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.listener = await listenOnLoopback(this.server);
+    this.port = this.listener.port;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.listener?.stop();
   }
 
   private async serve(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): Promise<void> {

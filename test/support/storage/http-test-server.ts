@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback, type LoopbackListener } from './loopback-listener';
 
 /** Faults a path can be given; each counter is consumed by the requests that hit it. */
 export interface Faults {
@@ -46,7 +46,7 @@ export class HttpTestServer {
   readonly requests: RequestLog[] = [];
   connections = 0;
   private readonly objects = new Map<string, Stored>();
-  private readonly sockets = new Set<Socket>();
+  private listener?: LoopbackListener;
   private server?: http.Server;
   private port = 0;
 
@@ -70,18 +70,12 @@ export class HttpTestServer {
 
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (s: Socket) => {
-      this.connections++;
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.listener = await listenOnLoopback(this.server, () => this.connections++);
+    this.port = this.listener.port;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.listener?.stop();
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

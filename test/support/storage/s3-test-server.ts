@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback, type LoopbackListener } from './loopback-listener';
 
 /**
  * A small S3-compatible server for tests (s3rver needs --openssl-legacy-provider on Node 20 and
@@ -58,7 +58,7 @@ export class S3TestServer {
   readonly requests: S3RequestLog[] = [];
   readonly faults = new Map<string, S3Faults>();
   private readonly buckets = new Map<string, { objects: Map<string, Obj>; public: boolean; region?: string }>();
-  private readonly sockets = new Set<Socket>();
+  private listener?: LoopbackListener;
   private server?: http.Server;
   private port = 0;
   /** TCP connections accepted so far (a refused TLS handshake still counts one). */
@@ -108,18 +108,12 @@ export class S3TestServer {
     };
     const tls = this.options.tls;
     this.server = tls === undefined ? http.createServer(onRequest) : https.createServer(tls, onRequest);
-    this.server.on('connection', (s: Socket) => {
-      this.connections++;
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.listener = await listenOnLoopback(this.server, () => this.connections++);
+    this.port = this.listener.port;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.listener?.stop();
   }
 
   private error(res: http.ServerResponse, status: number, code: string, head = false): void {
