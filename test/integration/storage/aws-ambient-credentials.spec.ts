@@ -9,13 +9,12 @@ import {
   StorageErrorCode,
   type ObjectSourceDeps,
   type StorageConfig,
-  type StorageError,
 } from '@gw/storage';
 import { call, startTestGateway, startTestWorker, uniqueName } from '@gw/testing';
 import { installLoopbackTripwire, type LoopbackTripwire } from '../../support/loopback-only';
 import { AwsCredentialsTestServer, type AwsTemporaryCredentials } from '../../support/storage/aws-credentials-server';
 import { S3TestServer } from '../../support/storage/s3-test-server';
-import { bytes, fastDeps, sha256, testStorageConfig } from '../../support/storage/config';
+import { bytes, fastDeps, sha256, testStorageConfig, storageFailure } from '../../support/storage/config';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from '../worker/fixtures';
 
 /**
@@ -91,15 +90,6 @@ async function readPrivate(deps: ObjectSourceDeps = ambient, cfg = config) {
   } finally {
     src.close();
   }
-}
-
-async function failure(p: Promise<unknown>): Promise<StorageError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as StorageError;
-  }
-  throw new Error('expected a failure');
 }
 
 /** Every form an error can take on its way to a log line or a job row. */
@@ -204,7 +194,7 @@ describe('S3 ambient credentials (AWS SDK default chain), every source served on
       AWS_EC2_METADATA_SERVICE_ENDPOINT: metadata.origin,
     };
     const off: ObjectSourceDeps = { ...fastDeps, ambientCredentials: false };
-    const err = await withAwsEnv(everySource, () => failure(readPrivate(off)));
+    const err = await withAwsEnv(everySource, () => storageFailure(readPrivate(off)));
     expect(err.message).toBe('access denied: s3://private/obj.bin');
     const pub = await withAwsEnv(everySource, async () => {
       const n = s3.requests.length;
@@ -269,7 +259,7 @@ describe('S3 ambient credentials (AWS SDK default chain), every source served on
   });
 
   it('never puts ambient keys into the error of a refused read', async () => {
-    const err = await withAwsEnv(envKeys(ROGUE), () => failure(readPrivate()));
+    const err = await withAwsEnv(envKeys(ROGUE), () => storageFailure(readPrivate()));
     expect(err.code).toBe(StorageErrorCode.AccessDenied);
     expect(err.message).toBe('access denied: s3://private/obj.bin');
     for (const text of renderings(err)) {

@@ -13,11 +13,10 @@ import {
   type ObjectStat,
   type StorageConfig,
   type StorageCredentials,
-  type StorageError,
 } from '@gw/storage';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../../support/storage/azurite';
 import { FaultProxy } from '../../support/storage/fault-proxy';
-import { bytes, collect, fastDeps, sha256, testStorageConfig } from '../../support/storage/config';
+import { bytes, collect, fastDeps, sha256, testStorageConfig, storageFailure } from '../../support/storage/config';
 
 const DATA = bytes(200 * 1024, 21);
 const FOLDER_SIZE = 2500;
@@ -25,15 +24,6 @@ let azurite: Awaited<ReturnType<typeof startAzurite>>;
 let config: StorageConfig;
 let service: BlobServiceClient;
 const shared: StorageCredentials = { accessKey: AZURITE_ACCOUNT, secretKey: AZURITE_KEY };
-
-async function failure(p: Promise<unknown>): Promise<StorageError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as StorageError;
-  }
-  throw new Error('expected a failure');
-}
 
 const url = (path: string) => `${azurite.endpoint}/${path}`;
 
@@ -96,7 +86,7 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
     const { loc, src } = open('imports/changing.bin');
     await src.stat(loc.key);
     await blob.uploadData(bytes(DATA.length, 2));
-    const err = await failure(src.readRange(loc.key, 0, 10));
+    const err = await storageFailure(src.readRange(loc.key, 0, 10));
     expect(err.message).toBe(`object changed during import: ${url('imports/changing.bin')}`);
     expect(err.retryable).toBe(false);
   });
@@ -136,14 +126,14 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
     const { loc, src } = open('public-data/p.bin', null);
     expect(sha256(await src.readRange(loc.key, 0, DATA.length))).toBe(sha256(DATA));
     const priv = open('imports/one/file.bin', null);
-    expect((await failure(priv.src.stat(priv.loc.key))).code).toBe(StorageErrorCode.AccessDenied);
+    expect((await storageFailure(priv.src.stat(priv.loc.key))).code).toBe(StorageErrorCode.AccessDenied);
   });
 
   it('fails once with "access denied" on a wrong key, never echoing the key', async () => {
     const wrong = Buffer.from('x'.repeat(64)).toString('base64');
     const { loc, src } = open('imports/one/file.bin', { accessKey: AZURITE_ACCOUNT, secretKey: wrong });
     const started = Date.now();
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.code).toBe(StorageErrorCode.AccessDenied);
     expect(err.message).toBe(`access denied: ${url('imports/one/file.bin')}`);
     expect(JSON.stringify({ m: err.message, d: err.details, c: err.cause })).not.toContain(wrong);
@@ -153,9 +143,9 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
 
   it('maps a missing blob and a missing container to "object not found"', async () => {
     const a = open('imports/missing.bin');
-    expect((await failure(a.src.stat(a.loc.key))).code).toBe(StorageErrorCode.NotFound);
+    expect((await storageFailure(a.src.stat(a.loc.key))).code).toBe(StorageErrorCode.NotFound);
     const b = open('nocontainer/x.bin');
-    expect((await failure(b.src.stat(b.loc.key))).message).toBe(`object not found: ${url('nocontainer/x.bin')}`);
+    expect((await storageFailure(b.src.stat(b.loc.key))).message).toBe(`object not found: ${url('nocontainer/x.bin')}`);
   });
 
   it('refuses a request accessKey that is not the URL account', () => {
@@ -190,7 +180,7 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
       ...fastDeps,
       resolver: async () => [{ address: answers.length > 1 ? answers.shift()! : answers[0]!, family: 4 }],
     });
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.message).toBe('object URL host is not allowed: rebind.test');
     expect(err.code).toBe(StorageErrorCode.HostNotAllowed);
     expect(err.retryable).toBe(false);
@@ -208,7 +198,7 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
         return [{ address: '169.254.169.254', family: 4 }];
       },
     });
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.message).toBe('object URL host is not allowed: blobs.internal');
     expect(err.retryable).toBe(false);
     expect(dialled).toBe(1);
@@ -260,7 +250,7 @@ describe('Azure driver through a fault-injecting proxy in front of azurite', () 
     const { loc, src } = openProxied('fault/403.bin');
     await src.stat(loc.key);
     proxy.failNext = { count: 1000, status: 403, match: /403\.bin/ };
-    const err = await failure(src.readRange(loc.key, 0, 10));
+    const err = await storageFailure(src.readRange(loc.key, 0, 10));
     expect(err.code).toBe(StorageErrorCode.AccessDenied);
     expect(gets('403.bin')).toHaveLength(1);
     proxy.failNext = undefined;
@@ -277,7 +267,7 @@ describe('Azure driver through a fault-injecting proxy in front of azurite', () 
         await blob('fault/replaced.bin').uploadData(bytes(DATA.length, 77));
       },
     };
-    const err = await failure(collect(src.stream(loc.key)));
+    const err = await storageFailure(collect(src.stream(loc.key)));
     expect(err.message).toBe(
       `object changed during import: ${proxy.origin}/${AZURITE_ACCOUNT}/imports/fault/replaced.bin`,
     );

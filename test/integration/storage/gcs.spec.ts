@@ -6,24 +6,14 @@ import {
   type ObjectStat,
   type StorageConfig,
   type StorageCredentials,
-  type StorageError,
 } from '@gw/storage';
 import { GcsTestServer } from '../../support/storage/gcs-test-server';
-import { bytes, collect, fastDeps, sha256, testStorageConfig } from '../../support/storage/config';
+import { bytes, collect, fastDeps, sha256, testStorageConfig, storageFailure } from '../../support/storage/config';
 
 const DATA = bytes(180 * 1024, 31);
 const open_ = new GcsTestServer();
 const secured = new GcsTestServer('ya29.test-access-token');
 let config: StorageConfig;
-
-async function failure(p: Promise<unknown>): Promise<StorageError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as StorageError;
-  }
-  throw new Error('expected a failure');
-}
 
 function open(url: string, creds?: StorageCredentials, cfg = config) {
   const loc = parseObjectLocation(url, cfg);
@@ -99,14 +89,14 @@ describe('GCS driver (@google-cloud/storage, JSON API) against the in-repo GCS s
     const { loc, src } = open('gs://pub/changing.bin');
     await src.stat(loc.key);
     open_.put('pub', 'changing.bin', bytes(DATA.length, 9));
-    const err = await failure(src.readRange(loc.key, 0, 10));
+    const err = await storageFailure(src.readRange(loc.key, 0, 10));
     expect(err.message).toBe('object changed during import: gs://pub/changing.bin');
     expect(err.retryable).toBe(false);
   });
 
   it('maps a missing object to "object not found"', async () => {
     const { loc, src } = open('gs://pub/none.bin');
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.code).toBe(StorageErrorCode.NotFound);
     expect(err.message).toBe('object not found: gs://pub/none.bin');
   });
@@ -118,7 +108,7 @@ describe('GCS driver (@google-cloud/storage, JSON API) against the in-repo GCS s
     expect(secured.requests.at(-1)!.authorization).toBe('Bearer ya29.test-access-token');
     const before = secured.requests.length;
     const anon = open('gs://priv/x.bin', undefined, cfg);
-    const err = await failure(anon.src.stat(anon.loc.key));
+    const err = await storageFailure(anon.src.stat(anon.loc.key));
     expect(err.message).toBe('access denied: gs://priv/x.bin');
     expect(err.retryable).toBe(false);
     expect(secured.requests.length - before).toBe(1);

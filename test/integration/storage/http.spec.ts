@@ -1,9 +1,9 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openObjectSource, parseObjectLocation, StorageErrorCode, type StorageError } from '@gw/storage';
+import { openObjectSource, parseObjectLocation, StorageErrorCode } from '@gw/storage';
 import { HttpTestServer } from '../../support/storage/http-test-server';
-import { bytes, collect, fastDeps, sha256, testStorageConfig } from '../../support/storage/config';
+import { bytes, collect, fastDeps, sha256, testStorageConfig, storageFailure } from '../../support/storage/config';
 
 const config = testStorageConfig();
 const server = new HttpTestServer();
@@ -12,15 +12,6 @@ const DATA = bytes(256 * 1024, 7);
 function open(path: string, over = {}) {
   const loc = parseObjectLocation(server.url(path), config);
   return { loc, src: openObjectSource(loc, undefined, config, { ...fastDeps, ...over }) };
-}
-
-async function failure(p: Promise<unknown>): Promise<StorageError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as StorageError;
-  }
-  throw new Error('expected a failure');
 }
 
 function requestsFor(path: string) {
@@ -103,7 +94,7 @@ describe('plain HTTP(S) driver against a local Range server', () => {
   it('gives up with a retryable error after five retries of persistent 503s', async () => {
     server.put('/down.bin', DATA, { failNext: { count: 100, status: 503 } });
     const { loc, src } = open('/down.bin');
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.code).toBe(StorageErrorCode.Transient);
     expect(err.retryable).toBe(true);
     expect(requestsFor('/down.bin')).toHaveLength(6);
@@ -112,7 +103,7 @@ describe('plain HTTP(S) driver against a local Range server', () => {
   it('fails once with "access denied" on a persistent 403, without retrying', async () => {
     server.put('/denied.bin', DATA, { always: 403 });
     const { loc, src } = open('/denied.bin');
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.message).toBe(`access denied: ${server.url('/denied.bin')}`);
     expect(err.retryable).toBe(false);
     expect(requestsFor('/denied.bin')).toHaveLength(1);
@@ -121,7 +112,7 @@ describe('plain HTTP(S) driver against a local Range server', () => {
   it('fails with "object not found" naming the URL without its query', async () => {
     const loc = parseObjectLocation(`${server.url('/missing.bin')}?X-Amz-Signature=secret123`, config);
     const src = openObjectSource(loc, undefined, config, fastDeps);
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.message).toBe(`object not found: ${server.url('/missing.bin')}`);
     expect(err.message).not.toContain('secret123');
     expect(JSON.stringify(err.details)).not.toContain('secret123');
@@ -135,7 +126,7 @@ describe('plain HTTP(S) driver against a local Range server', () => {
       replaceAfterBytes: { bytes: 50_000, with: replacement },
     });
     const { loc, src } = open('/replaced.bin');
-    const err = await failure(collect(src.stream(loc.key)));
+    const err = await storageFailure(collect(src.stream(loc.key)));
     expect(err.code).toBe(StorageErrorCode.ObjectChanged);
     expect(err.message).toBe(`object changed during import: ${server.url('/replaced.bin')}`);
     expect(err.retryable).toBe(false);
@@ -149,7 +140,7 @@ describe('plain HTTP(S) driver against a local Range server', () => {
     // A new Last-Modified second is needed for the server to tell versions apart.
     await new Promise((r) => setTimeout(r, 1100));
     server.put('/noetag.bin', bytes(DATA.length, 4), { noEtag: true });
-    const err = await failure(src.readRange(loc.key, 0, 10));
+    const err = await storageFailure(src.readRange(loc.key, 0, 10));
     expect(err.code).toBe(StorageErrorCode.ObjectChanged);
   });
 
@@ -173,7 +164,7 @@ describe('plain HTTP(S) driver against a local Range server', () => {
     const ok = open('/redirect/3/target.bin');
     expect((await ok.src.stat(ok.loc.key)).size).toBe(DATA.length);
     const tooMany = open('/redirect/4/target.bin');
-    const err = await failure(tooMany.src.stat(tooMany.loc.key));
+    const err = await storageFailure(tooMany.src.stat(tooMany.loc.key));
     expect(err.message).toContain('too many redirects');
     expect(err.retryable).toBe(false);
   });
@@ -193,7 +184,7 @@ describe('plain HTTP(S) driver against a local Range server', () => {
         return url.protocol === 'https:' ? https.request(url, opts) : http.request(url, opts);
       },
     });
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.message).toBe('object URL host is not allowed: 169.254.169.254');
     expect(otherConnects).toBe(0);
     expect(server.connections - before).toBeLessThanOrEqual(1);
@@ -236,7 +227,7 @@ describe('plain HTTP(S) driver against a local Range server', () => {
         throw new Error('must not be called');
       },
     });
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.message).toBe('object URL host is not allowed: files.example.com');
     expect(err.code).toBe(StorageErrorCode.HostNotAllowed);
     expect(err.retryable).toBe(false);

@@ -13,10 +13,9 @@ import {
   type Resolver,
   type StorageConfig,
   type StorageCredentials,
-  type StorageError,
 } from '@gw/storage';
 import { S3TestServer } from '../../support/storage/s3-test-server';
-import { bytes, collect, fastDeps, sha256, testStorageConfig } from '../../support/storage/config';
+import { bytes, collect, fastDeps, sha256, testStorageConfig, storageFailure } from '../../support/storage/config';
 
 const server = new S3TestServer({
   S3RVER: { secretKey: 'S3RVER' },
@@ -26,15 +25,6 @@ const server = new S3TestServer({
 const DATA = bytes(300 * 1024, 11);
 let config: StorageConfig;
 const creds: StorageCredentials = { accessKey: 'S3RVER', secretKey: 'S3RVER' };
-
-async function failure(p: Promise<unknown>): Promise<StorageError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as StorageError;
-  }
-  throw new Error('expected a failure');
-}
 
 /** `null` = the request brings no credentials. */
 function open(url: string, c: typeof creds | null = creds, cfg = config, deps = {}) {
@@ -127,7 +117,7 @@ describe('S3 driver (AWS SDK) against the in-repo S3 server', () => {
       replaceAfterBytes: { bytes: 1000, with: bytes(DATA.length, 5) },
     });
     const { loc, src } = open('s3://data/faulty/replaced.bin');
-    const err = await failure(collect(src.stream(loc.key)));
+    const err = await storageFailure(collect(src.stream(loc.key)));
     expect(err.message).toBe('object changed during import: s3://data/faulty/replaced.bin');
     expect(err.retryable).toBe(false);
   });
@@ -135,7 +125,7 @@ describe('S3 driver (AWS SDK) against the in-repo S3 server', () => {
   it('fails once with "access denied" on a bad secret, never echoing it, with no retry storm', async () => {
     const before = reqs('/data/one/file.bin').length;
     const { loc, src } = open('s3://data/one/file.bin', { accessKey: 'S3RVER', secretKey: 'wrong-secret-value' });
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.message).toBe('access denied: s3://data/one/file.bin');
     expect(JSON.stringify({ m: err.message, d: err.details, c: err.cause })).not.toContain('wrong-secret-value');
     expect(err.retryable).toBe(false);
@@ -144,9 +134,9 @@ describe('S3 driver (AWS SDK) against the in-repo S3 server', () => {
 
   it('maps a missing key and a missing bucket to "object not found"', async () => {
     const a = open('s3://data/nope.bin');
-    expect((await failure(a.src.stat(a.loc.key))).message).toBe('object not found: s3://data/nope.bin');
+    expect((await storageFailure(a.src.stat(a.loc.key))).message).toBe('object not found: s3://data/nope.bin');
     const b = open('s3://no-such-bucket/k.bin');
-    const err = await failure(b.src.stat(b.loc.key));
+    const err = await storageFailure(b.src.stat(b.loc.key));
     expect(err.code).toBe(StorageErrorCode.NotFound);
     expect(err.retryable).toBe(false);
   });
@@ -156,7 +146,7 @@ describe('S3 driver (AWS SDK) against the in-repo S3 server', () => {
     const ok = open('s3://data/tmp.bin', { accessKey: 'TEMPKEY', secretKey: 'TEMPSECRET', token: 'SESSIONTOKEN' });
     expect((await ok.src.stat(ok.loc.key)).size).toBe(DATA.length);
     const noToken = open('s3://data/tmp.bin', { accessKey: 'TEMPKEY', secretKey: 'TEMPSECRET' });
-    expect((await failure(noToken.src.stat(noToken.loc.key))).code).toBe(StorageErrorCode.AccessDenied);
+    expect((await storageFailure(noToken.src.stat(noToken.loc.key))).code).toBe(StorageErrorCode.AccessDenied);
   });
 
   it('uses the server default credentials when the request brings none', async () => {
@@ -276,7 +266,7 @@ describe('presigned S3 URLs through the plain HTTPS driver', () => {
     );
     const loc = parseObjectLocation(url, config);
     const src = openObjectSource(loc, undefined, config, fastDeps);
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.message).toBe(`access denied: ${server.endpoint}/data/one/file.bin`);
     expect(err.message).not.toContain('X-Amz');
   });
@@ -305,7 +295,7 @@ describe('S3 custom endpoints behind the SSRF guard', () => {
       s3: { endpoint: 'http://minio.internal:9000', forcePathStyle: true },
     });
     const { loc, src } = open('s3://data/one/file.bin', creds, cfg, { resolver: resolver(['10.0.0.1']) });
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.message).toBe('object URL host is not allowed: minio.internal');
     expect(err.retryable).toBe(false);
     expect(connect).not.toHaveBeenCalled();
@@ -325,7 +315,7 @@ describe('S3 custom endpoints behind the SSRF guard', () => {
     };
     const before = server.requests.length;
     const { loc, src } = open('s3://data/one/file.bin', creds, cfg, { resolver: counting, retry: { retries: 0 } });
-    const err = await failure(src.stat(loc.key));
+    const err = await storageFailure(src.stat(loc.key));
     expect(err.message).toBe('object URL host is not allowed: rebind.test');
     // First lookup: the up-front check (127.0.0.1, allowed). Second: the socket's own lookup, which
     // got 10.0.0.1 and refused it, so the socket never had an address to dial.

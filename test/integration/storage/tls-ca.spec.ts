@@ -15,12 +15,11 @@ import {
   type ObjectStat,
   type StorageConfig,
   type StorageCredentials,
-  type StorageError,
 } from '@gw/storage';
 import { installLoopbackTripwire, type LoopbackTripwire } from '../../support/loopback-only';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type RunningAzurite } from '../../support/storage/azurite';
 import { S3TestServer } from '../../support/storage/s3-test-server';
-import { bytes, collect, fastDeps, sha256, testStorageConfig } from '../../support/storage/config';
+import { bytes, collect, fastDeps, sha256, testStorageConfig, storageFailure } from '../../support/storage/config';
 import { makeTestCertificates, type TestCertificates } from '../../support/tls-certificates';
 
 /**
@@ -37,15 +36,6 @@ let azurite: RunningAzurite;
 let tripwire: LoopbackTripwire;
 const s3Creds: StorageCredentials = { accessKey: 'S3RVER', secretKey: 'S3RVER' };
 const azureCreds: StorageCredentials = { accessKey: AZURITE_ACCOUNT, secretKey: AZURITE_KEY };
-
-async function failure(p: Promise<unknown>): Promise<StorageError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as StorageError;
-  }
-  throw new Error('expected a failure');
-}
 
 async function firstListed(src: ObjectSource, prefix: string): Promise<ObjectStat | undefined> {
   for await (const s of src.list(prefix)) return s;
@@ -151,7 +141,7 @@ describe.each(cases)('$provider over https://127.0.0.1 with a private CA', (c) =
     const { loc, src } = open(c.url(), c.creds, cfg);
     const before = c.connections();
     try {
-      const err = await failure(src.stat(loc.key));
+      const err = await storageFailure(src.stat(loc.key));
       expect(err.code).toBe(StorageErrorCode.AccessDenied);
       expect(err.retryable).toBe(false);
       expect(err.message).toMatch(
@@ -161,7 +151,7 @@ describe.each(cases)('$provider over https://127.0.0.1 with a private CA', (c) =
       // "At once": one handshake, no retry loop (fastDeps allows 5 retries for transient failures).
       expect(c.connections() - before).toBe(1);
       // Listing goes through the same classification.
-      const list = await failure(firstListed(src, loc.key));
+      const list = await storageFailure(firstListed(src, loc.key));
       expect(list.message).toMatch(/^TLS certificate rejected: /);
       expect(list.retryable).toBe(false);
     } finally {

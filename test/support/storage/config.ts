@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ObjectSourceDeps, StorageConfig } from '@gw/storage';
+import type { ObjectSourceDeps, StorageConfig, StorageError } from '@gw/storage';
 
 /** Storage config as tests run it (spec §6): loopback and http allowed, no defaults. */
 export function testStorageConfig(over: Partial<StorageConfig> = {}): StorageConfig {
@@ -45,4 +45,14 @@ export function bytes(n: number, seed = 1): Buffer {
     b[i] = x & 0xff;
   }
   return b;
+}
+
+/** The StorageError `p` rejects with; a test fails if it resolves. */
+export async function storageFailure(p: Promise<unknown>): Promise<StorageError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as StorageError;
+  }
+  throw new Error('expected a failure');
 }

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { installLoopbackTripwire, type LoopbackTripwire } from '../../loopback-only';
+import { testStorageConfig } from '../config'; // type-only use of @gw/storage: loads nothing
 
 export interface GcsReadCase {
   url: string;
@@ -45,19 +46,12 @@ async function main(): Promise<void> {
   const input = JSON.parse(process.env.IGW_CHILD_CASE ?? '{}') as GcsReadCase;
   const { openObjectSource, parseObjectLocation, isStorageError } = await import('@gw/storage');
   const resolved: string[] = [];
-  const config = {
-    s3: { forcePathStyle: true },
+  const config = testStorageConfig({
     gcs: input.gcs,
-    azure: {},
-    allowPrivateNetworks: { all: true, cidrs: [] },
-    allowHttp: true,
-    allowedHosts: [],
-    deniedHosts: [],
-    allowedBuckets: [],
     requestTimeoutMs: 5_000,
     ambientCredentials: input.ambient,
     ...(input.caPem === undefined ? {} : { caPem: input.caPem }),
-  };
+  });
   const deps = {
     ambientCredentials: input.ambient,
     retry: { retries: 3, baseDelayMs: 5, maxDelayMs: 40 },
