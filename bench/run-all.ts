@@ -16,7 +16,7 @@ const benches: { name: string; file: string; args: string[]; env?: Record<string
   {
     name: 'formats: readers vs baselines, peak RSS',
     file: 'formats-rss.js',
-    args: ['100', 'jsonl,json,csv,numpy,parquet', '16384'],
+    args: ['100', 'jsonl,json,csv,numpy,parquet', '122880'], // DuckDB's default row groups: one 122,880-row page per chunk
   },
   { name: 'storage: resilient read path vs bare clients', file: 'storage-read.js', args: [] },
 ];
