@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseAzureConnectionString } from './azure-connection-string';
 import { parseByteSize, parseJobTimeout } from './duration';
 
 /** Every environment variable the gateway reads. The only place that touches `process.env`. */
@@ -127,6 +128,7 @@ const envSchema = z.object({
   STORAGE_AZURE_ENDPOINT: optionalUrl(['http:', 'https:']),
   STORAGE_AZURE_ACCOUNT: optionalText,
   STORAGE_AZURE_KEY: optionalText,
+  STORAGE_AZURE_CONNECTION_STRING: optionalText,
   STORAGE_ALLOW_PRIVATE_NETWORKS: optionalText.transform((v, ctx) => {
     if (v === undefined || /^(false|0|no|off)$/i.test(v)) return { all: false, cidrs: [] as string[] };
     if (/^(true|1|yes|on)$/i.test(v)) return { all: true, cidrs: [] as string[] };
@@ -190,7 +192,8 @@ export interface AppConfig {
     defaultUrl?: string;
     s3: { endpoint?: string; region?: string; forcePathStyle: boolean; accessKey?: string; secretKey?: string };
     gcs: { endpoint?: string; credentialsFile?: string };
-    azure: { endpoint?: string; account?: string; key?: string };
+    /** `sas`: a SharedAccessSignature from STORAGE_AZURE_CONNECTION_STRING, for `account` only. */
+    azure: { endpoint?: string; account?: string; key?: string; sas?: string };
     allowPrivateNetworks: { all: boolean; cidrs: string[] };
     allowHttp: boolean;
     allowedHosts: string[];
@@ -225,6 +228,37 @@ export function decodeSecretKey(text: string): Buffer | null {
     if (b.length === 32) return b;
   }
   return null;
+}
+
+/**
+ * Azure defaults: STORAGE_AZURE_ACCOUNT / STORAGE_AZURE_KEY, else the AccountName and AccountKey (or
+ * SharedAccessSignature) of STORAGE_AZURE_CONNECTION_STRING. Its endpoints are not used (0105).
+ */
+function azureDefaults(env: Env, problems: string[]): AppConfig['storage']['azure'] {
+  const endpoint = env.STORAGE_AZURE_ENDPOINT;
+  let account = env.STORAGE_AZURE_ACCOUNT;
+  let key = env.STORAGE_AZURE_KEY;
+  let sas: string | undefined;
+  if (env.STORAGE_AZURE_CONNECTION_STRING !== undefined) {
+    const cs = parseAzureConnectionString(env.STORAGE_AZURE_CONNECTION_STRING);
+    if (cs?.accountName === undefined) {
+      problems.push(
+        'STORAGE_AZURE_CONNECTION_STRING: expected AccountName=<account>;AccountKey=<key> (or SharedAccessSignature=<sas>)',
+      );
+    } else if (account !== undefined && account !== cs.accountName) {
+      problems.push('STORAGE_AZURE_CONNECTION_STRING: its AccountName differs from STORAGE_AZURE_ACCOUNT');
+    } else {
+      account = cs.accountName;
+      if (key === undefined) key = cs.accountKey;
+      if (key === undefined) sas = cs.sharedAccessSignature;
+    }
+  }
+  return {
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(account === undefined ? {} : { account }),
+    ...(key === undefined ? {} : { key }),
+    ...(sas === undefined ? {} : { sas }),
+  };
 }
 
 const SECRET_FORM = 'expected 32 bytes as 64 hex digits or base64 (generate one with: openssl rand -hex 32)';
@@ -299,6 +333,7 @@ export function loadConfig(
   if ((env.STORAGE_S3_ACCESS_KEY === undefined) !== (env.STORAGE_S3_SECRET_KEY === undefined)) {
     problems.push('STORAGE_S3_ACCESS_KEY and STORAGE_S3_SECRET_KEY: set both or neither');
   }
+  const azure = azureDefaults(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: env.NODE_ENV,
@@ -334,7 +369,7 @@ export function loadConfig(
         secretKey: env.STORAGE_S3_SECRET_KEY,
       },
       gcs: { endpoint: env.STORAGE_GCS_ENDPOINT, credentialsFile: env.STORAGE_GCS_CREDENTIALS_FILE },
-      azure: { endpoint: env.STORAGE_AZURE_ENDPOINT, account: env.STORAGE_AZURE_ACCOUNT, key: env.STORAGE_AZURE_KEY },
+      azure,
       allowPrivateNetworks: env.STORAGE_ALLOW_PRIVATE_NETWORKS,
       allowHttp: env.STORAGE_ALLOW_HTTP,
       allowedHosts: env.STORAGE_ALLOWED_HOSTS,

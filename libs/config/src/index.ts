@@ -10,3 +10,4 @@ export {
 } from './config';
 export { MAX_JOB_TIMEOUT_MS, parseByteSize, parseDuration, parseJobTimeout } from './duration';
 export { APP_CONFIG, ConfigModule } from './config.module';
+export { type AzureConnectionString, parseAzureConnectionString } from './azure-connection-string';

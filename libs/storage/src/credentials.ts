@@ -1,3 +1,4 @@
+import { parseAzureConnectionString } from '@gw/config';
 import type { ObjectLocation } from './location';
 import { StorageError, StorageErrorCode } from './storage.errors';
 
@@ -52,18 +53,21 @@ export function validateCredentials(
   const token = clean(creds?.token);
   if (accessKey === undefined && secretKey === undefined && token === undefined) return undefined;
   const serviceAccount = parseServiceAccount(secretKey);
+  const connection = secretKey === undefined ? null : parseAzureConnectionString(secretKey);
   if (accessKey !== undefined && secretKey === undefined) throw invalid('accessKey given without secretKey');
-  if (secretKey !== undefined && accessKey === undefined && serviceAccount === undefined) {
+  if (secretKey !== undefined && accessKey === undefined && serviceAccount === undefined && connection === null) {
     throw invalid('secretKey given without accessKey');
   }
   if (location !== undefined) {
     switch (location.provider) {
       case 's3':
         if (serviceAccount !== undefined) throw invalid('a service-account key is only valid for GCS');
+        if (connection !== null) throw invalid('a connection string is only valid for Azure');
         if (token !== undefined && accessKey === undefined)
           throw invalid('token (session token) needs accessKey and secretKey');
         break;
       case 'gcs':
+        if (connection !== null) throw invalid('a connection string is only valid for Azure');
         if (serviceAccount !== undefined && accessKey !== undefined) {
           throw invalid('a service-account key in secretKey is used without accessKey');
         }
@@ -72,6 +76,9 @@ export function validateCredentials(
         if (serviceAccount !== undefined) throw invalid('a service-account key is only valid for GCS');
         if (accessKey !== undefined && accessKey !== location.account) {
           throw invalid('accessKey must be the storage account of the URL');
+        }
+        if (connection !== null && connection.accountName !== location.account) {
+          throw invalid('the connection string must be for the storage account of the URL');
         }
         break;
       case 'http':

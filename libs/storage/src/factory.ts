@@ -9,6 +9,7 @@ import type { ObjectLocation, StorageConfig } from './location';
 import { DEFAULT_RETRY, type ClosableObjectSource, type RetryOptions } from './object-source';
 import { ResilientSource, type RawDriver } from './resilient';
 import { StorageError, StorageErrorCode } from './storage.errors';
+import { parseAzureConnectionString } from '@gw/config';
 
 /** Test seams and tuning; production passes nothing. */
 export interface ObjectSourceDeps {
@@ -121,12 +122,17 @@ export function openObjectSource(
       // A SAS in the URL is the URL's own authorisation (spec §1); then request fields; then the
       // server's key, only for its own account; else anonymous (public containers).
       let credential: AzureDriverOptions['credential'] = 'anonymous';
+      const connection = creds?.secretKey === undefined ? null : parseAzureConnectionString(creds.secretKey);
       if (location.signed !== undefined) credential = { sas: location.signed };
+      else if (connection?.accountKey !== undefined) credential = { account, key: connection.accountKey };
+      else if (connection?.sharedAccessSignature !== undefined) credential = { sas: connection.sharedAccessSignature };
       else if (creds?.accessKey !== undefined && creds.secretKey !== undefined) {
         credential = { account, key: creds.secretKey };
       } else if (creds?.token !== undefined) credential = { sas: creds.token };
       else if (config.azure.account === account && config.azure.key !== undefined) {
         credential = { account, key: config.azure.key };
+      } else if (config.azure.account === account && config.azure.sas !== undefined) {
+        credential = { sas: config.azure.sas };
       }
       raw = new AzureDriver({
         serviceUrl: location.endpoint ?? `https://${account}.blob.core.windows.net`,

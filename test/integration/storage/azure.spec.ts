@@ -5,11 +5,13 @@ import {
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '@gw/config';
 import {
   groupObjects,
   openObjectSource,
   parseObjectLocation,
   StorageErrorCode,
+  validateCredentials,
   type ObjectStat,
   type StorageConfig,
   type StorageCredentials,
@@ -117,6 +119,46 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
     });
     const { loc, src } = open('imports/one/file.bin', null, cfg);
     expect((await src.stat(loc.key)).size).toBe(DATA.length);
+  });
+
+  it('takes an Azure connection string as secretKey (account key or SAS), and as the server default', async () => {
+    const sas = generateBlobSASQueryParameters(
+      {
+        containerName: 'imports',
+        permissions: ContainerSASPermissions.parse('r'),
+        expiresOn: new Date(Date.now() + 3_600_000),
+      },
+      new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+    ).toString();
+    // The BlobEndpoint of a connection string is ignored (the object URL says where to connect):
+    // if it were used, the read would go to the closed loopback port 9 and fail.
+    const withKey = `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;`;
+    for (const secretKey of [withKey, `AccountName=${AZURITE_ACCOUNT};SharedAccessSignature=?${sas}`]) {
+      validateCredentials({ secretKey }, open('imports/one/file.bin').loc);
+      const { loc, src } = open('imports/one/file.bin', { secretKey });
+      expect(sha256(await src.readRange(loc.key, 0, DATA.length))).toBe(sha256(DATA));
+    }
+    expect(() =>
+      validateCredentials(
+        { secretKey: withKey.replace(AZURITE_ACCOUNT, 'otheraccount') },
+        open('imports/one/file.bin').loc,
+      ),
+    ).toThrow('invalid credentials: the connection string must be for the storage account of the URL');
+
+    const fromEnv = loadConfig({
+      DATABASE_URL: 'postgresql://127.0.0.1/x',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      GATEWAY_SECRET_KEY: '11'.repeat(32),
+      STORAGE_AZURE_ENDPOINT: azurite.endpoint,
+      STORAGE_AZURE_CONNECTION_STRING: withKey,
+    }).storage;
+    expect(fromEnv.azure).toEqual({ endpoint: azurite.endpoint, account: AZURITE_ACCOUNT, key: AZURITE_KEY });
+    const cfg = testStorageConfig({ azure: fromEnv.azure });
+    const viaDefault = open('imports/one/file.bin', null, cfg);
+    expect((await viaDefault.src.stat(viaDefault.loc.key)).size).toBe(DATA.length);
+    const sasDefault = testStorageConfig({ azure: { endpoint: azurite.endpoint, account: AZURITE_ACCOUNT, sas } });
+    const viaSas = open('imports/one/file.bin', null, sasDefault);
+    expect((await viaSas.src.stat(viaSas.loc.key)).size).toBe(DATA.length);
   });
 
   it('reads a public container anonymously when no credentials exist anywhere', async () => {
