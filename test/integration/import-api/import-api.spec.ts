@@ -65,6 +65,23 @@ describe('authentication and scopes', () => {
     expect(r.status).toBe(403);
     expect(r.body.message).toBe(`privilege not permitted: requires access to collection ${other}`);
   });
+
+  it('lists, in both flavours, only the jobs of collections the key may read', async () => {
+    const other = await makeCollection(gw.db);
+    const mine = await create({ collectionName: collection, files: [['mine.json']] });
+    const theirs = await create({ collectionName: other, files: [['theirs.json']] });
+    const key = await gw.apiKey(['import:read'], { collections: [collection] });
+    const v2 = await call(gw, 'POST', `${V2}/list`, { key, body: { pageSize: 100 } });
+    const v2Jobs = (v2.body.data as { records: { jobId: string; collectionName: string }[] }).records;
+    const v1 = await call(gw, 'GET', '/v1/vector/collections/import/list?pageSize=100', { key });
+    const v1Jobs = (v1.body.data as { tasks: { jobId: string; collectionName: string }[] }).tasks;
+    for (const jobs of [v2Jobs, v1Jobs]) {
+      const ids = jobs.map((j) => j.jobId);
+      expect(ids).toContain((mine.body.data as { jobId: string }).jobId);
+      expect(ids).not.toContain((theirs.body.data as { jobId: string }).jobId);
+      expect(new Set(jobs.map((j) => j.collectionName))).toEqual(new Set([collection]));
+    }
+  });
 });
 
 describe('request parsing', () => {

@@ -1,10 +1,9 @@
 import { Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CreateImportJob, DescribeImportJob, jobsErrors, ListImportJobs } from '@gw/jobs';
-import { assertAccess, RequireScope } from '../http/auth.guard';
-import { stringField } from '../http/body';
+import { RequireScope } from '../http/auth.guard';
 import { stateOf } from '../http/request-context';
-import { createFromRequest, pageOf, requireJobId } from '../v2/import.controller';
+import { createFromRequest, describeForRequest, listForRequest, pageOf } from '../v2/import.controller';
 import { describeV1, v1State } from '../v2/import.presenter';
 
 /** Legacy Zilliz v1 import routes (import-api.md §10). */
@@ -36,26 +35,15 @@ export class V1ImportController {
   @HttpCode(200)
   @RequireScope('import:read')
   async get(@Req() req: Request) {
-    const s = stateOf(req);
-    const view = await this.describer.execute(requireJobId(s.fields!));
-    assertAccess(s.principal, view.job.dbName, view.job.collectionName);
-    return { code: 200, data: describeV1(view) };
+    return { code: 200, data: describeV1(await describeForRequest(this.describer, req)) };
   }
 
   @Get('list')
   @HttpCode(200)
   @RequireScope('import:read')
   async list(@Req() req: Request) {
-    const s = stateOf(req);
-    const f = s.fields!;
-    const collectionName = stringField(f, 'collectionName');
-    assertAccess(s.principal, s.dbName!, collectionName);
-    const page = pageOf(f) ?? { size: 10, current: 1 };
-    const result = await this.lister.execute({
-      dbName: s.dbName!,
-      ...(collectionName === undefined ? {} : { collectionName }),
-      page,
-    });
+    const page = pageOf(stateOf(req).fields!) ?? { size: 10, current: 1 };
+    const result = await listForRequest(this.lister, req, { page });
     return {
       code: 200,
       data: {

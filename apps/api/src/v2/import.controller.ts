@@ -7,7 +7,9 @@ import {
   DescribeImportJob,
   jobsErrors,
   ListImportJobs,
+  type JobView,
   type ListJobsQuery,
+  type ListJobsResult,
   MAX_PAGE_SIZE,
   parseStateFilter,
 } from '@gw/jobs';
@@ -50,6 +52,37 @@ export function requireJobId(fields: Record<string, unknown>): string {
   return jobId;
 }
 
+/** The job a read request names, once the key may see its collection (both flavours). */
+export async function describeForRequest(describer: DescribeImportJob, req: Request): Promise<JobView> {
+  const s = stateOf(req);
+  const view = await describer.execute(requireJobId(s.fields!));
+  assertAccess(s.principal, view.job.dbName, view.job.collectionName);
+  return view;
+}
+
+/**
+ * A list request of either flavour: access to the database (and the named collection) checked,
+ * then rows of collections the key may not read are dropped.
+ */
+export async function listForRequest(
+  lister: ListImportJobs,
+  req: Request,
+  query: Pick<ListJobsQuery, 'states' | 'page'>,
+): Promise<ListJobsResult> {
+  const s = stateOf(req);
+  const collectionName = stringField(s.fields!, 'collectionName');
+  assertAccess(s.principal, s.dbName!, collectionName);
+  const result = await lister.execute({
+    dbName: s.dbName!,
+    ...(collectionName === undefined ? {} : { collectionName }),
+    ...query,
+  });
+  return {
+    count: result.count,
+    records: result.records.filter((j) => canSee(s.principal, j.dbName, j.collectionName)),
+  };
+}
+
 /** Milvus v2 / Zilliz Cloud v2 import routes (import-api.md §5–9). */
 @Controller('v2/vectordb/jobs/import')
 export class V2ImportController {
@@ -79,19 +112,14 @@ export class V2ImportController {
   @HttpCode(200)
   @RequireScope('import:read')
   async list(@Req() req: Request) {
-    const s = stateOf(req);
-    const f = s.fields!;
-    const collectionName = stringField(f, 'collectionName');
-    assertAccess(s.principal, s.dbName!, collectionName);
+    const f = stateOf(req).fields!;
     const state = stringField(f, 'state');
     const page = pageOf(f);
-    const result = await this.lister.execute({
-      dbName: s.dbName!,
-      ...(collectionName === undefined ? {} : { collectionName }),
+    const result = await listForRequest(this.lister, req, {
       ...(state === undefined ? {} : { states: parseStateFilter(state) }),
       ...(page === undefined ? {} : { page }),
     });
-    const records = result.records.filter((j) => canSee(s.principal, j.dbName, j.collectionName)).map(listRecordV2);
+    const records = result.records.map(listRecordV2);
     if (page === undefined) return { code: 0, data: { records } };
     return { code: 0, data: { count: result.count, currentPage: page.current, pageSize: page.size, records } };
   }
@@ -106,10 +134,7 @@ export class V2ImportController {
   @HttpCode(200)
   @RequireScope('import:read')
   async describe(@Req() req: Request) {
-    const s = stateOf(req);
-    const view = await this.describer.execute(requireJobId(s.fields!));
-    assertAccess(s.principal, view.job.dbName, view.job.collectionName);
-    return { code: 0, data: describeV2(view) };
+    return { code: 0, data: describeV2(await describeForRequest(this.describer, req)) };
   }
 
   @Post('cancel')
