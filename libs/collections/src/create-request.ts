@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   DATA_TYPES,
+  fieldOf,
   SCALAR_TYPES,
   type DataType,
   type DefaultValue,
@@ -107,17 +108,17 @@ export function parseCreateCollection(body: unknown): CollectionSpec {
     checkDim('FloatVector', b.dimension);
     let pk: FieldSchema;
     if (idType === 'Int64') {
-      pk = field(pkName, 'Int64', { isPrimary: true, autoId });
+      pk = fieldOf(pkName, 'Int64', { isPrimary: true, autoId });
     } else if (idType === 'VarChar' || idType === 'Varchar') {
       if (autoId) throw invalidParameter('autoId is only allowed on an Int64 primary field');
       const ml = b.params?.max_length;
       if (ml === undefined) throw missingParameter('params.max_length');
       checkMaxLength(ml);
-      pk = field(pkName, 'VarChar', { isPrimary: true, maxLength: ml });
+      pk = fieldOf(pkName, 'VarChar', { isPrimary: true, maxLength: ml });
     } else {
       throw invalidParameter(`idType ${JSON.stringify(idType)} must be Int64 or VarChar`);
     }
-    fields = [pk, field(vecName, 'FloatVector', { dim: b.dimension })];
+    fields = [pk, fieldOf(vecName, 'FloatVector', { dim: b.dimension })];
     enableDynamicField = b.params?.enableDynamicField ?? true;
     indexes = [{ fieldName: vecName, indexName: 'vector_idx', metricType }];
     if (b.indexParams !== undefined) indexes = parseIndexParams(b.indexParams, fields);
@@ -145,23 +146,8 @@ export function parseCreateCollection(body: unknown): CollectionSpec {
   return { name, description: b.description ?? '', schema: { fields, enableDynamicField }, indexes, params };
 }
 
-function field(name: string, dataType: DataType, extra: Partial<FieldSchema>): FieldSchema {
-  return {
-    name,
-    dataType,
-    isPrimary: false,
-    autoId: false,
-    isPartitionKey: false,
-    isClusteringKey: false,
-    nullable: false,
-    description: '',
-    ...extra,
-  };
-}
-
 function normaliseMetric(m: string): string {
-  const u = m.toUpperCase();
-  return u;
+  return m.toUpperCase();
 }
 
 function checkDim(type: string, dim: number): void {

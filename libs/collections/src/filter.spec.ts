@@ -1,21 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { CollectionSchema, FieldSchema } from '@gw/schema';
+import { fieldOf, type CollectionSchema } from '@gw/schema';
 import { CollectionsError, CollectionsErrorCode } from './collections.errors';
 import { compileFilter, likePattern, parseFilter } from './filter';
 import { Params } from './sql';
 
-const f = (name: string, dataType: FieldSchema['dataType'], extra: Partial<FieldSchema> = {}): FieldSchema => ({
-  name,
-  dataType,
-  isPrimary: false,
-  autoId: false,
-  isPartitionKey: false,
-  isClusteringKey: false,
-  nullable: false,
-  description: '',
-  ...extra,
-});
+const f = fieldOf;
 
 const schema: CollectionSchema = {
   enableDynamicField: true,

@@ -1,6 +1,6 @@
 import type { DataType, FieldSchema } from './types';
 
-/** Builds a FieldSchema with the usual defaults (not primary, not nullable…), for tests and fixtures. */
+/** Builds a FieldSchema with the usual defaults (not primary, not nullable…). */
 export function fieldOf(
   name: string,
   dataType: DataType,

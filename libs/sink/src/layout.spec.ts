@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Column, FieldSchema, RowBatch } from '@gw/schema';
+import { fieldOf, type Column, type RowBatch } from '@gw/schema';
 import { buildCopyLayout, encodeBinaryCopy } from './index';
 
-const f = (name: string, dataType: FieldSchema['dataType'], extra: Partial<FieldSchema> = {}): FieldSchema => ({
-  name,
-  dataType,
-  isPrimary: false,
-  autoId: false,
-  isPartitionKey: false,
-  isClusteringKey: false,
-  nullable: false,
-  description: '',
-  ...extra,
-});
+const f = fieldOf;
 
 const batch = (columns: [string, Column][], rowCount = 1): RowBatch => ({
   file: 'f',

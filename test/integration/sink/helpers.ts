@@ -1,23 +1,11 @@
 import pg from 'pg';
 import { createCollectionTable, pgRunner, pgSchemaName, type VectorStorage } from '@gw/collections';
-import type { CollectionSchema, DataType, FieldSchema } from '@gw/schema';
+import { fieldOf, type CollectionSchema, type FieldSchema } from '@gw/schema';
 import { testEnv, uniqueName } from '@gw/testing';
 
 export const ARRAY_STORAGE: VectorStorage = { vectorType: 'array', halfvec: false };
 
-export function field(name: string, dataType: DataType, extra: Partial<FieldSchema> = {}): FieldSchema {
-  return {
-    name,
-    dataType,
-    isPrimary: false,
-    autoId: false,
-    isPartitionKey: false,
-    isClusteringKey: false,
-    nullable: false,
-    description: '',
-    ...extra,
-  };
-}
+export const field = fieldOf;
 
 export const pk = (name = 'id', extra: Partial<FieldSchema> = {}): FieldSchema =>
   field(name, 'Int64', { isPrimary: true, ...extra });
