@@ -89,8 +89,9 @@ export async function createCollection(ctx: CollectionsContext, db: string, body
     // A concurrent create of the same collection won the race: judge against what it created.
     const code = (e as { code?: unknown }).code;
     if (code === '23505' || code === '42P07') {
-      // With separate databases the winner's table commits a moment before its catalog row.
-      for (let attempt = 0; attempt < 5; attempt++) {
+      // With separate databases the winner's table commits a moment before its catalog row; on a
+      // loaded machine that moment passed 250 ms (a test saw it), so allow up to 2 s.
+      for (let attempt = 0; attempt < 40; attempt++) {
         const after = await existingCheck();
         if (after) return after;
         await new Promise((r) => setTimeout(r, 50));
