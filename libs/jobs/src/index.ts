@@ -52,10 +52,8 @@ export {
   FatalImportError,
   RetryableImportError,
   RunImportJob,
-  STAGING_SCHEMA,
   type RunImportDeps,
   type RunOutcome,
+  type RunResult,
 } from './import/run-import.usecase';
-export type { ImportSink } from './import/import-sink';
-export { CopyImportSink } from './import/copy-import-sink';
-export type { StagingSpec } from './import/import-sink';
+export { sweepSpoolFiles } from './import/plan';

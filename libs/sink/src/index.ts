@@ -11,3 +11,4 @@ export {
 export { copyBatches, copySql, qualifiedName, type CopyOptions, type TableName } from './copy';
 export { toSinkError, type ErrorContext } from './errors-map';
 export { stagingTableSql, publishSql, groupColumn, STAGING_GROUP_COLUMN } from './staging';
+export { JobStaging, STAGING_SCHEMA, stagingTableName, stagingTablePrefix, type JobStagingSpec } from './job-staging';

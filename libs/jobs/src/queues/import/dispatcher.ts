@@ -17,10 +17,7 @@ export interface DispatcherOptions {
 }
 
 /** Runs one job; throws to fail it (UnrecoverableError: no retry). */
-export type JobHandler = (
-  data: ImportJobData,
-  ctx: { attemptsMade: number; maxAttempts: number; shutdown: AbortSignal },
-) => Promise<void>;
+export type JobHandler = (data: ImportJobData, ctx: { shutdown: AbortSignal }) => Promise<void>;
 
 interface InFlight {
   worker: Worker;
@@ -66,7 +63,8 @@ export class FairDispatcher {
           autorun: false,
           lockDuration: this.opts.lockDurationMs,
           stalledInterval: this.opts.stalledIntervalMs,
-          // Postgres decides whether a job is still worth running; BullMQ must not give up on it.
+          // PostgreSQL counts attempts (import_jobs.attempts, IMPORT_MAX_ATTEMPTS) and fails a job
+          // whose runs keep dying; BullMQ must not give up on a stalled job before that.
           maxStalledCount: 1_000,
         },
         (n, o, f) => createRedisBackend(n, o, { ...f, withBlockingConnection: false }),
@@ -137,11 +135,7 @@ export class FairDispatcher {
     try {
       if (job.deferredFailure) throw new UnrecoverableError(job.deferredFailure);
       const data = importJobData.parse(job.data);
-      await this.handler(data, {
-        attemptsMade: job.attemptsMade,
-        maxAttempts: job.opts.attempts ?? 1,
-        shutdown: this.shutdown.signal,
-      });
+      await this.handler(data, { shutdown: this.shutdown.signal });
       await job
         .moveToCompleted(undefined, token, false)
         .catch((e: unknown) => this.onError(e, `complete ${job.id ?? ''}`));
