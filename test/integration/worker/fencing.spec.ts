@@ -103,20 +103,36 @@ async function copyRunning(): Promise<boolean> {
   return (r.rows[0] as { n: number }).n > 0;
 }
 
+/** A promise a paused HTTP body waits for, and the function that releases it. */
+function gate(): { until: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const until = new Promise<void>((r) => (open = r));
+  return { until, open };
+}
+
 describe('fenced runs', () => {
   it('a run that loses its BullMQ lock and lease mid-COPY stops with a logged reason; the rows are published once', async () => {
     explain();
     const c = await newCollection();
-    const ids = range(1, 20_000);
-    const body = jsonl(ids);
-    let resume!: () => void;
-    const paused = new Promise<void>((r) => (resume = r));
-    // The first read stalls after ~40 % of the file, with 1000-row batches already in the COPY.
-    web.put(`/${c}/rows.jsonl`, body, {
-      pauseAfter: { count: 1, bytes: Math.floor(body.length * 0.4), until: paused },
-    });
+    const a = range(1, 10_000);
+    const b = range(10_001, 10_000);
+    const gateA = gate();
+    const gateB = gate();
+    // The first read of each file stalls after ~40 % of it, with 1000-row batches already in the COPY.
+    for (const [name, ids, g] of [
+      ['a', a, gateA],
+      ['b', b, gateB],
+    ] as const) {
+      const body = jsonl(ids);
+      web.put(`/${c}/${name}.jsonl`, body, {
+        pauseAfter: { count: 1, bytes: Math.floor(body.length * 0.4), until: g.until },
+      });
+    }
     const w = startWorker();
-    const jobId = await createJob({ collectionName: c, objectUrl: web.url(`/${c}/rows.jsonl`) });
+    const jobId = await createJob({
+      collectionName: c,
+      objectUrls: [[web.url(`/${c}/a.jsonl`)], [web.url(`/${c}/b.jsonl`)]],
+    });
     await expect.poll(copyRunning, { timeout: 20_000, interval: 50 }).toBe(true);
 
     // Take the job away from the first run the way a stalled process loses it: its Postgres lease
@@ -127,13 +143,59 @@ describe('fenced runs', () => {
     const lockKey = `${queuePrefixFor(gw.config.databaseUrl)}:${importQueueName('default', c)}:${jobId}:lock`;
     expect(await redis.del(lockKey)).toBe(1);
 
+    // The second run stages file a, then stalls on file b; only then does the first run wake up.
+    const readsOf = (name: string) =>
+      web.requests.filter((r) => r.path === `/${c}/${name}.jsonl` && r.method === 'GET');
+    await expect.poll(() => readsOf('a').length, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => readsOf('b').length, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(1);
+    gateA.open();
+    await new Promise((r) => setTimeout(r, 1_500)); // room for a stale run to commit file a again
+    gateB.open();
+
     await expect.poll(async () => (await job(jobId)).state, { timeout: 40_000, interval: 100 }).toBe('Completed');
-    resume();
     const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${c}"`));
-    expect(d.rows[0]).toEqual({ n: 20_000, text: expectedDigestInput(ids) });
+    expect(d.rows[0]).toEqual({ n: 20_000, text: expectedDigestInput([...a, ...b]) });
     expect(await events(jobId, 'Completed')).toEqual(['']);
     expect(await events(jobId, 'Importing')).toEqual(['started (attempt 1 of 2)', 'resumed (attempt 2 of 2)']);
     expect(w.output()).toMatch(/import released: import lease-lost: run 1 no longer holds the lease/);
+  }, 90_000);
+
+  it('BullMQ handing a running job to another slot of the same process does not start a second run', async () => {
+    explain();
+    const c = await newCollection();
+    const a = range(1, 10_000);
+    const b = range(10_001, 10_000);
+    const gates = [gate(), gate()] as const;
+    for (const [k, ids] of [a, b].entries()) {
+      const body = jsonl(ids);
+      web.put(`/${c}/${k}.jsonl`, body, {
+        pauseAfter: { count: 1, bytes: Math.floor(body.length * 0.4), until: gates[k]!.until },
+      });
+    }
+    const w = startWorker();
+    const jobId = await createJob({
+      collectionName: c,
+      objectUrls: [[web.url(`/${c}/0.jsonl`)], [web.url(`/${c}/1.jsonl`)]],
+    });
+    await expect.poll(copyRunning, { timeout: 20_000, interval: 50 }).toBe(true);
+    // Only the BullMQ lock goes (the Postgres lease is live): the stalled checker gives the job
+    // to the other slot of this very process, whose lease owner id used to be the same.
+    const lockKey = `${queuePrefixFor(gw.config.databaseUrl)}:${importQueueName('default', c)}:${jobId}:lock`;
+    expect(await redis.del(lockKey)).toBe(1);
+    const reads = (k: number) => web.requests.filter((r) => r.path === `/${c}/${k}.jsonl` && r.method === 'GET').length;
+    await expect
+      .poll(() => w.output().includes('"outcome":"skipped"') || (reads(0) >= 2 && reads(1) >= 1), {
+        timeout: 20_000,
+        interval: 50,
+      })
+      .toBe(true);
+    gates[0].open();
+    await new Promise((r) => setTimeout(r, 1_500)); // room for a second run to commit file 0 again
+    gates[1].open();
+    await expect.poll(async () => (await job(jobId)).state, { timeout: 40_000, interval: 100 }).toBe('Completed');
+    const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${c}"`));
+    expect(d.rows[0]).toEqual({ n: 20_000, text: expectedDigestInput([...a, ...b]) });
+    expect(await events(jobId, 'Importing')).toEqual(['started (attempt 1 of 2)']);
   }, 90_000);
 
   it('a job whose worker dies on every attempt ends Failed naming the attempts, with zero rows; other jobs complete', async () => {
