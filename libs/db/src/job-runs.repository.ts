@@ -243,20 +243,100 @@ export class JobRunsRepository {
     });
   }
 
-  async markGroupStarted(run: RunRef, group: number): Promise<void> {
+  /**
+   * Claims the next group of the run's job that nobody is staging: not staged yet, and unclaimed,
+   * claimed under an older run's token, or whose claim ran out (its stager died). Any worker slot
+   * may claim (decision 0502); SKIP LOCKED keeps concurrent claimers off each other's rows.
+   */
+  async claimGroup(run: RunRef, owner: string, leaseMs: number): Promise<number | null> {
+    const r = await this.pool.query<{ group: number }>(
+      `UPDATE import_job_files f SET state = 'InProgress', claim_owner = $3, claim_token = $2,
+              claim_expires_at = now() + make_interval(secs => $4 / 1000.0), updated_at = now()
+        WHERE f.id = (
+          SELECT c.id FROM import_job_files c JOIN import_jobs j ON j.id = c.job_id
+           WHERE c.job_id = $1 AND j.run_token = $2 AND j.state = 'Importing'
+             AND c.state IN ('Pending', 'InProgress')
+             AND (c.claim_owner IS NULL OR c.claim_token IS DISTINCT FROM $2 OR c.claim_expires_at < now())
+           ORDER BY c.group_index LIMIT 1 FOR UPDATE OF c SKIP LOCKED)
+        RETURNING f.group_index AS "group"`,
+      [run.id, run.token.toString(), owner, leaseMs],
+    );
+    return r.rows[0]?.group ?? null;
+  }
+
+  /** Gives a claimed group back (the stager stops without staging it), so another claims it at once. */
+  async releaseClaim(run: RunRef, group: number, owner: string): Promise<void> {
     await this.pool.query(
-      `UPDATE import_job_files f SET state = 'InProgress', updated_at = now()
-         FROM import_jobs j
-        WHERE f.job_id = $1 AND f.group_index = $3 AND j.id = f.job_id AND j.run_token = $2 AND j.state = 'Importing'`,
-      [run.id, run.token.toString(), group],
+      `UPDATE import_job_files SET claim_owner = NULL, claim_expires_at = NULL, updated_at = now()
+        WHERE job_id = $1 AND group_index = $2 AND claim_owner = $3 AND claim_token = $4`,
+      [run.id, group, owner, run.token.toString()],
     );
   }
 
-  /** A group's rows are staged (and committed in the target database): its file row turns Completed. */
+  /**
+   * For a slot helping with a run it did not start: extends its claims and tells whether the run
+   * still owns the job (a new run, a cancel or a failure ends the help).
+   */
+  async renewClaims(run: RunRef, owner: string, leaseMs: number): Promise<RenewResult> {
+    const r = await this.pool.query<{ state: JobState; current: boolean }>(
+      `WITH upd AS (
+         UPDATE import_job_files SET claim_expires_at = now() + make_interval(secs => $4 / 1000.0)
+          WHERE job_id = $1 AND claim_owner = $3 AND claim_token = $2 AND state = 'InProgress')
+       SELECT state, run_token = $2 AS current FROM import_jobs WHERE id = $1`,
+      [run.id, run.token.toString(), owner, leaseMs],
+    );
+    const row = r.rows[0];
+    if (row?.state === 'Importing' && row.current) return 'renewed';
+    return row?.state === 'Cancelled' ? 'cancelled' : 'lost';
+  }
+
+  /**
+   * A job whose live run has groups nobody is staging yet: work an idle slot can help with. Only
+   * runs that have planned (total_bytes set): the limits and totals are checked once, by the run.
+   */
+  async findJobToHelp(): Promise<string | null> {
+    const r = await this.pool.query<{ id: string }>(
+      `SELECT j.id::text FROM import_jobs j
+        WHERE j.state = 'Importing' AND j.lease_expires_at > now() AND j.total_bytes > 0
+          AND EXISTS (SELECT 1 FROM import_job_files c
+                       WHERE c.job_id = j.id AND c.state IN ('Pending', 'InProgress')
+                         AND (c.claim_owner IS NULL OR c.claim_token IS DISTINCT FROM j.run_token OR c.claim_expires_at < now()))
+        ORDER BY j.id LIMIT 1`,
+    );
+    return r.rows[0]?.id ?? null;
+  }
+
+  /** The job's current run, for a slot that helps it: same token, no lease of its own. */
+  async joinRun(id: string, owner: string, maxAttempts: number): Promise<JobRun | null> {
+    const r = await this.pool.query<Omit<JobRun, 'fromState' | 'token' | 'maxAttempts' | 'owner'> & { token: string }>(
+      `SELECT id::text AS id, job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName",
+              partition_name AS "partitionName", options, timeout_ms::text AS "timeoutMs",
+              deadline_at AS "deadlineAt", credentials_id::text AS "credentialsId", run_token::text AS token,
+              attempts AS attempt
+         FROM import_jobs WHERE id = $1 AND state = 'Importing' AND lease_expires_at > now()`,
+      [id],
+    );
+    const row = r.rows[0];
+    return row === undefined ? null : { ...row, token: BigInt(row.token), fromState: 'Importing', maxAttempts, owner };
+  }
+
+  /** The object versions recorded when the run planned a group (a helper checks it reads the same). */
+  async plannedVersions(id: string, group: number): Promise<Record<string, string>> {
+    const r = await this.pool.query<{ v: Record<string, string> }>(
+      `SELECT object_versions AS v FROM import_job_files WHERE job_id = $1 AND group_index = $2`,
+      [id, group],
+    );
+    return r.rows[0]?.v ?? {};
+  }
+
+  /**
+   * A group's rows are staged (and committed in the target database): its file row turns
+   * Completed; claim_owner stays, naming the slot that staged it (for operators).
+   */
   async markGroupStaged(q: Pick<PoolClient, 'query'>, run: RunRef, group: number, rows: number): Promise<void> {
     await q.query(
       `UPDATE import_job_files f SET state = 'Completed', progress = 100, imported_rows = $4, total_rows = $4,
-              consumed_bytes = size_bytes, completed_at = now(), updated_at = now()
+              consumed_bytes = size_bytes, completed_at = now(), updated_at = now(), claim_expires_at = NULL
          FROM import_jobs j
         WHERE f.job_id = $1 AND f.group_index = $3 AND j.id = f.job_id AND j.run_token = $2 AND j.state = 'Importing'`,
       [run.id, run.token.toString(), group, rows],
@@ -264,34 +344,36 @@ export class JobRunsRepository {
   }
 
   /**
-   * Live progress, never backwards (GREATEST), and only while this run owns the job: one
-   * statement for the job and every file in progress. False when the run no longer owns it.
+   * Live progress, never backwards (GREATEST), and only while this run owns the job: the files
+   * this stager has in progress, then the job's totals summed over all its files (several slots
+   * may stage groups of one job, each knowing only its own). False when the run no longer owns it.
    */
-  async writeProgress(
-    run: RunRef,
-    job: { progress: number; rows: number; bytes: number },
-    files: readonly FileProgress[],
-  ): Promise<boolean> {
+  async writeProgress(run: RunRef, files: readonly FileProgress[]): Promise<boolean> {
     const r = await this.pool.query<{ owned: boolean }>(
-      `WITH j AS (
-         UPDATE import_jobs SET progress = GREATEST(progress, $3), imported_rows = GREATEST(imported_rows, $4),
-                total_rows = GREATEST(total_rows, $4), consumed_bytes = GREATEST(consumed_bytes, $5), updated_at = now()
-          WHERE id = $1 AND run_token = $2 AND state = 'Importing'
-          RETURNING id),
+      `WITH j AS (SELECT id FROM import_jobs WHERE id = $1 AND run_token = $2 AND state = 'Importing'),
        f AS (
          UPDATE import_job_files f SET progress = GREATEST(f.progress, p.progress),
                 imported_rows = GREATEST(f.imported_rows, p.rows), total_rows = GREATEST(f.total_rows, p.total_rows),
                 consumed_bytes = GREATEST(f.consumed_bytes, p.bytes), updated_at = now()
-           FROM j, jsonb_to_recordset($6::jsonb) AS p(grp int, progress int, rows bigint, total_rows bigint, bytes bigint)
+           FROM j, jsonb_to_recordset($3::jsonb) AS p(grp int, progress int, rows bigint, total_rows bigint, bytes bigint)
           WHERE f.job_id = j.id AND f.group_index = p.grp AND f.state = 'InProgress'
+          RETURNING f.group_index, f.imported_rows, f.consumed_bytes),
+       agg AS (
+         SELECT coalesce(sum(coalesce(f.imported_rows, x.imported_rows)), 0) AS rows,
+                coalesce(sum(coalesce(f.consumed_bytes, x.consumed_bytes)), 0) AS bytes
+           FROM import_job_files x JOIN j ON x.job_id = j.id LEFT JOIN f ON f.group_index = x.group_index),
+       u AS (
+         UPDATE import_jobs t SET imported_rows = GREATEST(t.imported_rows, agg.rows),
+                total_rows = GREATEST(t.total_rows, agg.rows), consumed_bytes = GREATEST(t.consumed_bytes, agg.bytes),
+                progress = GREATEST(t.progress, CASE WHEN t.total_bytes > 0
+                  THEN LEAST(99, floor(99 * agg.bytes / t.total_bytes))::int ELSE 0 END),
+                updated_at = now()
+           FROM agg, j WHERE t.id = j.id
           RETURNING 1)
-       SELECT EXISTS (SELECT 1 FROM j) AS owned, (SELECT count(*) FROM f) AS files`,
+       SELECT EXISTS (SELECT 1 FROM u) AS owned`,
       [
         run.id,
         run.token.toString(),
-        job.progress,
-        job.rows,
-        job.bytes,
         JSON.stringify(
           files.map((f) => ({
             grp: f.group,

@@ -96,6 +96,12 @@ export class JobStaging {
     });
   }
 
+  /** Groups already staged (committed with their row counts), by group index. */
+  async staged(tableName: string): Promise<Map<number, number>> {
+    await this.ensureSchema();
+    return withClient(this.pool, (c) => stagedGroups(c, tableName));
+  }
+
   /**
    * Copies one group in one transaction that also records its row count, after checking the
    * fence (the check comes after the COPY, so a newer run waits at most for a commit, never for

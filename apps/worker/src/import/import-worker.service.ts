@@ -45,6 +45,7 @@ export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplic
         slots: config.worker.concurrency,
         lockDurationMs: config.worker.leaseMs,
         stalledIntervalMs: Math.max(1_000, Math.floor(config.worker.leaseMs / 2)),
+        idleWork: (shutdown) => processor.help(shutdown),
       },
       (data, ctx) => processor.process(data, ctx),
       (err, context) => this.log.warn({ err, context }, 'dispatcher problem'),

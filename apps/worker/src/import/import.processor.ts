@@ -26,4 +26,9 @@ export class ImportProcessor {
       throw fatal ? new UnrecoverableError(e.message) : e;
     }
   }
+
+  /** An idle slot joins a running job to stage file groups nobody has claimed (decision 0502). */
+  async help(shutdown: AbortSignal): Promise<boolean> {
+    return this.runImport.helpOnce({ shutdown });
+  }
 }

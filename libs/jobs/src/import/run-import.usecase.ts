@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Pool } from 'pg';
 import type { AppConfig } from '@gw/config';
-import { type CollectionDef, type CollectionsContext, getCollection, pgSchemaName } from '@gw/collections';
+import { type CollectionsContext, getCollection, pgSchemaName } from '@gw/collections';
 import { type JobRun, JobRunsRepository } from '@gw/db';
-import { openFileGroup } from '@gw/formats';
 import { inTransaction, isTransientPgError } from '@gw/pg';
-import type { RowBatch } from '@gw/schema';
 import { JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, STAGING_SCHEMA, stagingTableName } from '@gw/sink';
-import type { ClosableObjectSource, ObjectSourceDeps, StorageCredentials } from '@gw/storage';
+import type { ClosableObjectSource, ObjectSourceDeps } from '@gw/storage';
 import { timeoutReason } from '../jobs.errors';
-import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
-import { openUnitInputs, PlanError, type PlannedGroup, planGroups, versionsOf } from './plan';
+import type { CredentialsCipher } from './credentials-cipher';
+import { PlanError, type PlannedGroup, planGroups, versionsOf } from './plan';
 import { ProgressTracker } from './progress';
+import { Aborted, RunGuard } from './run-guard';
+import { GroupFailed, GroupStager, type StageSlot } from './stage-group';
 
 export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'released';
 
@@ -39,123 +40,94 @@ export interface RunImportDeps {
   workerId?: string;
 }
 
-type AbortWhy = 'cancelled' | 'timeout' | 'shutdown' | 'lease-lost';
-
-/** A failure while staging one group: the job's reason also lands on that file's row. */
-class GroupFailed extends Error {
-  constructor(
-    readonly group: number,
-    override readonly cause: unknown,
-  ) {
-    super(cause instanceof Error ? cause.message : String(cause));
-  }
-}
-
-class Aborted extends Error {
-  constructor(
-    readonly why: AbortWhy,
-    readonly detail = '',
-  ) {
-    super(`import ${why}${detail === '' ? '' : `: ${detail}`}`);
-  }
-}
+/** How long an idle slot waits before asking PostgreSQL again for a job to help with. */
+const HELP_POLL_MS = 500;
+/** How often a run whose last groups are staged by other slots looks again. */
+const WAIT_FOR_OTHERS_MS = 200;
 
 /**
- * Runs one import job (conventions §1 chain: storage → formats → schema → sink → db progress).
- * PostgreSQL decides who runs a job: acquiring takes a lease and the next fencing token, and
- * every write of the run (staging commits, progress, publish) checks the token, so a job handed
- * out twice by Redis, or a run that lost its lease, never writes twice. Each file group is staged
- * and committed on its own with its row count (a retry resumes at the first group not staged);
- * one transaction publishes every row. Attempts are counted in PostgreSQL (decision 0501).
+ * Runs import jobs (conventions §1 chain: storage → formats → schema → sink → db progress).
+ *
+ * `execute` is a job's run: PostgreSQL hands it the job with a lease and the next fencing token
+ * (decision 0501), it plans every group, stages groups it claims, waits for groups other slots
+ * claimed, and publishes all rows in one transaction. `helpOnce` is an idle slot of any worker
+ * process joining a running job to stage groups nobody claimed (decision 0502). Every write of
+ * both checks the run's token, so a job handed out twice, or a run that lost its lease, never
+ * writes twice. Attempts are counted in PostgreSQL.
  */
 export class RunImportJob {
   readonly workerId: string;
   private readonly runs: JobRunsRepository;
   private readonly staging: JobStaging;
+  private readonly stager: GroupStager;
+  private slots = 0;
+  private nextHelpPoll = 0;
 
   constructor(private readonly deps: RunImportDeps) {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.runs = new JobRunsRepository(deps.jobs);
     this.staging = new JobStaging(deps.target);
+    this.stager = new GroupStager(this.runs, this.staging, deps);
   }
 
   async execute(jobId: string, opts: { shutdown?: AbortSignal } = {}): Promise<RunResult> {
     const { leaseMs } = this.deps.config.worker;
-    const acquired = await this.runs.acquire(jobId, this.workerId, leaseMs, this.deps.config.import.maxAttempts);
+    const owner = `${this.workerId}#${++this.slots}`;
+    const acquired = await this.runs.acquire(jobId, owner, leaseMs, this.deps.config.import.maxAttempts);
     if (acquired.kind === 'skipped') return { outcome: 'skipped', detail: acquired.why };
     if (acquired.kind === 'exhausted') {
       await this.dropStaging(acquired.id);
       return { outcome: 'failed', detail: acquired.reason };
     }
     const run = acquired.run;
-    const controller = new AbortController();
-    const abort = (why: AbortWhy, detail?: string) => {
-      if (!controller.signal.aborted) controller.abort(new Aborted(why, detail));
-    };
-    const onShutdown = () => abort('shutdown');
-    opts.shutdown?.addEventListener('abort', onShutdown);
-    let progress: ProgressTracker | undefined;
-    const renew = setInterval(
-      () => {
-        progress?.flush(false).catch(() => undefined);
-        this.runs.renew(run, leaseMs).then(
-          (r) => {
-            if (r === 'cancelled') abort('cancelled');
-            else if (r === 'lost') abort('lease-lost', `run ${run.token} no longer holds the lease`);
-          },
-          () => undefined, // a lost connection shows at the next renewal or in the data path
-        );
+    const guard = new RunGuard(
+      async () => {
+        const r = await this.runs.renew(run, leaseMs);
+        if (r === 'renewed') await this.runs.renewClaims(run, owner, leaseMs);
+        return r;
       },
-      Math.min(1_000, Math.floor(leaseMs / 3)),
+      {
+        leaseMs,
+        deadlineAt: run.deadlineAt,
+        ...(opts.shutdown === undefined ? {} : { shutdown: opts.shutdown }),
+        lostDetail: `run ${run.token} no longer holds the lease`,
+      },
     );
-    const deadline =
-      run.deadlineAt === null
-        ? undefined
-        : setTimeout(() => abort('timeout'), Math.max(0, run.deadlineAt.getTime() - Date.now()));
     try {
-      if (run.deadlineAt !== null && run.deadlineAt.getTime() <= Date.now()) throw new Aborted('timeout');
-      await this.run(run, controller.signal, (p) => (progress = p));
+      await this.coordinate(run, owner, guard);
       return { outcome: 'completed' };
     } catch (e) {
-      return await this.settle(run, e, controller.signal);
+      return await this.settle(run, e, guard);
     } finally {
-      clearInterval(renew);
-      clearTimeout(deadline);
-      opts.shutdown?.removeEventListener('abort', onShutdown);
+      guard.stop();
     }
   }
 
-  private async run(run: JobRun, signal: AbortSignal, onProgress: (p: ProgressTracker) => void): Promise<void> {
-    const ctx: CollectionsContext = { catalog: this.deps.jobs, target: this.deps.target, config: { pgvector: 'auto' } };
-    const collection = await getCollection(ctx, run.dbName, run.collectionName);
-    const spec = await this.stagingSpec(run, collection);
+  /** Plans, stages what it claims, waits for the groups other slots stage, publishes. */
+  private async coordinate(run: JobRun, owner: string, guard: RunGuard): Promise<void> {
+    const signal = guard.signal;
+    const spec = await this.stagingSpec(run);
     const begun = await this.staging.begin(spec);
     const sources: ClosableObjectSource[] = [];
     try {
-      const stored = await this.storedCredentials(run);
-      const plan = await planGroups(await this.runs.files(run.id), {
-        creds: stored === undefined ? undefined : storageCredentials(stored),
-        signed: stored?.signedUrls ?? {},
-        config: this.deps.config,
-        ...(this.deps.storageDeps === undefined ? {} : { storageDeps: this.deps.storageDeps }),
-        signal,
-        sources,
-      });
-      const totalBytes = plan.reduce((a, g) => a + g.bytes, 0);
+      const plan = await planGroups(await this.runs.files(run.id), await this.stager.planContext(run, signal, sources));
       await this.runs.recordPlan(
         run,
-        totalBytes,
+        plan.reduce((a, g) => a + g.bytes, 0),
         plan.map((g) => ({ group: g.row.groupIndex, bytes: g.bytes, versions: versionsOf(g) })),
       );
-      const progress = new ProgressTracker((r, j, f) => this.runs.writeProgress(r, j, f), run, totalBytes);
-      onProgress(progress);
       if (begun.publishedRows === null) {
-        for (const g of plan) {
-          const staged = begun.staged.get(g.row.groupIndex);
-          if (staged !== undefined) progress.resumed(staged, g.bytes);
-          else await this.stageGroup(run, spec, g, progress, signal);
+        // Groups an earlier run committed are done, whatever their file rows say.
+        for (const [group, rows] of begun.staged) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
+        const byGroup = new Map(plan.map((g) => [g.row.groupIndex, g]));
+        const slot = this.slot(run, owner, spec, guard);
+        guard.tick = () => slot.progress.flush(false);
+        for (;;) {
+          await this.stager.claimAndStage(slot, async (group) => byGroup.get(group)!);
+          const staged = await this.staging.staged(spec.table.name);
+          if (plan.every((g) => staged.has(g.row.groupIndex))) break;
+          await sleep(WAIT_FOR_OTHERS_MS, undefined, { signal }); // an expired claim is ours on the next pass
         }
-        await progress.flush(true);
       }
       await this.publish(run, spec, plan, signal);
     } finally {
@@ -163,7 +135,79 @@ export class RunImportJob {
     }
   }
 
-  private async stagingSpec(run: JobRun, collection: CollectionDef): Promise<JobStagingSpec> {
+  /**
+   * An idle slot helps a running job: claims groups nobody stages, plans just those, stages them
+   * under the run's token. Returns whether it found a job (so the slot asks again at once).
+   * Stopping (the run changed, cancel, deadline, shutdown) is the run's business, not an error.
+   */
+  async helpOnce(opts: { shutdown?: AbortSignal } = {}): Promise<boolean> {
+    if (Date.now() < this.nextHelpPoll) return false;
+    const id = await this.runs.findJobToHelp();
+    if (id === null) {
+      this.nextHelpPoll = Date.now() + HELP_POLL_MS;
+      return false;
+    }
+    const { leaseMs } = this.deps.config.worker;
+    const owner = `${this.workerId}#${++this.slots}`;
+    const run = await this.runs.joinRun(id, owner, this.deps.config.import.maxAttempts);
+    if (run === null) return false;
+    const guard = new RunGuard(() => this.runs.renewClaims(run, owner, leaseMs), {
+      leaseMs,
+      deadlineAt: run.deadlineAt,
+      ...(opts.shutdown === undefined ? {} : { shutdown: opts.shutdown }),
+      lostDetail: `run ${run.token} of ${run.jobId} ended`,
+    });
+    const sources: ClosableObjectSource[] = [];
+    try {
+      const spec = await this.stagingSpec(run);
+      const ctx = await this.stager.planContext(run, guard.signal, sources);
+      const slot = this.slot(run, owner, spec, guard);
+      guard.tick = () => slot.progress.flush(false);
+      await this.stager.claimAndStage(
+        slot,
+        async (group) => {
+          const row = (await this.runs.files(run.id)).find((f) => f.groupIndex === group)!;
+          const [planned] = await planGroups([row], ctx);
+          return this.checkVersions(run, planned!);
+        },
+        1, // one group, then the slot looks at the queues again: helping must not starve other collections
+      );
+    } catch (thrown) {
+      const err = thrown instanceof GroupFailed ? thrown.cause : thrown;
+      const stopped =
+        guard.reasonOf(err) !== null || (err instanceof SinkError && err.code === SinkErrorCode.FenceLost);
+      if (!stopped && !(isTransientPgError(err) && !(err instanceof PlanError))) {
+        // Bad input fails the job wherever it is found; the run sees it at its next renewal.
+        const group = thrown instanceof GroupFailed ? thrown.group : null;
+        await this.runs.fail(run, err instanceof Error ? err.message : String(err), group);
+      }
+    } finally {
+      guard.stop();
+      for (const src of sources) src.close();
+    }
+    return true;
+  }
+
+  /** A helper must read the objects the run planned: a version that moved fails the job. */
+  private async checkVersions(run: JobRun, g: PlannedGroup): Promise<PlannedGroup> {
+    const planned = await this.runs.plannedVersions(run.id, g.row.groupIndex);
+    for (const [name, version] of Object.entries(versionsOf(g))) {
+      const was = planned[name];
+      if (was !== undefined && was !== version) {
+        throw new PlanError(`${name}: the object changed while the job ran (version ${was} → ${version})`);
+      }
+    }
+    return g;
+  }
+
+  private slot(run: JobRun, owner: string, spec: JobStagingSpec, guard: RunGuard): StageSlot {
+    const progress = new ProgressTracker((r, f) => this.runs.writeProgress(r, f), run);
+    return { run, owner, spec, progress, signal: guard.signal };
+  }
+
+  private async stagingSpec(run: JobRun): Promise<JobStagingSpec> {
+    const ctx: CollectionsContext = { catalog: this.deps.jobs, target: this.deps.target, config: { pgvector: 'auto' } };
+    const collection = await getCollection(ctx, run.dbName, run.collectionName);
     return {
       table: { schema: STAGING_SCHEMA, name: stagingTableName(await this.runs.installationId(), run.id) },
       target: { schema: pgSchemaName(collection.db), name: collection.name },
@@ -178,60 +222,6 @@ export class RunImportJob {
     };
   }
 
-  private async stageGroup(
-    run: JobRun,
-    spec: JobStagingSpec,
-    g: PlannedGroup,
-    progress: ProgressTracker,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const group = g.row.groupIndex;
-    await this.runs.markGroupStarted(run, group);
-    progress.startFile(group, g.bytes);
-    const readOptions = {
-      batchRows: this.deps.config.import.batchRows,
-      ...(run.options.sep === undefined ? {} : { sep: run.options.sep }),
-      ...(run.options.nullkey === undefined ? {} : { nullkey: run.options.nullkey }),
-      ignoreUnknownFields: run.options.ignore_unknown_fields?.toLowerCase() === 'true',
-    };
-    const schema = spec.layout;
-    async function* batches(): AsyncGenerator<RowBatch> {
-      for (const u of g.units) {
-        const { inputs, cleanup } = await openUnitInputs(u, signal, (n) => progress.bytes(group, n));
-        try {
-          const reader = openFileGroup(
-            u.format,
-            inputs,
-            { fields: schema.fields, enableDynamicField: schema.dynamicField },
-            readOptions,
-          );
-          const known = await reader.totalRows();
-          if (known !== null) progress.knownRows(group, known);
-          for await (const b of reader.batches()) {
-            signal.throwIfAborted();
-            yield b;
-            progress.rows(group, b.rowCount);
-            if (!(await progress.flush(false))) throw new Aborted('lease-lost', 'a progress write found a newer run');
-          }
-        } finally {
-          await cleanup();
-        }
-      }
-    }
-    const same = this.deps.target === this.deps.jobs;
-    try {
-      const rows = await this.staging.stageGroup(spec, group, batches(), signal, (c, n) =>
-        same ? this.runs.markGroupStaged(c, run, group, n) : Promise.resolve(),
-      );
-      if (!same) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
-      progress.finishFile(group, g.bytes, rows);
-      await progress.flush(true);
-    } catch (e) {
-      progress.abandonFile(group);
-      throw new GroupFailed(group, e);
-    }
-  }
-
   /** One transaction makes every staged row visible and (same database) marks the job Completed. */
   private async publish(run: JobRun, spec: JobStagingSpec, plan: PlannedGroup[], signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
@@ -240,26 +230,26 @@ export class RunImportJob {
     const rows = await this.staging.inPublishTransaction(spec, groups, async (c, publish) => {
       const n = await publish();
       signal.throwIfAborted();
-      if (same && !(await this.runs.complete(c, run, n, this.workerId))) {
+      if (same && !(await this.runs.complete(c, run, n, run.owner))) {
         throw new Aborted('lease-lost', 'the job changed state before publish');
       }
       return n;
     });
     if (!same) {
-      const done = await inTransaction(this.deps.jobs, (c) => this.runs.complete(c, run, rows, this.workerId));
+      const done = await inTransaction(this.deps.jobs, (c) => this.runs.complete(c, run, rows, run.owner));
       if (!done) throw new Aborted('lease-lost', 'the job changed state after publish');
     }
     await this.staging.drop(spec.table.name).catch(() => undefined);
   }
 
   /** Decides what a failure means for the job and for BullMQ. */
-  private async settle(run: JobRun, thrown: unknown, signal: AbortSignal): Promise<RunResult> {
+  private async settle(run: JobRun, thrown: unknown, guard: RunGuard): Promise<RunResult> {
     const err = thrown instanceof GroupFailed ? thrown.cause : thrown;
     const group = thrown instanceof GroupFailed ? thrown.group : null;
-    const aborted = err instanceof Aborted ? err : signal.reason instanceof Aborted ? signal.reason : null;
+    const aborted = guard.reasonOf(err);
     const fenceLost = err instanceof SinkError && err.code === SinkErrorCode.FenceLost;
     if (fenceLost || aborted?.why === 'lease-lost') {
-      // Another run owns the job now: write nothing, leave staging to it.
+      // Another run owns the job now (or it ended): write nothing, leave staging to it.
       return { outcome: 'released', detail: fenceLost ? err.message : aborted!.message };
     }
     if (aborted?.why === 'cancelled') {
@@ -290,18 +280,4 @@ export class RunImportJob {
     const name = stagingTableName(await this.runs.installationId(), jobPk);
     await this.staging.drop(name).catch(() => undefined); // the reconciler sweeps what is left
   }
-
-  private async storedCredentials(run: JobRun): Promise<StoredCredentials | undefined> {
-    if (run.credentialsId === null) return undefined;
-    const row = await this.runs.credentials(run.credentialsId);
-    return row === undefined ? undefined : this.deps.cipher.open(row);
-  }
-}
-
-function storageCredentials(stored: StoredCredentials): StorageCredentials {
-  return {
-    ...(stored.accessKey === undefined ? {} : { accessKey: stored.accessKey }),
-    ...(stored.secretKey === undefined ? {} : { secretKey: stored.secretKey }),
-    ...(stored.token === undefined ? {} : { token: stored.token }),
-  };
 }

@@ -14,6 +14,11 @@ export interface DispatcherOptions {
   stalledIntervalMs: number;
   /** Pause of an idle slot before it asks again. */
   idleDelayMs?: number;
+  /**
+   * Work a slot may do when no queue has a job for it (helping a running job stage its groups);
+   * resolves whether it did any, so the slot asks again at once instead of pausing.
+   */
+  idleWork?: (shutdown: AbortSignal) => Promise<boolean>;
 }
 
 /** Runs one job; throws to fail it (UnrecoverableError: no retry). */
@@ -114,7 +119,7 @@ export class FairDispatcher {
         this.onError(e, 'claim');
       }
       if (name === null) {
-        await this.idle();
+        if (!(await this.idleWork())) await this.idle();
         continue;
       }
       const worker = this.workerFor(name);
@@ -126,6 +131,16 @@ export class FairDispatcher {
       }
       if (job === undefined || job === null) continue;
       await this.process(worker, job, token);
+    }
+  }
+
+  private async idleWork(): Promise<boolean> {
+    if (this.opts.idleWork === undefined || this.stopping) return false;
+    try {
+      return await this.opts.idleWork(this.shutdown.signal);
+    } catch (e) {
+      this.onError(e, 'idle work');
+      return false;
     }
   }
 
