@@ -95,6 +95,7 @@ export class GroupStager {
     progress.startFile(group, g.bytes);
     const readOptions: ReadOptions = {
       batchRows: this.deps.config.import.batchRows,
+      batchBytes: this.deps.config.import.batchBytes,
       ...(run.options.sep === undefined ? {} : { sep: run.options.sep }),
       ...(run.options.nullkey === undefined ? {} : { nullkey: run.options.nullkey }),
       ignoreUnknownFields: run.options.ignore_unknown_fields?.toLowerCase() === 'true',
