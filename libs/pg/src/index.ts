@@ -16,34 +16,67 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/**
- * SQLSTATEs and socket errors worth a retry: connection loss (class 08, admin shutdown 57P0x),
- * too many connections, serialization failures and deadlocks, lock and statement timeouts that
- * a busy server produces, and pg-pool's own checkout timeout.
- */
-const TRANSIENT_CODES = new Set([
+/** Node socket errors: the connection failed, not the statement. */
+const SOCKET_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
-  'ETIMEDOUT',
+  'ECONNABORTED',
   'EPIPE',
+  'ETIMEDOUT',
   'EHOSTUNREACH',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-  '40001',
-  '40P01',
-  '55P03',
+  'ENETUNREACH',
+  'EAI_AGAIN',
 ]);
 
+/** What pg and pg-pool say when a connection breaks or a checkout waits too long. */
+const DRIVER_CONNECTION_MESSAGES = [
+  /connection terminated/i,
+  /client has encountered a connection error/i,
+  /client was closed/i,
+  /connection timeout/i,
+  /timeout exceeded when trying to connect/i,
+];
+
+/**
+ * SQLSTATEs worth retrying the whole transaction for: connection exceptions (08), insufficient
+ * resources (53: too many connections, disk full, out of memory), server shutdown (57P0x),
+ * statement timeout (57014), lock timeout (55P03), serialization failures and deadlocks (40).
+ */
+export function isTransientSqlState(code: string): boolean {
+  return (
+    code.startsWith('08') ||
+    code.startsWith('53') ||
+    code === '57P01' ||
+    code === '57P02' ||
+    code === '57P03' ||
+    code === '57014' ||
+    code === '55P03' ||
+    code === '40001' ||
+    code === '40P01'
+  );
+}
+
+/** A socket or driver error that means the connection failed (retry on a new one). */
+export function isConnectionFailure(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const code = (e as { code?: unknown }).code;
+  const message = (e as { message?: unknown }).message;
+  return (
+    (typeof code === 'string' && SOCKET_CODES.has(code)) ||
+    (typeof message === 'string' && DRIVER_CONNECTION_MESSAGES.some((r) => r.test(message)))
+  );
+}
+
+/**
+ * The one answer to "is this PostgreSQL error transient": coded errors say so themselves, then
+ * SQLSTATE classes, then connection failures.
+ */
 export function isTransientPgError(e: unknown): boolean {
   if (isCodedError(e)) return e.retryable;
   if (typeof e !== 'object' || e === null) return false;
   const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' && (TRANSIENT_CODES.has(code) || code.startsWith('08'))) return true;
-  // pg-pool rejects a checkout that waited connectionTimeoutMillis with this plain Error.
-  const message = (e as { message?: unknown }).message;
-  return typeof message === 'string' && /^timeout exceeded when trying to connect$/i.test(message);
+  if (typeof code === 'string' && /^\d{2}[0-9A-Z]{3}$/.test(code)) return isTransientSqlState(code);
+  return isConnectionFailure(e);
 }
 
 /** Concurrent `CREATE … IF NOT EXISTS` still races on the catalog: the loser's error means it exists. */
