@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Pool } from 'pg';
 import type { AppConfig } from '@gw/config';
-import { type CollectionsContext, getCollection, pgSchemaName } from '@gw/collections';
+import { type CollectionDef, type CollectionsContext, getCollection, pgSchemaName } from '@gw/collections';
 import { type JobRun, JobRunsRepository } from '@gw/db';
 import { inTransaction, isTransientPgError } from '@gw/pg';
 import { JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, STAGING_SCHEMA, stagingTableName } from '@gw/sink';
@@ -13,6 +13,7 @@ import type { CredentialsCipher } from './credentials-cipher';
 import { PlanError, type PlannedGroup, planGroups, versionsOf } from './plan';
 import { ProgressTracker } from './progress';
 import { Aborted, RunGuard } from './run-guard';
+import type { JobRunsPort, JobStagingPort } from './run-ports';
 import { GroupFailed, GroupStager, type StageSlot } from './stage-group';
 
 export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'released';
@@ -38,6 +39,11 @@ export interface RunImportDeps {
   storageDeps?: ObjectSourceDeps;
   /** Identifies this process in leases and events. */
   workerId?: string;
+  /** Ports over `jobs` and `target` (built from the pools when absent). */
+  runs?: JobRunsPort;
+  staging?: JobStagingPort;
+  /** The collection a job loads into (the catalog when absent). */
+  collection?: (dbName: string, collectionName: string) => Promise<CollectionDef>;
 }
 
 /** How long an idle slot waits before asking PostgreSQL again for a job to help with. */
@@ -57,16 +63,16 @@ const WAIT_FOR_OTHERS_MS = 200;
  */
 export class RunImportJob {
   readonly workerId: string;
-  private readonly runs: JobRunsRepository;
-  private readonly staging: JobStaging;
+  private readonly runs: JobRunsPort;
+  private readonly staging: JobStagingPort;
   private readonly stager: GroupStager;
   private slots = 0;
   private nextHelpPoll = 0;
 
   constructor(private readonly deps: RunImportDeps) {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.runs = new JobRunsRepository(deps.jobs);
-    this.staging = new JobStaging(deps.target);
+    this.runs = deps.runs ?? new JobRunsRepository(deps.jobs);
+    this.staging = deps.staging ?? new JobStaging(deps.target);
     this.stager = new GroupStager(this.runs, this.staging, deps);
   }
 
@@ -207,7 +213,8 @@ export class RunImportJob {
 
   private async stagingSpec(run: JobRun): Promise<JobStagingSpec> {
     const ctx: CollectionsContext = { catalog: this.deps.jobs, target: this.deps.target, config: { pgvector: 'auto' } };
-    const collection = await getCollection(ctx, run.dbName, run.collectionName);
+    const collection = await (this.deps.collection?.(run.dbName, run.collectionName) ??
+      getCollection(ctx, run.dbName, run.collectionName));
     return {
       table: { schema: STAGING_SCHEMA, name: stagingTableName(await this.runs.installationId(), run.id) },
       target: { schema: pgSchemaName(collection.db), name: collection.name },

@@ -1,14 +1,15 @@
 import type { Pool } from 'pg';
 import type { AppConfig } from '@gw/config';
-import type { JobRun, JobRunsRepository } from '@gw/db';
+import type { JobRun } from '@gw/db';
 import { openFileGroup, type ReadOptions } from '@gw/formats';
 import type { RowBatch } from '@gw/schema';
-import type { JobStaging, JobStagingSpec } from '@gw/sink';
+import type { JobStagingSpec } from '@gw/sink';
 import type { ClosableObjectSource, ObjectSourceDeps, StorageCredentials } from '@gw/storage';
 import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
 import { openUnitInputs, type PlanContext, type PlannedGroup } from './plan';
 import type { ProgressTracker } from './progress';
 import { Aborted } from './run-guard';
+import type { JobRunsPort, JobStagingPort } from './run-ports';
 
 /** One slot staging groups of one run (the run's own slot, or a slot helping it). */
 export interface StageSlot {
@@ -36,8 +37,8 @@ export class GroupFailed extends Error {
  */
 export class GroupStager {
   constructor(
-    private readonly runs: JobRunsRepository,
-    private readonly staging: JobStaging,
+    private readonly runs: JobRunsPort,
+    private readonly staging: JobStagingPort,
     private readonly deps: {
       jobs: Pool;
       target: Pool;
