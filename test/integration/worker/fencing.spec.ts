@@ -1,18 +1,10 @@
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { importQueueName } from '@gw/jobs';
-import {
-  call,
-  gatewayEnv,
-  queuePrefixFor,
-  type RunningProcess,
-  startNode,
-  startTestGateway,
-  type TestGateway,
-  uniqueName,
-} from '@gw/testing';
+import { queuePrefixFor, startTestGateway, type TestGateway } from '@gw/testing';
 import { HttpTestServer } from '../../support/storage/http-test-server';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from './fixtures';
+import { createJob as createJobOn, newCollection as newCollectionOn, WorkerProcesses } from './harness';
 
 /**
  * Fencing and attempt limits with real worker processes (issue 12, points 7 and 8): a run that
@@ -23,7 +15,6 @@ let web: HttpTestServer;
 let gw: TestGateway;
 let redis: Redis;
 let key: string;
-const workers: RunningProcess[] = [];
 
 const ENV = {
   WORKER_LEASE_MS: '2000',
@@ -35,11 +26,8 @@ const ENV = {
   STORAGE_ALLOW_HTTP: 'true',
 };
 
-function startWorker(): RunningProcess {
-  const p = startNode('apps/worker/src/main.js', gatewayEnv({ ...ENV, DATABASE_URL: gw.config.databaseUrl }));
-  workers.push(p);
-  return p;
-}
+const workers = new WorkerProcesses(() => gw, ENV);
+const startWorker = () => workers.start();
 
 beforeAll(async () => {
   web = new HttpTestServer();
@@ -49,7 +37,7 @@ beforeAll(async () => {
   key = await gw.apiKey(['admin']);
 });
 afterAll(async () => {
-  await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+  await workers.killAll();
   redis.disconnect();
   await gw?.close();
   await web?.stop();
@@ -57,28 +45,16 @@ afterAll(async () => {
 
 const explain = () =>
   onTestFailed(async () => {
-    for (const [i, w] of workers.entries()) console.log(`--- worker ${i} output:\n${w.output().slice(-4000)}`);
+    console.log(workers.outputs());
     const jobs = await gw.db.query(
       `SELECT job_id, state, lease_owner, lease_expires_at, attempts, run_token, reason FROM import_jobs`,
     );
     console.log(JSON.stringify(jobs.rows));
   });
 
-async function newCollection(): Promise<string> {
-  const name = uniqueName('fence');
-  const r = await call(gw, 'POST', '/v2/vectordb/collections/create', {
-    key,
-    body: { collectionName: name, dimension: 4 },
-  });
-  expect(r.body.code).toBe(0);
-  return name;
-}
+const newCollection = () => newCollectionOn(gw, key, 'fence');
 
-async function createJob(body: Record<string, unknown>): Promise<string> {
-  const r = await call(gw, 'POST', '/v2/vectordb/jobs/import/create', { key, body });
-  expect(r.body.code, r.text).toBe(0);
-  return (r.body.data as { jobId: string }).jobId;
-}
+const createJob = (body: Record<string, unknown>) => createJobOn(gw, key, body);
 
 async function job(jobId: string): Promise<{ id: string; state: string; reason: string; attempts: number }> {
   const r = await gw.db.query(`SELECT id::text, state, reason, attempts FROM import_jobs WHERE job_id = $1`, [jobId]);
@@ -200,7 +176,7 @@ describe('fenced runs', () => {
 
   it('a job whose worker dies on every attempt ends Failed naming the attempts, with zero rows; other jobs complete', async () => {
     explain();
-    for (const w of workers.splice(0)) await w.stop('SIGKILL');
+    await workers.killAll();
     const c = await newCollection();
     const other = await newCollection();
     const body = jsonl(range(1, 5_000));

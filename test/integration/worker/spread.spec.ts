@@ -1,21 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import {
-  call,
-  gatewayEnv,
-  type RunningProcess,
-  startNode,
-  startTestGateway,
-  type TestGateway,
-  uniqueName,
-} from '@gw/testing';
+import { startTestGateway, type TestGateway } from '@gw/testing';
 import { HttpTestServer } from '../../support/storage/http-test-server';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from './fixtures';
+import { createJob, newCollection, WorkerProcesses } from './harness';
 
 /** One job over many workers (issue 12 point 6, decision 0502), with real worker processes. */
 let web: HttpTestServer;
 let gw: TestGateway;
 let key: string;
-const workers: RunningProcess[] = [];
 
 const ENV = {
   WORKER_LEASE_MS: '2000',
@@ -25,11 +17,7 @@ const ENV = {
   STORAGE_ALLOW_HTTP: 'true',
 };
 
-function startWorker(): RunningProcess {
-  const p = startNode('apps/worker/src/main.js', gatewayEnv({ ...ENV, DATABASE_URL: gw.config.databaseUrl }));
-  workers.push(p);
-  return p;
-}
+const workers = new WorkerProcesses(() => gw, ENV);
 
 beforeAll(async () => {
   web = new HttpTestServer();
@@ -38,20 +26,10 @@ beforeAll(async () => {
   key = await gw.apiKey(['admin']);
 });
 afterAll(async () => {
-  await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+  await workers.killAll();
   await gw?.close();
   await web?.stop();
 });
-
-async function newCollection(): Promise<string> {
-  const name = uniqueName('spread');
-  const r = await call(gw, 'POST', '/v2/vectordb/collections/create', {
-    key,
-    body: { collectionName: name, dimension: 4 },
-  });
-  expect(r.body.code).toBe(0);
-  return name;
-}
 
 async function stagers(jobId: string): Promise<{ group_index: number; pid: string }[]> {
   const r = await gw.db.query(
@@ -65,23 +43,21 @@ async function stagers(jobId: string): Promise<{ group_index: number; pid: strin
 describe('one job over many workers', () => {
   it('two worker processes stage the groups of one job in parallel, and it is published once', async () => {
     onTestFailed(() => {
-      for (const [i, w] of workers.entries()) console.log(`--- worker ${i}:\n${w.output().slice(-3000)}`);
+      console.log(workers.outputs());
     });
-    const c = await newCollection();
+    const c = await newCollection(gw, key, 'spread');
     const groups = 8;
     const ids = (k: number) => range(k * 500 + 1, 500);
     for (let k = 0; k < groups; k++) {
       // Every request (stat and read) waits before its first byte, so a group takes long enough for the other process to join.
       web.put(`/${c}/${k}.jsonl`, jsonl(ids(k)), { slowFirstByte: { count: 100, ms: 300 } });
     }
-    const a = startWorker();
-    const b = startWorker();
-    const r = await call(gw, 'POST', '/v2/vectordb/jobs/import/create', {
-      key,
-      body: { collectionName: c, objectUrls: Array.from({ length: groups }, (_, k) => [web.url(`/${c}/${k}.jsonl`)]) },
+    const a = workers.start();
+    const b = workers.start();
+    const jobId = await createJob(gw, key, {
+      collectionName: c,
+      objectUrls: Array.from({ length: groups }, (_, k) => [web.url(`/${c}/${k}.jsonl`)]),
     });
-    expect(r.body.code, r.text).toBe(0);
-    const jobId = (r.body.data as { jobId: string }).jobId;
     await expect
       .poll(
         async () =>
