@@ -499,7 +499,8 @@ async function binaryCopy(
 interface FormatRun {
   rate: number;
   peakRss: number;
-  cpu: number;
+  /** CPU seconds each worker process used during the job. */
+  cpu: number[];
   job: JobResult;
 }
 
@@ -514,13 +515,13 @@ async function runJob(
 ): Promise<FormatRun> {
   const procs = await gw.startWorkers(workers);
   try {
-    const cpu0 = procs.reduce((a, p) => a + p.cpuSeconds(), 0);
+    const cpu0 = procs.map((p) => p.cpuSeconds());
     const job = await gw.importJob(
       collection,
       groups.map((g) => g.map((f) => web.url(f))),
       Math.max(300_000, expectRows * 2),
     );
-    const cpu = procs.reduce((a, p) => a + p.cpuSeconds(), 0) - cpu0;
+    const cpu = procs.map((p, k) => p.cpuSeconds() - cpu0[k]!);
     const peakRss = Math.max(...procs.map((p) => p.peakRssBytes()));
     const inTable = await gw.tableCount(collection);
     if (job.rows !== expectRows || inTable !== expectRows) {
@@ -585,7 +586,7 @@ async function standard(gw: Gateway, web: DiskHttpServer): Promise<void> {
     results.push({ format, run, bytes, digestOk, l: load() });
     out(
       `  ${format}: ${mb(bytes)} MB, ${fmt(run.rate)} rows/s, create→Completed ${(run.job.ms / 1000).toFixed(1)} s, ` +
-        `worker CPU ${run.cpu.toFixed(1)} s, imported_rows > 0 after ${msText(run.job.firstRowMs)}, ` +
+        `worker CPU ${run.cpu[0]!.toFixed(1)} s, imported_rows > 0 after ${msText(run.job.firstRowMs)}, ` +
         `first staging page after ${msText(run.job.firstPageMs)}, ` +
         `rows verified, sample ${digestOk ? 'equals' : 'DIFFERS FROM'} baseline, ` +
         `${run.job.stagingLeft ? 'staging table NOT dropped 3 s after Completed, ' : ''}load ${load()}`,
@@ -614,7 +615,7 @@ async function standard(gw: Gateway, web: DiskHttpServer): Promise<void> {
       rates.push(run);
       out(
         `  multi ${multiFormat} ${MULTI_GROUPS} groups on ${workers} worker process${workers > 1 ? 'es' : ''}: ` +
-          `${fmt(run.rate)} rows/s, workers' CPU ${run.cpu.toFixed(1)} s of ${(run.job.ms / 1000).toFixed(1)} s, load ${load()}`,
+          `${fmt(run.rate)} rows/s, CPU per worker process ${run.cpu.map((c) => `${c.toFixed(1)} s`).join(' + ')} of ${(run.job.ms / 1000).toFixed(1)} s, load ${load()}`,
       );
       await gw.dropCollection(name);
     }
