@@ -11,4 +11,12 @@ export {
 export { copyBatches, copySql, qualifiedName, type CopyOptions, type TableName } from './copy';
 export { toSinkError, type ErrorContext } from './errors-map';
 export { stagingTableSql, publishSql, groupColumn, STAGING_GROUP_COLUMN } from './staging';
-export { JobStaging, STAGING_SCHEMA, stagingTableName, stagingTablePrefix, type JobStagingSpec } from './job-staging';
+export {
+  copyingBatches,
+  JobStaging,
+  STAGING_SCHEMA,
+  stagingTableName,
+  stagingTablePrefix,
+  type GroupCopy,
+  type JobStagingSpec,
+} from './job-staging';

@@ -111,12 +111,12 @@ export class JobStaging {
   async stageGroup(
     spec: JobStagingSpec,
     group: number,
-    batches: AsyncIterable<RowBatch>,
+    copy: GroupCopy,
     signal: AbortSignal,
     alsoInTransaction?: (c: PoolClient, rows: number) => Promise<void>,
   ): Promise<number> {
     return inTransaction(this.pool, async (c) => {
-      const { rows } = await copyBatches(c, spec.table, layoutOf(spec, group), batches, { signal });
+      const rows = await copy(c, spec.table, layoutInputOf(spec, group));
       signal.throwIfAborted();
       await checkFence(c, spec, 'SHARE');
       await c
@@ -228,11 +228,27 @@ export class JobStaging {
   }
 }
 
-function layoutOf(spec: JobStagingSpec, group: number): CopyLayout {
-  return buildCopyLayout({
+/** The staging layout of one group: the collection's columns plus `$partition` and `$group`. */
+function layoutInputOf(spec: JobStagingSpec, group: number): LayoutInput {
+  return {
     ...spec.layout,
     extra: [{ name: PARTITION_COLUMN, type: 'text', value: spec.partition }, groupColumn(group)],
-  });
+  };
+}
+
+function layoutOf(spec: JobStagingSpec, group: number): CopyLayout {
+  return buildCopyLayout(layoutInputOf(spec, group));
+}
+
+/**
+ * Streams one group's rows into `table` with binary COPY on the given client (inside the staging
+ * transaction) and returns the row count: plain batches (`copyingBatches`) or the staging pipeline.
+ */
+export type GroupCopy = (client: PoolClient, table: TableName, layout: LayoutInput) => Promise<number>;
+
+/** A GroupCopy of row batches on this thread (copyBatches). */
+export function copyingBatches(batches: AsyncIterable<RowBatch>, signal: AbortSignal): GroupCopy {
+  return async (c, table, layout) => (await copyBatches(c, table, buildCopyLayout(layout), batches, { signal })).rows;
 }
 
 async function stagedGroups(c: PoolClient, table: string): Promise<Map<number, number>> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CollectionSchema, type RowBatch, rowsToBatch } from '@gw/schema';
-import { JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, STAGING_SCHEMA } from '@gw/sink';
+import { copyingBatches, JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, STAGING_SCHEMA } from '@gw/sink';
 import { uniqueName } from '@gw/testing';
 import { ARRAY_STORAGE, field, fromArray, pk, setupDb } from './helpers';
 
@@ -74,12 +74,14 @@ describe('job staging with fencing tokens', () => {
       await gate; // the old run is paused here, its COPY open
       yield batch(range(501, 500));
     }
-    const old = staging.stageGroup(spec(1n), 0, stalled(), never);
+    const old = staging.stageGroup(spec(1n), 0, copyingBatches(stalled(), never), never);
     await midCopy;
     // The newer run takes the fence while the old COPY is open: no lock is held during a COPY.
     const begun = await staging.begin(spec(2n));
     expect(begun.staged.size).toBe(0);
-    expect(await staging.stageGroup(spec(2n), 0, fromArray([batch(range(1, 1000))]), never)).toBe(1000);
+    expect(
+      await staging.stageGroup(spec(2n), 0, copyingBatches(fromArray([batch(range(1, 1000))]), never), never),
+    ).toBe(1000);
     release();
     const e = await expectSinkError(old, SinkErrorCode.FenceLost);
     expect(e.message).toContain('run 2 took the job over');
@@ -97,9 +99,9 @@ describe('job staging with fencing tokens', () => {
   it('records each group once: a second commit of the same group fails instead of staging it twice', async () => {
     const spec = (await newJob())(1n);
     await staging.begin(spec);
-    await staging.stageGroup(spec, 3, fromArray([batch([1, 2])]), never);
+    await staging.stageGroup(spec, 3, copyingBatches(fromArray([batch([1, 2])]), never), never);
     const e = await expectSinkError(
-      staging.stageGroup(spec, 3, fromArray([batch([1, 2])]), never),
+      staging.stageGroup(spec, 3, copyingBatches(fromArray([batch([1, 2])]), never), never),
       SinkErrorCode.FenceLost,
     );
     expect(e.message).toContain('group 3 was staged by another run');
@@ -110,8 +112,8 @@ describe('job staging with fencing tokens', () => {
   it('publish checks staged rows per group against the recorded counts, removes a group that differs and asks for a retry', async () => {
     const spec = (await newJob())(1n);
     await staging.begin(spec);
-    await staging.stageGroup(spec, 0, fromArray([batch([1, 2, 3])]), never);
-    await staging.stageGroup(spec, 1, fromArray([batch([4, 5])]), never);
+    await staging.stageGroup(spec, 0, copyingBatches(fromArray([batch([1, 2, 3])]), never), never);
+    await staging.stageGroup(spec, 1, copyingBatches(fromArray([batch([4, 5])]), never), never);
     // Rows of group 1 written behind the gateway's back (as a second, unfenced copy would).
     await env.pool.query(
       `INSERT INTO "${STAGING_SCHEMA}"."${spec.table.name}" SELECT * FROM "${STAGING_SCHEMA}"."${spec.table.name}" WHERE "$group" = 1`,
@@ -127,14 +129,14 @@ describe('job staging with fencing tokens', () => {
     expect(await env.count(spec.target)).toBe(0);
     const after = await staging.begin(spec);
     expect([...after.staged]).toEqual([[0, 3]]);
-    await staging.stageGroup(spec, 1, fromArray([batch([4, 5])]), never);
+    await staging.stageGroup(spec, 1, copyingBatches(fromArray([batch([4, 5])]), never), never);
     expect(await staging.inPublishTransaction(spec, [0, 1], (_c, publish) => publish())).toBe(5);
   });
 
   it('a group expected by the plan but never recorded stops the publish', async () => {
     const spec = (await newJob())(1n);
     await staging.begin(spec);
-    await staging.stageGroup(spec, 0, fromArray([batch([1])]), never);
+    await staging.stageGroup(spec, 0, copyingBatches(fromArray([batch([1])]), never), never);
     const e = await expectSinkError(
       staging.inPublishTransaction(spec, [0, 1], (_c, publish) => publish()),
       SinkErrorCode.StagedCountMismatch,

@@ -3,7 +3,7 @@ import type { AppConfig } from '@gw/config';
 import type { JobRun } from '@gw/db';
 import { openFileGroup, type ReadOptions } from '@gw/formats';
 import type { RowBatch } from '@gw/schema';
-import type { JobStagingSpec } from '@gw/sink';
+import { copyingBatches, type JobStagingSpec } from '@gw/sink';
 import type { ClosableObjectSource, ObjectSourceDeps, StorageCredentials } from '@gw/storage';
 import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
 import { openUnitInputs, type PlanContext, type PlannedGroup } from './plan';
@@ -122,7 +122,7 @@ export class GroupStager {
     }
     const same = this.deps.target === this.deps.jobs;
     try {
-      const rows = await this.staging.stageGroup(spec, group, batches(), signal, (c, n) =>
+      const rows = await this.staging.stageGroup(spec, group, copyingBatches(batches(), signal), signal, (c, n) =>
         same ? this.runs.markGroupStaged(c, run, group, n) : Promise.resolve(),
       );
       if (!same) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
