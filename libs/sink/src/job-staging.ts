@@ -87,12 +87,15 @@ export class JobStaging {
       const exists = await c.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [
         qualifiedName(spec.table),
       ]);
-      if (exists.rows[0]?.t == null)
-        await c.query(stagingTableSql(spec.table.schema, spec.table.name, layoutOf(spec, 0)));
-      return {
-        staged: await stagedGroups(c, spec.table.name),
-        publishedRows: row.published === null ? null : Number(row.published),
-      };
+      if (exists.rows[0]?.t == null) {
+        // UNLOGGED: staged rows are written once to the WAL (when published), not twice. A server
+        // crash empties the table; the ledger below then no longer matches and is corrected.
+        await c.query(stagingTableSql(spec.table.schema, spec.table.name, layoutOf(spec, 0), { unlogged: true }));
+      }
+      const published = row.published === null ? null : Number(row.published);
+      let staged = await stagedGroups(c, spec.table.name);
+      if (staged.size > 0 && published === null) staged = await forgetLostGroups(c, spec, staged);
+      return { staged, publishedRows: published };
     });
   }
 
@@ -257,6 +260,31 @@ async function stagedGroups(c: PoolClient, table: string): Promise<Map<number, n
     [table],
   );
   return new Map(r.rows.map((x) => [x.g, Number(x.n)]));
+}
+
+/**
+ * A resumed run trusts only recorded groups whose rows are all there: after a PostgreSQL crash
+ * the unlogged staging table is empty while the ledger still lists its groups.
+ */
+async function forgetLostGroups(
+  c: PoolClient,
+  spec: JobStagingSpec,
+  recorded: Map<number, number>,
+): Promise<Map<number, number>> {
+  const r = await c.query<{ g: number; n: string }>(
+    `SELECT ${quoteIdent(STAGING_GROUP_COLUMN)} AS g, count(*)::text AS n FROM ${qualifiedName(spec.table)} GROUP BY 1`,
+  );
+  const actual = new Map(r.rows.map((x) => [x.g, Number(x.n)]));
+  const lost = [...recorded].filter(([g, n]) => actual.get(g) !== n).map(([g]) => g);
+  if (lost.length === 0) return recorded;
+  await c.query(`DELETE FROM ${qualifiedName(spec.table)} WHERE ${quoteIdent(STAGING_GROUP_COLUMN)} = ANY($1::int[])`, [
+    lost,
+  ]);
+  await c.query(`DELETE FROM ${GROUPS} WHERE staging_table = $1 AND group_index = ANY($2::int[])`, [
+    spec.table.name,
+    lost,
+  ]);
+  return new Map([...recorded].filter(([g]) => !lost.includes(g)));
 }
 
 async function checkFence(

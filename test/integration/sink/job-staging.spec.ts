@@ -155,4 +155,22 @@ describe('job staging with fencing tokens', () => {
     const r = await env.pool.query(`SELECT to_regclass($1) AS t`, [`"${STAGING_SCHEMA}"."${spec.table.name}"`]);
     expect(r.rows[0].t).toBeNull();
   });
+
+  it('stages into an UNLOGGED table, and a resumed run forgets groups whose rows a server crash emptied', async () => {
+    const spec = (await newJob())(1n);
+    await staging.begin(spec);
+    const kind = await env.pool.query(`SELECT relpersistence AS p FROM pg_class WHERE oid = $1::regclass`, [
+      `"${STAGING_SCHEMA}"."${spec.table.name}"`,
+    ]);
+    expect(kind.rows[0].p).toBe('u');
+    await staging.stageGroup(spec, 0, copyingBatches(fromArray([batch([1, 2])]), never), never);
+    await staging.stageGroup(spec, 1, copyingBatches(fromArray([batch([3])]), never), never);
+    // What crash recovery does to an unlogged table: it comes back empty.
+    await env.pool.query(`TRUNCATE "${STAGING_SCHEMA}"."${spec.table.name}"`);
+    await env.pool.query(
+      `INSERT INTO "${STAGING_SCHEMA}"."${spec.table.name}" (id, v, "$partition", "$group") VALUES (3, '{3,0.5}', '_default', 1)`,
+    );
+    const resumed = await staging.begin({ ...spec, token: 2n });
+    expect([...resumed.staged]).toEqual([[1, 1]]);
+  });
 });
