@@ -140,6 +140,35 @@ export class JobStaging {
   }
 
   /**
+   * A one-group job's publish without staging: COPYs straight into the collection, then, in the
+   * same transaction, checks the fence, records the publish and runs `alsoInTransaction` (the
+   * job's completion when the job tables share the database).
+   */
+  async publishDirect(
+    spec: JobStagingSpec,
+    copy: GroupCopy,
+    signal: AbortSignal,
+    alsoInTransaction?: (c: PoolClient, rows: number) => Promise<void>,
+  ): Promise<number> {
+    return inTransaction(this.pool, async (c) => {
+      const layout: LayoutInput = {
+        ...spec.layout,
+        extra: [{ name: PARTITION_COLUMN, type: 'text', value: spec.partition }],
+      };
+      const rows = await copy(c, spec.target, layout);
+      signal.throwIfAborted();
+      const fence = await checkFence(c, spec, 'UPDATE');
+      if (fence.published !== null) throw fenceLost(spec, null, 'another run published the job');
+      await c.query(`UPDATE ${RUNS} SET published_rows = $2, published_at = now() WHERE staging_table = $1`, [
+        spec.table.name,
+        rows,
+      ]);
+      if (alsoInTransaction) await alsoInTransaction(c, rows);
+      return rows;
+    });
+  }
+
+  /**
    * Publishes every staged row into the collection in the caller's transaction (opened with
    * `inPublishTransaction`), after checking the fence and that each expected group's staged rows
    * equal its recorded count. A group whose rows differ is removed so the next run stages it

@@ -173,4 +173,27 @@ describe('job staging with fencing tokens', () => {
     const resumed = await staging.begin({ ...spec, token: 2n });
     expect([...resumed.staged]).toEqual([[1, 1]]);
   });
+
+  it('a one-group publish COPYs straight into the collection, and an overtaken run commits nothing', async () => {
+    const make = await newJob();
+    await staging.begin(make(1n));
+    await staging.begin(make(2n));
+    await expectSinkError(
+      staging.publishDirect(make(1n), copyingBatches(fromArray([batch([1, 2])]), never), never),
+      SinkErrorCode.FenceLost,
+    );
+    expect(await env.count(make(1n).target)).toBe(0);
+    let completedWith = -1;
+    const rows = await staging.publishDirect(
+      make(2n),
+      copyingBatches(fromArray([batch([1, 2, 3])]), never),
+      never,
+      async (_c, n) => {
+        completedWith = n;
+      },
+    );
+    expect([rows, completedWith, await env.count(make(2n).target)]).toEqual([3, 3, 3]);
+    // The publish is recorded: a later run of the job publishes nothing again.
+    expect((await staging.begin(make(3n))).publishedRows).toBe(3);
+  });
 });

@@ -252,13 +252,13 @@ describe('transient database failures', () => {
     const c = await newCollection();
     web.put(`/${c}/big.jsonl`, jsonl(range(1, 150_000)));
     const jobId = await createJob({ collectionName: c, objectUrl: web.url(`/${c}/big.jsonl`) });
-    // Wait for the worker's COPY into staging, then kill that backend.
+    // Wait for the worker's COPY (a one-file job COPYs straight into the collection), then kill that backend.
     let killed = 0;
     const deadline = Date.now() + 20_000;
     while (killed === 0 && Date.now() < deadline) {
       const r = await gw.db.query(
         `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-          WHERE datname = current_database() AND query ILIKE 'COPY %igw_staging%' AND state = 'active'`,
+          WHERE datname = current_database() AND query ILIKE 'COPY %' AND state = 'active'`,
       );
       killed = r.rows.filter((x: { ok: boolean }) => x.ok).length;
       if (killed === 0) await new Promise((res) => setTimeout(res, 10));

@@ -86,6 +86,7 @@ function fakes(over: { runs?: Partial<JobRunsPort>; staging?: Partial<JobStaging
       run({} as PoolClient, async () => 42),
     ),
     stageGroup: note('stageGroup', async () => 0),
+    publishDirect: note('publishDirect', async () => 0),
     staged: note('staged', async () => new Map<number, number>()),
     ...over.staging,
   };

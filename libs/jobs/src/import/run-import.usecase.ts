@@ -128,6 +128,7 @@ export class RunImportJob {
         const byGroup = new Map(plan.map((g) => [g.row.groupIndex, g]));
         const slot = this.slot(run, owner, spec, guard);
         guard.tick = () => slot.progress.flush(false);
+        if (plan.length === 1 && begun.staged.size === 0 && (await this.publishSingle(run, slot, plan[0]!))) return;
         for (;;) {
           await this.stager.claimAndStage(slot, async (group) => byGroup.get(group)!);
           const staged = await this.staging.staged(spec.table.name);
@@ -229,6 +230,28 @@ export class RunImportJob {
     };
   }
 
+  /** A one-group job: rows straight into the collection, completed in the same commit (same database). */
+  private async publishSingle(run: JobRun, slot: StageSlot, g: PlannedGroup): Promise<boolean> {
+    const same = this.deps.target === this.deps.jobs;
+    const rows = await this.stager.publishSingle(slot, g, async (c, n) => {
+      slot.signal.throwIfAborted();
+      if (same && !(await this.runs.complete(c, run, n, run.owner))) {
+        throw new Aborted('lease-lost', 'the job changed state before publish');
+      }
+    });
+    if (rows === null) return false; // another slot claimed it first: wait for it as for any group
+    await this.completeApart(run, rows);
+    await this.staging.drop(slot.spec.table.name).catch(() => undefined);
+    return true;
+  }
+
+  /** With the job tables in another database, the job is completed after the publish commit. */
+  private async completeApart(run: JobRun, rows: number): Promise<void> {
+    if (this.deps.target === this.deps.jobs) return;
+    const done = await inTransaction(this.deps.jobs, (c) => this.runs.complete(c, run, rows, run.owner));
+    if (!done) throw new Aborted('lease-lost', 'the job changed state after publish');
+  }
+
   /** One transaction makes every staged row visible and (same database) marks the job Completed. */
   private async publish(run: JobRun, spec: JobStagingSpec, plan: PlannedGroup[], signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
@@ -242,10 +265,7 @@ export class RunImportJob {
       }
       return n;
     });
-    if (!same) {
-      const done = await inTransaction(this.deps.jobs, (c) => this.runs.complete(c, run, rows, run.owner));
-      if (!done) throw new Aborted('lease-lost', 'the job changed state after publish');
-    }
+    await this.completeApart(run, rows);
     await this.staging.drop(spec.table.name).catch(() => undefined);
   }
 

@@ -23,4 +23,7 @@ export type JobRunsPort = Pick<
   | 'writeProgress'
 >;
 /** The staging a run uses (JobStaging; a fake in unit tests). */
-export type JobStagingPort = Pick<JobStaging, 'begin' | 'drop' | 'inPublishTransaction' | 'stageGroup' | 'staged'>;
+export type JobStagingPort = Pick<
+  JobStaging,
+  'begin' | 'drop' | 'inPublishTransaction' | 'publishDirect' | 'stageGroup' | 'staged'
+>;

@@ -1,9 +1,9 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { AppConfig } from '@gw/config';
 import type { JobRun } from '@gw/db';
 import { openFileGroup, type ReadOptions } from '@gw/formats';
 import type { RowBatch } from '@gw/schema';
-import { copyingBatches, type JobStagingSpec } from '@gw/sink';
+import { copyingBatches, type GroupCopy, type JobStagingSpec } from '@gw/sink';
 import type { ClosableObjectSource, ObjectSourceDeps, StorageCredentials } from '@gw/storage';
 import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
 import { openUnitInputs, type PlanContext, type PlannedGroup } from './plan';
@@ -93,7 +93,50 @@ export class GroupStager {
       await this.runs.markGroupStaged(this.deps.jobs, run, group, already);
       return;
     }
+    const same = this.deps.target === this.deps.jobs;
     progress.startFile(group, g.bytes);
+    try {
+      const rows = await this.staging.stageGroup(spec, group, this.groupCopy(slot, g), signal, (c, n) =>
+        same ? this.runs.markGroupStaged(c, run, group, n) : Promise.resolve(),
+      );
+      if (!same) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
+    } finally {
+      progress.endFile(group);
+    }
+    await progress.flush(true);
+  }
+
+  /**
+   * A job of one group skips staging: its rows are COPYed straight into the collection in one
+   * transaction that also checks the fence, records the publish and (same database) completes
+   * the job — one write of every row instead of two. Null when another slot claimed the group.
+   */
+  async publishSingle(
+    slot: StageSlot,
+    g: PlannedGroup,
+    complete: (c: PoolClient, rows: number) => Promise<void>,
+  ): Promise<number | null> {
+    const { run, spec, progress, signal } = slot;
+    const group = g.row.groupIndex;
+    if ((await this.runs.claimGroup(run, slot.owner, this.deps.config.worker.leaseMs)) !== group) return null;
+    progress.startFile(group, g.bytes);
+    try {
+      return await this.staging.publishDirect(spec, this.groupCopy(slot, g), signal, async (c, rows) => {
+        await this.runs.markGroupStaged(c, run, group, rows);
+        await complete(c, rows);
+      });
+    } catch (e) {
+      await this.runs.releaseClaim(run, group, slot.owner).catch(() => undefined);
+      throw new GroupFailed(group, e);
+    } finally {
+      progress.endFile(group);
+    }
+  }
+
+  /** How one group's rows reach a COPY: its units read in order (storage → formats → schema). */
+  private groupCopy(slot: StageSlot, g: PlannedGroup): GroupCopy {
+    const { run, spec, progress, signal } = slot;
+    const group = g.row.groupIndex;
     const readOptions: ReadOptions = {
       batchRows: this.deps.config.import.batchRows,
       batchBytes: this.deps.config.import.batchBytes,
@@ -120,16 +163,7 @@ export class GroupStager {
         }
       }
     }
-    const same = this.deps.target === this.deps.jobs;
-    try {
-      const rows = await this.staging.stageGroup(spec, group, copyingBatches(batches(), signal), signal, (c, n) =>
-        same ? this.runs.markGroupStaged(c, run, group, n) : Promise.resolve(),
-      );
-      if (!same) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
-    } finally {
-      progress.endFile(group);
-    }
-    await progress.flush(true);
+    return copyingBatches(batches(), signal);
   }
 
   private async storedCredentials(run: JobRun): Promise<StoredCredentials | undefined> {
