@@ -271,9 +271,10 @@ class Gateway {
     let firstRowMs: number | null = null;
     let firstPageMs: number | null = null;
     for (;;) {
-      // Staged pages show in the size of the staging table before the COPY commits. Staging tables
-      // are found by their group column (whatever their schema or name); the bench runs one job at
-      // a time, so a new one is this job's.
+      // Staged pages show in the size of the staging table before the COPY commits (a one-group
+      // job COPYs straight into the collection table, so its size counts too). Staging tables are
+      // found by their group column (whatever their schema or name); the bench runs one job at a
+      // time, so a new one is this job's.
       const r = await this.db.query<{
         state: string;
         reason: string;
@@ -283,9 +284,10 @@ class Gateway {
         `SELECT state, reason, imported_rows::text,
                 (SELECT coalesce(sum(pg_relation_size(a.attrelid)), 0)::text FROM pg_attribute a
                   WHERE a.attname = $3 AND NOT a.attisdropped AND a.attrelid <> ALL($2::oid[])
-                    AND a.attrelid IN (SELECT oid FROM pg_class WHERE relkind = 'r')) AS staged_bytes
+                    AND a.attrelid IN (SELECT oid FROM pg_class WHERE relkind = 'r'))::bigint
+                + pg_relation_size(format('%I.%I', 'milvus_default', $4::text)::regclass) AS staged_bytes
            FROM import_jobs WHERE job_id = $1`,
-        [data.jobId, before, STAGING_GROUP_COLUMN],
+        [data.jobId, before, STAGING_GROUP_COLUMN, collection],
       );
       const now = performance.now() - t0;
       const row = r.rows[0];
