@@ -59,3 +59,13 @@ export {
 export type { ImportSink } from './import/import-sink';
 export { CopyImportSink } from './import/copy-import-sink';
 export type { StagingSpec } from './import/import-sink';
+export {
+  ChunkQueue,
+  DEFAULT_MAX_QUEUED_BYTES,
+  DEFAULT_PIECE_BYTES,
+  ParsePool,
+  parseThreadEntry,
+  stageGroup,
+  type StageGroupInput,
+  type StageGroupOptions,
+} from './pipeline';

@@ -1,0 +1,393 @@
+import { MAX_ROW_BYTES, type ByteInput, type FileFormat } from '@gw/formats';
+import type { PieceShift, TaskInput } from './protocol';
+
+/**
+ * Cutting a file group into pieces a parse thread reads on its own, with the shift that maps the
+ * piece's rows, bytes and lines back to the file's. Cuts are made only where the reader itself
+ * would start a row (JSONL/CSV line starts, JSON elements of the rows array), so each piece read
+ * alone gives the same rows and the same errors as the whole file. Anything unusual (CSV quotes
+ * or CR, an odd JSON prelude, garbage between elements, a huge row) ends the cutting: the rest
+ * of the file becomes one "tail" piece that the thread streams from the main thread's ByteInput.
+ * Parquet and NumPy groups are one such piece from the start (row-group / row-range splitting is
+ * left to the readers being rewritten, see docs/decisions/0402).
+ */
+export interface Piece {
+  readonly inputs: readonly TaskInput[];
+  readonly shift: PieceShift;
+  /** Bytes shipped with the piece (0 for remote inputs), for the in-flight budget. */
+  readonly bytes: number;
+}
+
+/** Beyond this much pending data without a cut, the rest of the file is read as a tail. */
+const slack = (pieceBytes: number): number => pieceBytes + MAX_ROW_BYTES + (1 << 20);
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const WS = new Uint8Array(256);
+WS[0x20] = WS[0x09] = WS[0x0a] = WS[0x0d] = 1;
+const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+
+/** Chunks read but not yet shipped; `start` is the file offset of the first pending byte. */
+class Pending {
+  private chunks: Uint8Array[] = [];
+  length = 0;
+  start = 0;
+
+  push(c: Uint8Array): void {
+    if (c.length === 0) return;
+    this.chunks.push(c);
+    this.length += c.length;
+  }
+
+  /** The first n pending bytes between prefix and suffix, in a fresh (transferable) buffer. */
+  take(n: number, prefix: Uint8Array, suffix: Uint8Array): Uint8Array {
+    const out = new Uint8Array(prefix.length + n + suffix.length);
+    out.set(prefix, 0);
+    let at = prefix.length;
+    let need = n;
+    while (need > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= need) {
+        out.set(c, at);
+        at += c.length;
+        need -= c.length;
+        this.chunks.shift();
+      } else {
+        out.set(c.subarray(0, need), at);
+        at += need;
+        this.chunks[0] = c.subarray(need);
+        need = 0;
+      }
+    }
+    out.set(suffix, at);
+    this.length -= n;
+    this.start += n;
+    return out;
+  }
+}
+
+const bytesPiece = (name: string, bytes: Uint8Array, shift: PieceShift): Piece => ({
+  inputs: [{ kind: 'bytes', name, bytes }],
+  shift,
+  bytes: bytes.length,
+});
+
+const tailPiece = (input: ByteInput, from: number, prefix: Uint8Array, shift: PieceShift): Piece => ({
+  inputs: [
+    {
+      kind: 'remote',
+      name: input.name,
+      byteLength: input.byteLength,
+      index: 0,
+      ...(from > 0 ? { from } : {}),
+      ...(prefix.length > 0 ? { prefix } : {}),
+    },
+  ],
+  shift,
+  bytes: 0,
+});
+
+/** The whole group as one piece read through the main thread (Parquet, NumPy). */
+export function wholeGroupPiece(inputs: readonly ByteInput[]): Piece {
+  return {
+    inputs: inputs.map((input, index) => ({ kind: 'remote', name: input.name, byteLength: input.byteLength, index })),
+    shift: { row: 0, byte: 0, prefix: 0, line: 0 },
+    bytes: 0,
+  };
+}
+
+export function planPieces(format: FileFormat, inputs: readonly ByteInput[], pieceBytes: number): AsyncIterable<Piece> {
+  const input = inputs[0];
+  if (inputs.length !== 1 || input === undefined) return single(wholeGroupPiece(inputs));
+  switch (format) {
+    case 'jsonl':
+      return jsonlPieces(input, pieceBytes);
+    case 'csv':
+      return csvPieces(input, pieceBytes);
+    case 'json':
+      return jsonPieces(input, pieceBytes);
+    case 'numpy':
+    case 'parquet':
+      return single(wholeGroupPiece(inputs));
+  }
+}
+
+async function* single(p: Piece): AsyncGenerator<Piece> {
+  yield await Promise.resolve(p);
+}
+
+function countByte(b: Uint8Array, c: number): number {
+  let n = 0;
+  for (let i = b.indexOf(c); i >= 0; i = b.indexOf(c, i + 1)) n++;
+  return n;
+}
+
+/** JSONL: every LF ends a row (blank lines count), so a piece starting after one is row lines+1. */
+async function* jsonlPieces(input: ByteInput, pieceBytes: number): AsyncGenerator<Piece> {
+  const p = new Pending();
+  let linesBefore = 0;
+  let cut = -1; // file offset just after the last LF seen
+  const none = new Uint8Array(0);
+  for await (const chunk of input.stream(0)) {
+    const base = p.start + p.length;
+    p.push(chunk);
+    const j = chunk.lastIndexOf(LF);
+    if (j >= 0) cut = base + j + 1;
+    if (p.length >= pieceBytes && cut > p.start) {
+      const shift = { row: linesBefore, byte: p.start, prefix: 0, line: 0 };
+      const bytes = p.take(cut - p.start, none, none);
+      linesBefore += countByte(bytes, LF);
+      yield bytesPiece(input.name, bytes, shift);
+    } else if (p.length > slack(pieceBytes)) {
+      yield tailPiece(input, p.start, none, { row: linesBefore, byte: p.start, prefix: 0, line: 0 });
+      return;
+    }
+  }
+  if (p.length > 0) {
+    const shift = { row: linesBefore, byte: p.start, prefix: 0, line: 0 };
+    yield bytesPiece(input.name, p.take(p.length, none, none), shift);
+  }
+}
+
+/** Non-empty lines of b (whole LF-terminated lines, maybe an unterminated last one); "\r" alone is empty. */
+function nonEmptyLines(b: Uint8Array): number {
+  let n = 0;
+  let s = 0;
+  for (let i = b.indexOf(LF); i >= 0; i = b.indexOf(LF, i + 1)) {
+    if (i > s && !(i === s + 1 && b[s] === CR)) n++;
+    s = i + 1;
+  }
+  return s < b.length ? n + 1 : n;
+}
+
+/** Whether every CR in chunk is followed by LF (`prevCr`: the previous chunk ended in CR). */
+function onlyCrLf(chunk: Uint8Array, prevCr: boolean): boolean {
+  if (prevCr && chunk.length > 0 && chunk[0] !== LF) return false;
+  for (let i = chunk.indexOf(CR); i >= 0 && i < chunk.length - 1; i = chunk.indexOf(CR, i + 1))
+    if (chunk[i + 1] !== LF) return false;
+  return true;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/**
+ * CSV without quotes, BOM or lone CR: records are lines (LF or CRLF), blank ones skipped. Every
+ * piece after the first gets the header line in front, so its line 2 is the piece's first line.
+ */
+async function* csvPieces(input: ByteInput, pieceBytes: number): AsyncGenerator<Piece> {
+  const p = new Pending();
+  const none = new Uint8Array(0);
+  let header: Uint8Array | null = null;
+  let head: Uint8Array = none; // bytes read while looking for the header line
+  let rowsBefore = 0;
+  let linesBefore = 0;
+  let cut = -1;
+  let prevCr = false;
+  const shiftHere = (): PieceShift =>
+    header === null || p.start === 0
+      ? { row: 0, byte: 0, prefix: 0, line: 0 }
+      : { row: rowsBefore, byte: p.start, prefix: header.length, line: linesBefore - 1 };
+  const prefixHere = (): Uint8Array => (header === null || p.start === 0 ? none : header);
+  for await (const chunk of input.stream(0)) {
+    const base = p.start + p.length;
+    p.push(chunk);
+    // Quotes may hold line breaks and a lone CR ends a record: such files are not cut from here on.
+    const bom = base === 0 && chunk[0] === 0xef;
+    if (bom || chunk.indexOf(QUOTE) >= 0 || !onlyCrLf(chunk, prevCr)) {
+      yield tailPiece(input, p.start, prefixHere(), shiftHere());
+      return;
+    }
+    prevCr = chunk.length > 0 && chunk[chunk.length - 1] === CR;
+    if (header === null) {
+      // The header is the first non-empty line; it lies wholly in the first piece.
+      head = concat(head, chunk);
+      let s = 0;
+      for (let i = head.indexOf(LF); i >= 0; i = head.indexOf(LF, i + 1)) {
+        if (i > s && !(i === s + 1 && head[s] === CR)) {
+          header = head.slice(s, i + 1);
+          break;
+        }
+        s = i + 1;
+      }
+      if (header === null) {
+        if (p.length > slack(pieceBytes)) {
+          yield tailPiece(input, 0, none, shiftHere());
+          return;
+        }
+        continue;
+      }
+      head = none;
+    }
+    const j = chunk.lastIndexOf(LF);
+    if (j >= 0) cut = base + j + 1;
+    if (p.length >= pieceBytes && cut > p.start) {
+      const firstPiece = p.start === 0;
+      const shift = shiftHere();
+      const prefix = prefixHere();
+      const bytes = p.take(cut - p.start, prefix, none);
+      const own = bytes.subarray(prefix.length);
+      linesBefore += countByte(own, LF);
+      rowsBefore += nonEmptyLines(own) - (firstPiece ? 1 : 0);
+      yield bytesPiece(input.name, bytes, shift);
+    } else if (p.length > slack(pieceBytes)) {
+      yield tailPiece(input, p.start, prefixHere(), shiftHere());
+      return;
+    }
+  }
+  if (header === null) yield tailPiece(input, 0, none, shiftHere());
+  else if (p.length > 0) {
+    const shift = shiftHere();
+    yield bytesPiece(input.name, p.take(p.length, prefixHere(), none), shift);
+  }
+}
+
+const PRELUDE = /^\s*"rows"\s*:\s*$/i;
+
+/**
+ * `.json`: cuts between elements of the rows array, tracking strings, escapes and depth exactly as
+ * the reader's JsonRowSplitter does, and only where a `{` follows a top-level comma. A piece is
+ * `[` (or `{"rows":[`) + its elements + `]` (`]}`), the first piece keeps the file's own start
+ * and the last its own end, so the thread's reader checks the document's frame itself.
+ */
+async function* jsonPieces(input: ByteInput, pieceBytes: number): AsyncGenerator<Piece> {
+  const p = new Pending();
+  const none = new Uint8Array(0);
+  let phase: 'start' | 'prelude' | 'array' | 'element' | 'end' = 'start';
+  let prelude = '';
+  let wrapped = false;
+  let depth = 0;
+  let inStr = false;
+  let esc = false;
+  let expectComma = false;
+  let afterComma = false;
+  let comma = -1; // file offset of the last top-level comma
+  let rowsBefore = 0;
+  let rowsInPiece = 0;
+  let pos = 0; // file offset of chunk[0]
+  const prefix = (): Uint8Array => (p.start === 0 ? none : ascii(wrapped ? '{"rows":[' : '['));
+  const shift = (): PieceShift => ({ row: rowsBefore, byte: p.start, prefix: prefix().length, line: 0 });
+  const tail = (): Piece => tailPiece(input, p.start, prefix(), shift());
+  for await (const chunk of input.stream(0)) {
+    p.push(chunk);
+    const n = chunk.length;
+    let i = 0;
+    if (pos === 0 && n >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
+    while (i < n) {
+      const c = chunk[i]!;
+      switch (phase) {
+        case 'start':
+          if (WS[c] === 1) break;
+          if (c === 0x5b) phase = 'array';
+          else if (c === 0x7b) {
+            phase = 'prelude';
+            wrapped = true;
+          } else {
+            yield tail();
+            return;
+          }
+          break;
+        case 'prelude':
+          if (c === 0x5b) {
+            if (!PRELUDE.test(prelude)) {
+              yield tail();
+              return;
+            }
+            phase = 'array';
+          } else {
+            prelude += String.fromCharCode(c);
+            if (prelude.length > 1024 || c === 0x7b || c === 0x7d || c === 0x5d) {
+              yield tail();
+              return;
+            }
+          }
+          break;
+        case 'array':
+          if (WS[c] === 1) break;
+          if (c === 0x7b && !expectComma) {
+            const at = pos + i;
+            if (afterComma && at - p.start >= pieceBytes) {
+              const pre = prefix();
+              const sh = shift();
+              const bytes = p.take(comma - p.start, pre, ascii(wrapped ? ']}' : ']'));
+              // Drop the comma and the blanks up to this element.
+              p.take(at - p.start, none, none);
+              rowsBefore += rowsInPiece;
+              rowsInPiece = 0;
+              yield bytesPiece(input.name, bytes, sh);
+            }
+            phase = 'element';
+            depth = 1;
+            inStr = false;
+            esc = false;
+          } else if (c === 0x2c && expectComma) {
+            expectComma = false;
+            afterComma = true;
+            comma = pos + i;
+          } else if (c === 0x5d && !afterComma) phase = 'end';
+          else {
+            // Not a row boundary the reader accepts: it reports the error itself.
+            yield tail();
+            return;
+          }
+          break;
+        case 'element': {
+          if (inStr) {
+            // Runs of plain string bytes need no per-byte look.
+            if (esc) esc = false;
+            else if (c === BACKSLASH) esc = true;
+            else if (c === QUOTE) inStr = false;
+            break;
+          }
+          if (c === QUOTE) inStr = true;
+          else if (c === 0x5b) {
+            depth++;
+            // Number arrays (vectors) hold no quote or bracket before their ']': skip to it natively.
+            const d = chunk[i + 1];
+            if (d !== undefined && (d === 0x2d || (d >= 0x30 && d <= 0x39))) {
+              const close = chunk.indexOf(0x5d, i + 1);
+              if (close > 0 && noStructure(chunk, i + 1, close)) i = close - 1;
+            }
+          } else if (c === 0x7b) depth++;
+          else if (c === 0x7d || c === 0x5d) {
+            depth--;
+            if (depth === 0) {
+              phase = 'array';
+              expectComma = true;
+              afterComma = false;
+              rowsInPiece++;
+            }
+          }
+          break;
+        }
+        case 'end':
+          break;
+      }
+      i++;
+    }
+    pos += n;
+    if (p.length > slack(pieceBytes)) {
+      yield tail();
+      return;
+    }
+  }
+  if (p.length > 0 || p.start === 0) {
+    const sh = shift();
+    yield bytesPiece(input.name, p.take(p.length, prefix(), none), sh);
+  }
+}
+
+/** True when [from, to) holds no quote, '[' or '{'. */
+function noStructure(chunk: Uint8Array, from: number, to: number): boolean {
+  for (const b of [QUOTE, 0x5b, 0x7b]) {
+    const at = chunk.indexOf(b, from);
+    if (at >= 0 && at < to) return false;
+  }
+  return true;
+}
