@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -260,6 +260,48 @@ describe('errors in a thread name the file’s own row, byte and line', () => {
     expect(want.message).toMatch(/^last\.json: row 1499 \(byte \d+\): /);
     const got = (await stagedError('json', input, 2)) as FormatError;
     expect([got.code, got.message]).toEqual([want.code, want.message]);
+  });
+
+  it('numpy: a value refused in row 1400 (a later row range) names the member file and the row', async () => {
+    const spec = [
+      { path: `${dir}/bad/id.npy`, dtype: '<i8', shape: [ROWS], data: rows.map((r) => r.id) },
+      { path: `${dir}/bad/v.npy`, dtype: '<f4', shape: [ROWS, DIM], data: rows.flatMap((r) => r.v) },
+      {
+        path: `${dir}/bad/s.npy`,
+        dtype: '<U80',
+        shape: [ROWS],
+        data: rows.map((r, i) => (i === 1399 ? 'x'.repeat(70) : r.s)),
+      },
+    ];
+    mkdirSync(`${dir}/bad`);
+    writeFileSync(join(dir, 'bad.json'), toJsonText(spec));
+    execFileSync('python3', [resolve(__dirname, '../../fixtures/make_npy.py'), join(dir, 'bad.json')]);
+    const inputs = ['id', 'v', 's'].map((f) =>
+      byteInputFromBuffer(`bad/${f}.npy`, readFileSync(join(dir, 'bad', `${f}.npy`))),
+    );
+    let want: unknown;
+    try {
+      for await (const b of openFileGroup('numpy', inputs, SCHEMA, { batchRows: 100 }).batches())
+        expect(b.rowCount).toBeGreaterThan(0);
+    } catch (e) {
+      want = e;
+    }
+    expect(want).toBeInstanceOf(FormatError);
+    expect((want as FormatError).message).toMatch(/^bad\/s\.npy: row 1400, field 's': /);
+    const t = await env.createCollection(SCHEMA);
+    const got = await inTx((c) =>
+      stageGroup(
+        c,
+        t,
+        { format: 'numpy', inputs, schema: SCHEMA, readOptions: { batchRows: 100 }, layout: LAYOUT },
+        { signal: new AbortController().signal, parseThreads: pools.get(2)!, pieceBytes: PIECE },
+      ),
+    ).catch((e: unknown) => e);
+    expect(got).toBeInstanceOf(FormatError);
+    expect([(got as FormatError).code, (got as FormatError).message]).toEqual([
+      (want as FormatError).code,
+      (want as FormatError).message,
+    ]);
   });
 
   it('json: a missing comma between elements is reported as the serial reader does', async () => {

@@ -16,6 +16,8 @@ export interface Piece {
   readonly shift: PieceShift;
   /** Bytes shipped with the piece (0 for remote inputs), for the in-flight budget. */
   readonly bytes: number;
+  /** The group's row count, on the first piece of a group cut by rows (NumPy). */
+  readonly groupRows?: number;
 }
 
 /** Beyond this much pending data without a cut, the rest of the file is read as a tail. */
@@ -100,6 +102,7 @@ export function wholeGroupPiece(inputs: readonly ByteInput[]): Piece {
 
 export function planPieces(format: FileFormat, inputs: readonly ByteInput[], pieceBytes: number): AsyncIterable<Piece> {
   const input = inputs[0];
+  if (format === 'numpy') return numpyPieces(inputs, pieceBytes);
   if (inputs.length !== 1 || input === undefined) return single(wholeGroupPiece(inputs));
   switch (format) {
     case 'jsonl':
@@ -108,7 +111,6 @@ export function planPieces(format: FileFormat, inputs: readonly ByteInput[], pie
       return csvPieces(input, pieceBytes);
     case 'json':
       return jsonPieces(input, pieceBytes);
-    case 'numpy':
     case 'parquet':
       return single(wholeGroupPiece(inputs));
   }
@@ -390,4 +392,93 @@ function noStructure(chunk: Uint8Array, from: number, to: number): boolean {
     if (at >= 0 && at < to) return false;
   }
   return true;
+}
+
+interface NpyLayout {
+  /** The header text (magic, version, length and dict) up to the data. */
+  readonly head: Uint8Array;
+  readonly dataOffset: number;
+  readonly rows: number;
+  readonly rowBytes: number;
+}
+
+/**
+ * The few header facts needed to cut a `.npy` by rows, or null for anything the reader should look
+ * at itself (odd version, dtype, Fortran order, size not matching the shape exactly).
+ */
+async function npyLayout(input: ByteInput): Promise<NpyLayout | null> {
+  const pre = await input.slice(0, 12);
+  if (pre.length < 10 || pre[0] !== 0x93 || ascii('NUMPY').some((b, k) => pre[k + 1] !== b)) return null;
+  const major = pre[6];
+  const start = major === 1 ? 10 : 12;
+  const len =
+    major === 1
+      ? pre[8]! | (pre[9]! << 8)
+      : major === 2 || major === 3
+        ? new DataView(pre.buffer, pre.byteOffset).getUint32(8, true)
+        : -1;
+  if (len < 0 || len > 1 << 20 || pre.length < start) return null;
+  const head = await input.slice(0, start + len);
+  if (head.length !== start + len) return null;
+  const text = Buffer.from(head.subarray(start)).toString('latin1');
+  const descr = /'descr'\s*:\s*'([<>|=])([biufUS])(\d*)'/.exec(text);
+  const shape = /'shape'\s*:\s*\((\d+)\s*(?:,((?:\s*\d+\s*,?)*))?\)/.exec(text);
+  if (descr === null || shape === null || !/'fortran_order'\s*:\s*False/.test(text)) return null;
+  const n = Number(descr[3] === '' ? '1' : descr[3]);
+  const item = descr[2] === 'U' ? 4 * n : n;
+  const rest = (shape[2] ?? '').split(',').filter((s) => s.trim() !== '');
+  const rowBytes = rest.reduce((a, d) => a * Number(d), item);
+  const rows = Number(shape[1]);
+  const dataOffset = start + len;
+  if (!Number.isSafeInteger(rows) || rowBytes <= 0 || input.byteLength !== dataOffset + rows * rowBytes) return null;
+  return { head, dataOffset, rows, rowBytes };
+}
+
+/** The header with its row count replaced, padded with spaces to the same length (same data offset). */
+function npyHeadFor(l: NpyLayout, rows: number): Uint8Array {
+  const text = Buffer.from(l.head).toString('latin1');
+  const at = text.search(/'shape'\s*:\s*\(/);
+  const open = text.indexOf('(', at) + 1;
+  const digits = /^\d+/.exec(text.slice(open))![0];
+  const body = text.slice(0, open) + String(rows) + text.slice(open + digits.length);
+  const nl = body.lastIndexOf('\n');
+  const padded = body.slice(0, nl) + ' '.repeat(text.length - body.length) + body.slice(nl);
+  return Buffer.from(padded, 'latin1');
+}
+
+/**
+ * NumPy group: row ranges, each member file becoming a small `.npy` of its own (the header with
+ * the range's row count, then the range's data), so the reader checks dtypes and decodes as usual.
+ */
+async function* numpyPieces(inputs: readonly ByteInput[], pieceBytes: number): AsyncGenerator<Piece> {
+  const layouts = await Promise.all(inputs.map(npyLayout));
+  const rows = layouts[0]?.rows ?? -1;
+  if (rows <= 0 || layouts.some((l) => l === null || l.rows !== rows)) {
+    yield wholeGroupPiece(inputs);
+    return;
+  }
+  const ls = layouts as NpyLayout[];
+  const perRow = ls.reduce((a, l) => a + l.rowBytes, 0);
+  const step = Math.max(1, Math.floor(pieceBytes / perRow));
+  for (let r0 = 0; r0 < rows; r0 += step) {
+    const r1 = Math.min(rows, r0 + step);
+    const files = await Promise.all(
+      inputs.map(async (input, k) => {
+        const l = ls[k]!;
+        const head = npyHeadFor(l, r1 - r0);
+        const data = await input.slice(l.dataOffset + r0 * l.rowBytes, l.dataOffset + r1 * l.rowBytes);
+        const bytes = new Uint8Array(head.length + data.length);
+        bytes.set(head, 0);
+        bytes.set(data, head.length);
+        return { kind: 'bytes' as const, name: input.name, bytes };
+      }),
+    );
+    const fileBytes = Object.fromEntries(inputs.map((input, k) => [input.name, r0 * ls[k]!.rowBytes]));
+    yield {
+      inputs: files,
+      shift: { row: r0, byte: 0, prefix: 0, line: 0, fileBytes },
+      bytes: files.reduce((a, f) => a + f.bytes.length, 0),
+      ...(r0 === 0 ? { groupRows: rows } : {}),
+    };
+  }
 }

@@ -18,6 +18,8 @@ export interface PieceShift {
   readonly prefix: number;
   /** Added to line numbers (CSV: the header line is repeated as line 1 of every piece). */
   readonly line: number;
+  /** Per-file byte shift instead of `byte` (a NumPy row range starts at a different offset in each file). */
+  readonly fileBytes?: Readonly<Record<string, number>>;
 }
 
 export const NO_SHIFT: PieceShift = { row: 0, byte: 0, prefix: 0, line: 0 };
@@ -90,7 +92,7 @@ const isEnumValue = <E extends Record<string, string>>(e: E, v: string): v is E[
 export function rebaseLocation(loc: FormatErrorLocation, s: PieceShift): FormatErrorLocation {
   const out: { -readonly [K in keyof FormatErrorLocation]: FormatErrorLocation[K] } = { ...loc };
   if (loc.row !== undefined) out.row = loc.row + s.row;
-  if (loc.byte !== undefined) out.byte = Math.max(0, loc.byte - s.prefix) + s.byte;
+  if (loc.byte !== undefined) out.byte = Math.max(0, loc.byte - s.prefix) + (s.fileBytes?.[loc.file] ?? s.byte);
   if (loc.line !== undefined) out.line = loc.line + s.line;
   return out;
 }

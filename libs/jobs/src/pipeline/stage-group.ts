@@ -172,7 +172,10 @@ async function producePooled(
           run.buffered += bytes.length;
           wake();
         },
-        onKnownRows: (n) => opts.onKnownRows?.(n),
+        // A piece's own count is not the group's: only a whole group read in one piece reports it.
+        onKnownRows: (n) => {
+          if (piece.bytes === 0 && piece.shift.row === 0) opts.onKnownRows?.(n);
+        },
         onRead,
       },
     );
@@ -196,6 +199,7 @@ async function producePooled(
     try {
       for await (const piece of pieces) {
         if (stop.aborted) return;
+        if (piece.groupRows !== undefined) opts.onKnownRows?.(piece.groupRows);
         runs.push(start(piece));
         inflight += piece.bytes;
         wake();
