@@ -63,7 +63,10 @@ function remoteInput(task: number, inp: Extract<TaskInput, { kind: 'remote' }>):
 
 async function run(spec: TaskSpec): Promise<void> {
   const inputs = spec.inputs.map((i) =>
-    i.kind === 'bytes' ? byteInputFromBuffer(i.name, i.bytes) : remoteInput(spec.id, i),
+    // As a Buffer: the readers take Buffer fast paths (latin1/utf8 slices) on what they are given.
+    i.kind === 'bytes'
+      ? byteInputFromBuffer(i.name, Buffer.from(i.bytes.buffer, i.bytes.byteOffset, i.bytes.length))
+      : remoteInput(spec.id, i),
   );
   const reader = openFileGroup(spec.format, inputs, spec.schema, spec.readOptions);
   const layout = buildCopyLayout(spec.layout);
