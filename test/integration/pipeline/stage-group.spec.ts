@@ -314,6 +314,44 @@ describe('errors in a thread name the file’s own row, byte and line', () => {
   });
 });
 
+describe('sharing one pool', () => {
+  it('a long streamed task of one job does not hold back another job’s pieces on a 1-thread pool', async () => {
+    const pool = new ParsePool(1);
+    try {
+      const [ta, tb] = [await env.createCollection(SCHEMA), await env.createCollection(SCHEMA)];
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let started!: () => void;
+      const running = new Promise<void>((r) => (started = r));
+      // Quoted CSV is streamed whole through its thread; a blocked consumer keeps that task alive.
+      const a = inTx((c) =>
+        stageGroup(c, ta, groupInput('csv (quoted, CRLF)', 20), {
+          signal: new AbortController().signal,
+          parseThreads: pool,
+          maxQueuedBytes: 8 << 10,
+          onRows: async () => {
+            started();
+            await gate;
+          },
+        }),
+      );
+      await running;
+      const b = await inTx((c) =>
+        stageGroup(c, tb, groupInput('jsonl'), {
+          signal: new AbortController().signal,
+          parseThreads: pool,
+          pieceBytes: PIECE,
+        }),
+      );
+      expect(b.rows).toBe(ROWS);
+      release();
+      expect((await a).rows).toBe(ROWS);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('abort and backpressure', () => {
   it('an abort mid-COPY rejects with SinkError(Aborted) and leaves the transaction ready for ROLLBACK', async () => {
     const t = await env.createCollection(SCHEMA);

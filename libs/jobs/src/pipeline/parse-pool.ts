@@ -21,8 +21,18 @@ export interface TaskHandlers {
 
 interface Slot {
   readonly worker: Worker;
-  task: Running | null;
+  readonly tasks: Map<number, Running>;
 }
+
+/** A task that streams a whole file through the main thread (Parquet, NumPy fallback, text tails). */
+const isLong = (t: Running): boolean => t.spec.inputs.some((i) => i.kind === 'remote');
+
+/**
+ * A busy thread takes a second task only when the one it runs is long: long tasks wait on reads
+ * from the main thread, and a Parquet file of one job must not hold a thread for minutes while
+ * other jobs' pieces queue behind it. Two pieces in memory never share a thread.
+ */
+const canTake = (s: Slot): boolean => s.tasks.size === 0 || (s.tasks.size < 2 && [...s.tasks.values()].every(isLong));
 
 interface Running {
   readonly spec: TaskSpec;
@@ -92,13 +102,20 @@ export class ParsePool {
     };
   }
 
+  /** Starts every thread now (module loading takes ~0.2 s each), e.g. at worker boot. */
+  warm(): void {
+    while (!this.closed && this.slots.length < this.threads) this.spawn();
+  }
+
   private pump(): void {
     while (this.waiting.length > 0) {
-      let slot = this.slots.find((s) => s.task === null);
+      const task = this.waiting[0]!;
+      let slot = this.slots.find((s) => s.tasks.size === 0);
       if (slot === undefined && this.slots.length < this.threads) slot = this.spawn();
+      slot ??= this.slots.find(canTake);
       if (slot === undefined) return;
-      const task = this.waiting.shift()!;
-      slot.task = task;
+      this.waiting.shift();
+      slot.tasks.set(task.spec.id, task);
       // A busy thread keeps the process alive (its caller awaits it); an idle one does not.
       slot.worker.ref();
       const transfer = task.spec.inputs.flatMap((i) => (i.kind === 'bytes' ? [i.bytes.buffer as ArrayBuffer] : []));
@@ -109,14 +126,15 @@ export class ParsePool {
 
   private spawn(): Slot {
     const worker = new Worker(this.entry);
-    const slot: Slot = { worker, task: null };
+    const slot: Slot = { worker, tasks: new Map() };
     this.slots.push(slot);
+    worker.unref();
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     const fail = (e: unknown): void => {
-      const t = slot.task;
-      slot.task = null;
+      const tasks = [...slot.tasks.values()];
+      slot.tasks.clear();
       this.slots.splice(this.slots.indexOf(slot), 1);
-      t?.reject(e instanceof Error ? e : new Error(`parse thread stopped: ${String(e)}`));
+      for (const t of tasks) t.reject(e instanceof Error ? e : new Error(`parse thread stopped: ${String(e)}`));
       if (!this.closed) this.pump();
     };
     worker.on('error', fail);
@@ -127,8 +145,8 @@ export class ParsePool {
   }
 
   private onMessage(slot: Slot, m: FromThread): void {
-    const task = slot.task;
-    if (task === null || task.spec.id !== m.task) return;
+    const task = slot.tasks.get(m.task);
+    if (task === undefined) return;
     switch (m.t) {
       case 'chunk':
         if (!task.cancelled) task.handlers.onChunk(m.bytes, m.file, m.firstRow, m.rowCount);
@@ -138,7 +156,7 @@ export class ParsePool {
         break;
       case 'read': {
         const reply = (r: ToThread, transfer: ArrayBuffer[] = []): void => {
-          if (slot.task === task) slot.worker.postMessage(r, transfer);
+          if (slot.tasks.get(m.task) === task) slot.worker.postMessage(r, transfer);
         };
         const serve = task.cancelled
           ? Promise.reject(new Error('parse task cancelled'))
@@ -157,19 +175,22 @@ export class ParsePool {
         break;
       }
       case 'done':
-        slot.task = null;
-        slot.worker.unref();
+        this.finish(slot, m.task);
         if (task.cancelled) task.reject(new Error('parse task cancelled'));
         else task.resolve();
         this.pump();
         break;
       case 'error':
-        slot.task = null;
-        slot.worker.unref();
+        this.finish(slot, m.task);
         task.reject(task.readFailure ?? rebuildError(m.err));
         this.pump();
         break;
     }
+  }
+
+  private finish(slot: Slot, id: number): void {
+    slot.tasks.delete(id);
+    if (slot.tasks.size === 0) slot.worker.unref();
   }
 
   /** Stops every thread; running tasks reject. */
@@ -177,7 +198,7 @@ export class ParsePool {
     this.closed = true;
     for (const t of this.waiting.splice(0)) t.reject(new Error('parse pool closed'));
     const slots = this.slots.splice(0);
-    for (const s of slots) s.task?.reject(new Error('parse pool closed'));
+    for (const s of slots) for (const t of s.tasks.values()) t.reject(new Error('parse pool closed'));
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 }
