@@ -19,6 +19,12 @@ const benches: { name: string; file: string; args: string[]; env?: Record<string
     args: ['100', 'jsonl,json,csv,numpy,parquet', '122880'], // DuckDB's default row groups: one 122,880-row page per chunk
   },
   { name: 'storage: resilient read path vs bare clients', file: 'storage-read.js', args: [] },
+  {
+    name: 'jobs: staging pipeline (stageGroup) vs raw binary COPY',
+    file: 'stage-pipeline.js',
+    args: [],
+    env: { BENCH_ROWS: '200000' },
+  },
 ];
 
 let failed = 0;

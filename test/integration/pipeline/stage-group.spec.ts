@@ -380,6 +380,37 @@ describe('abort and backpressure', () => {
     expect(await env.count(t)).toBe(0);
   });
 
+  it.each([0, 2])('an abort while the input hangs mid-file rejects at once (%i threads)', async (threads) => {
+    const t = await env.createCollection(SCHEMA);
+    const head = Buffer.from(jsonl(rows.slice(0, 300)));
+    const hanging: ByteInput = {
+      name: 'hang.jsonl',
+      byteLength: head.length * 10,
+      slice: () => new Promise<Uint8Array>(() => undefined),
+      async *stream() {
+        yield head;
+        await new Promise<never>(() => undefined); // storage that stopped answering
+      },
+    };
+    const c = await env.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const ac = new AbortController();
+      const err = await stageGroup(
+        c,
+        t,
+        { format: 'jsonl', inputs: [hanging], schema: SCHEMA, readOptions: { batchRows: 100 }, layout: LAYOUT },
+        { signal: ac.signal, parseThreads: pools.get(threads) ?? null, pieceBytes: 4096, onRows: () => ac.abort() },
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SinkError);
+      expect((err as SinkError).code).toBe(SinkErrorCode.Aborted);
+      await c.query('ROLLBACK');
+    } finally {
+      c.release();
+    }
+    expect(await env.count(t)).toBe(0);
+  });
+
   it.each([0, 2])('a slow consumer keeps the queue within its byte bound (%i threads)', async (threads) => {
     const t = await env.createCollection(SCHEMA);
     const bound = 24 << 10;

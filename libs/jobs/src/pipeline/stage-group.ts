@@ -76,9 +76,11 @@ export async function stageGroup(
     });
     return { rows, maxQueuedBytes: queue.maxObservedBytes };
   } finally {
+    // Not awaited: after a failure or abort the producer may sit in a slow read; it stops at its
+    // next push (the queue is closed) and its pieces are cancelled now. On success it has ended.
     stop.abort();
     queue.close();
-    await producer;
+    void producer;
   }
 }
 
