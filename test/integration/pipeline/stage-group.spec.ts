@@ -55,6 +55,14 @@ const tsv = (rs: readonly Row[]): string =>
 const csvQuoted = (rs: readonly Row[]): string =>
   'id,v,s,n\r\n' + rs.map((r) => `${r.id},"${toJsonText(r.v)}",${r.s},${r.n ?? '\\N'}`).join('\r\n') + '\r\n';
 
+/** Quoted fields holding separators, doubled quotes and line breaks: cut only outside quotes. */
+const csvMultiline = (rs: readonly Row[]): string =>
+  'id,v,s,n\n' +
+  rs
+    .map((r, i) => `${r.id},"${toJsonText(r.v)}","${i % 7 === 0 ? `a ""q"",\nb ${i}` : r.s}",${r.n ?? '\\N'}`)
+    .join('\n') +
+  '\n';
+
 let env: Awaited<ReturnType<typeof setupDb>>;
 let dir: string;
 const pools = new Map<number, ParsePool>();
@@ -69,6 +77,9 @@ beforeAll(async () => {
   groups.set('json bare array', { format: 'json', inputs: text('a.json', `[${rows.map(jsonRow).join(',')}]`) });
   groups.set('csv (tab)', { format: 'csv', inputs: text('r.csv', tsv(rows)), sep: '\t' });
   groups.set('csv (quoted, CRLF)', { format: 'csv', inputs: text('q.csv', csvQuoted(rows)) });
+  // A lone CR ends a record too: such a file is not cut but streamed whole through one thread.
+  groups.set('csv (CR line ends)', { format: 'csv', inputs: text('cr.csv', csvQuoted(rows).replace(/\r\n/g, '\r')) });
+  groups.set('csv (multi-line quoted)', { format: 'csv', inputs: text('m.csv', csvMultiline(rows)) });
   writeFileSync(join(dir, 'r.jsonl'), jsonl(rows));
   const inst = await DuckDBInstance.create(':memory:');
   const conn = await inst.connect();
@@ -163,7 +174,17 @@ async function staged(name: string, threads: number, batchRows = 100): Promise<s
 }
 
 describe('stageGroup stages exactly the reader’s rows', () => {
-  const names = ['jsonl', 'json', 'json bare array', 'csv (tab)', 'csv (quoted, CRLF)', 'parquet', 'numpy'];
+  const names = [
+    'jsonl',
+    'json',
+    'json bare array',
+    'csv (tab)',
+    'csv (quoted, CRLF)',
+    'csv (multi-line quoted)',
+    'csv (CR line ends)',
+    'parquet',
+    'numpy',
+  ];
   it.each(names)('%s: the same rows in the same order with 0, 1, 2 and 4 parse threads', async (name) => {
     const ref = await reference(name);
     expect(ref).toHaveLength(ROWS);
@@ -214,6 +235,7 @@ describe('errors in a thread name the file’s own row, byte and line', () => {
     ['jsonl', 'jsonl', jsonl(bad), undefined, 'bad.jsonl: row 400 (byte '],
     ['json', 'json', json(bad), undefined, 'bad.json: row 400 (byte '],
     ['csv', 'csv', tsv(bad), '\t', "bad.csv: row 400 (line 401), field 'v': "],
+    ['quoted csv', 'csv', csvQuoted(bad), undefined, "bad.csv: row 400 (line 401), field 'v': "],
   ];
   it.each(cases)(
     '%s: a vector of 7 dims in row 400 fails as the serial reader does',
@@ -323,9 +345,10 @@ describe('sharing one pool', () => {
       const gate = new Promise<void>((r) => (release = r));
       let started!: () => void;
       const running = new Promise<void>((r) => (started = r));
-      // Quoted CSV is streamed whole through its thread; a blocked consumer keeps that task alive.
+      // A CSV with CR line ends is streamed whole through one thread; a blocked consumer stops its
+      // reads and so keeps that task alive.
       const a = inTx((c) =>
-        stageGroup(c, ta, groupInput('csv (quoted, CRLF)', 20), {
+        stageGroup(c, ta, groupInput('csv (CR line ends)', 20), {
           signal: new AbortController().signal,
           parseThreads: pool,
           maxQueuedBytes: 8 << 10,

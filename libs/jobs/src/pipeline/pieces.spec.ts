@@ -47,10 +47,27 @@ describe('planPieces', () => {
     ]);
   });
 
-  it('reads the rest of a CSV file unsplit from the first quote on', async () => {
-    const pieces = await plan('csv', 'id,s\n1,a\n2,b\n3,"c\nd"\n4,e\n', 8);
-    expect(pieces.map(shipped)).toEqual(['id,s\n1,a\n2,b\n', '<tail from 13>']);
-    expect(pieces[1]!.shift).toEqual({ row: 2, byte: 13, prefix: 5, line: 2 });
+  it('cuts CSV only outside quotes, counting LFs inside quotes as lines and skipping blank records', async () => {
+    const pieces = await plan('csv', 'id,s\n1,a\n2,"b\nc"\n3,"d""e"\n\n4,f\n', 8);
+    expect(pieces.map(shipped)).toEqual(['id,s\n1,a\n', 'id,s\n2,"b\nc"\n', 'id,s\n3,"d""e"\n\n', 'id,s\n4,f\n']);
+    // Row 4 ('4,f') is file line 7: thread line 2 + 5; the blank line 6 is no row.
+    expect(pieces.map((p) => [p.shift.row, p.shift.byte, p.shift.line])).toEqual([
+      [0, 0, 0],
+      [1, 9, 1],
+      [2, 17, 3],
+      [3, 27, 5],
+    ]);
+  });
+
+  it('cuts CRLF CSV with CRLF inside quoted fields', async () => {
+    const pieces = await plan('csv', 'id,s\r\n1,"x\r\ny"\r\n2,b\r\n', 8);
+    expect(pieces.map(shipped)).toEqual(['id,s\r\n', 'id,s\r\n1,"x\r\ny"\r\n2,b\r\n']);
+    expect(pieces[1]!.shift).toEqual({ row: 0, byte: 6, prefix: 6, line: 0 });
+  });
+
+  it('reads a CSV file with a lone CR unsplit (CR alone also ends a record)', async () => {
+    const pieces = await plan('csv', 'id,s\n1,a\r2,b\n', 8);
+    expect(pieces.map(shipped)).toEqual(['<tail from 0>']);
   });
 
   it('reads a JSON document with an unexpected prelude unsplit', async () => {

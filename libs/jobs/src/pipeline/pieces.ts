@@ -5,8 +5,8 @@ import type { PieceShift, TaskInput } from './protocol';
  * Cutting a file group into pieces a parse thread reads on its own, with the shift that maps the
  * piece's rows, bytes and lines back to the file's. Cuts are made only where the reader itself
  * would start a row (JSONL/CSV line starts, JSON elements of the rows array), so each piece read
- * alone gives the same rows and the same errors as the whole file. Anything unusual (CSV quotes
- * or CR, an odd JSON prelude, garbage between elements, a huge row) ends the cutting: the rest
+ * alone gives the same rows and the same errors as the whole file. Anything unusual (a CSV BOM
+ * or lone CR, an odd JSON prelude, garbage between elements, a huge row) ends the cutting: the rest
  * of the file becomes one "tail" piece that the thread streams from the main thread's ByteInput.
  * Parquet and NumPy groups are one such piece from the start (row-group / row-range splitting is
  * left to the readers being rewritten, see docs/decisions/0402).
@@ -41,6 +41,20 @@ class Pending {
     if (c.length === 0) return;
     this.chunks.push(c);
     this.length += c.length;
+  }
+
+  /** A copy of pending bytes [from, to) (offsets from `start`), leaving them pending. */
+  copy(from: number, to: number): Uint8Array {
+    const out = new Uint8Array(to - from);
+    let at = 0; // offset of the current chunk
+    for (const c of this.chunks) {
+      const s = Math.max(from, at);
+      const e = Math.min(to, at + c.length);
+      if (s < e) out.set(c.subarray(s - at, e - at), s - from);
+      at += c.length;
+      if (at >= to) break;
+    }
+    return out;
   }
 
   /** The first n pending bytes between prefix and suffix, in a fresh (transferable) buffer. */
@@ -153,17 +167,6 @@ async function* jsonlPieces(input: ByteInput, pieceBytes: number): AsyncGenerato
   }
 }
 
-/** Non-empty lines of b (whole LF-terminated lines, maybe an unterminated last one); "\r" alone is empty. */
-function nonEmptyLines(b: Uint8Array): number {
-  let n = 0;
-  let s = 0;
-  for (let i = b.indexOf(LF); i >= 0; i = b.indexOf(LF, i + 1)) {
-    if (i > s && !(i === s + 1 && b[s] === CR)) n++;
-    s = i + 1;
-  }
-  return s < b.length ? n + 1 : n;
-}
-
 /** Whether every CR in chunk is followed by LF (`prevCr`: the previous chunk ended in CR). */
 function onlyCrLf(chunk: Uint8Array, prevCr: boolean): boolean {
   if (prevCr && chunk.length > 0 && chunk[0] !== LF) return false;
@@ -172,25 +175,29 @@ function onlyCrLf(chunk: Uint8Array, prevCr: boolean): boolean {
   return true;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
 /**
- * CSV without quotes, BOM or lone CR: records are lines (LF or CRLF), blank ones skipped. Every
- * piece after the first gets the header line in front, so its line 2 is the piece's first line.
+ * CSV: records end at an LF (or CRLF) outside quotes. A quote toggles the quoted state; that is
+ * exact for every file the reader accepts (quotes only open a field, and "" inside one toggles
+ * twice), and up to the first error of any other file, which the piece holding it reports as the
+ * serial reader does. Blank records are skipped and not counted, as the reader does; LFs inside
+ * quotes count as lines, as the reader counts them. Every piece after the first gets the header
+ * record in front, so its line 2 is the piece's first line. A BOM or a lone CR (which also ends a
+ * record) stops the cutting.
  */
 async function* csvPieces(input: ByteInput, pieceBytes: number): AsyncGenerator<Piece> {
   const p = new Pending();
   const none = new Uint8Array(0);
   let header: Uint8Array | null = null;
-  let head: Uint8Array = none; // bytes read while looking for the header line
   let rowsBefore = 0;
   let linesBefore = 0;
+  // Since the piece start: records (not blank, not the header) and LFs; at the last record end.
+  let rows = 0;
+  let lines = 0;
   let cut = -1;
+  let cutRows = 0;
+  let cutLines = 0;
+  let recStart = 0;
+  let inQuotes = false;
   let prevCr = false;
   const shiftHere = (): PieceShift =>
     header === null || p.start === 0
@@ -200,46 +207,57 @@ async function* csvPieces(input: ByteInput, pieceBytes: number): AsyncGenerator<
   for await (const chunk of input.stream(0)) {
     const base = p.start + p.length;
     p.push(chunk);
-    // Quotes may hold line breaks and a lone CR ends a record: such files are not cut from here on.
-    const bom = base === 0 && chunk[0] === 0xef;
-    if (bom || chunk.indexOf(QUOTE) >= 0 || !onlyCrLf(chunk, prevCr)) {
+    if ((base === 0 && chunk[0] === 0xef) || !onlyCrLf(chunk, prevCr)) {
       yield tailPiece(input, p.start, prefixHere(), shiftHere());
       return;
     }
-    prevCr = chunk.length > 0 && chunk[chunk.length - 1] === CR;
-    if (header === null) {
-      // The header is the first non-empty line; it lies wholly in the first piece.
-      head = concat(head, chunk);
-      let s = 0;
-      for (let i = head.indexOf(LF); i >= 0; i = head.indexOf(LF, i + 1)) {
-        if (i > s && !(i === s + 1 && head[s] === CR)) {
-          header = head.slice(s, i + 1);
-          break;
-        }
-        s = i + 1;
-      }
-      if (header === null) {
-        if (p.length > slack(pieceBytes)) {
-          yield tailPiece(input, 0, none, shiftHere());
-          return;
-        }
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      if (inQuotes) {
+        const q = chunk.indexOf(QUOTE, i);
+        const stop = q < 0 ? n : q;
+        for (let l = chunk.indexOf(LF, i); l >= 0 && l < stop; l = chunk.indexOf(LF, l + 1)) lines++;
+        if (q < 0) break;
+        inQuotes = false;
+        i = q + 1;
         continue;
       }
-      head = none;
+      const q = chunk.indexOf(QUOTE, i);
+      const l = chunk.indexOf(LF, i);
+      if (l >= 0 && (q < 0 || l < q)) {
+        const end = base + l;
+        lines++;
+        const lenNoCr = end - recStart - ((l > 0 ? chunk[l - 1] === CR : prevCr) ? 1 : 0);
+        if (lenNoCr > 0) {
+          if (header === null) header = p.copy(recStart - p.start, end + 1 - p.start);
+          else rows++;
+        }
+        recStart = end + 1;
+        if (header !== null) {
+          cut = end + 1;
+          cutRows = rows;
+          cutLines = lines;
+        }
+        i = l + 1;
+      } else if (q >= 0) {
+        inQuotes = true;
+        i = q + 1;
+      } else i = n;
     }
-    const j = chunk.lastIndexOf(LF);
-    if (j >= 0) cut = base + j + 1;
-    if (p.length >= pieceBytes && cut > p.start) {
-      const firstPiece = p.start === 0;
+    prevCr = n > 0 && chunk[n - 1] === CR;
+    if (header !== null && p.length >= pieceBytes && cut > p.start) {
       const shift = shiftHere();
-      const prefix = prefixHere();
-      const bytes = p.take(cut - p.start, prefix, none);
-      const own = bytes.subarray(prefix.length);
-      linesBefore += countByte(own, LF);
-      rowsBefore += nonEmptyLines(own) - (firstPiece ? 1 : 0);
+      const bytes = p.take(cut - p.start, prefixHere(), none);
+      rowsBefore += cutRows;
+      linesBefore += cutLines;
+      rows -= cutRows;
+      lines -= cutLines;
+      cutRows = 0;
+      cutLines = 0;
       yield bytesPiece(input.name, bytes, shift);
     } else if (p.length > slack(pieceBytes)) {
-      yield tailPiece(input, p.start, prefixHere(), shiftHere());
+      yield tailPiece(input, header === null ? 0 : p.start, header === null ? none : prefixHere(), shiftHere());
       return;
     }
   }
