@@ -8,8 +8,8 @@ import type { PieceShift, TaskInput } from './protocol';
  * alone gives the same rows and the same errors as the whole file. Anything unusual (a CSV BOM
  * or lone CR, an odd JSON prelude, garbage between elements, a huge row) ends the cutting: the rest
  * of the file becomes one "tail" piece that the thread streams from the main thread's ByteInput.
- * Parquet and NumPy groups are one such piece from the start (row-group / row-range splitting is
- * left to the readers being rewritten, see docs/decisions/0402).
+ * NumPy groups are cut by row range. A Parquet file is one such piece from the start: cutting it
+ * by row group needs the reader to read a subset of row groups (see docs/decisions/0402).
  */
 export interface Piece {
   readonly inputs: readonly TaskInput[];
