@@ -19,6 +19,7 @@ export default defineConfig({
       '@gw/schema': lib('schema'),
       '@gw/collections': lib('collections'),
       '@gw/logger': lib('logger'),
+      '@gw/pg': lib('pg'),
       '@gw/testing': resolve(import.meta.dirname, 'test/support/index.ts'),
     },
   },

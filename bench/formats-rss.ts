@@ -23,6 +23,8 @@ function loadDuckDb(): Promise<typeof import('@duckdb/node-api')> {
 
 const DIM = 128;
 const BATCH_ROWS = 4096;
+/** IMPORT_BATCH_BYTES's default. */
+const BATCH_BYTES = 32 * 1024 * 1024;
 const schema: CollectionSchema = {
   enableDynamicField: false,
   fields: [
@@ -154,7 +156,7 @@ function rssTracker(): { sample(): void; stop(): number } {
 
 async function ours(dir: string, format: FileFormat): Promise<number> {
   const inputs = await Promise.all(FILES[format].map((f) => byteInputFromFile(join(dir, f), f)));
-  const reader = openFileGroup(format, inputs, schema, { batchRows: BATCH_ROWS });
+  const reader = openFileGroup(format, inputs, schema, { batchRows: BATCH_ROWS, batchBytes: BATCH_BYTES });
   let rows = 0;
   for await (const b of reader.batches()) rows += b.rowCount;
   return rows;
@@ -222,10 +224,14 @@ async function baseline(dir: string, format: FileFormat, sample: () => void): Pr
   }
 }
 
-async function child(mode: 'ours' | 'baseline', dir: string, format: FileFormat): Promise<void> {
+async function child(mode: 'ours' | 'baseline' | 'jsonparse', dir: string, format: FileFormat): Promise<void> {
   const rss = rssTracker();
   const t0 = process.hrtime.bigint();
-  const rows = mode === 'ours' ? await ours(dir, format) : await baseline(dir, format, rss.sample);
+  const rows =
+    mode === 'ours'
+      ? await ours(dir, format)
+      : // JSON.parse of every JSONL line: the speed the text readers had to beat (issue 12 point 3).
+        await baseline(dir, mode === 'jsonparse' ? 'jsonl' : format, rss.sample);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   process.send?.({ rows, secs, peakRss: rss.stop() });
 }
@@ -254,20 +260,31 @@ const BASELINE_NAME: Record<FileFormat, string> = {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv[0] === '--child') return child(argv[1] as 'ours' | 'baseline', argv[2]!, argv[3] as FileFormat);
+  if (argv[0] === '--child')
+    return child(argv[1] as 'ours' | 'baseline' | 'jsonparse', argv[2]!, argv[3] as FileFormat);
   const sizeMb = Number(argv[0] ?? 200);
   const formats = (argv[1] ?? 'jsonl,json,csv,parquet,numpy').split(',') as FileFormat[];
   const dir = join(root, 'bench', 'out', `data-${sizeMb}`);
   const mb = (b: number): string => `${Math.round(b / 1048576)} MB`;
+  const rate = (r: Result): string => `${(r.rows / r.secs / 1000).toFixed(1)}k rows/s`;
+  let jsonParse: Result | null = null;
+  if (formats.some((f) => f === 'jsonl' || f === 'json' || f === 'csv')) {
+    await generate(dir, 'jsonl', sizeMb);
+    jsonParse = await runChild('jsonparse', dir, 'jsonl');
+    console.log(`JSON.parse per JSONL line (reference for the text readers): ${rate(jsonParse)}`);
+  }
   for (const format of formats) {
     await generate(dir, format, sizeMb);
     const bytes = FILES[format].reduce((a, f) => a + statSync(join(dir, f)).size, 0);
     const o = await runChild('ours', dir, format);
     const b = await runChild('baseline', dir, format);
-    const rate = (r: Result): string => `${(r.rows / r.secs / 1000).toFixed(1)}k rows/s`;
+    const vsParse =
+      jsonParse !== null && (format === 'jsonl' || format === 'json' || format === 'csv')
+        ? ` | ours/JSON.parse = ${(o.rows / o.secs / (jsonParse.rows / jsonParse.secs)).toFixed(2)}`
+        : '';
     console.log(
       `${format.padEnd(8)} ${mb(bytes).padStart(7)} ${String(o.rows).padStart(8)} rows × ${DIM}d | ours ${rate(o)}, peak RSS ${mb(o.peakRss)} | ` +
-        `baseline (${BASELINE_NAME[format]}) ${rate(b)}, peak RSS ${mb(b.peakRss)} | ours/baseline = ${(o.rows / o.secs / (b.rows / b.secs)).toFixed(2)}`,
+        `baseline (${BASELINE_NAME[format]}) ${rate(b)}, peak RSS ${mb(b.peakRss)} | ours/baseline = ${(o.rows / o.secs / (b.rows / b.secs)).toFixed(2)}${vsParse}`,
     );
   }
 }

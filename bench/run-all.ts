@@ -25,6 +25,12 @@ const benches: { name: string; file: string; args: string[]; env?: Record<string
     args: [],
     env: { BENCH_ROWS: '200000' },
   },
+  {
+    name: 'end to end import (issue 12): API + worker processes vs binary COPY',
+    file: 'import-e2e.js',
+    args: [],
+    env: { BENCH_E2E_ROWS: '200000' },
+  },
 ];
 
 let failed = 0;

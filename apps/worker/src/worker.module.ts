@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig, ConfigModule } from '@gw/config';
 import { DbModule, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
-import { CopyImportSink, CredentialsCipher, ImportJobsModule, QueueModule, RunImportJob } from '@gw/jobs';
+import { CredentialsCipher, ImportJobsModule, QueueModule, RunImportJob } from '@gw/jobs';
 import { ImportProcessor } from './import/import.processor';
 import { ImportWorkerService } from './import/import-worker.service';
 
@@ -21,7 +21,6 @@ export class WorkerModule {
               jobs,
               target,
               cipher,
-              sink: new CopyImportSink(),
               config: c,
               storageDeps: { ambientCredentials: c.storage.ambientCredentials },
             }),

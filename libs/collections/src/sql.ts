@@ -18,14 +18,9 @@ export function pgRunner(c: Pool | PoolClient): SqlRunner {
   };
 }
 
-/**
- * Quotes an identifier. Every identifier in generated SQL goes through here (names are also
- * validated against ^[A-Za-z_][A-Za-z0-9_]*$, but quoting keeps case and defends in depth).
- */
-export function quoteIdent(name: string): string {
-  if (name.includes('\u0000')) throw new Error('identifier contains NUL');
-  return `"${name.replace(/"/g, '""')}"`;
-}
+/** The one quoteIdent lives in @gw/pg; re-exported for this lib's SQL builders. */
+export { quoteIdent } from '@gw/pg';
+import { quoteIdent } from '@gw/pg';
 
 /**
  * Quotes a literal for DDL, where PostgreSQL accepts no parameters (column DEFAULTs). Same rules as

@@ -27,6 +27,7 @@ describe('loadConfig', () => {
     expect(c.import.maxActiveJobsPerCollection).toBe(10_000);
     expect(c.import.maxFileGroups).toBe(1024);
     expect(c.import.maxFileBytes).toBe(17_179_869_184);
+    expect(c.import.batchBytes).toBe(33_554_432);
     expect(c.worker).toMatchObject({ concurrency: 2, collectionConcurrency: 1 });
     expect(c.requestBodyLimit).toBe(64 * 1024 * 1024);
     expect(c.collections.pgvector).toBe('auto');
@@ -59,6 +60,11 @@ describe('loadConfig', () => {
     expect(text).not.toContain('hunter2');
     expect(text).toContain('DATABASE_URL');
     expect(text).not.toContain(':pw@');
+  });
+
+  it('reads IMPORT_BATCH_BYTES and refuses a bound too small to hold a row of a wide vector', () => {
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_BATCH_BYTES: '1048576' }).import.batchBytes).toBe(1_048_576);
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, IMPORT_BATCH_BYTES: '1000' })[0]).toMatch(/^IMPORT_BATCH_BYTES: /);
   });
 
   it('requires GATEWAY_SECRET_KEY in production', () => {

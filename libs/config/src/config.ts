@@ -113,6 +113,8 @@ const envSchema = z.object({
     return { text: v, ms };
   }),
   IMPORT_BATCH_ROWS: int(10_000, 1, 1_000_000),
+  /** About how many bytes of row data one batch holds at most (wide vectors end batches before IMPORT_BATCH_ROWS). */
+  IMPORT_BATCH_BYTES: int(33_554_432, 65_536, 1_073_741_824),
   IMPORT_MAX_ATTEMPTS: int(5, 1, 100),
   WORKER_CONCURRENCY: int(2, 1, 256),
   WORKER_COLLECTION_CONCURRENCY: int(1, 1, 256),
@@ -188,6 +190,7 @@ export interface AppConfig {
     maxFileBytes: number;
     defaultTimeout?: { text: string; ms: number };
     batchRows: number;
+    batchBytes: number;
     maxAttempts: number;
   };
   worker: {
@@ -361,6 +364,7 @@ export function loadConfig(
       maxFileBytes: env.IMPORT_MAX_FILE_BYTES,
       ...(env.IMPORT_DEFAULT_TIMEOUT ? { defaultTimeout: env.IMPORT_DEFAULT_TIMEOUT } : {}),
       batchRows: env.IMPORT_BATCH_ROWS,
+      batchBytes: env.IMPORT_BATCH_BYTES,
       maxAttempts: env.IMPORT_MAX_ATTEMPTS,
     },
     worker: {

@@ -1,10 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
-
-/** Job states as stored; the API renders them per flavour (import-api.md §6). */
-export type JobState = 'Pending' | 'Importing' | 'Completed' | 'Failed' | 'Cancelled';
-export type FileState = 'Pending' | 'InProgress' | 'Completed' | 'Failed';
-export const ACTIVE_STATES: readonly JobState[] = ['Pending', 'Importing'];
-export const TERMINAL_STATES: readonly JobState[] = ['Completed', 'Failed', 'Cancelled'];
+import type { Pool } from 'pg';
+import { inTransaction } from '@gw/pg';
+import { ACTIVE_STATES, type FileState, finishJob, type JobState } from './import-job-state';
 
 export interface NewJobFile {
   paths: string[];
@@ -78,28 +74,6 @@ const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", c
   partition_name AS "partitionName", state, progress, imported_rows::text AS "importedRows",
   total_rows::text AS "totalRows", total_bytes::text AS "totalBytes", reason, options, request,
   created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
-
-/**
- * Runs `run` in one transaction on a pooled client. A client whose ROLLBACK fails has lost its
- * connection, so it is released as broken and the pool replaces it.
- */
-export async function inTransaction<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const out = await run(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (e) {
-    await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    });
-    throw e;
-  } finally {
-    client.release(broken);
-  }
-}
 
 /**
  * The import job tables, in raw SQL where concurrency matters. Admission (the SQL function
@@ -215,48 +189,6 @@ export class ImportJobsRepository {
       return r.rows.map((x) => x.jobId);
     });
   }
-}
-
-/**
- * Moves a job (row locked by the caller) to a terminal state: counters follow through the
- * trigger, credentials are erased, an event is written. Shared by cancel, fail and complete paths.
- */
-export async function finishJob(
-  c: PoolClient,
-  id: string,
-  from: JobState,
-  to: 'Completed' | 'Failed' | 'Cancelled',
-  reason: string,
-  actor: string,
-): Promise<void> {
-  const prior = await c.query<{ credentialsId: string | null }>(
-    'SELECT credentials_id::text AS "credentialsId" FROM import_jobs WHERE id = $1',
-    [id],
-  );
-  await c.query(
-    `UPDATE import_jobs SET state = $2, reason = $3, completed_at = now(), updated_at = now(),
-            progress = CASE WHEN $2 = 'Completed' THEN 100 ELSE 0 END,
-            imported_rows = CASE WHEN $2 = 'Completed' THEN imported_rows ELSE 0 END,
-            lease_owner = NULL, lease_expires_at = NULL, credentials_id = NULL
-      WHERE id = $1`,
-    [id, to, reason],
-  );
-  const credentialsId = prior.rows[0]?.credentialsId;
-  if (credentialsId !== null && credentialsId !== undefined) {
-    await c.query('DELETE FROM import_job_credentials WHERE id = $1', [credentialsId]);
-  }
-  if (to !== 'Completed') {
-    await c.query(
-      `UPDATE import_job_files SET state = CASE WHEN state = 'Completed' THEN 'Completed' ELSE 'Failed' END,
-              progress = CASE WHEN state = 'Completed' THEN progress ELSE 0 END, updated_at = now()
-        WHERE job_id = $1`,
-      [id],
-    );
-  }
-  await c.query(
-    `INSERT INTO import_job_events (job_id, from_state, to_state, message, actor) VALUES ($1, $2, $3, $4, $5)`,
-    [id, from, to, reason, actor],
-  );
 }
 
 function listWhere(filter: ListFilter): { where: string; params: unknown[] } {

@@ -11,20 +11,35 @@ export {
 } from './migrate';
 export { createPrismaClient, Prisma, PrismaClient } from './prisma';
 export {
-  ACTIVE_STATES,
-  finishJob,
   ImportJobsRepository,
-  inTransaction,
-  TERMINAL_STATES,
   type AdmitResult,
-  type FileState,
   type JobFileRow,
   type JobRow,
-  type JobState,
   type ListFilter,
   type NewJob,
   type NewJobFile,
 } from './import-jobs.repository';
+export {
+  ACTIVE_STATES,
+  canMove,
+  finishJob,
+  IllegalTransitionError,
+  isActive,
+  JOB_TRANSITIONS,
+  TERMINAL_STATES,
+  type FileState,
+  type JobState,
+  type TerminalState,
+} from './import-job-state';
+export {
+  JobRunsRepository,
+  type AcquireResult,
+  type FileProgress,
+  type JobRun,
+  type RenewResult,
+  type RunRef,
+  type StoredCredentialsRow,
+} from './job-runs.repository';
 export {
   ApiKeysRepository,
   generateApiKey,

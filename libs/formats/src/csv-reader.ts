@@ -10,6 +10,7 @@ import {
   type RowBatch,
 } from '@gw/schema';
 import type { ByteInput } from './byte-input';
+import { FastRowParser } from './fast-json';
 import { validateCsvOptions } from './format-of';
 import { FormatError, FormatErrorCode } from './formats.errors';
 import type { FileGroupReader, ReadOptions } from './reader';
@@ -225,6 +226,10 @@ export function openCsvReader(input: ByteInput, schema: CollectionSchema, opts: 
     bytesConsumed: () => consumed,
     async *batches(): AsyncIterable<RowBatch> {
       const builder = new RowBatchBuilder(schema, opts.batchRows, opts);
+      const fast = FastRowParser.forSchema(schema, builder);
+      const cellValue = (f: FieldSchema, text: string): unknown => csvCellValue(f, text, nullkey);
+      /** Header fields in column order when every column is a schema field (the fast path's case). */
+      let fastFields: FieldSchema[] | null = null;
       let row = 0;
       let emitted = 0;
       let header: { names: string[]; roles: ColumnRole[] } | null = null;
@@ -260,6 +265,8 @@ export function openCsvReader(input: ByteInput, schema: CollectionSchema, opts: 
           );
         });
         header = { names: rec.cells, roles };
+        const fields = roles.flatMap((r) => (r.kind === 'field' ? [r.field] : []));
+        fastFields = fields.length === roles.length ? fields : null;
       };
 
       const onRecord = (rec: CsvRecord): void => {
@@ -272,6 +279,9 @@ export function openCsvReader(input: ByteInput, schema: CollectionSchema, opts: 
             { file, row, line: rec.line },
             `expected ${names.length} cells as in the header, got ${rec.cells.length}`,
           );
+        // Schema-directed path first (vectors scanned into the batch); the general one on anything else.
+        if (fast !== null && fastFields !== null && fast.tryCsvRecord(fastFields, rec.cells, nullkey, cellValue))
+          return;
         const obj: Record<string, unknown> = {};
         try {
           for (let k = 0; k < roles.length; k++) {

@@ -7,6 +7,7 @@ import {
   type RowBatch,
 } from '@gw/schema';
 import type { ByteInput } from './byte-input';
+import { FastRowParser } from './fast-json';
 import { FormatError, FormatErrorCode } from './formats.errors';
 import type { FileGroupReader, ReadOptions } from './reader';
 import { concatParts, decodeUtf8, MAX_ROW_BYTES, rethrowLocated } from './text';
@@ -339,8 +340,11 @@ export function openJsonReader(
     async *batches(): AsyncIterable<RowBatch> {
       const splitter = lines ? new JsonLinesSplitter(file) : new JsonRowSplitter(file);
       const builder = new RowBatchBuilder(schema, opts.batchRows, opts);
+      const fast = FastRowParser.forSchema(schema, builder);
       let emitted = 0;
       const addRaw = (raw: RawRow): void => {
+        // Schema-directed path first; anything it does not take goes the general way below.
+        if (fast !== null && fast.tryJsonRow(raw.bytes)) return;
         const value = parseRow(file, raw);
         if (value === null || typeof value !== 'object' || Array.isArray(value))
           throw new FormatError(

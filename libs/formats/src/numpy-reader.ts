@@ -352,8 +352,16 @@ export function openNumpyReader(
     async *batches(): AsyncIterable<RowBatch> {
       const { members, rows } = await ready();
       const builder = new RowBatchBuilder(schema, opts.batchRows, opts);
-      for (let r0 = 0; r0 < rows; r0 += opts.batchRows) {
-        const r1 = Math.min(rows, r0 + opts.batchRows);
+      // Blocks are read whole, so they follow the byte bound too (the file bytes of a row, or the
+      // batch's estimate when that is larger), not only the row count.
+      const fileRowBytes = members.reduce((a, m) => a + m.header!.rowBytes, 0);
+      const blockRows = Math.max(
+        1,
+        Math.min(builder.capacity, Math.floor((opts.batchBytes ?? Infinity) / Math.max(1, fileRowBytes))),
+      );
+      let batchFirst = 1;
+      for (let r0 = 0; r0 < rows; r0 += blockRows) {
+        const r1 = Math.min(rows, r0 + blockRows);
         const decoders = await Promise.all(
           members.map(async (m) => {
             const h = m.header!;
@@ -365,6 +373,12 @@ export function openNumpyReader(
           }),
         );
         for (let r = 0; r < r1 - r0; r++) {
+          if (builder.isFull) {
+            // Long strings filled the batch before the block ended.
+            const n = builder.rowCount;
+            yield builder.flush(group, batchFirst);
+            batchFirst += n;
+          }
           const obj: Record<string, unknown> = {};
           for (const d of decoders) obj[d.key] = d.decode(r);
           try {
@@ -376,7 +390,9 @@ export function openNumpyReader(
             });
           }
         }
-        yield builder.flush(group, r0 + 1);
+        const n = builder.rowCount;
+        if (n > 0) yield builder.flush(group, batchFirst);
+        batchFirst += n;
       }
     },
   };

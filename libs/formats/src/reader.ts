@@ -1,8 +1,14 @@
 import type { RowBatch } from '@gw/schema';
 
 export interface ReadOptions {
-  /** Rows per RowBatch (the last batch may be smaller). */
+  /** Rows per RowBatch at most (the last batch may be smaller). */
   readonly batchRows: number;
+  /**
+   * About how many bytes of row data a RowBatch holds at most (fixed field widths such as dim×4
+   * per FloatVector, plus string lengths); a batch ends at `batchRows` rows or at this size,
+   * whichever comes first. Unbounded when absent.
+   */
+  readonly batchBytes?: number;
   /** CSV separator, one character (default `,`). */
   readonly sep?: string;
   /** CSV cell text meaning null for nullable/defaulted fields (default ``). */

@@ -52,13 +52,11 @@ export {
   FatalImportError,
   RetryableImportError,
   RunImportJob,
-  STAGING_SCHEMA,
   type RunImportDeps,
   type RunOutcome,
+  type RunResult,
 } from './import/run-import.usecase';
-export type { ImportSink } from './import/import-sink';
-export { CopyImportSink } from './import/copy-import-sink';
-export type { StagingSpec } from './import/import-sink';
+export { sweepSpoolFiles } from './import/plan';
 export {
   ChunkQueue,
   DEFAULT_MAX_QUEUED_BYTES,
@@ -66,6 +64,8 @@ export {
   ParsePool,
   parseThreadEntry,
   stageGroup,
+  stageUnits,
   type StageGroupInput,
+  type StageUnit,
   type StageGroupOptions,
 } from './pipeline';

@@ -21,6 +21,23 @@ import {
 export interface RowValidationOptions {
   /** Skip input keys that are not schema fields instead of failing (job option ignore_unknown_fields). */
   readonly ignoreUnknownFields?: boolean;
+  /**
+   * About how many bytes of row data a batch may hold (fixed field widths plus string lengths);
+   * the batch is full at `capacity` rows or at this many bytes, whichever comes first. Unbounded
+   * when absent.
+   */
+  readonly batchBytes?: number;
+}
+
+/**
+ * The typed storage of one column of the batch under construction, for parsers that write values
+ * straight into it (formats' schema-directed JSON path). Valid until the next flush().
+ */
+export type DirectStorage = Uint8Array | Int32Array | BigInt64Array | Float32Array | Float64Array | (string | null)[];
+
+/** Running estimate of the variable-width bytes (strings, arrays) of the batch under construction. */
+interface VarBytes {
+  n: number;
 }
 
 /** One schema field's column under construction: values written at row slots, built once per batch. */
@@ -28,6 +45,38 @@ interface ColumnSlot {
   set(i: number, v: unknown): void;
   setNull(i: number): void;
   build(n: number): Column;
+  /** The array values are written to (null for Array fields, whose values are JS arrays). */
+  readonly storage: DirectStorage | null;
+  /** Marks row i as holding a value (after a direct write). */
+  markValid(i: number): void;
+}
+
+/** Bytes a row takes in a batch column apart from string/array contents (which VarBytes counts). */
+export function fixedFieldBytes(f: FieldSchema): number {
+  switch (f.dataType) {
+    case 'Bool':
+      return 1;
+    case 'Int8':
+    case 'Int16':
+    case 'Int32':
+    case 'Float':
+      return 4;
+    case 'Int64':
+    case 'Double':
+      return 8;
+    case 'FloatVector':
+      return 4 * (f.dim ?? 0);
+    case 'BinaryVector':
+      return (f.dim ?? 0) / 8;
+    case 'Float16Vector':
+    case 'BFloat16Vector':
+      return 2 * (f.dim ?? 0);
+    case 'VarChar':
+    case 'JSON':
+    case 'SparseFloatVector':
+    case 'Array':
+      return 8;
+  }
 }
 
 function validMap(cap: number): {
@@ -50,7 +99,7 @@ function validMap(cap: number): {
   return state;
 }
 
-function slotFor(f: FieldSchema, cap: number): ColumnSlot {
+function slotFor(f: FieldSchema, cap: number, varBytes: VarBytes): ColumnSlot {
   switch (f.dataType) {
     case 'Bool': {
       const values = new Uint8Array(cap);
@@ -65,6 +114,8 @@ function slotFor(f: FieldSchema, cap: number): ColumnSlot {
           v.mark(i, false);
         },
         build: (n) => ({ kind: 'bool', values: values.subarray(0, n), valid: v.take(n) }),
+        storage: values,
+        markValid: (i) => v.mark(i, true),
       };
     }
     case 'Int8':
@@ -83,6 +134,8 @@ function slotFor(f: FieldSchema, cap: number): ColumnSlot {
           v.mark(i, false);
         },
         build: (n) => ({ kind: 'int32', values: values.subarray(0, n), valid: v.take(n) }),
+        storage: values,
+        markValid: (i) => v.mark(i, true),
       };
     }
     case 'Int64': {
@@ -98,6 +151,8 @@ function slotFor(f: FieldSchema, cap: number): ColumnSlot {
           v.mark(i, false);
         },
         build: (n) => ({ kind: 'int64', values: values.subarray(0, n), valid: v.take(n) }),
+        storage: values,
+        markValid: (i) => v.mark(i, true),
       };
     }
     case 'Float':
@@ -118,6 +173,8 @@ function slotFor(f: FieldSchema, cap: number): ColumnSlot {
           values instanceof Float32Array
             ? { kind: 'float32', values: values.subarray(0, n), valid: v.take(n) }
             : { kind: 'float64', values: values.subarray(0, n), valid: v.take(n) },
+        storage: values,
+        markValid: (i) => v.mark(i, true),
       };
     }
     case 'VarChar':
@@ -132,24 +189,32 @@ function slotFor(f: FieldSchema, cap: number): ColumnSlot {
       const values = new Array<string | null>(cap).fill(null);
       return {
         set: (i, x) => {
-          values[i] = convert(x);
+          const text = convert(x);
+          values[i] = text;
+          varBytes.n += text.length;
         },
         setNull: (i) => {
           values[i] = null;
         },
         build: (n) => ({ kind: 'text', values: values.slice(0, n) }),
+        storage: values,
+        markValid: () => undefined,
       };
     }
     case 'Array': {
       const values = new Array<(boolean | number | bigint | string)[] | null>(cap).fill(null);
       return {
         set: (i, x) => {
-          values[i] = toArrayField(f, x);
+          const arr = toArrayField(f, x);
+          values[i] = arr;
+          varBytes.n += 8 * arr.length;
         },
         setNull: (i) => {
           values[i] = null;
         },
         build: (n) => ({ kind: 'array', values: values.slice(0, n) }),
+        storage: null,
+        markValid: () => undefined,
       };
     }
     case 'FloatVector': {
@@ -161,6 +226,8 @@ function slotFor(f: FieldSchema, cap: number): ColumnSlot {
           throw new SchemaError(SchemaErrorCode.NullNotAllowed, f.name, `field '${f.name}' cannot be null`);
         },
         build: (n) => ({ kind: 'floatVector', dim, values: values.subarray(0, n * dim) }),
+        storage: values,
+        markValid: () => undefined,
       };
     }
     case 'BinaryVector': {
@@ -172,6 +239,8 @@ function slotFor(f: FieldSchema, cap: number): ColumnSlot {
           throw new SchemaError(SchemaErrorCode.NullNotAllowed, f.name, `field '${f.name}' cannot be null`);
         },
         build: (n) => ({ kind: 'bytes', width, values: values.subarray(0, n * width) }),
+        storage: values,
+        markValid: () => undefined,
       };
     }
     case 'Float16Vector':
@@ -186,6 +255,8 @@ function slotFor(f: FieldSchema, cap: number): ColumnSlot {
           throw new SchemaError(SchemaErrorCode.NullNotAllowed, f.name, `field '${f.name}' cannot be null`);
         },
         build: (n) => ({ kind: 'bytes', width, values: values.subarray(0, n * width) }),
+        storage: values,
+        markValid: () => undefined,
       };
     }
   }
@@ -216,19 +287,32 @@ export class RowBatchBuilder {
   private readonly seen: Int32Array;
   private n = 0;
   private generation = 0;
+  private readonly varBytes: VarBytes = { n: 0 };
+  /** Bytes of one row without its strings and arrays. */
+  readonly fixedRowBytes: number;
+  private readonly maxBytes: number;
+  /** Rows a batch holds at most: the requested rows, fewer when `batchBytes` allows fewer. */
+  readonly capacity: number;
+  private epochValue = 0;
 
   constructor(
     readonly schema: CollectionSchema,
-    readonly capacity: number,
+    maxRows: number,
     opts: RowValidationOptions = {},
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1)
-      throw new RangeError(`batch capacity must be ≥ 1, got ${capacity}`);
+    if (!Number.isInteger(maxRows) || maxRows < 1) throw new RangeError(`batch capacity must be ≥ 1, got ${maxRows}`);
+    const maxBytes = opts.batchBytes ?? Infinity;
+    if (!(maxBytes > 0)) throw new RangeError(`batch bytes must be > 0, got ${maxBytes}`);
     this.entries = schema.fields.map((field, index) => ({ field, index, autoPk: field.isPrimary && field.autoId }));
     for (const e of this.entries) this.byName.set(e.field.name, e);
     this.dynamic = schema.enableDynamicField;
     this.ignoreUnknown = opts.ignoreUnknownFields ?? false;
     this.seen = new Int32Array(this.entries.length);
+    this.fixedRowBytes = this.entries.reduce((a, e) => a + (e.autoPk ? 0 : fixedFieldBytes(e.field)), 0);
+    this.maxBytes = maxBytes;
+    // Storage is allocated for `capacity` rows up front, so the byte bound must cap the row count too:
+    // a 32,768-dim vector must not allocate 10,000 rows × 128 KiB.
+    this.capacity = Math.max(1, Math.min(maxRows, Math.floor(maxBytes / Math.max(1, this.fixedRowBytes))));
     this.reset();
   }
 
@@ -236,20 +320,70 @@ export class RowBatchBuilder {
     return this.n;
   }
 
+  /** Estimated bytes of the rows accumulated so far (fixed widths plus string lengths). */
+  get byteSize(): number {
+    return this.n * this.fixedRowBytes + this.varBytes.n;
+  }
+
   get isFull(): boolean {
-    return this.n >= this.capacity;
+    return this.n >= this.capacity || this.byteSize >= this.maxBytes;
+  }
+
+  /** Changes whenever the column storage is replaced (at every flush), so direct writers re-fetch it. */
+  get epoch(): number {
+    return this.epochValue;
   }
 
   private reset(): void {
     this.slots = new Map();
-    for (const e of this.entries) if (!e.autoPk) this.slots.set(e.field.name, slotFor(e.field, this.capacity));
+    for (const e of this.entries)
+      if (!e.autoPk) this.slots.set(e.field.name, slotFor(e.field, this.capacity, this.varBytes));
     this.meta = [];
     this.n = 0;
+    this.varBytes.n = 0;
+    this.epochValue++;
   }
 
   /** Input keys/columns/files that are schema fields (for whole-file checks by columnar readers). */
   fieldNamed(name: string): FieldSchema | undefined {
     return this.byName.get(name)?.field;
+  }
+
+  /**
+   * The storage a direct writer fills for field `name` at row `rowCount` (see directCommit); null
+   * for Array fields and the auto-generated primary key. Valid until flush() (watch `epoch`).
+   */
+  directStorage(name: string): DirectStorage | null {
+    return this.slots.get(name)?.storage ?? null;
+  }
+
+  /** Converts and stores one value of the row being written directly, as addRow would. */
+  directSet(name: string, value: unknown): void {
+    if (this.n >= this.capacity) throw new RangeError('batch is full: flush() first');
+    this.slots.get(name)!.set(this.n, value);
+  }
+
+  /**
+   * Completes a row whose values a direct writer stored at row `rowCount`: `present[k]` is 1 for
+   * each schema field (by index) written, `varBytes` the lengths of its strings. Absent fields get
+   * their default or NULL as in addRow, or it throws the same SchemaError and the row is not added.
+   * Only for schemas without the dynamic field.
+   */
+  directCommit(present: Uint8Array, varBytes: number): void {
+    if (this.n >= this.capacity) throw new RangeError('batch is full: flush() first');
+    if (this.dynamic) throw new Error('directCommit is for schemas without the dynamic field');
+    const i = this.n;
+    for (const e of this.entries) {
+      if (e.autoPk) continue;
+      const f = e.field;
+      const slot = this.slots.get(f.name)!;
+      if (present[e.index] === 1) slot.markValid(i);
+      else if (f.defaultValue !== undefined) slot.set(i, f.defaultValue);
+      else if (f.nullable) slot.setNull(i);
+      else throw new SchemaError(SchemaErrorCode.MissingField, f.name, `value of field '${f.name}' is missed`);
+    }
+    this.varBytes.n += varBytes;
+    this.n++;
   }
 
   /**
@@ -294,7 +428,11 @@ export class RowBatchBuilder {
       else if (f.nullable) slot.setNull(i);
       else throw new SchemaError(SchemaErrorCode.MissingField, f.name, `value of field '${f.name}' is missed`);
     }
-    if (this.dynamic) this.meta[i] = this.metaFor(explicitMeta, extras);
+    if (this.dynamic) {
+      const meta = this.metaFor(explicitMeta, extras);
+      this.meta[i] = meta;
+      this.varBytes.n += meta.length;
+    }
     this.n++;
   }
 

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { quoteIdent } from '@gw/collections';
+import { quoteIdent } from '@gw/pg';
 import type { RowBatch } from '@gw/schema';
 import { ChunkWriter } from './chunk-writer';
 import { toSinkError } from './errors-map';

@@ -1,3 +1,4 @@
+import { isConnectionFailure, isTransientSqlState } from '@gw/pg';
 import type { CopyLayout } from './layout';
 import { SinkError, SinkErrorCode, type SinkErrorLocation } from './sink.errors';
 
@@ -9,38 +10,6 @@ interface PgErrorFields {
   table?: unknown;
   where?: unknown;
   message?: unknown;
-}
-
-/** Node socket errors and driver messages that mean the connection, not the data, failed. */
-const SOCKET_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-]);
-const DRIVER_CONNECTION_MESSAGES = [
-  /connection terminated/i,
-  /client has encountered a connection error/i,
-  /client was closed/i,
-  /connection timeout/i,
-];
-
-/** SQLSTATEs worth retrying the whole transaction for. */
-function transientSqlState(code: string): boolean {
-  return (
-    code.startsWith('08') || // connection exception
-    code.startsWith('53') || // insufficient resources (too many connections 53300, disk full, OOM)
-    code === '57P01' || // admin shutdown
-    code === '57P02' || // crash shutdown
-    code === '57P03' || // cannot connect now
-    code === '57014' || // query canceled (statement timeout)
-    code === '40001' || // serialization failure
-    code === '40P01' // deadlock detected
-  );
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
@@ -86,7 +55,7 @@ export function toSinkError(e: unknown, ctx: ErrorContext = {}): SinkError {
     new SinkError(c, msg + where, { retryable, cause: e, details: { ...base, ...details } });
 
   if (/^\d{2}[0-9A-Z]{3}$/.test(code)) {
-    if (transientSqlState(code)) return make(SinkErrorCode.Connection, message, {}, true);
+    if (isTransientSqlState(code)) return make(SinkErrorCode.Connection, message, {}, true);
     if (code === '23505') {
       const kv = parseKeyDetail(str(f.detail));
       const constraint = str(f.constraint);
@@ -112,7 +81,6 @@ export function toSinkError(e: unknown, ctx: ErrorContext = {}): SinkError {
     if (code.startsWith('22') || code.startsWith('23')) return make(SinkErrorCode.InvalidData, message);
     return make(SinkErrorCode.Database, message);
   }
-  if (SOCKET_CODES.has(code) || DRIVER_CONNECTION_MESSAGES.some((r) => r.test(message)))
-    return make(SinkErrorCode.Connection, message, {}, true);
+  if (isConnectionFailure(e)) return make(SinkErrorCode.Connection, message, {}, true);
   return make(SinkErrorCode.Database, message);
 }

@@ -23,3 +23,12 @@ export {
 export { ChunkWriter } from './chunk-writer';
 export { toSinkError, type ErrorContext } from './errors-map';
 export { stagingTableSql, publishSql, groupColumn, STAGING_GROUP_COLUMN } from './staging';
+export {
+  copyingBatches,
+  JobStaging,
+  STAGING_SCHEMA,
+  stagingTableName,
+  stagingTablePrefix,
+  type GroupCopy,
+  type JobStagingSpec,
+} from './job-staging';

@@ -20,6 +20,10 @@ export enum SinkErrorCode {
   ValueOutOfRange = 'VALUE_OUT_OF_RANGE',
   /** Any other PostgreSQL or driver error (wrong table, missing column, permissions…). */
   Database = 'DATABASE',
+  /** A newer run of the job holds the staging table's fence: this run must stop writing. */
+  FenceLost = 'FENCE_LOST',
+  /** Staged rows of a group differ from the rows its commit recorded; the group is staged again. */
+  StagedCountMismatch = 'STAGED_COUNT_MISMATCH',
 }
 
 export class SinkError extends CodedError<SinkErrorCode> {}

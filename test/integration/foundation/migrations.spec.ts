@@ -64,6 +64,10 @@ describe('Prisma client against the migrated schema (drift check)', () => {
         });
         expect(counter?.activeJobs).toBe(1);
         await tx.gatewayDatabase.create({ data: { name: `drift_${Date.now()}` } });
+        // Written by the migration itself: exactly one row, naming this installation.
+        expect((await tx.gatewayInstallation.findMany()).map((r) => r.id)).toEqual([
+          expect.stringMatching(/^[0-9a-f]{10}$/),
+        ]);
         await tx.apiKey.create({
           data: { name: 'drift', keyPrefix: 'igw_x', keyHash: `h${Date.now()}`, scopes: ['admin'] },
         });
@@ -76,6 +80,7 @@ describe('Prisma client against the migrated schema (drift check)', () => {
           tx.gatewayCollection,
           tx.gatewayPartition,
           tx.apiKey,
+          tx.gatewayInstallation,
         ] as const) {
           await (model as unknown as { findFirst: () => Promise<unknown> }).findFirst();
         }

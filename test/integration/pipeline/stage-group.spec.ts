@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { byteInputFromBuffer, FormatError, openFileGroup, type ByteInput, type FileFormat } from '@gw/formats';
-import { ParsePool, stageGroup, type StageGroupInput } from '@gw/jobs';
+import { ParsePool, stageGroup, stageUnits, type StageGroupInput, type StageUnit } from '@gw/jobs';
 import { toJsonText, type CollectionSchema } from '@gw/schema';
 import { buildCopyLayout, copyBatches, SinkError, SinkErrorCode, type LayoutInput } from '@gw/sink';
 import { ARRAY_STORAGE, field, pk, setupDb } from '../sink/helpers';
@@ -190,6 +190,54 @@ describe('stageGroup stages exactly the reader’s rows', () => {
     expect(ref).toHaveLength(ROWS);
     for (const threads of [0, 1, 2, 4]) expect(await staged(name, threads)).toEqual(ref);
   });
+});
+
+describe('stageUnits', () => {
+  it.each([0, 2])(
+    'stages several units in one COPY, in order, opening and releasing each lazily (%i threads)',
+    async (threads) => {
+      const ref = await reference('jsonl');
+      const t = await env.createCollection(SCHEMA);
+      const log: string[] = [];
+      async function* units(): AsyncGenerator<StageUnit> {
+        const parts = [
+          ['a.jsonl', 'jsonl', jsonl(rows.slice(0, 600))],
+          ['b.json', 'json', json(rows.slice(600, 1100))],
+          ['c.csv', 'csv', csvMultiline(rows.slice(1100)).replace(/"a ""q"",\nb \d+"/g, '"x"')],
+        ] as const;
+        for (const [name, format, text] of parts) {
+          log.push(`open ${name}`);
+          yield {
+            format,
+            inputs: [byteInputFromBuffer(name, Buffer.from(text), 5000)],
+            schema: SCHEMA,
+            readOptions: { batchRows: 100, nullkey: '\\N' },
+          };
+          log.push(`close ${name}`);
+        }
+      }
+      const r = await inTx((c) =>
+        stageUnits(c, t, LAYOUT, units(), {
+          signal: new AbortController().signal,
+          parseThreads: threads === 0 ? null : pools.get(threads)!,
+          pieceBytes: PIECE,
+        }),
+      );
+      expect(r.rows).toBe(ROWS);
+      expect(log).toEqual([
+        'open a.jsonl',
+        'close a.jsonl',
+        'open b.json',
+        'close b.json',
+        'open c.csv',
+        'close c.csv',
+      ]);
+      const got = await dump(t);
+      // Same rows in the same order as one JSONL file, except the CSV part's rewritten strings.
+      expect(got.slice(0, 1100)).toEqual(ref.slice(0, 1100));
+      expect(got).toHaveLength(ROWS);
+    },
+  );
 });
 
 /** The error the serial reader gives for the same bytes. */

@@ -157,7 +157,10 @@ describe('crash recovery', () => {
       `SELECT message FROM import_job_events e JOIN import_jobs j ON j.id = e.job_id WHERE j.job_id = $1 AND to_state = 'Importing' ORDER BY e.id`,
       [jobId],
     );
-    expect(events.rows.map((r: { message: string }) => r.message)).toEqual(['started', 'resumed']);
+    expect(events.rows.map((r: { message: string }) => r.message)).toEqual([
+      'started (attempt 1 of 5)',
+      'resumed (attempt 2 of 5)',
+    ]);
   }, 90_000);
 
   it('Redis FLUSHALL while jobs are pending and running: every job completes exactly once', async () => {

@@ -20,6 +20,8 @@ export interface Faults {
   ignoreRange?: boolean;
   /** Do not send ETag (and so ignore If-Match). */
   noEtag?: boolean;
+  /** Next N bodies: send this many bytes, then hold the rest until `until` settles (a stalled read). */
+  pauseAfter?: { count: number; bytes: number; until: Promise<void> };
 }
 
 interface Stored {
@@ -166,6 +168,17 @@ export class HttpTestServer {
       await new Promise((r) => setTimeout(r, 20));
       if (cut.kind === 'reset') req.socket.resetAndDestroy();
       else req.socket.end();
+      return;
+    }
+    const pause = f.pauseAfter;
+    if (pause !== undefined && pause.count > 0 && body.length > pause.bytes) {
+      pause.count--;
+      res.write(body.subarray(0, pause.bytes));
+      this.account(o, pause.bytes);
+      await pause.until;
+      if (res.destroyed) return; // the reader gave up meanwhile
+      res.end(body.subarray(pause.bytes));
+      this.account(o, body.length - pause.bytes);
       return;
     }
     res.end(body);

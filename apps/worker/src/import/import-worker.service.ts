@@ -8,8 +8,8 @@ import {
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '@gw/config';
-import { JOB_DB_POOL } from '@gw/db';
-import { BullJobQueue, FairDispatcher, Reconciler, REDIS_QUEUE } from '@gw/jobs';
+import { JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
+import { BullJobQueue, FairDispatcher, Reconciler, REDIS_QUEUE, sweepSpoolFiles } from '@gw/jobs';
 import { ImportProcessor } from './import.processor';
 
 /**
@@ -29,6 +29,7 @@ export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplic
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(REDIS_QUEUE) redis: Redis,
     @Inject(JOB_DB_POOL) jobs: Pool,
+    @Inject(TARGET_DB_POOL) target: Pool,
     @Inject(ImportProcessor) processor: ImportProcessor,
   ) {
     this.queue = new BullJobQueue(redis, {
@@ -44,6 +45,7 @@ export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplic
         slots: config.worker.concurrency,
         lockDurationMs: config.worker.leaseMs,
         stalledIntervalMs: Math.max(1_000, Math.floor(config.worker.leaseMs / 2)),
+        idleWork: (shutdown) => processor.help(shutdown),
       },
       (data, ctx) => processor.process(data, ctx),
       (err, context) => this.log.warn({ err, context }, 'dispatcher problem'),
@@ -52,10 +54,13 @@ export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplic
       graceMs: 2_000,
       batch: 1_000,
       onQueueTouched: (name) => this.dispatcher.workerFor(name),
+      target,
     });
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    const spools = await sweepSpoolFiles();
+    if (spools > 0) this.log.log({ removed: spools }, 'removed spool files of stopped workers');
     await this.reconcile();
     this.dispatcher.start();
     this.timer = setInterval(() => void this.reconcile(), this.config.worker.reconcileIntervalMs);
@@ -67,7 +72,7 @@ export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplic
     this.reconciling = true;
     try {
       const r = await this.reconciler.runOnce();
-      if (r.enqueued + r.recovered + r.timedOut > 0) {
+      if (r.enqueued + r.recovered + r.timedOut + r.stagingDropped > 0) {
         this.log.log(r, 'reconciled jobs Redis did not hold');
         this.dispatcher.nudge();
       }

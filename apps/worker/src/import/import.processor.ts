@@ -9,18 +9,14 @@ export class ImportProcessor {
 
   constructor(@Inject(RunImportJob) private readonly runImport: RunImportJob) {}
 
-  async process(
-    data: ImportJobData,
-    ctx: { attemptsMade: number; maxAttempts: number; shutdown: AbortSignal },
-  ): Promise<void> {
+  async process(data: ImportJobData, ctx: { shutdown: AbortSignal }): Promise<void> {
     const t0 = Date.now();
     try {
-      const outcome = await this.runImport.execute(data.jobId, {
-        attempt: ctx.attemptsMade,
-        maxAttempts: ctx.maxAttempts,
-        shutdown: ctx.shutdown,
-      });
-      this.log.log({ jobId: data.jobId, outcome, ms: Date.now() - t0 }, `import ${outcome}`);
+      const { outcome, detail } = await this.runImport.execute(data.jobId, { shutdown: ctx.shutdown });
+      const line = { jobId: data.jobId, outcome, ms: Date.now() - t0, ...(detail === undefined ? {} : { detail }) };
+      // A released run stopped because a newer run owns the job (lost lease or fence): say why.
+      if (outcome === 'released') this.log.warn(line, `import released: ${detail ?? ''}`);
+      else this.log.log(line, `import ${outcome}`);
     } catch (e) {
       const fatal = e instanceof FatalImportError;
       this.log.warn(
@@ -29,5 +25,10 @@ export class ImportProcessor {
       );
       throw fatal ? new UnrecoverableError(e.message) : e;
     }
+  }
+
+  /** An idle slot joins a running job to stage file groups nobody has claimed (decision 0502). */
+  async help(shutdown: AbortSignal): Promise<boolean> {
+    return this.runImport.helpOnce({ shutdown });
   }
 }

@@ -1,9 +1,15 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '@gw/db';
+import { JobStaging, STAGING_SCHEMA, stagingTableName } from '@gw/sink';
 import { createScratchDatabase, testEnv, uniqueName } from '@gw/testing';
 import { BullJobQueue, importQueueName } from '../queues/import/import-queue';
+import { sweepSpoolFiles } from './plan';
 import { Reconciler } from './reconciler';
 
 describe('Reconciler', () => {
@@ -50,5 +56,54 @@ describe('Reconciler', () => {
       /import_jobs_active_by_id_idx|import_jobs_pkey/,
     );
     await queue.close();
+  });
+
+  it('drops staging of jobs that are no longer active (cancelled while queued, failed, deleted), only for its own installation', async () => {
+    const prefix = `${testEnv().queuePrefix}-rec-${uniqueName()}`;
+    const queue = new BullJobQueue(redis, { prefix, attempts: 1, timeoutMs: 10_000 });
+    const staging = new JobStaging(pool);
+    await staging.ensureSchema();
+    const installation = (await pool.query<{ id: string }>('SELECT id FROM gateway_installation')).rows[0]!.id;
+    const ids = await pool.query<{ id: string; state: string }>(
+      `INSERT INTO import_jobs (job_id, db_name, collection_name, state, request_hash)
+       SELECT 'job-stg' || lpad(i::text, 19, '0'), 'default', 'stg', s, 'h'
+         FROM unnest(ARRAY['Cancelled', 'Failed', 'Importing', 'Pending']) WITH ORDINALITY AS t(s, i)
+       RETURNING id::text, state`,
+    );
+    const byState = Object.fromEntries(ids.rows.map((r) => [r.state, r.id]));
+    const tables = [
+      ...ids.rows.map((r) => stagingTableName(installation, r.id)),
+      stagingTableName(installation, '999999'), // its job was deleted
+      stagingTableName('otherinst0', byState.Cancelled!), // another gateway sharing the database
+    ];
+    for (const t of tables) await pool.query(`CREATE TABLE "${STAGING_SCHEMA}"."${t}" (x int)`);
+    const reconciler = new Reconciler(pool, queue, { graceMs: 60_000, batch: 10, target: pool });
+    expect((await reconciler.runOnce()).stagingDropped).toBe(3);
+    const left = await pool.query<{ t: string }>(
+      `SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 AND tablename LIKE 'j\\_%' ORDER BY 1`,
+      [STAGING_SCHEMA],
+    );
+    expect(left.rows.map((r) => r.t).sort()).toEqual(
+      [
+        stagingTableName(installation, byState.Importing!),
+        stagingTableName(installation, byState.Pending!),
+        stagingTableName('otherinst0', byState.Cancelled!),
+      ].sort(),
+    );
+    expect((await reconciler.runOnce()).stagingDropped).toBe(0);
+    await queue.close();
+  });
+});
+
+describe('sweepSpoolFiles', () => {
+  it('removes spool files of processes that no longer run and keeps those of live ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'igw-spool-test-'));
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid; // a pid that just exited
+    const mine = `igw-spool-${process.pid}-${'a'.repeat(16)}`;
+    const stale = `igw-spool-${dead}-${'b'.repeat(16)}`;
+    const unrelated = 'igw-spool-notes.txt';
+    for (const f of [mine, stale, unrelated]) writeFileSync(join(dir, f), 'x');
+    expect(await sweepSpoolFiles(dir)).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual([mine, unrelated].sort());
   });
 });

@@ -16,11 +16,15 @@ import type { ParsePool } from './parse-pool';
 import { planPieces, type Piece } from './pieces';
 import type { ReadRequest } from './protocol';
 
-export interface StageGroupInput {
+/** One file group to read: a format over its inputs (one file, or a NumPy group's files). */
+export interface StageUnit {
   readonly format: FileFormat;
   readonly inputs: readonly ByteInput[];
   readonly schema: CollectionSchema;
   readonly readOptions: ReadOptions;
+}
+
+export interface StageGroupInput extends StageUnit {
   /** buildCopyLayout's input: fields, storage, dynamic field, extra constant columns. */
   readonly layout: LayoutInput;
 }
@@ -35,7 +39,7 @@ export interface StageGroupOptions {
   readonly pieceBytes?: number;
   /** Rows written to the COPY stream (not yet committed), as they go; awaited, so it may apply backpressure. */
   readonly onRows?: (rows: number) => void | Promise<void>;
-  /** The group's row count, when the format knows it up front (Parquet, NumPy). */
+  /** A unit's row count, when its format knows it up front (Parquet, NumPy); once per such unit. */
   readonly onKnownRows?: (rows: number) => void;
 }
 
@@ -59,13 +63,34 @@ export async function stageGroup(
   group: StageGroupInput,
   opts: StageGroupOptions,
 ): Promise<{ rows: number; maxQueuedBytes: number }> {
-  const layout = buildCopyLayout(group.layout);
+  return stageUnits(client, table, group.layout, [group], opts);
+}
+
+/**
+ * stageGroup over several units in one COPY, read one after the other in the given order (e.g. a
+ * job's group that is a folder of files). Units are pulled lazily: an async generator may open a
+ * unit's inputs before yielding it and release them after (its code after `yield` runs once the
+ * unit has been read to its end or the staging stopped).
+ */
+export async function stageUnits(
+  client: PoolClient,
+  table: TableName,
+  layoutInput: LayoutInput,
+  units: AsyncIterable<StageUnit> | Iterable<StageUnit>,
+  opts: StageGroupOptions,
+): Promise<{ rows: number; maxQueuedBytes: number }> {
+  const layout = buildCopyLayout(layoutInput);
   const queue = new ChunkQueue(opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES);
   const stop = new AbortController();
-  const produce = opts.parseThreads
-    ? producePooled(group, opts.parseThreads, queue, stop.signal, opts)
-    : produceHere(group, layout, queue, opts);
-  const producer = produce.then(
+  const pool = opts.parseThreads;
+  const produce = async (): Promise<void> => {
+    for await (const unit of units) {
+      if (stop.signal.aborted) return;
+      if (pool) await producePooled(unit, layoutInput, pool, queue, stop.signal, opts);
+      else await produceHere(unit, layout, queue, opts);
+    }
+  };
+  const producer = produce().then(
     () => queue.end(),
     (e: unknown) => queue.fail(e),
   );
@@ -86,7 +111,7 @@ export async function stageGroup(
 
 /** The serial reader on this thread, feeding the queue. */
 async function produceHere(
-  group: StageGroupInput,
+  group: StageUnit,
   layout: CopyLayout,
   queue: ChunkQueue,
   opts: StageGroupOptions,
@@ -115,7 +140,8 @@ interface PieceRun {
  * file order and the first error in the file is the one reported.
  */
 async function producePooled(
-  group: StageGroupInput,
+  group: StageUnit,
+  layoutInput: LayoutInput,
   pool: ParsePool,
   queue: ChunkQueue,
   stop: AbortSignal,
@@ -163,7 +189,7 @@ async function producePooled(
         format: group.format,
         schema: group.schema,
         readOptions: group.readOptions,
-        layout: group.layout,
+        layout: layoutInput,
         inputs: piece.inputs,
         shift: piece.shift,
         chunkBytes: DEFAULT_CHUNK_BYTES,

@@ -14,13 +14,15 @@ export interface DispatcherOptions {
   stalledIntervalMs: number;
   /** Pause of an idle slot before it asks again. */
   idleDelayMs?: number;
+  /**
+   * Work a slot may do when no queue has a job for it (helping a running job stage its groups);
+   * resolves whether it did any, so the slot asks again at once instead of pausing.
+   */
+  idleWork?: (shutdown: AbortSignal) => Promise<boolean>;
 }
 
 /** Runs one job; throws to fail it (UnrecoverableError: no retry). */
-export type JobHandler = (
-  data: ImportJobData,
-  ctx: { attemptsMade: number; maxAttempts: number; shutdown: AbortSignal },
-) => Promise<void>;
+export type JobHandler = (data: ImportJobData, ctx: { shutdown: AbortSignal }) => Promise<void>;
 
 interface InFlight {
   worker: Worker;
@@ -66,7 +68,8 @@ export class FairDispatcher {
           autorun: false,
           lockDuration: this.opts.lockDurationMs,
           stalledInterval: this.opts.stalledIntervalMs,
-          // Postgres decides whether a job is still worth running; BullMQ must not give up on it.
+          // PostgreSQL counts attempts (import_jobs.attempts, IMPORT_MAX_ATTEMPTS) and fails a job
+          // whose runs keep dying; BullMQ must not give up on a stalled job before that.
           maxStalledCount: 1_000,
         },
         (n, o, f) => createRedisBackend(n, o, { ...f, withBlockingConnection: false }),
@@ -116,7 +119,7 @@ export class FairDispatcher {
         this.onError(e, 'claim');
       }
       if (name === null) {
-        await this.idle();
+        if (!(await this.idleWork())) await this.idle();
         continue;
       }
       const worker = this.workerFor(name);
@@ -131,17 +134,23 @@ export class FairDispatcher {
     }
   }
 
+  private async idleWork(): Promise<boolean> {
+    if (this.opts.idleWork === undefined || this.stopping) return false;
+    try {
+      return await this.opts.idleWork(this.shutdown.signal);
+    } catch (e) {
+      this.onError(e, 'idle work');
+      return false;
+    }
+  }
+
   private async process(worker: Worker, job: Job, token: string): Promise<void> {
     const entry: InFlight = { worker, job, token };
     this.inFlight.add(entry);
     try {
       if (job.deferredFailure) throw new UnrecoverableError(job.deferredFailure);
       const data = importJobData.parse(job.data);
-      await this.handler(data, {
-        attemptsMade: job.attemptsMade,
-        maxAttempts: job.opts.attempts ?? 1,
-        shutdown: this.shutdown.signal,
-      });
+      await this.handler(data, { shutdown: this.shutdown.signal });
       await job
         .moveToCompleted(undefined, token, false)
         .catch((e: unknown) => this.onError(e, `complete ${job.id ?? ''}`));

@@ -1,0 +1,729 @@
+/**
+ * End-to-end import throughput (issue 12, "Targets"): the real API and worker processes from dist/
+ * on a scratch database and a private Redis key prefix, files served over loopback HTTP, each job
+ * timed from create to Completed, against a raw binary COPY of the same rows into a table of the
+ * same shape measured in the same run.
+ *
+ *   npm run build && node dist/bench/import-e2e.js             200,000 rows, every format + multi-worker case
+ *   BENCH_E2E_ROWS=20000 node dist/bench/import-e2e.js         quick run
+ *   node dist/bench/import-e2e.js --large [jsonl,json,csv,numpy,parquet]
+ *                                                              ~2 GB file per format (default jsonl): worker peak RSS
+ *
+ * env: BENCH_E2E_ROWS (200,000), BENCH_E2E_FORMATS (jsonl,json,csv,numpy,parquet),
+ *      BENCH_E2E_MULTI (1; 0 skips the 16-group case), BENCH_E2E_MULTI_FORMAT (jsonl | numpy),
+ *      BENCH_E2E_LARGE_BYTES (2 GiB), BENCH_DATABASE_URL / DATABASE_URL (admin URL of the server),
+ *      BENCH_REDIS_URL / REDIS_URL. WORKER_*, IMPORT_* and COLLECTIONS_* variables are passed to the
+ *      gateway processes (e.g. WORKER_PARSE_THREADS).
+ * Data goes to bench/out/e2e-<rows>/ (gitignored) and is reused when present. PostgreSQL, Redis,
+ * the API, the workers and the file server all listen on 127.0.0.1 only.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import Redis from 'ioredis';
+import pg from 'pg';
+import { ApiKeysRepository, migrate } from '@gw/db';
+import { fieldOf, type Column, type FieldSchema, type RowBatch } from '@gw/schema';
+import { buildCopyLayout, copyBatches, STAGING_GROUP_COLUMN } from '@gw/sink';
+import {
+  DIM,
+  DiskHttpServer,
+  exists,
+  rowsForTextBytes,
+  tagOf,
+  vectorInto,
+  writeNumpyGroup,
+  writeParquet,
+  writeTextFiles,
+} from './e2e-fixtures';
+
+type Format = 'jsonl' | 'json' | 'csv' | 'numpy' | 'parquet';
+const ALL_FORMATS: Format[] = ['jsonl', 'json', 'csv', 'numpy', 'parquet'];
+
+const DIST = resolve(__dirname, '..'); // dist/bench → dist
+const REPO = resolve(DIST, '..');
+/** Generated data (gitignored); the file server serves this directory, paths below are relative to it. */
+const OUT = join(REPO, 'bench', 'out');
+const ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const MULTI_GROUPS = 16;
+const POLL_MS = 20;
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+const load = (): string => loadavg()[0]!.toFixed(2);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const out = (s: string) => process.stdout.write(`${s}\n`);
+
+function parseFormats(text: string): Format[] {
+  const list = text.split(',').filter((f) => f !== '');
+  for (const f of list) if (!ALL_FORMATS.includes(f as Format)) throw new Error(`unknown format ${f}`);
+  return list as Format[];
+}
+
+const SCHEMA_FIELDS: FieldSchema[] = [
+  fieldOf('id', 'Int64', { isPrimary: true }),
+  fieldOf('vector', 'FloatVector', { dim: DIM }),
+  fieldOf('tag', 'VarChar', { maxLength: 64 }),
+];
+const CREATE_SCHEMA = {
+  autoID: false,
+  enableDynamicField: false,
+  fields: [
+    { fieldName: 'id', dataType: 'Int64', isPrimary: true },
+    { fieldName: 'vector', dataType: 'FloatVector', elementTypeParams: { dim: DIM } },
+    { fieldName: 'tag', dataType: 'VarChar', elementTypeParams: { max_length: 64 } },
+  ],
+};
+
+// ---------------------------------------------------------------- processes
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/** A compiled entry point of dist/ as a child process, keeping the tail of its output. */
+class Proc {
+  readonly child: ChildProcess;
+  private text = '';
+  readonly exited: Promise<void>;
+  constructor(
+    readonly name: string,
+    distFile: string,
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.child = spawn(process.execPath, [join(DIST, distFile)], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d: Buffer) => {
+      this.text = (this.text + d.toString()).slice(-64 * 1024);
+    };
+    this.child.stdout?.on('data', keep);
+    this.child.stderr?.on('data', keep);
+    this.exited = new Promise((ok) => this.child.once('exit', () => ok()));
+  }
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+  output(): string {
+    return this.text;
+  }
+  async waitFor(marker: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.text.includes(marker)) {
+      if (!this.alive) throw new Error(`${this.name} exited while starting:\n${this.text.slice(-4000)}`);
+      if (Date.now() > deadline) throw new Error(`${this.name} did not log "${marker}":\n${this.text.slice(-4000)}`);
+      await sleep(50);
+    }
+  }
+  /** Peak resident set of the whole process (all threads), from the kernel's high-water mark. */
+  peakRssBytes(): number {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+    return m === null ? NaN : Number(m[1]) * 1024;
+  }
+  /** User + system CPU seconds used so far. */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
+  }
+  async stop(): Promise<void> {
+    if (!this.alive) return;
+    this.child.kill('SIGTERM');
+    const killed = await Promise.race([this.exited.then(() => false), sleep(15_000).then(() => true)]);
+    if (killed && this.alive) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the gateway under test
+
+interface JobResult {
+  rows: number;
+  ms: number;
+  firstRowMs: number | null;
+  /** First time the job's staging table had a non-empty data file (rows written by the COPY, not yet committed). */
+  firstPageMs: number | null;
+  /** The job's staging table still existed 3 s after Completed. */
+  stagingLeft: boolean;
+}
+
+class Gateway {
+  readonly runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  readonly dbName = `igw_bench_${this.runId}`;
+  readonly queuePrefix = `igwbench-${this.runId}`;
+  readonly secretKey = randomBytes(32).toString('hex');
+  readonly databaseUrl: string;
+  db!: pg.Pool;
+  private api?: Proc;
+  private apiUrl = '';
+  private key = '';
+  workers: Proc[] = [];
+  private dbCreated = false;
+
+  constructor() {
+    const u = new URL(ADMIN_URL);
+    u.pathname = `/${this.dbName}`;
+    this.databaseUrl = u.toString();
+  }
+
+  private env(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'NODE_OPTIONS'])
+      if (process.env[k] !== undefined) env[k] = process.env[k];
+    for (const [k, v] of Object.entries(process.env)) {
+      if (/^(WORKER|IMPORT|COLLECTIONS)_/.test(k)) env[k] = v;
+    }
+    return {
+      ...env,
+      NODE_ENV: 'production',
+      DATABASE_URL: this.databaseUrl,
+      REDIS_URL,
+      QUEUE_PREFIX: this.queuePrefix,
+      GATEWAY_SECRET_KEY: this.secretKey,
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      STORAGE_ALLOW_PRIVATE_NETWORKS: 'true',
+      STORAGE_ALLOW_HTTP: 'true',
+      STORAGE_AMBIENT_CREDENTIALS: 'false',
+      ...extra,
+    };
+  }
+
+  async start(): Promise<void> {
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${this.dbName}"`);
+    await admin.end();
+    this.dbCreated = true;
+    await migrate(this.databaseUrl);
+    this.db = new pg.Pool({ connectionString: this.databaseUrl, max: 3 });
+    this.db.on('error', () => undefined);
+    this.key = (await new ApiKeysRepository(this.db).create({ name: 'bench', scopes: ['admin'] })).key;
+    const port = await freePort();
+    this.apiUrl = `http://127.0.0.1:${port}`;
+    this.api = new Proc('api', 'apps/api/src/main.js', this.env({ PORT: String(port) }));
+    await this.api.waitFor('import-gateway API listening', 30_000);
+  }
+
+  async startWorkers(n: number, extra: NodeJS.ProcessEnv = {}): Promise<Proc[]> {
+    const started = Array.from(
+      { length: n },
+      (_, i) => new Proc(`worker ${i + 1}`, 'apps/worker/src/main.js', this.env({ ...extra })),
+    );
+    this.workers.push(...started);
+    await Promise.all(started.map((w) => w.waitFor('import-gateway worker started', 30_000)));
+    return started;
+  }
+
+  async stopWorkers(): Promise<void> {
+    await Promise.all(this.workers.splice(0).map((w) => w.stop()));
+  }
+
+  async call(path: string, body: unknown): Promise<unknown> {
+    const res = await fetch(`${this.apiUrl}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    const parsed = JSON.parse(text) as { code: number; data?: unknown };
+    if (res.status !== 200 || parsed.code !== 0) throw new Error(`${path}: HTTP ${res.status} ${text}`);
+    return parsed.data;
+  }
+
+  /** Creates the 3-field collection over the API; returns its vector storage. */
+  async createCollection(name: string): Promise<'pgvector' | 'array'> {
+    await this.call('/v2/vectordb/collections/create', { collectionName: name, schema: CREATE_SCHEMA });
+    const d = (await this.call('/v2/vectordb/collections/describe', { collectionName: name })) as {
+      properties: { key: string; value: string }[];
+    };
+    return d.properties.find((p) => p.key === 'gateway.vectorType')?.value === 'pgvector' ? 'pgvector' : 'array';
+  }
+
+  async dropCollection(name: string): Promise<void> {
+    await this.call('/v2/vectordb/collections/drop', { collectionName: name });
+  }
+
+  /** Creates the job and polls the job table every 20 ms until Completed. */
+  async importJob(collection: string, groups: string[][], timeoutMs: number): Promise<JobResult> {
+    const before = await this.stagingTables();
+    const t0 = performance.now();
+    const data = (await this.call('/v2/vectordb/jobs/import/create', {
+      collectionName: collection,
+      objectUrls: groups,
+    })) as { jobId: string };
+    let firstRowMs: number | null = null;
+    let firstPageMs: number | null = null;
+    for (;;) {
+      // Staged pages show in the size of the staging table before the COPY commits. Staging tables
+      // are found by their group column (whatever their schema or name); the bench runs one job at
+      // a time, so a new one is this job's.
+      const r = await this.db.query<{
+        state: string;
+        reason: string;
+        imported_rows: string;
+        staged_bytes: string;
+      }>(
+        `SELECT state, reason, imported_rows::text,
+                (SELECT coalesce(sum(pg_relation_size(a.attrelid)), 0)::text FROM pg_attribute a
+                  WHERE a.attname = $3 AND NOT a.attisdropped AND a.attrelid <> ALL($2::oid[])
+                    AND a.attrelid IN (SELECT oid FROM pg_class WHERE relkind = 'r')) AS staged_bytes
+           FROM import_jobs WHERE job_id = $1`,
+        [data.jobId, before, STAGING_GROUP_COLUMN],
+      );
+      const now = performance.now() - t0;
+      const row = r.rows[0];
+      if (row === undefined) throw new Error(`job ${data.jobId} not in import_jobs`);
+      if (firstRowMs === null && Number(row.imported_rows) > 0) firstRowMs = now;
+      if (firstPageMs === null && Number(row.staged_bytes) > 0) firstPageMs = now;
+      if (row.state === 'Completed') {
+        // The worker drops its staging table after the publish commits; give it 3 s (outside the timing).
+        let stagingLeft = true;
+        for (let waited = 0; waited < 3_000 && stagingLeft; waited += 50) {
+          stagingLeft = (await this.stagingTables()).some((t) => !before.includes(t));
+          if (stagingLeft) await sleep(50);
+        }
+        return { rows: Number(row.imported_rows), ms: now, firstRowMs, firstPageMs, stagingLeft };
+      }
+      if (row.state === 'Failed' || row.state === 'Cancelled') {
+        throw new Error(`job ${data.jobId} ${row.state}: ${row.reason}\n${this.workerTails()}`);
+      }
+      const dead = this.workers.find((w) => !w.alive);
+      if (dead !== undefined) {
+        throw new Error(`${dead.name} exited while job ${data.jobId} was ${row.state}:\n${dead.output().slice(-6000)}`);
+      }
+      if (now > timeoutMs)
+        throw new Error(`job ${data.jobId} still ${row.state} after ${timeoutMs} ms\n${this.workerTails()}`);
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** Staging tables (those with libs/sink's group column) that exist now. */
+  async stagingTables(): Promise<string[]> {
+    const r = await this.db.query<{ oid: string }>(
+      `SELECT a.attrelid::text AS oid FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        WHERE a.attname = $1 AND NOT a.attisdropped AND c.relkind = 'r'`,
+      [STAGING_GROUP_COLUMN],
+    );
+    return r.rows.map((x) => x.oid);
+  }
+
+  workerTails(): string {
+    return this.workers.map((w) => `--- ${w.name}:\n${w.output().slice(-3000)}`).join('\n');
+  }
+
+  async tableCount(collection: string): Promise<number> {
+    const r = await this.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM "milvus_default"."${collection}"`);
+    return Number(r.rows[0]!.n);
+  }
+
+  /** md5 over every 997th row (id, vector text, tag): equal across tables holding the same rows. */
+  async sampleDigest(collection: string): Promise<string> {
+    const r = await this.db.query<{ d: string }>(
+      `SELECT md5(coalesce(string_agg(id::text || ':' || vector::text || ':' || tag, ',' ORDER BY id), '')) AS d
+         FROM "milvus_default"."${collection}" WHERE id % 997 = 0`,
+    );
+    return r.rows[0]!.d;
+  }
+
+  async close(): Promise<void> {
+    await this.stopWorkers();
+    await this.api?.stop();
+    await this.db?.end().catch(() => undefined);
+    if (this.dbCreated) {
+      const admin = new pg.Client({ connectionString: ADMIN_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${this.dbName}" WITH (FORCE)`);
+      await admin.end();
+    }
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.queuePrefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
+  }
+}
+
+// ---------------------------------------------------------------- data
+
+interface DataSet {
+  rows: number;
+  /** Paths relative to OUT, one inner list per file group. */
+  groups: Record<Format, string[][]>;
+  multi: string[][];
+}
+
+function numpyGroup(dir: string): string[] {
+  return ['id.npy', 'vector.npy', 'tag.npy'].map((f) => join(dir, f));
+}
+
+async function prepareData(rows: number, multiFormat: 'jsonl' | 'numpy', formats: Format[]): Promise<DataSet> {
+  const dir = join(OUT, `e2e-${rows}`);
+  const rel = (p: string) => relative(OUT, p);
+  const parts = Array.from({ length: MULTI_GROUPS }, (_, k) => String(k).padStart(2, '0'));
+  const per = Math.ceil(rows / MULTI_GROUPS);
+  const files = {
+    jsonl: join(dir, 'rows.jsonl'),
+    json: join(dir, 'rows.json'),
+    csv: join(dir, 'rows.csv'),
+    parquet: join(dir, 'rows.parquet'),
+    npy: join(dir, 'npy'),
+    multiJsonl: parts.map((p) => join(dir, 'multi', `part-${p}.jsonl`)),
+    multiNpy: parts.map((p) => join(dir, 'multi-npy', `part-${p}`)),
+  };
+  const t0 = performance.now();
+  const needText = {
+    jsonl: (formats.includes('jsonl') || formats.includes('parquet')) && !exists(files.jsonl),
+    json: formats.includes('json') && !exists(files.json),
+    csv: formats.includes('csv') && !exists(files.csv),
+    parts: multiFormat === 'jsonl' && !exists(...files.multiJsonl),
+  };
+  if (needText.jsonl || needText.json || needText.csv || needText.parts) {
+    writeTextFiles(rows, {
+      ...(needText.jsonl ? { jsonl: files.jsonl } : {}),
+      ...(needText.json ? { json: files.json } : {}),
+      ...(needText.csv ? { csv: files.csv } : {}),
+      ...(needText.parts ? { jsonlParts: files.multiJsonl } : {}),
+    });
+  }
+  if (formats.includes('numpy') && !exists(...numpyGroup(files.npy))) writeNumpyGroup(files.npy, 0, rows);
+  if (multiFormat === 'numpy') {
+    files.multiNpy.forEach((d, k) => {
+      if (!exists(...numpyGroup(d))) writeNumpyGroup(d, k * per, Math.max(0, Math.min(per, rows - k * per)));
+    });
+  }
+  if (formats.includes('parquet') && !exists(files.parquet)) await writeParquet(files.parquet, { jsonl: files.jsonl });
+  const secs = (performance.now() - t0) / 1000;
+  if (secs > 1) out(`  (data written in ${secs.toFixed(0)} s to ${relative(REPO, dir)})`);
+  return {
+    rows,
+    groups: {
+      jsonl: [[rel(files.jsonl)]],
+      json: [[rel(files.json)]],
+      csv: [[rel(files.csv)]],
+      parquet: [[rel(files.parquet)]],
+      numpy: [numpyGroup(files.npy).map(rel)],
+    },
+    multi:
+      multiFormat === 'jsonl'
+        ? files.multiJsonl.map((f) => [rel(f)])
+        : files.multiNpy.map((d) => numpyGroup(d).map(rel)),
+  };
+}
+
+function groupBytes(groups: string[][]): number {
+  return groups.flat().reduce((a, f) => a + statSync(join(OUT, f)).size, 0);
+}
+
+// ---------------------------------------------------------------- binary COPY baseline
+
+/** The same rows as the files, built before timing starts (generation is not what is measured). */
+function baselineBatches(rows: number, batchRows = 10_000): RowBatch[] {
+  const out: RowBatch[] = [];
+  for (let first = 0; first < rows; first += batchRows) {
+    const n = Math.min(batchRows, rows - first);
+    const ids = new BigInt64Array(n);
+    const vectors = new Float32Array(n * DIM);
+    const tags: string[] = [];
+    for (let k = 0; k < n; k++) {
+      ids[k] = BigInt(first + k);
+      vectorInto(first + k, vectors, k * DIM);
+      tags.push(tagOf(first + k));
+    }
+    const columns = new Map<string, Column>([
+      ['id', { kind: 'int64', values: ids, valid: null }],
+      ['vector', { kind: 'floatVector', dim: DIM, values: vectors }],
+      ['tag', { kind: 'text', values: tags }],
+    ]);
+    out.push({ file: 'baseline', firstRow: first + 1, rowCount: n, columns, meta: null });
+  }
+  return out;
+}
+
+/** One transaction: binary COPY of every row into the collection's own table, COMMIT included. */
+async function binaryCopy(
+  gw: Gateway,
+  collection: string,
+  vectorType: 'pgvector' | 'array',
+  batches: RowBatch[],
+): Promise<{ rows: number; ms: number }> {
+  const layout = buildCopyLayout({
+    fields: SCHEMA_FIELDS,
+    storage: { vectorType, halfvec: false },
+    dynamicField: false,
+    extra: [{ name: '$partition', type: 'text', value: '_default' }],
+  });
+  async function* source(): AsyncGenerator<RowBatch> {
+    for (const b of batches) {
+      await Promise.resolve();
+      yield b;
+    }
+  }
+  const c = await gw.db.connect();
+  try {
+    const t0 = performance.now();
+    await c.query('BEGIN');
+    const { rows } = await copyBatches(c, { schema: 'milvus_default', name: collection }, layout, source());
+    await c.query('COMMIT');
+    return { rows, ms: performance.now() - t0 };
+  } finally {
+    c.release();
+  }
+}
+
+// ---------------------------------------------------------------- runs
+
+interface FormatRun {
+  rate: number;
+  peakRss: number;
+  /** CPU seconds each worker process used during the job. */
+  cpu: number[];
+  job: JobResult;
+}
+
+/** One job on fresh worker processes (so the peak RSS is this job's), verified against the table. */
+async function runJob(
+  gw: Gateway,
+  web: DiskHttpServer,
+  collection: string,
+  groups: string[][],
+  expectRows: number,
+  workers: number,
+): Promise<FormatRun> {
+  const procs = await gw.startWorkers(workers);
+  try {
+    const cpu0 = procs.map((p) => p.cpuSeconds());
+    const job = await gw.importJob(
+      collection,
+      groups.map((g) => g.map((f) => web.url(f))),
+      Math.max(300_000, expectRows * 2),
+    );
+    const cpu = procs.map((p, k) => p.cpuSeconds() - cpu0[k]!);
+    const peakRss = Math.max(...procs.map((p) => p.peakRssBytes()));
+    const inTable = await gw.tableCount(collection);
+    if (job.rows !== expectRows || inTable !== expectRows) {
+      throw new Error(`${collection}: job reported ${job.rows} rows, table holds ${inTable}, expected ${expectRows}`);
+    }
+    return { rate: (expectRows / job.ms) * 1000, peakRss, cpu, job };
+  } finally {
+    await gw.stopWorkers();
+  }
+}
+
+const msText = (ms: number | null): string => (ms === null ? '-' : `${fmt(ms)} ms`);
+
+/**
+ * The first evidence of a staged row: the job's imported_rows (written after a batch went into the
+ * COPY, but throttled to one write a second, so it can lag by up to 1 s) or the staging table's
+ * first data page (exact to the 20 ms poll), whichever came first.
+ */
+function firstStagedMs(job: JobResult): number | null {
+  const seen = [job.firstRowMs, job.firstPageMs].filter((x): x is number => x !== null);
+  return seen.length === 0 ? null : Math.min(...seen);
+}
+
+function stagedText(job: JobResult): string {
+  const ms = firstStagedMs(job);
+  return ms === null ? `≤ ${fmt(job.ms)} ms (job done before a poll saw it)` : `${fmt(ms)} ms`;
+}
+
+async function standard(gw: Gateway, web: DiskHttpServer): Promise<void> {
+  const rows = Number(process.env.BENCH_E2E_ROWS ?? 200_000);
+  const formats = parseFormats(process.env.BENCH_E2E_FORMATS ?? ALL_FORMATS.join(','));
+  const multi = process.env.BENCH_E2E_MULTI !== '0';
+  const multiFormat = process.env.BENCH_E2E_MULTI_FORMAT === 'numpy' ? 'numpy' : 'jsonl';
+  const data = await prepareData(rows, multiFormat, formats);
+  const size = `${fmt(rows)}×${DIM}`;
+
+  const batches = baselineBatches(rows);
+  const baselineRuns: number[] = [];
+  let baselineDigest = '';
+  const baseline = async (k: number) => {
+    const name = `baseline_${k}`;
+    const vectorType = await gw.createCollection(name);
+    const r = await binaryCopy(gw, name, vectorType, batches);
+    if (r.rows !== rows || (await gw.tableCount(name)) !== rows) throw new Error(`baseline COPY: ${r.rows} rows`);
+    baselineRuns.push((rows / r.ms) * 1000);
+    if (k === 1) baselineDigest = await gw.sampleDigest(name);
+    out(
+      `  binary COPY baseline run ${k}: ${fmt((rows / r.ms) * 1000)} rows/s  (${vectorType} vectors, load ${load()})`,
+    );
+    await gw.dropCollection(name);
+  };
+  await baseline(1);
+
+  const lines: string[] = [];
+  const results: { format: Format; run: FormatRun; bytes: number; digestOk: boolean; l: string }[] = [];
+  for (const format of formats) {
+    const name = `e2e_${format}`;
+    await gw.createCollection(name);
+    const run = await runJob(gw, web, name, data.groups[format], rows, 1);
+    const digestOk = (await gw.sampleDigest(name)) === baselineDigest;
+    const bytes = groupBytes(data.groups[format]);
+    results.push({ format, run, bytes, digestOk, l: load() });
+    out(
+      `  ${format}: ${mb(bytes)} MB, ${fmt(run.rate)} rows/s, create→Completed ${(run.job.ms / 1000).toFixed(1)} s, ` +
+        `worker CPU ${run.cpu[0]!.toFixed(1)} s, imported_rows > 0 after ${msText(run.job.firstRowMs)}, ` +
+        `first staging page after ${msText(run.job.firstPageMs)}, ` +
+        `rows verified, sample ${digestOk ? 'equals' : 'DIFFERS FROM'} baseline, ` +
+        `${run.job.stagingLeft ? 'staging table NOT dropped 3 s after Completed, ' : ''}load ${load()}`,
+    );
+    await gw.dropCollection(name);
+  }
+  await baseline(2);
+  const copyRate = baselineRuns.reduce((a, b) => a + b, 0) / baselineRuns.length;
+  out(`  binary COPY baseline (mean of ${baselineRuns.length} runs, before and after): ${fmt(copyRate)} rows/s`);
+  for (const r of results) {
+    lines.push(
+      `e2e ${r.format.padEnd(7)} ${size}  import/binary-COPY = ${(r.run.rate / copyRate).toFixed(2)}  ` +
+        `(${fmt(r.run.rate)} rows/s vs ${fmt(copyRate)})  worker peak RSS = ${mb(r.run.peakRss)} MB  ` +
+        `first row staged after ${stagedText(r.run.job)}  (load ${r.l})`,
+    );
+  }
+
+  if (multi) {
+    const expect = rows;
+    const groupRows = Math.ceil(rows / MULTI_GROUPS);
+    const rates: FormatRun[] = [];
+    for (const workers of [1, 2]) {
+      const name = `e2e_multi_${workers}`;
+      await gw.createCollection(name);
+      const run = await runJob(gw, web, name, data.multi, expect, workers);
+      rates.push(run);
+      out(
+        `  multi ${multiFormat} ${MULTI_GROUPS} groups on ${workers} worker process${workers > 1 ? 'es' : ''}: ` +
+          `${fmt(run.rate)} rows/s, CPU per worker process ${run.cpu.map((c) => `${c.toFixed(1)} s`).join(' + ')} of ${(run.job.ms / 1000).toFixed(1)} s, load ${load()}`,
+      );
+      await gw.dropCollection(name);
+    }
+    lines.push(
+      `e2e multi-worker ${multiFormat} ${MULTI_GROUPS} groups × ${fmt(groupRows)}  two/one workers = ` +
+        `${(rates[1]!.rate / rates[0]!.rate).toFixed(2)}  (${fmt(rates[1]!.rate)} rows/s vs ${fmt(rates[0]!.rate)})  (load ${load()})`,
+    );
+  }
+  const left = (await gw.stagingTables()).length;
+  if (left > 0) out(`  note: ${left} staging table(s) of completed jobs still present at the end`);
+  out('');
+  for (const l of lines) out(l);
+}
+
+/** --large: one ~2 GB file (or NumPy group) per format, streamed to disk; reports the worker's peak RSS. */
+async function large(gw: Gateway, web: DiskHttpServer, formats: Format[]): Promise<void> {
+  const target = Number(process.env.BENCH_E2E_LARGE_BYTES ?? 2 * 2 ** 30);
+  const dir = join(OUT, `e2e-large-${mb(target)}`);
+  const rel = (p: string) => relative(OUT, join(dir, p));
+  const textRows = rowsForTextBytes(target);
+  const npyRows = Math.round(target / (8 + 4 * DIM + 4 * 16));
+  const parquetRows = Math.round(target / (8 + 4 * DIM + 20)); // float32 values barely compress
+  for (const format of formats) {
+    let groups: string[][];
+    let rows: number;
+    const t0 = performance.now();
+    switch (format) {
+      case 'jsonl':
+      case 'json':
+      case 'csv': {
+        const file = join(dir, `rows.${format}`);
+        if (!exists(file)) writeTextFiles(textRows, { [format]: file });
+        groups = [[rel(`rows.${format}`)]];
+        rows = textRows;
+        break;
+      }
+      case 'numpy': {
+        if (!exists(...numpyGroup(join(dir, 'npy')))) writeNumpyGroup(join(dir, 'npy'), 0, npyRows);
+        groups = [numpyGroup('npy').map(rel)];
+        rows = npyRows;
+        break;
+      }
+      case 'parquet': {
+        const file = join(dir, 'rows.parquet');
+        if (!exists(file)) await writeParquet(file, { rows: parquetRows });
+        groups = [[rel('rows.parquet')]];
+        rows = parquetRows;
+        break;
+      }
+    }
+    const secs = (performance.now() - t0) / 1000;
+    if (secs > 1) out(`  (${format} written in ${secs.toFixed(0)} s)`);
+    const name = `e2e_large_${format}`;
+    await gw.createCollection(name);
+    const run = await runJob(gw, web, name, groups, rows, 1);
+    await gw.dropCollection(name);
+    out(
+      `e2e-large ${format.padEnd(7)} ${mb(groupBytes(groups))} MB ${fmt(rows)}×${DIM}  ${fmt(run.rate)} rows/s  ` +
+        `worker peak RSS = ${mb(run.peakRss)} MB  first row staged after ${stagedText(run.job)}  (load ${load()})`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const largeAt = argv.indexOf('--large');
+  out(
+    `import-e2e: API + worker processes from dist/, PostgreSQL ${new URL(ADMIN_URL).host}, Redis ${new URL(REDIS_URL).host}, ` +
+      `load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+  );
+  const gw = new Gateway();
+  const web = new DiskHttpServer(OUT);
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    out('interrupted: cleaning up');
+    // Children, the scratch database and the Redis keys go even when the run is cut short.
+    void web
+      .stop()
+      .then(() => gw.close())
+      .finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await web.start();
+    await gw.start();
+    if (largeAt >= 0) {
+      const formats = parseFormats(argv[largeAt + 1] ?? 'jsonl');
+      await large(gw, web, formats);
+    } else {
+      await standard(gw, web);
+    }
+  } finally {
+    await web.stop();
+    await gw.close();
+  }
+  out(
+    `load average at the end ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,94 @@
+import type { PoolClient } from 'pg';
+
+/**
+ * The import job state machine, the one module that writes `import_jobs.state`. The API (cancel),
+ * the worker (start, complete, fail, release) and the reconciler (timeouts, exhausted attempts)
+ * all move jobs through here, so the allowed moves and what each move also does (counters through
+ * the trigger, credentials erased, an event row) cannot drift apart.
+ *
+ *   Pending ──start──▶ Importing ──publish──▶ Completed
+ *      │                  │  ▲ release (transient failure, shutdown) keeps Importing, no lease
+ *      └──────────────────┴──┴──▶ Failed | Cancelled
+ */
+export type JobState = 'Pending' | 'Importing' | 'Completed' | 'Failed' | 'Cancelled';
+export type TerminalState = 'Completed' | 'Failed' | 'Cancelled';
+export type FileState = 'Pending' | 'InProgress' | 'Completed' | 'Failed';
+export const ACTIVE_STATES: readonly JobState[] = ['Pending', 'Importing'];
+export const TERMINAL_STATES: readonly TerminalState[] = ['Completed', 'Failed', 'Cancelled'];
+
+/** Every allowed move; Importing → Importing is a new run taking over (resume). */
+export const JOB_TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = {
+  Pending: ['Importing', 'Failed', 'Cancelled'],
+  Importing: ['Importing', 'Completed', 'Failed', 'Cancelled'],
+  Completed: [],
+  Failed: [],
+  Cancelled: [],
+};
+
+export function canMove(from: JobState, to: JobState): boolean {
+  return JOB_TRANSITIONS[from].includes(to);
+}
+
+export function isActive(state: string): state is 'Pending' | 'Importing' {
+  return state === 'Pending' || state === 'Importing';
+}
+
+/** A move the state machine does not allow: a bug in the caller, never bad input. */
+export class IllegalTransitionError extends Error {
+  constructor(from: string, to: string) {
+    super(`illegal import job transition ${from} → ${to}`);
+  }
+}
+
+export async function recordEvent(
+  c: Pick<PoolClient, 'query'>,
+  id: string,
+  from: JobState | null,
+  to: JobState,
+  message: string,
+  actor: string,
+): Promise<void> {
+  await c.query(
+    `INSERT INTO import_job_events (job_id, from_state, to_state, message, actor) VALUES ($1, $2, $3, $4, $5)`,
+    [id, from, to, message, actor],
+  );
+}
+
+/**
+ * Moves a job (row locked by the caller, in the caller's transaction) to a terminal state:
+ * counters follow through the trigger, credentials are erased, unfinished files are marked
+ * Failed, an event is written. A Failed or Cancelled job reports zero imported rows.
+ */
+export async function finishJob(
+  c: PoolClient,
+  id: string,
+  from: JobState,
+  to: TerminalState,
+  reason: string,
+  actor: string,
+): Promise<void> {
+  if (!canMove(from, to)) throw new IllegalTransitionError(from, to);
+  const prior = await c.query<{ credentialsId: string | null }>(
+    `UPDATE import_jobs j SET state = $2, reason = $3, completed_at = now(), updated_at = now(),
+            progress = CASE WHEN $2 = 'Completed' THEN 100 ELSE 0 END,
+            imported_rows = CASE WHEN $2 = 'Completed' THEN j.imported_rows ELSE 0 END,
+            lease_owner = NULL, lease_expires_at = NULL, credentials_id = NULL
+       FROM (SELECT id, credentials_id FROM import_jobs WHERE id = $1) prior
+      WHERE j.id = prior.id
+      RETURNING prior.credentials_id::text AS "credentialsId"`,
+    [id, to, reason],
+  );
+  const credentialsId = prior.rows[0]?.credentialsId;
+  if (credentialsId !== null && credentialsId !== undefined) {
+    await c.query('DELETE FROM import_job_credentials WHERE id = $1', [credentialsId]);
+  }
+  if (to !== 'Completed') {
+    await c.query(
+      `UPDATE import_job_files SET state = CASE WHEN state = 'Completed' THEN 'Completed' ELSE 'Failed' END,
+              progress = CASE WHEN state = 'Completed' THEN progress ELSE 0 END, updated_at = now()
+        WHERE job_id = $1`,
+      [id],
+    );
+  }
+  await recordEvent(c, id, from, to, reason, actor);
+}

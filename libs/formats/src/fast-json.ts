@@ -1,0 +1,538 @@
+import type { CollectionSchema, DirectStorage, FieldSchema, RowBatchBuilder } from '@gw/schema';
+
+/**
+ * Schema-directed parsing of row text (decision 0205). Reads a JSON row object, or a CSV cell holding
+ * a JSON number array, straight into the batch's typed columns: no JS object per row, no boxed
+ * number array. It only ever accepts what the general path (parseJsonExact + RowBatchBuilder.addRow)
+ * accepts, storing the same values; on anything else it reports "not handled" and the caller runs
+ * the general path, which gives today's result or error message.
+ */
+
+const CH_TAB = 9;
+const CH_LF = 10;
+const CH_CR = 13;
+const CH_SPACE = 32;
+const CH_QUOTE = 34;
+const CH_PLUS = 43;
+const CH_COMMA = 44;
+const CH_MINUS = 45;
+const CH_DOT = 46;
+const CH_D0 = 48;
+const CH_D9 = 57;
+const CH_COLON = 58;
+const CH_UPPERE = 69;
+const CH_LBRACKET = 91;
+const CH_BACKSLASH = 92;
+const CH_RBRACKET = 93;
+const CH_LOWERE = 101;
+const CH_LBRACE = 123;
+const CH_RBRACE = 125;
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** Powers of ten exactly representable as doubles (10^0…10^22). */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+const TWO32 = 4294967296;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INT32_RANGES = { Int8: [-128, 127], Int16: [-32768, 32767], Int32: [-2147483648, 2147483647] } as const;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+const ascii = new TextDecoder('latin1');
+
+/** Text of ASCII bytes [from, to). */
+function asciiText(b: Uint8Array, from: number, to: number): string {
+  return ascii.decode(b.subarray(from, to));
+}
+
+/** UTF-8 text of bytes [from, to), or null when they are not valid UTF-8. */
+function utf8Text(b: Uint8Array, from: number, to: number): string | null {
+  try {
+    return utf8.decode(b.subarray(from, to));
+  } catch {
+    return null;
+  }
+}
+
+/** Result of scanNumber, kept in module state so the hot loop allocates nothing. */
+let numEnd = 0;
+let numIsInt = false;
+/** Digits of an integer literal (sign excluded), to know when a double is not exact. */
+let numIntDigits = 0;
+
+/** Powers of ten 10^0…10^308, each the double nearest to it (exact up to 10^22). */
+const POW10_ALL = Array.from({ length: 309 }, (_, k) => Number(`1e${k}`));
+/**
+ * Relative bound on the error of the float32 approximation below (≤ 4 roundings of 2^-53 — chunk
+ * join, power of ten, multiply/divide, sign-free — plus the dropped digits beyond the 18th,
+ * < 10^-17 ≈ 2^-56), with margin.
+ */
+const F32_EPS_UP = 1 + 2 ** -47;
+const F32_EPS_DOWN = 1 - 2 ** -47;
+
+/**
+ * Scans a JSON number at s[i] and returns its value, or NaN when s[i] does not start a valid JSON
+ * number; numEnd is then the index after it.
+ *
+ * The value is the double correctly rounded from the decimal (what `Number(text)` and JSON.parse
+ * give) — or, with `f32`, a double that rounds to the same float32 as that one does. Decimals of at
+ * most 15 significant digits with a decimal exponent within ±22 are one exact integer times or
+ * divided by one exact power of ten: a single correctly rounded operation (Clinger's fast path).
+ * Longer decimals (a float32 printed as a double has 17 digits) are approximated to well within
+ * 2^-47 when `f32` is set, and kept only when both ends of that error interval round to the same
+ * float32 (fround is monotonic, so the exact value's float32 is then known); anything else, and any
+ * long decimal for a double target, is handed to Number() on the substring.
+ */
+export function scanNumber(s: Uint8Array, i: number, f32 = false): number {
+  const start = i;
+  let neg = false;
+  let c = s[i]!;
+  if (c === CH_MINUS) {
+    neg = true;
+    c = s[++i]!;
+  }
+  // Significant digits go into two int32 chunks of up to 9 (hi, then lo): integer multiply-adds
+  // keep the per-digit dependency chain short. Digits beyond the 18th are dropped (f32 only).
+  let hi = 0;
+  let lo = 0;
+  let loDigits = 0;
+  let sig = 0;
+  let intDigits: number;
+  /** Power of ten the kept digits are scaled by. */
+  let scale = 0;
+  if (c === CH_D0) {
+    c = s[++i]!;
+    intDigits = 1;
+  } else if (c > CH_D0 && c <= CH_D9) {
+    do {
+      if (sig < 9) hi = (hi * 10 + (c - CH_D0)) | 0;
+      else if (sig < 18) {
+        lo = (lo * 10 + (c - CH_D0)) | 0;
+        loDigits++;
+      } else scale++;
+      sig++;
+      c = s[++i]!;
+    } while (c >= CH_D0 && c <= CH_D9);
+    intDigits = sig;
+  } else return NaN;
+  let isInt = true;
+  if (c === CH_DOT) {
+    isInt = false;
+    c = s[++i]!;
+    const fracStart = i;
+    if (sig === 0) {
+      while (c === CH_D0) {
+        scale--;
+        c = s[++i]!;
+      }
+    }
+    while (c >= CH_D0 && c <= CH_D9) {
+      if (sig < 9) {
+        hi = (hi * 10 + (c - CH_D0)) | 0;
+        scale--;
+      } else if (sig < 18) {
+        lo = (lo * 10 + (c - CH_D0)) | 0;
+        loDigits++;
+        scale--;
+      }
+      sig++;
+      c = s[++i]!;
+    }
+    if (i === fracStart) return NaN;
+  }
+  let exp = 0;
+  let longExp = false;
+  if (c === CH_LOWERE || c === CH_UPPERE) {
+    isInt = false;
+    c = s[++i]!;
+    let expNeg = false;
+    if (c === CH_PLUS || c === CH_MINUS) {
+      expNeg = c === CH_MINUS;
+      c = s[++i]!;
+    }
+    const expStart = i;
+    while (c >= CH_D0 && c <= CH_D9) {
+      exp = exp * 10 + (c - CH_D0);
+      c = s[++i]!;
+    }
+    if (i === expStart) return NaN;
+    // A long exponent is left to Number() (its value is not tracked exactly here).
+    longExp = i - expStart > 5;
+    if (expNeg) exp = -exp;
+  }
+  numEnd = i;
+  numIsInt = isInt;
+  numIntDigits = intDigits;
+  if (longExp) return Number(asciiText(s, start, i));
+  if (sig === 0) return neg ? -0 : 0;
+  // Exact below 10^18 ≤ 2^60 only up to 15 digits; beyond, one rounding (covered by F32 eps).
+  const mant = loDigits === 0 ? hi : hi * POW10[loDigits]! + lo;
+  const e10 = exp + scale;
+  if (sig <= 15) {
+    if (e10 === 0) return neg ? -mant : mant;
+    if (e10 > 0 && e10 <= 22) return neg ? -(mant * POW10[e10]!) : mant * POW10[e10]!;
+    if (e10 < 0 && e10 >= -22) return neg ? -(mant / POW10[-e10]!) : mant / POW10[-e10]!;
+  }
+  if (f32 && e10 >= -300 && e10 <= 300) {
+    const d = e10 >= 0 ? mant * POW10_ALL[e10]! : mant / POW10_ALL[-e10]!;
+    if (d < 3.4e38 && Math.fround(d * F32_EPS_DOWN) === Math.fround(d * F32_EPS_UP)) return neg ? -d : d;
+  }
+  return Number(asciiText(s, start, i));
+}
+
+/**
+ * Parses a JSON array of exactly `dim` numbers at s[i] into out[at…at+dim) as float32, with the
+ * checks of the general path (finite, within float32 range). Returns the index after ']' or -1
+ * when the text is anything else (the general path then reports it).
+ */
+export function scanFloatVector(s: Uint8Array, i: number, dim: number, out: Float32Array, at: number): number {
+  if (s[i]! !== CH_LBRACKET) return -1;
+  i++;
+  let c = s[i]!;
+  while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
+  if (dim === 0) return c === CH_RBRACKET ? i + 1 : -1;
+  for (let k = 0; ;) {
+    const v = scanNumber(s, i, true);
+    // NaN (no number here), ±Infinity (1e400) and values beyond float32 are errors for the general path.
+    if (!(v <= FLOAT32_MAX && v >= -FLOAT32_MAX)) return -1;
+    out[at + k] = v;
+    k++;
+    i = numEnd;
+    c = s[i]!;
+    while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
+    if (c === CH_COMMA) {
+      if (k === dim) return -1;
+      c = s[++i]!;
+      while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
+    } else if (c === CH_RBRACKET) return k === dim ? i + 1 : -1;
+    else return -1;
+  }
+}
+
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+
+function matchWord(s: Uint8Array, at: number, word: Uint8Array): boolean {
+  for (let k = 0; k < word.length; k++) if (s[at + k] !== word[k]) return false;
+  return true;
+}
+
+/** True when s[at…] is `key` followed by the closing quote. */
+function matchKey(s: Uint8Array, at: number, key: Uint8Array): boolean {
+  return matchWord(s, at, key) && s[at + key.length] === CH_QUOTE;
+}
+
+function needsEscape(name: string): boolean {
+  for (let k = 0; k < name.length; k++) {
+    const c = name.charCodeAt(k);
+    if (c < 0x20 || c === CH_QUOTE || c === CH_BACKSLASH) return true;
+  }
+  return false;
+}
+
+/** Field types the row parser writes itself; a schema with any other field always takes the general path. */
+type FastKind = 'bool' | 'int32' | 'int64' | 'float32' | 'float64' | 'varchar' | 'floatVector';
+
+interface FieldPlan {
+  readonly field: FieldSchema;
+  /** Index of the field in the schema. */
+  readonly index: number;
+  /** Index of the plan in input order (for guessing the next key). */
+  readonly pos: number;
+  /** The field name as UTF-8 bytes. */
+  readonly key: Uint8Array;
+  readonly kind: FastKind;
+  readonly dim: number;
+  readonly min: number;
+  readonly max: number;
+  /** VarChar limit in UTF-8 bytes, or Infinity. */
+  readonly maxLength: number;
+}
+
+function kindOf(f: FieldSchema): FastKind | null {
+  switch (f.dataType) {
+    case 'Bool':
+      return 'bool';
+    case 'Int8':
+    case 'Int16':
+    case 'Int32':
+      return 'int32';
+    case 'Int64':
+      return 'int64';
+    case 'Float':
+      return 'float32';
+    case 'Double':
+      return 'float64';
+    case 'VarChar':
+      return 'varchar';
+    case 'FloatVector':
+      return 'floatVector';
+    default:
+      return null;
+  }
+}
+
+/**
+ * Per-reader state of the schema-directed path: the schema's fields in input order, and the
+ * current batch's storage (re-fetched when the builder flushes).
+ */
+export class FastRowParser {
+  private readonly plans: FieldPlan[];
+  private readonly byName = new Map<string, FieldPlan>();
+  private readonly storage: (DirectStorage | null)[];
+  /** Int64 columns viewed as 32-bit halves, so safe integers are stored without a BigInt. */
+  private readonly halves: (Int32Array | null)[];
+  private readonly present: Uint8Array;
+  private epoch = -1;
+
+  private constructor(
+    private readonly builder: RowBatchBuilder,
+    plans: FieldPlan[],
+    fieldCount: number,
+  ) {
+    this.plans = plans;
+    for (const p of plans) this.byName.set(p.field.name, p);
+    this.storage = new Array<DirectStorage | null>(fieldCount).fill(null);
+    this.halves = new Array<Int32Array | null>(fieldCount).fill(null);
+    this.present = new Uint8Array(fieldCount);
+  }
+
+  /**
+   * The parser for a schema, or null when the schema has a field type the fast path does not
+   * write or the dynamic field (whose `$meta` merging the general path owns).
+   */
+  static forSchema(schema: CollectionSchema, builder: RowBatchBuilder): FastRowParser | null {
+    if (schema.enableDynamicField) return null;
+    const plans: FieldPlan[] = [];
+    for (let index = 0; index < schema.fields.length; index++) {
+      const field = schema.fields[index]!;
+      if (field.isPrimary && field.autoId) continue;
+      const kind = kindOf(field);
+      // Names needing escapes in JSON are matched by the general path only.
+      if (kind === null || needsEscape(field.name)) return null;
+      const range =
+        field.dataType === 'Int8' || field.dataType === 'Int16' || field.dataType === 'Int32'
+          ? INT32_RANGES[field.dataType]
+          : [0, 0];
+      plans.push({
+        field,
+        index,
+        pos: plans.length,
+        key: Buffer.from(field.name, 'utf8'),
+        kind,
+        dim: field.dim ?? 0,
+        min: range[0],
+        max: range[1],
+        maxLength: field.maxLength ?? Infinity,
+      });
+    }
+    return new FastRowParser(builder, plans, schema.fields.length);
+  }
+
+  private refresh(): void {
+    const b = this.builder;
+    if (this.epoch === b.epoch) return;
+    this.epoch = b.epoch;
+    for (const p of this.plans) {
+      const st = b.directStorage(p.field.name);
+      this.storage[p.index] = st;
+      this.halves[p.index] =
+        p.kind === 'int64' && LITTLE_ENDIAN && st instanceof BigInt64Array
+          ? new Int32Array(st.buffer, st.byteOffset, st.length * 2)
+          : null;
+    }
+  }
+
+  /**
+   * Parses the JSON row object that is the whole of the UTF-8 bytes `s` (surrounding whitespace
+   * allowed) into the builder's next row. Returns false — having committed nothing — when the row
+   * needs the general path: syntax it does not take (escapes in keys or strings, nested values,
+   * null, …), unknown, duplicate or missing keys, or a value the general path would refuse.
+   */
+  tryJsonRow(s: Uint8Array): boolean {
+    if (this.builder.isFull) return false;
+    this.refresh();
+    const present = this.present;
+    present.fill(0);
+    const row = this.builder.rowCount;
+    let varBytes = 0;
+    const n = s.length;
+    let i = 0;
+    let c = s[i]!;
+    while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
+    if (c !== CH_LBRACE) return false;
+    c = s[++i]!;
+    while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
+    if (c === CH_RBRACE) return false;
+    // Keys usually come in the same order in every row: try the next field's name first.
+    let guess = 0;
+    for (;;) {
+      if (c !== CH_QUOTE) return false;
+      const keyStart = i + 1;
+      let plan: FieldPlan | undefined = this.plans[guess];
+      if (plan !== undefined && matchKey(s, keyStart, plan.key)) {
+        i = keyStart + plan.key.length + 1;
+      } else {
+        const keyEnd = s.indexOf(CH_QUOTE, keyStart);
+        if (keyEnd < 0) return false;
+        const key = utf8Text(s, keyStart, keyEnd);
+        if (key === null || key.includes('\\')) return false;
+        plan = this.byName.get(key);
+        if (plan === undefined) return false;
+        i = keyEnd + 1;
+      }
+      if (present[plan.index] === 1) return false;
+      present[plan.index] = 1;
+      guess = plan.pos + 1;
+      c = s[i]!;
+      while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
+      if (c !== CH_COLON) return false;
+      c = s[++i]!;
+      while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
+      const st = this.storage[plan.index]!;
+      switch (plan.kind) {
+        case 'floatVector': {
+          const end = scanFloatVector(s, i, plan.dim, st as Float32Array, row * plan.dim);
+          if (end < 0) return false;
+          i = end;
+          break;
+        }
+        case 'int64': {
+          const v = scanNumber(s, i);
+          if (v !== v || !numIsInt) return false;
+          if (numIntDigits <= 15) {
+            const h = this.halves[plan.index] ?? null;
+            if (h !== null) {
+              const hi = Math.floor(v / TWO32);
+              h[2 * row] = v - hi * TWO32;
+              h[2 * row + 1] = hi;
+            } else (st as BigInt64Array)[row] = BigInt(v);
+          } else {
+            const b = BigInt(asciiText(s, i, numEnd));
+            if (b < INT64_MIN || b > INT64_MAX) return false;
+            (st as BigInt64Array)[row] = b;
+          }
+          i = numEnd;
+          break;
+        }
+        case 'int32': {
+          const v = scanNumber(s, i);
+          if (!numIsInt || numIntDigits > 15 || !(v >= plan.min && v <= plan.max)) return false;
+          (st as Int32Array)[row] = v;
+          i = numEnd;
+          break;
+        }
+        case 'float32':
+        case 'float64': {
+          const v = scanNumber(s, i, plan.kind === 'float32');
+          const lim = plan.kind === 'float32' ? FLOAT32_MAX : Number.MAX_VALUE;
+          if (!(v <= lim && v >= -lim)) return false;
+          (st as Float32Array | Float64Array)[row] = v;
+          i = numEnd;
+          break;
+        }
+        case 'bool':
+          if (matchWord(s, i, TRUE)) {
+            (st as Uint8Array)[row] = 1;
+            i += 4;
+          } else if (matchWord(s, i, FALSE)) {
+            (st as Uint8Array)[row] = 0;
+            i += 5;
+          } else return false;
+          break;
+        case 'varchar': {
+          if (c !== CH_QUOTE) return false;
+          const start = i + 1;
+          let j = start;
+          let ascii = true;
+          for (;;) {
+            const d = s[j]!;
+            if (d === CH_QUOTE) break;
+            // Escapes, control characters and the end of input are the general path's to judge.
+            if (d === CH_BACKSLASH || d < 0x20 || d === undefined) return false;
+            if (d >= 0x80) ascii = false;
+            j++;
+          }
+          const text = ascii ? asciiText(s, start, j) : utf8Text(s, start, j);
+          // Invalid UTF-8 is the general path's error; valid UTF-8 decodes to well-formed text.
+          if (text === null) return false;
+          if (text.length * 3 > plan.maxLength && Buffer.byteLength(text, 'utf8') > plan.maxLength) return false;
+          (st as (string | null)[])[row] = text;
+          varBytes += text.length;
+          i = j + 1;
+          break;
+        }
+      }
+      c = s[i]!;
+      while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
+      if (c === CH_COMMA) {
+        c = s[++i]!;
+        while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
+        continue;
+      }
+      if (c !== CH_RBRACE) return false;
+      i++;
+      while (i < n && (s[i] === CH_SPACE || s[i] === CH_LF || s[i] === CH_CR || s[i] === CH_TAB)) i++;
+      if (i < n) return false;
+      return this.commit(varBytes);
+    }
+  }
+
+  /** Ends a directly written row; a missing required field is the general path's error to report. */
+  private commit(varBytes: number): boolean {
+    try {
+      this.builder.directCommit(this.present, varBytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A CSV record whose cells (in header order) are all schema fields: vector cells are scanned
+   * into the batch, other cells converted by `cellValue` (the CSV reader's own conversion) and stored
+   * through the builder. Returns false, having committed nothing, when the general path must run.
+   */
+  tryCsvRecord(
+    fields: readonly FieldSchema[],
+    cells: readonly string[],
+    nullkey: string,
+    cellValue: (f: FieldSchema, text: string) => unknown,
+  ): boolean {
+    if (this.builder.isFull) return false;
+    this.refresh();
+    const present = this.present;
+    present.fill(0);
+    const row = this.builder.rowCount;
+    try {
+      for (let k = 0; k < cells.length; k++) {
+        const plan = this.byName.get(fields[k]!.name);
+        if (plan === undefined) return false;
+        const cell = cells[k]!;
+        // A null cell means default/NULL, which the general path applies.
+        if ((plan.field.nullable || plan.field.defaultValue !== undefined) && cell === nullkey) return false;
+        if (plan.kind === 'floatVector') {
+          const st = this.storage[plan.index] as Float32Array;
+          // UTF-8, not latin1: a character above U+00FF must stay a non-digit byte.
+          const b = Buffer.from(cell, 'utf8');
+          const n = b.length;
+          let i = 0;
+          while (i < n && (b[i] === CH_SPACE || b[i] === CH_LF || b[i] === CH_CR || b[i] === CH_TAB)) i++;
+          i = scanFloatVector(b, i, plan.dim, st, row * plan.dim);
+          if (i < 0) return false;
+          while (i < n && (b[i] === CH_SPACE || b[i] === CH_LF || b[i] === CH_CR || b[i] === CH_TAB)) i++;
+          if (i < n) return false;
+        } else {
+          // The builder counts the bytes of strings it stores.
+          this.builder.directSet(plan.field.name, cellValue(plan.field, cell));
+        }
+        present[plan.index] = 1;
+      }
+      this.builder.directCommit(present, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

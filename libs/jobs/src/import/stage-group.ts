@@ -1,0 +1,148 @@
+import type { Pool } from 'pg';
+import type { AppConfig } from '@gw/config';
+import type { JobRun } from '@gw/db';
+import { openFileGroup, type ReadOptions } from '@gw/formats';
+import type { RowBatch } from '@gw/schema';
+import { copyingBatches, type JobStagingSpec } from '@gw/sink';
+import type { ClosableObjectSource, ObjectSourceDeps, StorageCredentials } from '@gw/storage';
+import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
+import { openUnitInputs, type PlanContext, type PlannedGroup } from './plan';
+import type { ProgressTracker } from './progress';
+import { Aborted } from './run-guard';
+import type { JobRunsPort, JobStagingPort } from './run-ports';
+
+/** One slot staging groups of one run (the run's own slot, or a slot helping it). */
+export interface StageSlot {
+  run: JobRun;
+  /** Claim owner: this slot. */
+  owner: string;
+  spec: JobStagingSpec;
+  progress: ProgressTracker;
+  signal: AbortSignal;
+}
+
+/** A failure while staging one group: the job's reason also lands on that file's row. */
+export class GroupFailed extends Error {
+  constructor(
+    readonly group: number,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/**
+ * Stages file groups: claim one, read it (storage → formats → schema) into the COPY of its own
+ * transaction, record it, repeat until no group is left to claim.
+ */
+export class GroupStager {
+  constructor(
+    private readonly runs: JobRunsPort,
+    private readonly staging: JobStagingPort,
+    private readonly deps: {
+      jobs: Pool;
+      target: Pool;
+      cipher: CredentialsCipher;
+      config: Pick<AppConfig, 'storage' | 'import' | 'worker'>;
+      storageDeps?: ObjectSourceDeps;
+    },
+  ) {}
+
+  /** What planning needs: the job's decrypted credentials and signed URLs (never logged or stored). */
+  async planContext(run: JobRun, signal: AbortSignal, sources: ClosableObjectSource[]): Promise<PlanContext> {
+    const stored = await this.storedCredentials(run);
+    return {
+      creds: stored === undefined ? undefined : storageCredentials(stored),
+      signed: stored?.signedUrls ?? {},
+      config: this.deps.config,
+      ...(this.deps.storageDeps === undefined ? {} : { storageDeps: this.deps.storageDeps }),
+      signal,
+      sources,
+    };
+  }
+
+  /**
+   * Claims and stages groups until none is left to claim (or `maxGroups` are staged); `planFor`
+   * gives a claimed group's plan.
+   */
+  async claimAndStage(
+    slot: StageSlot,
+    planFor: (group: number) => Promise<PlannedGroup>,
+    maxGroups = Number.POSITIVE_INFINITY,
+  ): Promise<void> {
+    const { leaseMs } = this.deps.config.worker;
+    for (let n = 0; n < maxGroups; n++) {
+      slot.signal.throwIfAborted();
+      const group = await this.runs.claimGroup(slot.run, slot.owner, leaseMs);
+      if (group === null) return;
+      try {
+        await this.stage(slot, await planFor(group));
+      } catch (e) {
+        await this.runs.releaseClaim(slot.run, group, slot.owner).catch(() => undefined);
+        throw new GroupFailed(group, e);
+      }
+    }
+  }
+
+  private async stage(slot: StageSlot, g: PlannedGroup): Promise<void> {
+    const { run, spec, progress, signal } = slot;
+    const group = g.row.groupIndex;
+    const already = (await this.staging.staged(spec.table.name)).get(group);
+    if (already !== undefined) {
+      // Committed by a stager that died before its file row said so (target database apart).
+      await this.runs.markGroupStaged(this.deps.jobs, run, group, already);
+      return;
+    }
+    progress.startFile(group, g.bytes);
+    const readOptions: ReadOptions = {
+      batchRows: this.deps.config.import.batchRows,
+      batchBytes: this.deps.config.import.batchBytes,
+      ...(run.options.sep === undefined ? {} : { sep: run.options.sep }),
+      ...(run.options.nullkey === undefined ? {} : { nullkey: run.options.nullkey }),
+      ignoreUnknownFields: run.options.ignore_unknown_fields?.toLowerCase() === 'true',
+    };
+    const schema = { fields: spec.layout.fields, enableDynamicField: spec.layout.dynamicField };
+    async function* batches(): AsyncGenerator<RowBatch> {
+      for (const u of g.units) {
+        const { inputs, cleanup } = await openUnitInputs(u, signal, (n) => progress.bytes(group, n));
+        try {
+          const reader = openFileGroup(u.format, inputs, schema, readOptions);
+          const known = await reader.totalRows();
+          if (known !== null) progress.knownRows(group, known);
+          for await (const b of reader.batches()) {
+            signal.throwIfAborted();
+            yield b;
+            progress.rows(group, b.rowCount);
+            if (!(await progress.flush(false))) throw new Aborted('lease-lost', 'a progress write found a newer run');
+          }
+        } finally {
+          await cleanup();
+        }
+      }
+    }
+    const same = this.deps.target === this.deps.jobs;
+    try {
+      const rows = await this.staging.stageGroup(spec, group, copyingBatches(batches(), signal), signal, (c, n) =>
+        same ? this.runs.markGroupStaged(c, run, group, n) : Promise.resolve(),
+      );
+      if (!same) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
+    } finally {
+      progress.endFile(group);
+    }
+    await progress.flush(true);
+  }
+
+  private async storedCredentials(run: JobRun): Promise<StoredCredentials | undefined> {
+    if (run.credentialsId === null) return undefined;
+    const row = await this.runs.credentials(run.credentialsId);
+    return row === undefined ? undefined : this.deps.cipher.open(row);
+  }
+}
+
+function storageCredentials(stored: StoredCredentials): StorageCredentials {
+  return {
+    ...(stored.accessKey === undefined ? {} : { accessKey: stored.accessKey }),
+    ...(stored.secretKey === undefined ? {} : { secretKey: stored.secretKey }),
+    ...(stored.token === undefined ? {} : { token: stored.token }),
+  };
+}

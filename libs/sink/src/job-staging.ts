@@ -1,0 +1,311 @@
+import type { Pool, PoolClient } from 'pg';
+import type { RowBatch } from '@gw/schema';
+import { ignoreAlreadyExists, inTransaction, quoteIdent, withClient } from '@gw/pg';
+import { copyBatches, qualifiedName, type TableName } from './copy';
+import { toSinkError } from './errors-map';
+import { buildCopyLayout, type CopyLayout, type LayoutInput } from './layout';
+import { SinkError, SinkErrorCode } from './sink.errors';
+import { groupColumn, publishSql, STAGING_GROUP_COLUMN, stagingTableSql } from './staging';
+import { PARTITION_COLUMN } from '@gw/schema';
+
+/** Schema of every staging table and of the two bookkeeping tables below, in the target database. */
+export const STAGING_SCHEMA = 'igw_staging';
+const RUNS = `${quoteIdent(STAGING_SCHEMA)}.job_runs`;
+const GROUPS = `${quoteIdent(STAGING_SCHEMA)}.staged_groups`;
+
+/** Staging tables of one installation are named `j_<installation>_<job id>`. */
+export const stagingTableName = (installation: string, jobPk: string): string => `j_${installation}_${jobPk}`;
+export const stagingTablePrefix = (installation: string): string => `j_${installation}_`;
+
+/** One job's staging: where its rows go first, where they are published, and the run writing them. */
+export interface JobStagingSpec {
+  /** The staging table (schema STAGING_SCHEMA). */
+  readonly table: TableName;
+  /** The collection table rows are published into. */
+  readonly target: TableName;
+  /** The collection's layout (fields, vector storage, dynamic field), without extra columns. */
+  readonly layout: Omit<LayoutInput, 'extra'>;
+  readonly partition: string;
+  /** The job's external id, kept with the fence for operators. */
+  readonly jobId: string;
+  /** This run's fencing token (import_jobs.run_token at acquire). */
+  readonly token: bigint;
+}
+
+/**
+ * Staging of import jobs in the target database (decision 0005, fencing in 0501): each file
+ * group is COPYed and committed on its own together with its row count in `staged_groups`; one
+ * transaction publishes every staged row. Every commit first checks, under a row lock on the
+ * job's `job_runs` row, that this run's token is still the newest, so a run that lost its lease
+ * can never commit a group or publish. A group is recorded once (primary key), and publish checks
+ * the staged rows of every group against the recorded counts.
+ */
+export class JobStaging {
+  private readonly ready = new WeakSet<Pool>();
+
+  constructor(private readonly pool: Pool) {}
+
+  /** Creates the staging schema and bookkeeping tables once per pool (idempotent, race-tolerant). */
+  async ensureSchema(): Promise<void> {
+    if (this.ready.has(this.pool)) return;
+    await withClient(this.pool, async (c) => {
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(STAGING_SCHEMA)}`).catch(ignoreAlreadyExists);
+      await c
+        .query(
+          `CREATE TABLE IF NOT EXISTS ${RUNS} (staging_table text PRIMARY KEY, job_id text NOT NULL,
+             token bigint NOT NULL, published_rows bigint, published_at timestamptz,
+             created_at timestamptz NOT NULL DEFAULT now())`,
+        )
+        .catch(ignoreAlreadyExists);
+      await c
+        .query(
+          `CREATE TABLE IF NOT EXISTS ${GROUPS} (staging_table text NOT NULL, group_index integer NOT NULL,
+             rows bigint NOT NULL, token bigint NOT NULL, staged_at timestamptz NOT NULL DEFAULT now(),
+             PRIMARY KEY (staging_table, group_index))`,
+        )
+        .catch(ignoreAlreadyExists);
+    });
+    this.ready.add(this.pool);
+  }
+
+  /**
+   * Raises the job's fence to this run's token and creates its staging table. Returns the groups
+   * already staged (by any earlier run: each was committed whole with its count) and whether an
+   * earlier run already published. Throws FenceLost when a newer run holds the fence.
+   */
+  async begin(spec: JobStagingSpec): Promise<{ staged: Map<number, number>; publishedRows: number | null }> {
+    await this.ensureSchema();
+    return inTransaction(this.pool, async (c) => {
+      const r = await c.query<{ token: string; published: string | null }>(
+        `INSERT INTO ${RUNS} (staging_table, job_id, token) VALUES ($1, $2, $3)
+         ON CONFLICT (staging_table) DO UPDATE SET token = GREATEST(${RUNS}.token, EXCLUDED.token)
+         RETURNING token::text, published_rows::text AS published`,
+        [spec.table.name, spec.jobId, spec.token.toString()],
+      );
+      const row = r.rows[0]!;
+      if (BigInt(row.token) !== spec.token) throw fenceLost(spec, BigInt(row.token));
+      const exists = await c.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [
+        qualifiedName(spec.table),
+      ]);
+      if (exists.rows[0]?.t == null) {
+        // UNLOGGED: staged rows are written once to the WAL (when published), not twice. A server
+        // crash empties the table; the ledger below then no longer matches and is corrected.
+        await c.query(stagingTableSql(spec.table.schema, spec.table.name, layoutOf(spec, 0), { unlogged: true }));
+      }
+      const published = row.published === null ? null : Number(row.published);
+      let staged = await stagedGroups(c, spec.table.name);
+      if (staged.size > 0 && published === null) staged = await forgetLostGroups(c, spec, staged);
+      return { staged, publishedRows: published };
+    });
+  }
+
+  /** Groups already staged (committed with their row counts), by group index. */
+  async staged(tableName: string): Promise<Map<number, number>> {
+    await this.ensureSchema();
+    return withClient(this.pool, (c) => stagedGroups(c, tableName));
+  }
+
+  /**
+   * Copies one group in one transaction that also records its row count, after checking the
+   * fence (the check comes after the COPY, so a newer run waits at most for a commit, never for
+   * a COPY). `alsoInTransaction` runs on the same client before COMMIT (same-database job tables
+   * mark the file Completed atomically with its rows).
+   */
+  async stageGroup(
+    spec: JobStagingSpec,
+    group: number,
+    copy: GroupCopy,
+    signal: AbortSignal,
+    alsoInTransaction?: (c: PoolClient, rows: number) => Promise<void>,
+  ): Promise<number> {
+    return inTransaction(this.pool, async (c) => {
+      const rows = await copy(c, spec.table, layoutInputOf(spec, group));
+      signal.throwIfAborted();
+      await checkFence(c, spec, 'SHARE');
+      await c
+        .query(`INSERT INTO ${GROUPS} (staging_table, group_index, rows, token) VALUES ($1, $2, $3, $4)`, [
+          spec.table.name,
+          group,
+          rows,
+          spec.token.toString(),
+        ])
+        .catch((e: unknown) => {
+          if ((e as { code?: unknown }).code === '23505')
+            throw fenceLost(spec, null, `group ${group} was staged by another run`);
+          throw e;
+        });
+      if (alsoInTransaction) await alsoInTransaction(c, rows);
+      return rows;
+    });
+  }
+
+  /**
+   * Publishes every staged row into the collection in the caller's transaction (opened with
+   * `inPublishTransaction`), after checking the fence and that each expected group's staged rows
+   * equal its recorded count. A group whose rows differ is removed so the next run stages it
+   * again (SinkError StagedCountMismatch, retryable).
+   */
+  async inPublishTransaction<T>(
+    spec: JobStagingSpec,
+    expectedGroups: readonly number[],
+    run: (c: PoolClient, publish: () => Promise<number>) => Promise<T>,
+  ): Promise<T> {
+    return inTransaction(this.pool, async (c) => {
+      const fence = await checkFence(c, spec, 'UPDATE');
+      const publish = async (): Promise<number> => {
+        if (fence.published !== null) return fence.published; // an earlier run published, then died
+        await this.verifyCounts(c, spec, expectedGroups);
+        const layout = layoutOf(spec, 0);
+        let n: number;
+        try {
+          n = (await c.query(publishSql(spec.target, spec.table, layout))).rowCount ?? 0;
+        } catch (e) {
+          throw toSinkError(e, { layout });
+        }
+        await c.query(`UPDATE ${RUNS} SET published_rows = $2, published_at = now() WHERE staging_table = $1`, [
+          spec.table.name,
+          n,
+        ]);
+        return n;
+      };
+      return run(c, publish);
+    });
+  }
+
+  private async verifyCounts(c: PoolClient, spec: JobStagingSpec, expectedGroups: readonly number[]): Promise<void> {
+    const recorded = await stagedGroups(c, spec.table.name);
+    const actual = new Map<number, number>();
+    const r = await c.query<{ g: number; n: string }>(
+      `SELECT ${quoteIdent(STAGING_GROUP_COLUMN)} AS g, count(*)::text AS n FROM ${qualifiedName(spec.table)} GROUP BY 1`,
+    );
+    for (const row of r.rows) actual.set(row.g, Number(row.n));
+    const bad: string[] = [];
+    const groups = new Set([...expectedGroups, ...actual.keys()]);
+    for (const g of groups) {
+      const want = recorded.get(g);
+      const have = actual.get(g) ?? 0;
+      if (want === undefined || want !== have || !expectedGroups.includes(g)) {
+        bad.push(`group ${g}: ${have} rows staged, ${want ?? 'none'} recorded`);
+      }
+    }
+    if (bad.length === 0) return;
+    // Outside the publish transaction (it rolls back): remove what cannot be trusted.
+    const broken = [...groups].filter((g) => recorded.get(g) !== (actual.get(g) ?? 0) || !expectedGroups.includes(g));
+    await withClient(this.pool, async (c2) => {
+      await c2.query(
+        `DELETE FROM ${qualifiedName(spec.table)} WHERE ${quoteIdent(STAGING_GROUP_COLUMN)} = ANY($1::int[])`,
+        [broken],
+      );
+      await c2.query(`DELETE FROM ${GROUPS} WHERE staging_table = $1 AND group_index = ANY($2::int[])`, [
+        spec.table.name,
+        broken,
+      ]);
+    });
+    throw new SinkError(
+      SinkErrorCode.StagedCountMismatch,
+      `staged rows differ from the recorded counts (${bad.join('; ')}); those groups will be staged again`,
+      { retryable: true, details: { groups: broken } },
+    );
+  }
+
+  /** Drops a job's staging table and bookkeeping (terminal jobs; idempotent). */
+  async drop(tableName: string): Promise<void> {
+    await this.ensureSchema();
+    await withClient(this.pool, async (c) => {
+      await c.query(`DROP TABLE IF EXISTS ${quoteIdent(STAGING_SCHEMA)}.${quoteIdent(tableName)}`);
+      await c.query(`DELETE FROM ${GROUPS} WHERE staging_table = $1`, [tableName]);
+      await c.query(`DELETE FROM ${RUNS} WHERE staging_table = $1`, [tableName]);
+    });
+  }
+
+  /** Staging tables of one installation (tables and bookkeeping rows), for clean-up. */
+  async listTables(installation: string): Promise<string[]> {
+    await this.ensureSchema();
+    const prefix = stagingTablePrefix(installation);
+    const r = await this.pool.query<{ name: string }>(
+      `SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 AND starts_with(tablename, $2)
+       UNION SELECT staging_table FROM ${RUNS} WHERE starts_with(staging_table, $2)`,
+      [STAGING_SCHEMA, prefix],
+    );
+    return r.rows.map((x) => x.name);
+  }
+}
+
+/** The staging layout of one group: the collection's columns plus `$partition` and `$group`. */
+function layoutInputOf(spec: JobStagingSpec, group: number): LayoutInput {
+  return {
+    ...spec.layout,
+    extra: [{ name: PARTITION_COLUMN, type: 'text', value: spec.partition }, groupColumn(group)],
+  };
+}
+
+function layoutOf(spec: JobStagingSpec, group: number): CopyLayout {
+  return buildCopyLayout(layoutInputOf(spec, group));
+}
+
+/**
+ * Streams one group's rows into `table` with binary COPY on the given client (inside the staging
+ * transaction) and returns the row count: plain batches (`copyingBatches`) or the staging pipeline.
+ */
+export type GroupCopy = (client: PoolClient, table: TableName, layout: LayoutInput) => Promise<number>;
+
+/** A GroupCopy of row batches on this thread (copyBatches). */
+export function copyingBatches(batches: AsyncIterable<RowBatch>, signal: AbortSignal): GroupCopy {
+  return async (c, table, layout) => (await copyBatches(c, table, buildCopyLayout(layout), batches, { signal })).rows;
+}
+
+async function stagedGroups(c: PoolClient, table: string): Promise<Map<number, number>> {
+  const r = await c.query<{ g: number; n: string }>(
+    `SELECT group_index AS g, rows::text AS n FROM ${GROUPS} WHERE staging_table = $1`,
+    [table],
+  );
+  return new Map(r.rows.map((x) => [x.g, Number(x.n)]));
+}
+
+/**
+ * A resumed run trusts only recorded groups whose rows are all there: after a PostgreSQL crash
+ * the unlogged staging table is empty while the ledger still lists its groups.
+ */
+async function forgetLostGroups(
+  c: PoolClient,
+  spec: JobStagingSpec,
+  recorded: Map<number, number>,
+): Promise<Map<number, number>> {
+  const r = await c.query<{ g: number; n: string }>(
+    `SELECT ${quoteIdent(STAGING_GROUP_COLUMN)} AS g, count(*)::text AS n FROM ${qualifiedName(spec.table)} GROUP BY 1`,
+  );
+  const actual = new Map(r.rows.map((x) => [x.g, Number(x.n)]));
+  const lost = [...recorded].filter(([g, n]) => actual.get(g) !== n).map(([g]) => g);
+  if (lost.length === 0) return recorded;
+  await c.query(`DELETE FROM ${qualifiedName(spec.table)} WHERE ${quoteIdent(STAGING_GROUP_COLUMN)} = ANY($1::int[])`, [
+    lost,
+  ]);
+  await c.query(`DELETE FROM ${GROUPS} WHERE staging_table = $1 AND group_index = ANY($2::int[])`, [
+    spec.table.name,
+    lost,
+  ]);
+  return new Map([...recorded].filter(([g]) => !lost.includes(g)));
+}
+
+async function checkFence(
+  c: PoolClient,
+  spec: JobStagingSpec,
+  lock: 'SHARE' | 'UPDATE',
+): Promise<{ published: number | null }> {
+  const r = await c.query<{ token: string; published: string | null }>(
+    `SELECT token::text, published_rows::text AS published FROM ${RUNS} WHERE staging_table = $1 FOR ${lock}`,
+    [spec.table.name],
+  );
+  const row = r.rows[0];
+  if (row === undefined) throw fenceLost(spec, null, 'its staging was dropped');
+  if (BigInt(row.token) !== spec.token) throw fenceLost(spec, BigInt(row.token));
+  return { published: row.published === null ? null : Number(row.published) };
+}
+
+function fenceLost(spec: JobStagingSpec, newer: bigint | null, why?: string): SinkError {
+  return new SinkError(
+    SinkErrorCode.FenceLost,
+    `run ${spec.token} of ${spec.jobId} lost its fence: ${why ?? `run ${newer ?? '?'} took the job over`}`,
+    { details: { jobId: spec.jobId, token: spec.token.toString(), newer: newer?.toString() ?? null } },
+  );
+}

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { startTestGateway, type TestGateway } from '@gw/testing';
+import { HttpTestServer } from '../../support/storage/http-test-server';
+import { DIGEST_SQL, expectedDigestInput, jsonl, range } from './fixtures';
+import { createJob, newCollection, WorkerProcesses } from './harness';
+
+/** One job over many workers (issue 12 point 6, decision 0502), with real worker processes. */
+let web: HttpTestServer;
+let gw: TestGateway;
+let key: string;
+
+const ENV = {
+  WORKER_LEASE_MS: '2000',
+  WORKER_RECONCILE_INTERVAL_MS: '500',
+  WORKER_CONCURRENCY: '1',
+  STORAGE_ALLOW_PRIVATE_NETWORKS: 'true',
+  STORAGE_ALLOW_HTTP: 'true',
+};
+
+const workers = new WorkerProcesses(() => gw, ENV);
+
+beforeAll(async () => {
+  web = new HttpTestServer();
+  await web.start();
+  gw = await startTestGateway(ENV);
+  key = await gw.apiKey(['admin']);
+});
+afterAll(async () => {
+  await workers.killAll();
+  await gw?.close();
+  await web?.stop();
+});
+
+async function stagers(jobId: string): Promise<{ group_index: number; pid: string }[]> {
+  const r = await gw.db.query(
+    `SELECT f.group_index, split_part(f.claim_owner, ':', 2) AS pid FROM import_job_files f
+       JOIN import_jobs j ON j.id = f.job_id WHERE j.job_id = $1 ORDER BY f.group_index`,
+    [jobId],
+  );
+  return r.rows as { group_index: number; pid: string }[];
+}
+
+describe('one job over many workers', () => {
+  it('two worker processes stage the groups of one job in parallel, and it is published once', async () => {
+    onTestFailed(() => {
+      console.log(workers.outputs());
+    });
+    const c = await newCollection(gw, key, 'spread');
+    const groups = 8;
+    const ids = (k: number) => range(k * 500 + 1, 500);
+    for (let k = 0; k < groups; k++) {
+      // Every request (stat and read) waits before its first byte, so a group takes long enough for the other process to join.
+      web.put(`/${c}/${k}.jsonl`, jsonl(ids(k)), { slowFirstByte: { count: 100, ms: 300 } });
+    }
+    const a = workers.start();
+    const b = workers.start();
+    const jobId = await createJob(gw, key, {
+      collectionName: c,
+      objectUrls: Array.from({ length: groups }, (_, k) => [web.url(`/${c}/${k}.jsonl`)]),
+    });
+    await expect
+      .poll(
+        async () =>
+          (await gw.db.query(`SELECT state FROM import_jobs WHERE job_id = $1`, [jobId])).rows[0]?.state as string,
+        { timeout: 40_000, interval: 100 },
+      )
+      .toBe('Completed');
+
+    const all = Array.from({ length: groups }, (_, k) => ids(k)).flat();
+    const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${c}"`));
+    expect(d.rows[0]).toEqual({ n: all.length, text: expectedDigestInput(all) });
+    const by = await stagers(jobId);
+    const pids = new Set(by.map((s) => s.pid));
+    expect([...pids].sort()).toEqual([String(a.child.pid), String(b.child.pid)].sort());
+    const completed = await gw.db.query(
+      `SELECT count(*)::int AS n FROM import_job_events e JOIN import_jobs j ON j.id = e.job_id
+        WHERE j.job_id = $1 AND e.to_state = 'Completed'`,
+      [jobId],
+    );
+    expect(completed.rows[0].n).toBe(1);
+    const files = await gw.db.query(
+      `SELECT sum(f.imported_rows)::int AS rows, bool_and(f.state = 'Completed') AS done FROM import_job_files f
+         JOIN import_jobs j ON j.id = f.job_id WHERE j.job_id = $1`,
+      [jobId],
+    );
+    expect(files.rows[0]).toEqual({ rows: all.length, done: true });
+  }, 90_000);
+});
