@@ -213,19 +213,28 @@ async function* csvPieces(input: ByteInput, pieceBytes: number): AsyncGenerator<
     }
     const n = chunk.length;
     let i = 0;
+    // The next quote at or after i (n: none), looked up again only once i has passed it: searching
+    // afresh for every record would rescan the rest of the chunk per row when there are no quotes.
+    let q = -1;
+    const nextQuote = (): number => {
+      if (q < i) {
+        q = chunk.indexOf(QUOTE, i);
+        if (q < 0) q = n;
+      }
+      return q;
+    };
     while (i < n) {
       if (inQuotes) {
-        const q = chunk.indexOf(QUOTE, i);
-        const stop = q < 0 ? n : q;
+        const stop = nextQuote();
         for (let l = chunk.indexOf(LF, i); l >= 0 && l < stop; l = chunk.indexOf(LF, l + 1)) lines++;
-        if (q < 0) break;
+        if (stop === n) break;
         inQuotes = false;
-        i = q + 1;
+        i = stop + 1;
         continue;
       }
-      const q = chunk.indexOf(QUOTE, i);
+      const qAt = nextQuote();
       const l = chunk.indexOf(LF, i);
-      if (l >= 0 && (q < 0 || l < q)) {
+      if (l >= 0 && l < qAt) {
         const end = base + l;
         lines++;
         const lenNoCr = end - recStart - ((l > 0 ? chunk[l - 1] === CR : prevCr) ? 1 : 0);
@@ -240,9 +249,9 @@ async function* csvPieces(input: ByteInput, pieceBytes: number): AsyncGenerator<
           cutLines = lines;
         }
         i = l + 1;
-      } else if (q >= 0) {
+      } else if (qAt < n) {
         inQuotes = true;
-        i = q + 1;
+        i = qAt + 1;
       } else i = n;
     }
     prevCr = n > 0 && chunk[n - 1] === CR;
