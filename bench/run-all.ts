@@ -20,6 +20,12 @@ const benches: { name: string; file: string; args: string[]; env?: Record<string
   },
   { name: 'storage: resilient read path vs bare clients', file: 'storage-read.js', args: [] },
   {
+    name: 'jobs: staging pipeline (stageGroup) vs raw binary COPY',
+    file: 'stage-pipeline.js',
+    args: [],
+    env: { BENCH_ROWS: '200000' },
+  },
+  {
     name: 'end to end import (issue 12): API + worker processes vs binary COPY',
     file: 'import-e2e.js',
     args: [],

@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, loadDotEnv } from './config';
@@ -34,6 +34,15 @@ describe('loadConfig', () => {
     expect(c.storage.allowPrivateNetworks).toEqual({ all: false, cidrs: [] });
     expect(c.authDisabled).toBe(false);
     expect(c.logLevel).toBe('info');
+  });
+
+  it('defaults WORKER_PARSE_THREADS to the core count and takes 0 as parsing on the main thread', () => {
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY }).worker.parseThreads).toBe(Math.max(1, availableParallelism()));
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, WORKER_PARSE_THREADS: '0' }).worker.parseThreads).toBe(0);
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, WORKER_PARSE_THREADS: '3' }).worker.parseThreads).toBe(3);
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, WORKER_PARSE_THREADS: '-1' })).toEqual([
+      'WORKER_PARSE_THREADS: expected a whole number from 0 to 256 (got "-1")',
+    ]);
   });
 
   it('names every invalid variable and the expected form at once', () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseAzureConnectionString } from './azure-connection-string';
@@ -119,6 +120,8 @@ const envSchema = z.object({
   WORKER_COLLECTION_CONCURRENCY: int(1, 1, 256),
   WORKER_LEASE_MS: int(30_000, 1000),
   WORKER_RECONCILE_INTERVAL_MS: int(5_000, 100),
+  // 0 parses on the main thread (still overlapped with COPY); N ≥ 1 runs a pool of N parse threads.
+  WORKER_PARSE_THREADS: int(Math.max(1, availableParallelism()), 0, 256),
   STORAGE_DEFAULT_URL: optionalText,
   STORAGE_S3_ENDPOINT: optionalUrl(['http:', 'https:']),
   STORAGE_S3_REGION: optionalText,
@@ -190,7 +193,14 @@ export interface AppConfig {
     batchBytes: number;
     maxAttempts: number;
   };
-  worker: { concurrency: number; collectionConcurrency: number; leaseMs: number; reconcileIntervalMs: number };
+  worker: {
+    concurrency: number;
+    collectionConcurrency: number;
+    leaseMs: number;
+    reconcileIntervalMs: number;
+    /** Parse threads of a worker process, shared by its jobs; 0 = parse on the main thread. */
+    parseThreads: number;
+  };
   storage: {
     defaultUrl?: string;
     s3: { endpoint?: string; region?: string; forcePathStyle: boolean; accessKey?: string; secretKey?: string };
@@ -362,6 +372,7 @@ export function loadConfig(
       collectionConcurrency: env.WORKER_COLLECTION_CONCURRENCY,
       leaseMs: env.WORKER_LEASE_MS,
       reconcileIntervalMs: env.WORKER_RECONCILE_INTERVAL_MS,
+      parseThreads: env.WORKER_PARSE_THREADS,
     },
     storage: {
       defaultUrl: env.STORAGE_DEFAULT_URL,

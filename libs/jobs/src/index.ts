@@ -57,3 +57,15 @@ export {
   type RunResult,
 } from './import/run-import.usecase';
 export { sweepSpoolFiles } from './import/plan';
+export {
+  ChunkQueue,
+  DEFAULT_MAX_QUEUED_BYTES,
+  DEFAULT_PIECE_BYTES,
+  ParsePool,
+  parseThreadEntry,
+  stageGroup,
+  stageUnits,
+  type StageGroupInput,
+  type StageUnit,
+  type StageGroupOptions,
+} from './pipeline';

@@ -37,14 +37,53 @@ function abortedError(signal: AbortSignal): SinkError {
 }
 
 /**
+ * Rows already encoded as binary COPY tuples: `parts` hold exactly `rowCount` whole tuples (no
+ * header or trailer), rows `firstRow…` of `file`. The unit copyEncoded writes, and what parse
+ * threads hand back.
+ */
+export interface EncodedChunk {
+  readonly parts: readonly Uint8Array[];
+  readonly byteLength: number;
+  readonly file: string;
+  /** 1-based row of the file group of the first tuple (RowBatch.firstRow numbering). */
+  readonly firstRow: number;
+  readonly rowCount: number;
+}
+
+export interface CopyEncodedOptions {
+  /** Aborting cancels the COPY (CopyFail) and rejects with SinkError(Aborted). */
+  readonly signal?: AbortSignal;
+  /** Called after each chunk has been written to the COPY stream (not yet committed). */
+  readonly onChunk?: (chunk: EncodedChunk) => void | Promise<void>;
+}
+
+/**
+ * Encodes batches into EncodedChunks, one per batch, checking each against the layout. Errors of
+ * the batch source and of encoding (SinkError LayoutMismatch / ValueOutOfRange) propagate as they are.
+ */
+export async function* encodeBatches(
+  layout: CopyLayout,
+  batches: AsyncIterable<RowBatch>,
+  chunkBytes: number = DEFAULT_CHUNK_BYTES,
+): AsyncGenerator<EncodedChunk, void, undefined> {
+  const w = new ChunkWriter(chunkBytes);
+  for await (const batch of batches) yield encodeBatch(layout, batch, w);
+}
+
+/** One batch as an EncodedChunk, written through w (whose unused tail is kept for the next batch). */
+export function encodeBatch(layout: CopyLayout, batch: RowBatch, w: ChunkWriter): EncodedChunk {
+  layout.checkBatch(batch);
+  const parts: Uint8Array[] = [...layout.encodeRows(batch, w), ...w.takeAll()];
+  let byteLength = 0;
+  for (const p of parts) byteLength += p.length;
+  return { parts, byteLength, file: batch.file, firstRow: batch.firstRow, rowCount: batch.rowCount };
+}
+
+/**
  * Streams the batches into `table` with one binary COPY on the caller's client, inside the caller's
  * transaction (BEGIN/COMMIT are the caller's; this never commits). Encoding runs batch by batch
  * into ~1 MiB chunks and waits for 'drain', so memory stays bounded whatever the input size.
- *
- * On any failure the COPY is cancelled (CopyFail) and awaited, so the caller's transaction is
- * left failed and ROLLBACK works at once. PostgreSQL and connection errors reject as SinkError
- * (retryable for connection-class ones); an abort rejects as SinkError(Aborted); errors thrown by
- * the batch source or onBatch are rethrown as they are.
+ * Same guarantees as copyEncoded, which it runs.
  */
 export async function copyBatches(
   client: PoolClient,
@@ -53,7 +92,31 @@ export async function copyBatches(
   batches: AsyncIterable<RowBatch>,
   opts: CopyOptions = {},
 ): Promise<{ rows: number }> {
-  const { signal, onBatch } = opts;
+  const { onBatch } = opts;
+  return copyEncoded(client, table, layout, encodeBatches(layout, batches, opts.chunkBytes), {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(onBatch ? { onChunk: (c: EncodedChunk) => onBatch(c.rowCount) } : {}),
+  });
+}
+
+/**
+ * Writes encoded chunks into `table` with one binary COPY on the caller's client, inside the
+ * caller's transaction (this never commits), waiting for 'drain' after each part.
+ *
+ * On any failure the COPY is cancelled (CopyFail) and awaited, so the caller's transaction is
+ * left failed and ROLLBACK works at once. PostgreSQL and connection errors reject as SinkError
+ * (retryable for connection-class ones) naming the file and row of the failing COPY line; an
+ * abort rejects as SinkError(Aborted); errors thrown by the chunk source or onChunk are rethrown
+ * as they are.
+ */
+export async function copyEncoded(
+  client: PoolClient,
+  table: TableName,
+  layout: CopyLayout,
+  chunks: AsyncIterable<EncodedChunk>,
+  opts: CopyEncodedOptions = {},
+): Promise<{ rows: number }> {
+  const { signal, onChunk } = opts;
   if (signal?.aborted) throw abortedError(signal);
   const stream = client.query(copyFrom(copySql(table, layout)));
   let streamError: Error | undefined = undefined;
@@ -80,7 +143,7 @@ export async function copyBatches(
     return undefined;
   };
 
-  const write = async (chunk: Buffer): Promise<void> => {
+  const write = async (chunk: Uint8Array): Promise<void> => {
     throwIfFailed();
     if (!stream.write(chunk)) await once(stream, 'drain', signal ? { signal } : {});
   };
@@ -95,13 +158,12 @@ export async function copyBatches(
     abortWaiter.catch(() => undefined);
   }
 
-  const it = batches[Symbol.asyncIterator]();
+  const it = chunks[Symbol.asyncIterator]();
   let sourceBusy = false; // a next() is pending (an abort won the race)
   let phase: 'sink' | 'source' = 'sink';
-  const w = new ChunkWriter(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   let rows = 0;
   try {
-    w.bytes(COPY_HEADER);
+    await write(COPY_HEADER);
     for (;;) {
       phase = 'source';
       sourceBusy = true;
@@ -110,27 +172,23 @@ export async function copyBatches(
       sourceBusy = false;
       if (r.done === true) break;
       phase = 'sink';
-      const batch = r.value;
-      layout.checkBatch(batch);
-      marks.push({ line, file: batch.file, firstRow: batch.firstRow });
-      line += batch.rowCount;
-      for (const chunk of layout.encodeRows(batch, w)) {
-        await write(chunk);
+      const chunk = r.value;
+      if (chunk.rowCount > 0) marks.push({ line, file: chunk.file, firstRow: chunk.firstRow });
+      line += chunk.rowCount;
+      for (const part of chunk.parts) {
+        await write(part);
         if (signal?.aborted) throw abortedError(signal);
       }
-      // The batch's tail too, so onBatch means "in the stream" and errors surface batch by batch.
-      for (const chunk of w.takeAll()) await write(chunk);
       throwIfFailed();
-      rows += batch.rowCount;
-      if (onBatch) {
+      rows += chunk.rowCount;
+      if (onChunk) {
         phase = 'source';
-        await onBatch(batch.rowCount);
+        await onChunk(chunk);
         phase = 'sink';
       }
       if (signal?.aborted) throw abortedError(signal);
     }
-    w.bytes(COPY_TRAILER);
-    for (const chunk of w.takeAll()) await write(chunk);
+    await write(COPY_TRAILER);
     throwIfFailed();
     stream.end();
     await once(stream, 'finish', signal ? { signal } : {});

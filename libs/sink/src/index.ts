@@ -8,7 +8,19 @@ export {
   type LayoutColumn,
   type LayoutInput,
 } from './layout';
-export { copyBatches, copySql, qualifiedName, type CopyOptions, type TableName } from './copy';
+export {
+  copyBatches,
+  copyEncoded,
+  copySql,
+  encodeBatch,
+  encodeBatches,
+  qualifiedName,
+  type CopyEncodedOptions,
+  type CopyOptions,
+  type EncodedChunk,
+  type TableName,
+} from './copy';
+export { ChunkWriter } from './chunk-writer';
 export { toSinkError, type ErrorContext } from './errors-map';
 export { stagingTableSql, publishSql, groupColumn, STAGING_GROUP_COLUMN } from './staging';
 export {
