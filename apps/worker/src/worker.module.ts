@@ -5,6 +5,7 @@ import { DbModule, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
 import { CredentialsCipher, ImportJobsModule, QueueModule, RunImportJob } from '@gw/jobs';
 import { ImportProcessor } from './import/import.processor';
 import { ImportWorkerService } from './import/import-worker.service';
+import { ParseThreads } from './import/parse-threads';
 
 @Module({})
 export class WorkerModule {
@@ -15,16 +16,18 @@ export class WorkerModule {
       providers: [
         {
           provide: RunImportJob,
-          inject: [JOB_DB_POOL, TARGET_DB_POOL, CredentialsCipher, APP_CONFIG],
-          useFactory: (jobs: Pool, target: Pool, cipher: CredentialsCipher, c: AppConfig) =>
+          inject: [JOB_DB_POOL, TARGET_DB_POOL, CredentialsCipher, APP_CONFIG, ParseThreads],
+          useFactory: (jobs: Pool, target: Pool, cipher: CredentialsCipher, c: AppConfig, threads: ParseThreads) =>
             new RunImportJob({
               jobs,
               target,
               cipher,
               config: c,
               storageDeps: { ambientCredentials: c.storage.ambientCredentials },
+              parsePool: threads.pool,
             }),
         },
+        ParseThreads,
         ImportProcessor,
         ImportWorkerService,
       ],

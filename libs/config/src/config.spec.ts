@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, loadDotEnv } from './config';
+import { ConfigError, defaultParseThreads, loadConfig, loadDotEnv } from './config';
 
 const KEY = 'a'.repeat(64);
 
@@ -36,8 +36,9 @@ describe('loadConfig', () => {
     expect(c.logLevel).toBe('info');
   });
 
-  it('defaults WORKER_PARSE_THREADS to the core count and takes 0 as parsing on the main thread', () => {
-    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY }).worker.parseThreads).toBe(Math.max(1, availableParallelism()));
+  it('defaults WORKER_PARSE_THREADS to the cores beyond the main thread and PostgreSQL, and takes 0 as parsing on the main thread', () => {
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY }).worker.parseThreads).toBe(Math.max(0, availableParallelism() - 2));
+    expect([1, 2, 3, 4, 16].map((n) => defaultParseThreads(n))).toEqual([0, 0, 1, 2, 14]);
     expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, WORKER_PARSE_THREADS: '0' }).worker.parseThreads).toBe(0);
     expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, WORKER_PARSE_THREADS: '3' }).worker.parseThreads).toBe(3);
     expect(problems({ GATEWAY_SECRET_KEY: KEY, WORKER_PARSE_THREADS: '-1' })).toEqual([

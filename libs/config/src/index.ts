@@ -2,6 +2,7 @@ export {
   type AppConfig,
   ConfigError,
   decodeSecretKey,
+  defaultParseThreads,
   getConfig,
   loadConfig,
   loadDotEnv,

@@ -9,6 +9,7 @@ import { inTransaction, isTransientPgError } from '@gw/pg';
 import { JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, STAGING_SCHEMA, stagingTableName } from '@gw/sink';
 import type { ClosableObjectSource, ObjectSourceDeps } from '@gw/storage';
 import { timeoutReason } from '../jobs.errors';
+import type { ParsePool } from '../pipeline';
 import type { CredentialsCipher } from './credentials-cipher';
 import { PlanError, type PlannedGroup, planGroups, versionsOf } from './plan';
 import { ProgressTracker } from './progress';
@@ -39,6 +40,8 @@ export interface RunImportDeps {
   storageDeps?: ObjectSourceDeps;
   /** Identifies this process in leases and events. */
   workerId?: string;
+  /** This process's parse threads (WORKER_PARSE_THREADS), or none: parse on the main thread. */
+  parsePool?: ParsePool | null;
   /** Ports over `jobs` and `target` (built from the pools when absent). */
   runs?: JobRunsPort;
   staging?: JobStagingPort;

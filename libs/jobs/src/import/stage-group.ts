@@ -1,11 +1,11 @@
 import type { Pool, PoolClient } from 'pg';
 import type { AppConfig } from '@gw/config';
 import type { JobRun } from '@gw/db';
-import { openFileGroup, type ReadOptions } from '@gw/formats';
-import type { RowBatch } from '@gw/schema';
-import { copyingBatches, type GroupCopy, type JobStagingSpec } from '@gw/sink';
+import type { ReadOptions } from '@gw/formats';
+import type { GroupCopy, JobStagingSpec } from '@gw/sink';
 import type { ClosableObjectSource, ObjectSourceDeps, StorageCredentials } from '@gw/storage';
 import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
+import { type ParsePool, type StageGroupOptions, type StageUnit, stageUnits } from '../pipeline';
 import { openUnitInputs, type PlanContext, type PlannedGroup } from './plan';
 import type { ProgressTracker } from './progress';
 import { Aborted } from './run-guard';
@@ -45,6 +45,7 @@ export class GroupStager {
       cipher: CredentialsCipher;
       config: Pick<AppConfig, 'storage' | 'import' | 'worker'>;
       storageDeps?: ObjectSourceDeps;
+      parsePool?: ParsePool | null;
     },
   ) {}
 
@@ -133,7 +134,11 @@ export class GroupStager {
     }
   }
 
-  /** How one group's rows reach a COPY: its units read in order (storage → formats → schema). */
+  /**
+   * How one group's rows reach a COPY: the staging pipeline (decision 0402) reads its units in
+   * order, parses, validates and encodes ahead of the socket, in parse threads when the process
+   * has them; rows and known row counts feed the progress of the group.
+   */
   private groupCopy(slot: StageSlot, g: PlannedGroup): GroupCopy {
     const { run, spec, progress, signal } = slot;
     const group = g.row.groupIndex;
@@ -145,25 +150,26 @@ export class GroupStager {
       ignoreUnknownFields: run.options.ignore_unknown_fields?.toLowerCase() === 'true',
     };
     const schema = { fields: spec.layout.fields, enableDynamicField: spec.layout.dynamicField };
-    async function* batches(): AsyncGenerator<RowBatch> {
+    async function* units(): AsyncGenerator<StageUnit> {
       for (const u of g.units) {
         const { inputs, cleanup } = await openUnitInputs(u, signal, (n) => progress.bytes(group, n));
         try {
-          const reader = openFileGroup(u.format, inputs, schema, readOptions);
-          const known = await reader.totalRows();
-          if (known !== null) progress.knownRows(group, known);
-          for await (const b of reader.batches()) {
-            signal.throwIfAborted();
-            yield b;
-            progress.rows(group, b.rowCount);
-            if (!(await progress.flush(false))) throw new Aborted('lease-lost', 'a progress write found a newer run');
-          }
+          yield { format: u.format, inputs, schema, readOptions };
         } finally {
           await cleanup();
         }
       }
     }
-    return copyingBatches(batches(), signal);
+    const opts: StageGroupOptions = {
+      signal,
+      parseThreads: this.deps.parsePool ?? null,
+      onRows: async (n) => {
+        progress.rows(group, n);
+        if (!(await progress.flush(false))) throw new Aborted('lease-lost', 'a progress write found a newer run');
+      },
+      onKnownRows: (n) => progress.knownRows(group, n),
+    };
+    return async (c, table, layout) => (await stageUnits(c, table, layout, units(), opts)).rows;
   }
 
   private async storedCredentials(run: JobRun): Promise<StoredCredentials | undefined> {
