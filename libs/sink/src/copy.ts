@@ -148,16 +148,6 @@ export async function copyEncoded(
     if (!stream.write(chunk)) await once(stream, 'drain', signal ? { signal } : {});
   };
 
-  let abortWaiter: Promise<never> | undefined;
-  let onAbort: (() => void) | undefined;
-  if (signal) {
-    abortWaiter = new Promise<never>((_, reject) => {
-      onAbort = () => reject(abortedError(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    abortWaiter.catch(() => undefined);
-  }
-
   const it = chunks[Symbol.asyncIterator]();
   let sourceBusy = false; // a next() is pending (an abort won the race)
   let phase: 'sink' | 'source' = 'sink';
@@ -168,7 +158,7 @@ export async function copyEncoded(
       phase = 'source';
       sourceBusy = true;
       const next = it.next();
-      const r = abortWaiter ? await Promise.race([next, abortWaiter]) : await next;
+      const r = await untilAborted(next, signal);
       sourceBusy = false;
       if (r.done === true) break;
       phase = 'sink';
@@ -204,9 +194,34 @@ export async function copyEncoded(
     if (signal?.aborted) throw abortedError(signal);
     if (phase === 'source' && streamError === undefined) throw e;
     throw toSinkError(streamError ?? e, { layout, locate });
-  } finally {
-    if (signal && onAbort) signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * `p`, or a rejection as soon as `signal` aborts. The listener goes when `p` settles: racing every
+ * next() against one long-lived abort promise (Promise.race) left a reaction on it per chunk that
+ * kept the chunk, and so every batch of a file group, alive until the COPY ended.
+ */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(abortedError(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortedError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
 }
 
 interface CopyStreamInternals {
