@@ -170,6 +170,19 @@ export function regularRowLength(rep: Levels, numLevels: number): number {
   return stride;
 }
 
+/**
+ * Whether the page's values are floats the list<float> fast path can view: PLAIN ones still in the
+ * page bytes, or BYTE_STREAM_SPLIT ones (DuckDB's PARQUET_VERSION V2) already decoded into a typed
+ * array of the page's own.
+ */
+function floatValuesOf(page: PageState): boolean {
+  const v = page.values;
+  return (
+    v.kind === 'plain' ||
+    (v.kind === 'decoded' && (v.values instanceof Float32Array || v.values instanceof Float64Array))
+  );
+}
+
 /** Decodes a data page (v1 or v2) into a PageState. */
 /** `bytes` is the page as stored, or already decompressed (`decompressed`, see streamPage). */
 function decodeDataPage(
@@ -415,7 +428,7 @@ export class LeafColumnCursor {
     if (
       this.vectorWraps > 0 &&
       page.def === null &&
-      page.values.kind === 'plain' &&
+      floatValuesOf(page) &&
       page.rep !== null &&
       page.rep[from] === 0 // not the continuation of a row from the previous page
     ) {
@@ -423,7 +436,7 @@ export class LeafColumnCursor {
       let lastStart = to - (page.stride > 0 ? page.stride : 1);
       while (lastStart > from && page.rep[lastStart] !== 0) lastStart--;
       const end = to === page.numLevels ? lastStart : to;
-      if (end > from) this.pushVectors(page, page.values.reader, from, end, output);
+      if (end > from) this.pushVectors(page, from, end, output);
       if (end === to) return;
       from = end;
     }
@@ -450,15 +463,14 @@ export class LeafColumnCursor {
    * Fast path for list<float|double> rows with no nulls in the page: each row is a typed-array view
    * of the page's values, wrapped as hyparquet's assembly would wrap it (assembleNested unwraps it).
    */
-  private pushVectors(
-    page: PageState,
-    reader: { view: DataView; offset: number },
-    from: number,
-    to: number,
-    output: unknown[],
-  ): void {
+  private pushVectors(page: PageState, from: number, to: number, output: unknown[]): void {
     const rep = page.rep!;
-    const values = this.plainFloats(reader, to - from);
+    const v = page.values;
+    let values: Float32Array | Float64Array;
+    if (v.kind === 'plain') values = this.plainFloats(v.reader, to - from);
+    else if (v.kind === 'decoded' && (v.values instanceof Float32Array || v.values instanceof Float64Array))
+      values = v.values.subarray(page.valueAt, page.valueAt + to - from);
+    else throw new ParquetStructureError(`column '${this.pathKey}': no float values for the vector path`);
     const stride = page.stride;
     const wraps = this.vectorWraps;
     if (stride > 0) {
@@ -635,7 +647,7 @@ export class LeafColumnCursor {
       this.pushRange(page, 0, c, [last]);
       this.lastOpen = c >= page.numLevels;
     } else this.lastOpen = false;
-    if (this.vectorWraps > 0 && page.def === null && page.values.kind === 'plain' && page.rep !== null) {
+    if (this.vectorWraps > 0 && page.def === null && floatValuesOf(page) && page.rep !== null) {
       const rest = page.numLevels - page.levelAt;
       const stride = regularRowLength(page.levelAt === 0 ? page.rep : page.rep.subarray(page.levelAt), rest);
       // Rows of a regular page are found by arithmetic; only a page that starts at a row can be.
