@@ -349,10 +349,12 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
           } catch (e) {
             throw decodeError(e, groupStart + at, groupStart + at + take);
           }
-          const cols = group.names.map((name) => [name, window.get(name)!] as const);
+          const names = group.names;
+          const data = names.map((name) => window.get(name)!);
+          // One row object for the whole window: addRow copies the values out and keeps no reference.
+          const row: Record<string, unknown> = {};
           for (let k = 0; k < take; k++) {
-            const row: Record<string, unknown> = {};
-            for (const [name, data] of cols) row[name] = data[k];
+            for (let c = 0; c < names.length; c++) row[names[c]!] = data[c]![k];
             for (const [name, t] of transforms) row[name] = t(row[name]);
             try {
               builder.addRow(row);
