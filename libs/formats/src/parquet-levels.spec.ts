@@ -49,14 +49,18 @@ describe('readLevels decodes the RLE/bit-packed hybrid exactly as hyparquet does
         readRleBitPackedHybrid(reader(bytes), width, want, bytes.length);
         const wide = new Uint32Array(n);
         const r = reader(bytes);
-        readLevels(r, width, wide, bytes.length);
+        const max = 2 ** width - 1;
+        const count = readLevels(r, width, wide, bytes.length, max);
+        expect(count, `levels equal to ${max}`).toBe(values.filter((v) => v === max).length);
         expect(Array.from(wide), `width ${width}, seed ${seed}`).toEqual(Array.from(want));
         expect(Array.from(wide)).toEqual(values);
         expect(r.offset).toBe(bytes.length);
         if (width <= 8) {
           const narrow = new Uint8Array(n);
-          readLevels(reader(bytes), width, narrow, bytes.length);
+          const zeros = readLevels(reader(bytes), width, narrow, bytes.length, 0);
           expect(Array.from(narrow), `width ${width}, seed ${seed}, Uint8Array`).toEqual(values);
+          expect(zeros, 'levels equal to 0').toBe(values.filter((v) => v === 0).length);
+          expect(readLevels(reader(bytes), width, narrow, bytes.length)).toBe(0);
         }
       }
     }
@@ -81,8 +85,9 @@ describe('readLevels decodes the RLE/bit-packed hybrid exactly as hyparquet does
     const values = levelsOf(13, 1, 4).map((v, i) => (i % 3 === 0 ? 1 - v : v)); // no run of 8: bit-packed
     const bytes = encode(values, 1);
     const out = new Uint8Array(13);
-    readLevels(reader(bytes), 1, out, bytes.length);
+    const ones = readLevels(reader(bytes), 1, out, bytes.length, 1);
     expect(Array.from(out)).toEqual(values);
+    expect(ones).toBe(values.filter((v) => v === 1).length); // the padding is not counted
   });
 
   it('refuses a bit-packed run that runs past the bytes', () => {
@@ -97,18 +102,25 @@ describe('readLevels decodes the RLE/bit-packed hybrid exactly as hyparquet does
 describe('regularRowLength finds pages whose rows all have one length', () => {
   const rep = (rows: number[]): Uint8Array =>
     Uint8Array.from(rows.flatMap((len) => [0, ...Array<number>(len - 1).fill(1)]));
+  const regular = (levels: Uint8Array): number =>
+    regularRowLength(
+      levels,
+      levels.length,
+      levels.reduce((n, v) => n + (v === 0 ? 1 : 0), 0),
+    );
 
   it('gives the row length of rows of equal length, one row included', () => {
-    expect(regularRowLength(rep([4, 4, 4]), 12)).toBe(4);
-    expect(regularRowLength(rep([128]), 128)).toBe(128);
-    expect(regularRowLength(rep([1, 1, 1, 1]), 4)).toBe(1);
+    expect(regular(rep([4, 4, 4]))).toBe(4);
+    expect(regular(rep([128]))).toBe(128);
+    expect(regular(rep([1, 1, 1, 1]))).toBe(1);
   });
 
-  it('gives 0 for a ragged row anywhere, a page starting mid-row, or no levels', () => {
-    expect(regularRowLength(rep([4, 4, 3, 5]), 16)).toBe(0);
-    expect(regularRowLength(rep([4, 4, 5]), 13)).toBe(0);
-    expect(regularRowLength(rep([4, 4, 4, 2]), 14)).toBe(0);
-    expect(regularRowLength(rep([3, 3]).subarray(1), 5)).toBe(0);
-    expect(regularRowLength(new Uint8Array(0), 0)).toBe(0);
+  it('gives 0 for a ragged row anywhere, rows that even out, a page starting mid-row, or no levels', () => {
+    expect(regular(rep([4, 4, 3, 5]))).toBe(0);
+    expect(regular(rep([4, 4, 5]))).toBe(0);
+    expect(regular(rep([4, 4, 4, 2]))).toBe(0);
+    expect(regular(rep([2, 6, 4, 4]))).toBe(0); // 16 levels, 4 rows: lengths differ, the sum does not
+    expect(regular(rep([3, 3]).subarray(1))).toBe(0);
+    expect(regular(new Uint8Array(0))).toBe(0);
   });
 });

@@ -81,6 +81,8 @@ interface PageState {
   /** null when the column has no definition levels or the page has no nulls. */
   readonly def: Levels | null;
   readonly values: PageValues;
+  /** Rows starting in the page (repetition level 0), when it has repetition levels. */
+  readonly rows: number;
   /** Levels per row when every row has the same count and no element is null, else 0. */
   stride: number;
   levelAt: number;
@@ -145,28 +147,16 @@ function readValues(
   }
 }
 
-/** Whether any level is below `max` (a null or an empty list): native scans instead of a JS loop. */
-function hasLevelBelow(levels: Levels, max: number): boolean {
-  for (let v = 0; v < max; v++) if (levels.indexOf(v) !== -1) return true;
-  return false;
-}
-
 /**
  * The row length when every row of the page has the same number of levels (the rows of a
- * FloatVector column: rep levels 0,1,…,1 per row), else 0. Found with native `indexOf` jumps from
- * row start to row start, so a regular page costs one native scan instead of a JS loop per level.
+ * FloatVector column: rep levels 0,1,…,1 per row), else 0. `rows` is the count of repetition
+ * level 0 (readLevels counted it): when there are exactly that many and each sits at a multiple of
+ * numLevels / rows, every row has that length. One read per row, not one per level.
  */
-export function regularRowLength(rep: Levels, numLevels: number): number {
-  if (numLevels === 0 || rep[0] !== 0) return 0;
-  let next = rep.indexOf(0, 1);
-  const stride = next === -1 ? numLevels : next;
-  if (numLevels % stride !== 0) return 0;
-  for (let at = stride; at < numLevels; at += stride) {
-    if (rep[at] !== 0) return 0;
-    next = rep.indexOf(0, at + 1);
-    if (next !== -1 && next !== at + stride) return 0;
-    if (next === -1 && at + stride !== numLevels) return 0;
-  }
+export function regularRowLength(rep: Levels, numLevels: number, rows: number): number {
+  if (rows === 0 || numLevels % rows !== 0) return 0;
+  const stride = numLevels / rows;
+  for (let at = 0; at < numLevels; at += stride) if (rep[at] !== 0) return 0;
   return stride;
 }
 
@@ -198,6 +188,9 @@ function decodeDataPage(
   let rep: Levels | null = null;
   let def: Levels | null = null;
   let numNulls = 0;
+  /** Levels that start a row (repetition level 0), and values present (definition level = max). */
+  let rows = 0;
+  let present = 0;
   let reader: { view: DataView; offset: number };
   let numLevels: number;
   let encoding: string;
@@ -212,11 +205,11 @@ function decodeDataPage(
     reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
     if (maxRep > 0) {
       rep = levels.get(0, maxRep, numLevels);
-      readLevels(reader, bitWidth(maxRep), rep);
+      rows = readLevels(reader, bitWidth(maxRep), rep, undefined, 0);
     }
     if (maxDef > 0) {
       def = levels.get(1, maxDef, numLevels);
-      readLevels(reader, bitWidth(maxDef), def);
+      present = readLevels(reader, bitWidth(maxDef), def, undefined, maxDef);
     }
   } else if (header.type === 'DATA_PAGE_V2' && v2 !== undefined) {
     numLevels = v2.num_values;
@@ -227,12 +220,12 @@ function decodeDataPage(
     };
     if (maxRep > 0) {
       rep = levels.get(0, maxRep, numLevels);
-      readLevels(levelsReader, bitWidth(maxRep), rep, v2.repetition_levels_byte_length);
+      rows = readLevels(levelsReader, bitWidth(maxRep), rep, v2.repetition_levels_byte_length, 0);
     }
     levelsReader.offset = v2.repetition_levels_byte_length;
     if (maxDef > 0) {
       def = levels.get(1, maxDef, numLevels);
-      readLevels(levelsReader, bitWidth(maxDef), def, v2.definition_levels_byte_length);
+      present = readLevels(levelsReader, bitWidth(maxDef), def, v2.definition_levels_byte_length, maxDef);
     }
     const levelBytes = v2.repetition_levels_byte_length + v2.definition_levels_byte_length;
     let page = compressed.subarray(levelBytes);
@@ -240,13 +233,12 @@ function decodeDataPage(
       page = decompressPage(page, header.uncompressed_page_size - levelBytes, decoder.codec, decoder.compressors);
     reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
   } else throw new ParquetStructureError(`data page without its header (${header.type})`);
-  if (def !== null && hasLevelBelow(def, maxDef)) {
-    let present = 0;
-    for (let i = 0; i < def.length; i++) if (def[i] === maxDef) present++;
+  if (def !== null) {
     numNulls = numLevels - present;
-  } else def = null;
+    if (numNulls === 0) def = null;
+  }
   const values = readValues(reader, encoding, numLevels - numNulls, decoder, header.type === 'DATA_PAGE_V2');
-  return { numLevels, rep, def, values, stride: 0, levelAt: 0, valueAt: 0 };
+  return { numLevels, rep, def, values, rows, stride: 0, levelAt: 0, valueAt: 0 };
 }
 
 /** Codecs whose large pages are decompressed while their bytes stream in (see streamPage). */
@@ -648,10 +640,8 @@ export class LeafColumnCursor {
       this.lastOpen = c >= page.numLevels;
     } else this.lastOpen = false;
     if (this.vectorWraps > 0 && page.def === null && floatValuesOf(page) && page.rep !== null) {
-      const rest = page.numLevels - page.levelAt;
-      const stride = regularRowLength(page.levelAt === 0 ? page.rep : page.rep.subarray(page.levelAt), rest);
       // Rows of a regular page are found by arithmetic; only a page that starts at a row can be.
-      page.stride = page.levelAt === 0 ? stride : 0;
+      page.stride = page.levelAt === 0 ? regularRowLength(page.rep, page.numLevels, page.rows) : 0;
     }
     this.page = page.levelAt < page.numLevels ? page : null;
   }
