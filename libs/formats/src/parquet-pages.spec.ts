@@ -241,6 +241,26 @@ describe('page-at-a-time Parquet decoding equals hyparquet whole-file decoding',
       await expectSameAsWholeFileDecode(new Uint8Array(file));
     }
   });
+  it('hands a flat column without nulls out as its decoded page values, and one with nulls assembled', async () => {
+    const bytes = await duckdbFile('flat.parquet', 'COMPRESSION zstd, ROW_GROUP_SIZE 2048');
+    const metadata = parquetMetadata(arrayBufferOf(bytes));
+    const group = openRowGroupColumns({
+      input: byteInputFromBuffer('t.parquet', bytes),
+      metadata,
+      tree: parquetSchema(metadata),
+      rowGroup: 0,
+      columns: ['id', 'score'],
+      parsers: {},
+      compressors,
+      readAheadBytes: 1 << 20,
+      countBytes: () => undefined,
+    });
+    const window = await group.take(100);
+    expect(window.get('id')).toBeInstanceOf(BigInt64Array);
+    expect(Array.from(window.get('id')!)).toEqual(Array.from({ length: 100 }, (_, i) => BigInt(i)));
+    expect(Array.isArray(window.get('score'))).toBe(true);
+    expect(window.get('score')!.slice(22, 24)).toEqual([33, null]);
+  });
   it('DuckDB files with PARQUET_VERSION V2 (data page v2, delta encodings), gzip', async () => {
     await expectSameAsWholeFileDecode(
       await duckdbFile('v2.parquet', 'COMPRESSION gzip, ROW_GROUP_SIZE 1024, PARQUET_VERSION V2'),

@@ -359,8 +359,21 @@ export class LeafColumnCursor {
     return this.ready.length - (this.lastOpen ? 1 : 0);
   }
 
-  async take(n: number): Promise<unknown[]> {
+  async take(n: number): Promise<DecodedArray> {
     this.takes++;
+    if (!this.nested && this.ready.length === 0) {
+      // A flat column without nulls: the page's values are the rows, handed out as decoded
+      // (a typed array for numbers) without hyparquet's assembly or a copy into `ready`.
+      while (this.page === null && this.pos < this.end) await this.readNextPage();
+      const page = this.page;
+      if (page !== null && page.def === null && page.numLevels - page.levelAt >= n) {
+        const values = this.convertValues(page, page.valueAt, page.valueAt + n);
+        page.levelAt += n;
+        page.valueAt += n;
+        if (page.levelAt >= page.numLevels) this.page = null;
+        return values;
+      }
+    }
     while (this.complete < n) {
       const page = this.page;
       if (page !== null && page.levelAt < page.numLevels) this.assemble(page, n - this.complete);
