@@ -151,72 +151,6 @@ function rawBytes(v: unknown): unknown {
   return Uint8Array.from(v as number[]);
 }
 
-/** Bytes a value of a fixed-width field takes in a RowBatch, or null when its size varies. */
-function fixedWidth(f: FieldSchema): number | null {
-  const dim = f.dim ?? 0;
-  switch (f.dataType) {
-    case 'Bool':
-      return 1;
-    case 'Int8':
-    case 'Int16':
-    case 'Int32':
-    case 'Float':
-      return 4;
-    case 'Int64':
-    case 'Double':
-      return 8;
-    case 'FloatVector':
-      return 4 * dim;
-    case 'BinaryVector':
-      return dim / 8;
-    case 'Float16Vector':
-    case 'BFloat16Vector':
-      return 2 * dim;
-    default:
-      return null;
-  }
-}
-
-/**
- * Rows per batch under `batchBytes` (ReadOptions): the batch's row width is the fixed width of each
- * field read, and for the others (strings, JSON, arrays, extra columns) their largest uncompressed
- * bytes per row in any row group of the file. RowBatchBuilder allocates a batch's typed arrays
- * for all its rows up front, so the cap must hold before the first row, not once bytes pile up.
- */
-function batchRowsFor(
-  metadata: FileMetaData,
-  columns: readonly string[],
-  schema: CollectionSchema,
-  opts: ReadOptions,
-): number {
-  const { batchRows, batchBytes } = opts;
-  if (batchBytes === undefined) return batchRows;
-  const byName = new Map(schema.fields.map((f) => [f.name, f]));
-  const selected = new Set(columns);
-  let fixed = 0;
-  const variable = new Set<string>();
-  for (const name of columns) {
-    const f = byName.get(name);
-    const w = f === undefined ? null : fixedWidth(f);
-    if (w === null) variable.add(name);
-    else fixed += w;
-  }
-  let widest = 0;
-  for (const rg of metadata.row_groups) {
-    const rows = Number(rg.num_rows);
-    if (rows === 0) continue;
-    let bytes = 0;
-    for (const c of rg.columns) {
-      const top = c.meta_data?.path_in_schema[0];
-      if (top !== undefined && selected.has(top) && variable.has(top))
-        bytes += Number(c.meta_data?.total_uncompressed_size ?? 0);
-    }
-    widest = Math.max(widest, bytes / rows);
-  }
-  const rowBytes = Math.max(1, fixed + widest);
-  return Math.max(1, Math.min(batchRows, Math.floor(batchBytes / rowBytes)));
-}
-
 interface Prepared {
   readonly metadata: FileMetaData;
   readonly columns: string[];
@@ -299,10 +233,10 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
     async *batches(): AsyncIterable<RowBatch> {
       const { metadata, columns, transforms } = await ready();
       const tree = parquetSchema(metadata);
-      const batchRows = batchRowsFor(metadata, columns, schema, opts);
-      const builder = new RowBatchBuilder(schema, batchRows, opts);
+      // The builder caps its rows by batchBytes too (RowBatchBuilder.capacity).
+      const builder = new RowBatchBuilder(schema, opts.batchRows, opts);
       // Decode in windows no larger than a batch, so memory follows the batch, not the row group.
-      const windowRows = Math.max(1, Math.min(batchRows, 8192));
+      const windowRows = Math.max(1, Math.min(builder.capacity, 8192));
       let groupStart = 0;
       let emitted = 0;
       for (let g = 0; g < metadata.row_groups.length; g++) {
