@@ -11,6 +11,7 @@ import type { Compressors } from 'hyparquet';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import type { ByteInput } from './byte-input';
+import { readLevels, type Levels } from './parquet-levels';
 import { SnappyStreamDecoder } from './snappy-stream';
 
 /**
@@ -26,7 +27,6 @@ import { SnappyStreamDecoder } from './snappy-stream';
 
 type ColumnDecoder = Parameters<typeof readPage>[2];
 type PageHeader = ReturnType<typeof parquetHeader>;
-type Levels = Uint8Array | Uint32Array;
 
 /** Thrown for structural problems (row counts, page bounds); the reader maps it to a Corrupt error. */
 export class ParquetStructureError extends Error {}
@@ -81,6 +81,10 @@ interface PageState {
   /** null when the column has no definition levels or the page has no nulls. */
   readonly def: Levels | null;
   readonly values: PageValues;
+  /** Rows starting in the page (repetition level 0), when it has repetition levels. */
+  readonly rows: number;
+  /** Levels per row when every row has the same count and no element is null, else 0. */
+  stride: number;
   levelAt: number;
   valueAt: number;
 }
@@ -143,6 +147,32 @@ function readValues(
   }
 }
 
+/**
+ * The row length when every row of the page has the same number of levels (the rows of a
+ * FloatVector column: rep levels 0,1,…,1 per row), else 0. `rows` is the count of repetition
+ * level 0 (readLevels counted it): when there are exactly that many and each sits at a multiple of
+ * numLevels / rows, every row has that length. One read per row, not one per level.
+ */
+export function regularRowLength(rep: Levels, numLevels: number, rows: number): number {
+  if (rows === 0 || numLevels % rows !== 0) return 0;
+  const stride = numLevels / rows;
+  for (let at = 0; at < numLevels; at += stride) if (rep[at] !== 0) return 0;
+  return stride;
+}
+
+/**
+ * Whether the page's values are floats the list<float> fast path can view: PLAIN ones still in the
+ * page bytes, or BYTE_STREAM_SPLIT ones (DuckDB's PARQUET_VERSION V2) already decoded into a typed
+ * array of the page's own.
+ */
+function floatValuesOf(page: PageState): boolean {
+  const v = page.values;
+  return (
+    v.kind === 'plain' ||
+    (v.kind === 'decoded' && (v.values instanceof Float32Array || v.values instanceof Float64Array))
+  );
+}
+
 /** Decodes a data page (v1 or v2) into a PageState. */
 /** `bytes` is the page as stored, or already decompressed (`decompressed`, see streamPage). */
 function decodeDataPage(
@@ -158,6 +188,9 @@ function decodeDataPage(
   let rep: Levels | null = null;
   let def: Levels | null = null;
   let numNulls = 0;
+  /** Levels that start a row (repetition level 0), and values present (definition level = max). */
+  let rows = 0;
+  let present = 0;
   let reader: { view: DataView; offset: number };
   let numLevels: number;
   let encoding: string;
@@ -172,11 +205,11 @@ function decodeDataPage(
     reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
     if (maxRep > 0) {
       rep = levels.get(0, maxRep, numLevels);
-      readRleBitPackedHybrid(reader, bitWidth(maxRep), rep);
+      rows = readLevels(reader, bitWidth(maxRep), rep, undefined, 0);
     }
     if (maxDef > 0) {
       def = levels.get(1, maxDef, numLevels);
-      readRleBitPackedHybrid(reader, bitWidth(maxDef), def);
+      present = readLevels(reader, bitWidth(maxDef), def, undefined, maxDef);
     }
   } else if (header.type === 'DATA_PAGE_V2' && v2 !== undefined) {
     numLevels = v2.num_values;
@@ -187,12 +220,12 @@ function decodeDataPage(
     };
     if (maxRep > 0) {
       rep = levels.get(0, maxRep, numLevels);
-      readRleBitPackedHybrid(levelsReader, bitWidth(maxRep), rep, v2.repetition_levels_byte_length);
+      rows = readLevels(levelsReader, bitWidth(maxRep), rep, v2.repetition_levels_byte_length, 0);
     }
     levelsReader.offset = v2.repetition_levels_byte_length;
     if (maxDef > 0) {
       def = levels.get(1, maxDef, numLevels);
-      readRleBitPackedHybrid(levelsReader, bitWidth(maxDef), def, v2.definition_levels_byte_length);
+      present = readLevels(levelsReader, bitWidth(maxDef), def, v2.definition_levels_byte_length, maxDef);
     }
     const levelBytes = v2.repetition_levels_byte_length + v2.definition_levels_byte_length;
     let page = compressed.subarray(levelBytes);
@@ -201,13 +234,11 @@ function decodeDataPage(
     reader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
   } else throw new ParquetStructureError(`data page without its header (${header.type})`);
   if (def !== null) {
-    let present = 0;
-    for (let i = 0; i < def.length; i++) if (def[i] === maxDef) present++;
     numNulls = numLevels - present;
     if (numNulls === 0) def = null;
   }
   const values = readValues(reader, encoding, numLevels - numNulls, decoder, header.type === 'DATA_PAGE_V2');
-  return { numLevels, rep, def, values, levelAt: 0, valueAt: 0 };
+  return { numLevels, rep, def, values, rows, stride: 0, levelAt: 0, valueAt: 0 };
 }
 
 /** Codecs whose large pages are decompressed while their bytes stream in (see streamPage). */
@@ -301,6 +332,10 @@ export class LeafColumnCursor {
   /** Buffer that large pages are decompressed into, reused (see pageBuffer). */
   private scratch: Uint8Array | null = null;
   private readonly levels = new LevelBuffers();
+  /** Buffer for unaligned PLAIN floats (plainFloats), and the take that last filled it. */
+  private aligned: ArrayBuffer | null = null;
+  private alignedTake = -1;
+  private takes = 0;
 
   constructor(
     private readonly input: ByteInput,
@@ -324,7 +359,21 @@ export class LeafColumnCursor {
     return this.ready.length - (this.lastOpen ? 1 : 0);
   }
 
-  async take(n: number): Promise<unknown[]> {
+  async take(n: number): Promise<DecodedArray> {
+    this.takes++;
+    if (!this.nested && this.ready.length === 0) {
+      // A flat column without nulls: the page's values are the rows, handed out as decoded
+      // (a typed array for numbers) without hyparquet's assembly or a copy into `ready`.
+      while (this.page === null && this.pos < this.end) await this.readNextPage();
+      const page = this.page;
+      if (page !== null && page.def === null && page.numLevels - page.levelAt >= n) {
+        const values = this.convertValues(page, page.valueAt, page.valueAt + n);
+        page.levelAt += n;
+        page.valueAt += n;
+        if (page.levelAt >= page.numLevels) this.page = null;
+        return values;
+      }
+    }
     while (this.complete < n) {
       const page = this.page;
       if (page !== null && page.levelAt < page.numLevels) this.assemble(page, n - this.complete);
@@ -362,6 +411,7 @@ export class LeafColumnCursor {
     const from = page.levelAt;
     let to: number;
     if (page.rep === null) to = Math.min(page.numLevels, from + want);
+    else if (page.stride > 0) to = Math.min(page.numLevels, from + want * page.stride);
     else {
       // Rows start at repetition level 0; `from` is always at one.
       let rows = 1;
@@ -383,15 +433,15 @@ export class LeafColumnCursor {
     if (
       this.vectorWraps > 0 &&
       page.def === null &&
-      page.values.kind === 'plain' &&
+      floatValuesOf(page) &&
       page.rep !== null &&
       page.rep[from] === 0 // not the continuation of a row from the previous page
     ) {
       // The last row of a page may be continued by the next one: it takes the general path.
-      let lastStart = to - 1;
+      let lastStart = to - (page.stride > 0 ? page.stride : 1);
       while (lastStart > from && page.rep[lastStart] !== 0) lastStart--;
       const end = to === page.numLevels ? lastStart : to;
-      if (end > from) this.pushVectors(page, page.values.reader, from, end, output);
+      if (end > from) this.pushVectors(page, from, end, output);
       if (end === to) return;
       from = end;
     }
@@ -418,26 +468,60 @@ export class LeafColumnCursor {
    * Fast path for list<float|double> rows with no nulls in the page: each row is a typed-array view
    * of the page's values, wrapped as hyparquet's assembly would wrap it (assembleNested unwraps it).
    */
-  private pushVectors(
-    page: PageState,
-    reader: { view: DataView; offset: number },
-    from: number,
-    to: number,
-    output: unknown[],
-  ): void {
+  private pushVectors(page: PageState, from: number, to: number, output: unknown[]): void {
     const rep = page.rep!;
-    const values = readPlain(reader, this.decoder.type, to - from, undefined) as Float32Array | Float64Array;
-    let start = from;
-    for (let i = from + 1; i <= to; i++) {
-      if (i === to || rep[i] === 0) {
-        let row: unknown = values.subarray(start - from, i - from);
-        for (let w = 1; w < this.vectorWraps; w++) row = [row];
+    const v = page.values;
+    let values: Float32Array | Float64Array;
+    if (v.kind === 'plain') values = this.plainFloats(v.reader, to - from);
+    else if (v.kind === 'decoded' && (v.values instanceof Float32Array || v.values instanceof Float64Array))
+      values = v.values.subarray(page.valueAt, page.valueAt + to - from);
+    else throw new ParquetStructureError(`column '${this.pathKey}': no float values for the vector path`);
+    const stride = page.stride;
+    const wraps = this.vectorWraps;
+    if (stride > 0) {
+      for (let start = 0, end = to - from; start < end; start += stride) {
+        let row: unknown = values.subarray(start, start + stride);
+        for (let w = 1; w < wraps; w++) row = [row];
         output.push(row);
-        start = i;
+      }
+    } else {
+      let start = from;
+      for (let i = from + 1; i <= to; i++) {
+        if (i === to || rep[i] === 0) {
+          let row: unknown = values.subarray(start - from, i - from);
+          for (let w = 1; w < wraps; w++) row = [row];
+          output.push(row);
+          start = i;
+        }
       }
     }
     page.levelAt = to;
     page.valueAt += to - from;
+  }
+
+  /**
+   * `count` PLAIN floats/doubles at the reader: a view on the page when aligned, else a copy into a
+   * buffer reused from take to take (hyparquet's readPlain allocates a fresh one per window). Rows
+   * handed out by a take are the caller's to copy before the next take, as for the page buffer.
+   */
+  private plainFloats(reader: { view: DataView; offset: number }, count: number): Float32Array | Float64Array {
+    const double = this.decoder.type === 'DOUBLE';
+    const width = double ? 8 : 4;
+    const at = reader.view.byteOffset + reader.offset;
+    if (at + count * width > reader.view.byteOffset + reader.view.byteLength)
+      throw new ParquetStructureError(`column '${this.pathKey}': values run past the page`);
+    reader.offset += count * width;
+    if (at % width === 0)
+      return double ? new Float64Array(reader.view.buffer, at, count) : new Float32Array(reader.view.buffer, at, count);
+    let held = this.aligned;
+    if (held === null || held.byteLength < count * width || this.alignedTake === this.takes) {
+      // A fresh buffer when this take already used the held one (a take that spans two pages).
+      held = new ArrayBuffer(Math.max(count * width, held === null ? 0 : held.byteLength));
+      this.aligned = held;
+    }
+    this.alignedTake = this.takes;
+    new Uint8Array(held, 0, count * width).set(new Uint8Array(reader.view.buffer, at, count * width));
+    return double ? new Float64Array(held, 0, count) : new Float32Array(held, 0, count);
   }
 
   private convertValues(page: PageState, from: number, to: number): DecodedArray {
@@ -563,11 +647,15 @@ export class LeafColumnCursor {
       const last = this.ready.length > 0 && this.lastOpen ? this.ready[this.ready.length - 1] : undefined;
       if (last === undefined)
         throw new ParquetStructureError(`column '${this.pathKey}': a page continues a row that was never started`);
-      let c = 1;
-      while (c < page.numLevels && page.rep[c] !== 0) c++;
+      const next = page.rep.indexOf(0, 1);
+      const c = next === -1 ? page.numLevels : next;
       this.pushRange(page, 0, c, [last]);
       this.lastOpen = c >= page.numLevels;
     } else this.lastOpen = false;
+    if (this.vectorWraps > 0 && page.def === null && floatValuesOf(page) && page.rep !== null) {
+      // Rows of a regular page are found by arithmetic; only a page that starts at a row can be.
+      page.stride = page.levelAt === 0 ? regularRowLength(page.rep, page.numLevels, page.rows) : 0;
+    }
     this.page = page.levelAt < page.numLevels ? page : null;
   }
 

@@ -6,7 +6,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetMetadata } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { fieldOf, type CollectionSchema } from '@gw/schema';
-import { byteInputFromBuffer } from './byte-input';
+import { byteInputFromBuffer, type ByteInput } from './byte-input';
 import { columnValues, failure, readAll } from './spec-helpers';
 
 let dir = '';
@@ -64,6 +64,39 @@ describe('Parquet reader', () => {
     const e = await failure(readAll('parquet', [byteInputFromBuffer('b.parquet', bytes)], narrow));
     expect(e.message).toBe("b.parquet: field 'i': parquet column type INT32(int32) cannot hold a Int8 field");
   });
+  it('ends a batch at batchBytes of row data before batchRows, and reads the same rows', async () => {
+    // 256-d vectors: 1,024 bytes a row, + 8 for the id, + 8 and the text of each name (RowBatchBuilder's count).
+    const bytes = await write(
+      'wide.parquet',
+      `SELECT i::BIGINT AS id, 'name-' || i AS name, list_transform(range(256), x -> (i * 256 + x)::FLOAT) AS vec
+       FROM range(3000) t(i)`,
+    );
+    const schema: CollectionSchema = {
+      enableDynamicField: false,
+      fields: [
+        fieldOf('id', 'Int64', { isPrimary: true }),
+        fieldOf('name', 'VarChar', { maxLength: 32 }),
+        fieldOf('vec', 'FloatVector', { dim: 256 }),
+      ],
+    };
+    const input = (): ByteInput => byteInputFromBuffer('wide.parquet', bytes);
+    const whole = await readAll('parquet', [input()], schema, { batchRows: 10_000 });
+    expect(whole.map((b) => b.rowCount)).toEqual([3000]);
+    const capped = await readAll('parquet', [input()], schema, { batchRows: 10_000, batchBytes: 100_000 });
+    const sizes = capped.map((b) => b.rowCount);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(Math.floor(100_000 / 1040));
+    expect(Math.max(...sizes)).toBeGreaterThanOrEqual(90);
+    expect(sizes.slice(0, -1).every((n) => n === sizes[0])).toBe(true);
+    expect(sizes.reduce((a, n) => a + n, 0)).toBe(3000);
+    expect(capped.map((b) => b.firstRow)).toEqual(sizes.map((_, k) => 1 + k * sizes[0]!));
+    for (const name of ['id', 'name', 'vec']) expect(columnValues(capped, name)).toEqual(columnValues(whole, name));
+    // batchRows still ends batches first when they are the smaller bound; one row is the least.
+    const rows = await readAll('parquet', [input()], schema, { batchRows: 50, batchBytes: 100_000 });
+    expect(rows.map((b) => b.rowCount)).toEqual(Array<number>(60).fill(50));
+    const one = await readAll('parquet', [input()], schema, { batchRows: 1000, batchBytes: 10 });
+    expect(one.length).toBe(3000);
+  });
+
   it('names the file, field and rows of invalid UTF-8 and of a page that cannot be decoded', async () => {
     const schema: CollectionSchema = {
       enableDynamicField: false,

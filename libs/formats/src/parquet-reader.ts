@@ -233,9 +233,10 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
     async *batches(): AsyncIterable<RowBatch> {
       const { metadata, columns, transforms } = await ready();
       const tree = parquetSchema(metadata);
+      // The builder caps its rows by batchBytes too (RowBatchBuilder.capacity).
       const builder = new RowBatchBuilder(schema, opts.batchRows, opts);
       // Decode in windows no larger than a batch, so memory follows the batch, not the row group.
-      const windowRows = Math.max(1, Math.min(opts.batchRows, 8192));
+      const windowRows = Math.max(1, Math.min(builder.capacity, 8192));
       let groupStart = 0;
       let emitted = 0;
       for (let g = 0; g < metadata.row_groups.length; g++) {
@@ -282,10 +283,12 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
           } catch (e) {
             throw decodeError(e, groupStart + at, groupStart + at + take);
           }
-          const cols = group.names.map((name) => [name, window.get(name)!] as const);
+          const names = group.names;
+          const data = names.map((name) => window.get(name)!);
+          // One row object for the whole window: addRow copies the values out and keeps no reference.
+          const row: Record<string, unknown> = {};
           for (let k = 0; k < take; k++) {
-            const row: Record<string, unknown> = {};
-            for (const [name, data] of cols) row[name] = data[k];
+            for (let c = 0; c < names.length; c++) row[names[c]!] = data[c]![k];
             for (const [name, t] of transforms) row[name] = t(row[name]);
             try {
               builder.addRow(row);

@@ -78,7 +78,8 @@ export class SnappyStreamDecoder {
       if (offset === 0 || offset > this.written) throw new Error(`snappy: copy offset ${offset} out of range`);
       if (this.written + len > out.length) throw new Error('snappy: copy runs past the output');
       const from = this.written - offset;
-      if (offset >= len) out.copyWithin(this.written, from, from + len);
+      // Short copies byte by byte: a native copyWithin costs more than the bytes it moves.
+      if (offset >= len && len > 32) out.copyWithin(this.written, from, from + len);
       else for (let k = 0; k < len; k++) out[this.written + k] = out[from + k]!;
       this.written += len;
       i += header;
@@ -89,7 +90,11 @@ export class SnappyStreamDecoder {
   /** Copies up to `len` literal bytes from data[at…]; what the chunk lacks is taken from the next. */
   private literal(data: Uint8Array, at: number, len: number): number {
     const k = Math.min(len, data.length - at);
-    this.out.set(data.subarray(at, at + k), this.written);
+    const out = this.out;
+    if (k <= 32) {
+      // Short literals byte by byte: a subarray and a native set cost more than the bytes they move.
+      for (let j = 0, w = this.written; j < k; j++) out[w + j] = data[at + j]!;
+    } else out.set(data.subarray(at, at + k), this.written);
     this.written += k;
     this.literalLeft = len - k;
     return at + k;

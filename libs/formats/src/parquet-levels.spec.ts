@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
+import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
+import { readLevels } from './parquet-levels';
+import { regularRowLength } from './parquet-pages';
+
+/** Deterministic pseudo-random numbers, so a failure can be replayed. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 4294967296;
+  };
+}
+
+/** Levels of `width` bits in runs of random lengths: long runs become RLE, short ones bit-packed. */
+function levelsOf(n: number, width: number, seed: number): number[] {
+  const r = rng(seed);
+  const max = 2 ** width - 1;
+  const out: number[] = [];
+  while (out.length < n) {
+    const run = r() < 0.5 ? 1 + Math.floor(r() * 4) : 8 + Math.floor(r() * 300);
+    const v = r() < 0.3 ? max : Math.floor(r() * (max + 1));
+    for (let k = 0; k < run && out.length < n; k++) out.push(v);
+  }
+  return out;
+}
+
+/** The hybrid encoding of `values` as a real writer (hyparquet-writer) produces it. */
+function encode(values: number[], width: number): Uint8Array {
+  const w = new ByteWriter();
+  writeRleBitPackedHybrid(w, values, width);
+  return new Uint8Array(w.getBuffer());
+}
+
+function reader(bytes: Uint8Array): { view: DataView; offset: number } {
+  return { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+}
+
+describe('readLevels decodes the RLE/bit-packed hybrid exactly as hyparquet does', () => {
+  it('for every bit width from 1 to 17, RLE and bit-packed runs mixed, into Uint8Array and Uint32Array', () => {
+    for (let width = 1; width <= 17; width++) {
+      for (const seed of [1, 2, 3]) {
+        const n = 1 + Math.floor(rng(seed * 31 + width)() * 5000);
+        const values = levelsOf(n, width, seed * 100 + width);
+        const bytes = encode(values, width);
+        const want = new Uint32Array(n);
+        readRleBitPackedHybrid(reader(bytes), width, want, bytes.length);
+        const wide = new Uint32Array(n);
+        const r = reader(bytes);
+        const max = 2 ** width - 1;
+        const count = readLevels(r, width, wide, bytes.length, max);
+        expect(count, `levels equal to ${max}`).toBe(values.filter((v) => v === max).length);
+        expect(Array.from(wide), `width ${width}, seed ${seed}`).toEqual(Array.from(want));
+        expect(Array.from(wide)).toEqual(values);
+        expect(r.offset).toBe(bytes.length);
+        if (width <= 8) {
+          const narrow = new Uint8Array(n);
+          const zeros = readLevels(reader(bytes), width, narrow, bytes.length, 0);
+          expect(Array.from(narrow), `width ${width}, seed ${seed}, Uint8Array`).toEqual(values);
+          expect(zeros, 'levels equal to 0').toBe(values.filter((v) => v === 0).length);
+          expect(readLevels(reader(bytes), width, narrow, bytes.length)).toBe(0);
+        }
+      }
+    }
+  });
+
+  it('reads the 4-byte length of data page v1 and ends after it, past an empty trailing block', () => {
+    const values = levelsOf(1000, 2, 9);
+    const body = encode(values, 2);
+    // DuckDB writes an empty block after its levels; the length prefix covers it.
+    const bytes = new Uint8Array(4 + body.length + 2 + 3);
+    new DataView(bytes.buffer).setUint32(0, body.length + 2, true);
+    bytes.set(body, 4);
+    bytes.set([0xaa, 0xbb, 0xcc], 4 + body.length + 2);
+    const out = new Uint8Array(values.length);
+    const r = reader(bytes);
+    readLevels(r, 2, out);
+    expect(Array.from(out)).toEqual(values);
+    expect(r.offset).toBe(4 + body.length + 2);
+  });
+
+  it('stops at the output length when a bit-packed group is padded past it', () => {
+    const values = levelsOf(13, 1, 4).map((v, i) => (i % 3 === 0 ? 1 - v : v)); // no run of 8: bit-packed
+    const bytes = encode(values, 1);
+    const out = new Uint8Array(13);
+    const ones = readLevels(reader(bytes), 1, out, bytes.length, 1);
+    expect(Array.from(out)).toEqual(values);
+    expect(ones).toBe(values.filter((v) => v === 1).length); // the padding is not counted
+  });
+
+  it('refuses a bit-packed run that runs past the bytes', () => {
+    const values = Array.from({ length: 64 }, (_, i) => (i * 7) % 4);
+    const bytes = encode(values, 2).subarray(0, 5);
+    expect(() => readLevels(reader(bytes), 2, new Uint8Array(64), bytes.length)).toThrow(
+      'parquet bitpack offset 5 out of range',
+    );
+  });
+});
+
+describe('regularRowLength finds pages whose rows all have one length', () => {
+  const rep = (rows: number[]): Uint8Array =>
+    Uint8Array.from(rows.flatMap((len) => [0, ...Array<number>(len - 1).fill(1)]));
+  const regular = (levels: Uint8Array): number =>
+    regularRowLength(
+      levels,
+      levels.length,
+      levels.reduce((n, v) => n + (v === 0 ? 1 : 0), 0),
+    );
+
+  it('gives the row length of rows of equal length, one row included', () => {
+    expect(regular(rep([4, 4, 4]))).toBe(4);
+    expect(regular(rep([128]))).toBe(128);
+    expect(regular(rep([1, 1, 1, 1]))).toBe(1);
+  });
+
+  it('gives 0 for a ragged row anywhere, rows that even out, a page starting mid-row, or no levels', () => {
+    expect(regular(rep([4, 4, 3, 5]))).toBe(0);
+    expect(regular(rep([4, 4, 5]))).toBe(0);
+    expect(regular(rep([4, 4, 4, 2]))).toBe(0);
+    expect(regular(rep([2, 6, 4, 4]))).toBe(0); // 16 levels, 4 rows: lengths differ, the sum does not
+    expect(regular(rep([3, 3]).subarray(1))).toBe(0);
+    expect(regular(new Uint8Array(0))).toBe(0);
+  });
+});

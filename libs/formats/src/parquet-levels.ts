@@ -1,0 +1,143 @@
+/**
+ * Repetition and definition levels: Parquet's RLE/bit-packed hybrid decoded into a typed array
+ * (docs/decisions/0206-parquet-decoding-speed.md). Same results as hyparquet's
+ * `readRleBitPackedHybrid`, which writes one value at a time through a generic bit reader: here an
+ * RLE run is one native `fill` and bit-packed groups of width 1 and 2 (the levels of a list
+ * column) are unpacked a byte at a time. Levels were ~12 % of the time to read a vector file.
+ */
+
+export type Levels = Uint8Array | Uint32Array;
+
+interface DataReader {
+  view: DataView;
+  offset: number;
+}
+
+function readVarInt(reader: DataReader): number {
+  const view = reader.view;
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    const byte = view.getUint8(reader.offset++);
+    result |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) === 0) return result >>> 0;
+    shift += 7;
+    if (shift > 28) throw new Error('parquet levels: varint too long');
+  }
+}
+
+/** Set bits of each byte. */
+const ONES = Uint8Array.from({ length: 256 }, (_, x) => {
+  let n = 0;
+  for (let b = x; b !== 0; b >>>= 1) n += b & 1;
+  return n;
+});
+
+/** For v in 0–3: how many of the four 2-bit fields of byte x equal v, at [v·256 + x]; [4·256 + x] is 0. */
+const FIELDS2 = Uint8Array.from({ length: 5 * 256 }, (_, i) => {
+  const v = i >>> 8;
+  const x = i & 255;
+  let n = 0;
+  for (let k = 0; k < 8; k += 2) if (v < 4 && ((x >>> k) & 3) === v) n++;
+  return n;
+});
+
+/**
+ * Decodes `out.length` levels of `width` bits. `length` is the encoded byte length; when omitted it
+ * is read from a 4-byte prefix (data page v1). The reader ends after the encoded bytes.
+ *
+ * Returns how many levels equal `countOf` (-1: none): counted per run and per byte while decoding,
+ * so callers learn the rows of a page (repetition level 0) or its non-null values (definition
+ * level = max) without another pass over millions of levels.
+ */
+export function readLevels(reader: DataReader, width: number, out: Levels, length?: number, countOf = -1): number {
+  const view = reader.view;
+  if (length === undefined) {
+    length = view.getUint32(reader.offset, true);
+    reader.offset += 4;
+  }
+  const start = reader.offset;
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  const n = out.length;
+  const valueBytes = (width + 7) >> 3;
+  let seen = 0;
+  let matches = 0;
+  while (seen < n) {
+    const header = readVarInt(reader);
+    if ((header & 1) === 0) {
+      // RLE run: one value, repeated.
+      const count = header >>> 1;
+      let value = 0;
+      for (let i = 0; i < valueBytes; i++) value |= view.getUint8(reader.offset++) << (i << 3);
+      const end = Math.min(n, seen + count);
+      out.fill(value, seen, end);
+      if (value === countOf) matches += end - seen;
+      seen += count;
+      continue;
+    }
+    // Bit-packed: groups of 8 values, `width` bytes per group.
+    const groups = header >>> 1;
+    const at = reader.offset;
+    const size = groups * width;
+    if (at + size > bytes.length) throw new Error(`parquet bitpack offset ${bytes.length} out of range`);
+    const stop = Math.min(n, seen + groups * 8);
+    if (width === 1) {
+      let b = at;
+      let ones = 0;
+      const from = seen;
+      for (; seen + 8 <= stop; seen += 8) {
+        const x = bytes[b++]!;
+        ones += ONES[x]!;
+        out[seen] = x & 1;
+        out[seen + 1] = (x >>> 1) & 1;
+        out[seen + 2] = (x >>> 2) & 1;
+        out[seen + 3] = (x >>> 3) & 1;
+        out[seen + 4] = (x >>> 4) & 1;
+        out[seen + 5] = (x >>> 5) & 1;
+        out[seen + 6] = (x >>> 6) & 1;
+        out[seen + 7] = x >>> 7;
+      }
+      if (countOf === 1) matches += ones;
+      else if (countOf === 0) matches += seen - from - ones;
+      for (let k = 0; seen < stop; k++) {
+        const v = (bytes[b]! >>> k) & 1;
+        out[seen++] = v;
+        if (v === countOf) matches++;
+      }
+    } else if (width === 2) {
+      let b = at;
+      const table = (countOf >= 0 && countOf <= 3 ? countOf : 4) << 8;
+      for (; seen + 4 <= stop; seen += 4) {
+        const x = bytes[b++]!;
+        matches += FIELDS2[table + x]!;
+        out[seen] = x & 3;
+        out[seen + 1] = (x >>> 2) & 3;
+        out[seen + 2] = (x >>> 4) & 3;
+        out[seen + 3] = x >>> 6;
+      }
+      for (let k = 0; seen < stop; k += 2) {
+        const v = (bytes[b]! >>> k) & 3;
+        out[seen++] = v;
+        if (v === countOf) matches++;
+      }
+    } else {
+      const range = 2 ** width;
+      let bit = at * 8;
+      for (; seen < stop; seen++, bit += width) {
+        // Up to 32 bits from the bytes around `bit`, little-endian.
+        let b = bit >>> 3;
+        const shift = bit & 7;
+        let acc = 0;
+        let got = 0;
+        for (; got < shift + width; got += 8) acc += (bytes[b++] ?? 0) * 2 ** got;
+        const v = Math.floor(acc / 2 ** shift) % range;
+        out[seen] = v;
+        if (v === countOf) matches++;
+      }
+    }
+    reader.offset = at + size;
+  }
+  // DuckDB writes an empty block after the levels; the length says where they end.
+  reader.offset = start + length;
+  return matches;
+}
