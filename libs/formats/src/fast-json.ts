@@ -181,6 +181,137 @@ export function scanNumber(s: Uint8Array, i: number, f32 = false): number {
   return Number(asciiText(s, start, i));
 }
 
+/** 10^k for k = 0…22 as a typed array (exact doubles), for the float32 fast path. */
+const POW10_F64 = new Float64Array(POW10);
+
+/**
+ * Stores at out[at] the float32 of the JSON number at s[i] and returns the index after it, when it
+ * has the common shape of a vector element — `-?D{1,9}(.D{1,22})?`, no exponent — read eight digits
+ * at a time; returns -1, having stored nothing, for any other text (scanNumber then decides, and
+ * reports invalid text). Writing the value instead of returning it keeps the double unboxed. The digits are joined into one double with at most seven roundings
+ * (< 2^-50 relative) and the value kept only when both ends of a 2^-47 interval around it round to
+ * the same float32, as in scanNumber; with at most 15 digits every step is exact and it is
+ * `Number(text)` itself. Reads nothing at or beyond `n`.
+ */
+export function scanFloat32Into(s: Uint8Array, i: number, n: number, out: Float32Array, at: number): number {
+  let p = i;
+  const neg = s[p] === CH_MINUS;
+  if (neg) p++;
+  if (p >= n) return -1;
+  let ip = s[p]! - CH_D0;
+  if (ip >>> 0 > 9) return -1;
+  p++;
+  let digits = 1;
+  if (ip !== 0) {
+    while (p < n) {
+      const d = s[p]! - CH_D0;
+      if (d >>> 0 > 9) break;
+      if (++digits > 9) return -1;
+      ip = ip * 10 + d;
+      p++;
+    }
+  } else digits = 0;
+  if (p >= n) return -1;
+  const c = s[p]!;
+  if (c !== CH_DOT) {
+    if (c === CH_LOWERE || c === CH_UPPERE) return -1;
+    out[at] = neg ? -ip : ip;
+    return p;
+  }
+  p++;
+  const fracStart = p;
+  // Fraction digits as an integer: up to two groups of eight, then one by one.
+  let frac = 0;
+  if (p + 8 < n) {
+    const a0 = s[p]! - CH_D0;
+    const a1 = s[p + 1]! - CH_D0;
+    const a2 = s[p + 2]! - CH_D0;
+    const a3 = s[p + 3]! - CH_D0;
+    const a4 = s[p + 4]! - CH_D0;
+    const a5 = s[p + 5]! - CH_D0;
+    const a6 = s[p + 6]! - CH_D0;
+    const a7 = s[p + 7]! - CH_D0;
+    // A byte is a digit when both d and 9 - d are ≥ 0: one sign test for all eight.
+    if (
+      (a0 |
+        a1 |
+        a2 |
+        a3 |
+        a4 |
+        a5 |
+        a6 |
+        a7 |
+        (9 - a0) |
+        (9 - a1) |
+        (9 - a2) |
+        (9 - a3) |
+        (9 - a4) |
+        (9 - a5) |
+        (9 - a6) |
+        (9 - a7)) >=
+      0
+    ) {
+      frac = ((a0 * 10 + a1) * 100 + (a2 * 10 + a3)) * 10000 + ((a4 * 10 + a5) * 100 + (a6 * 10 + a7));
+      p += 8;
+      if (p + 8 < n) {
+        const b0 = s[p]! - CH_D0;
+        const b1 = s[p + 1]! - CH_D0;
+        const b2 = s[p + 2]! - CH_D0;
+        const b3 = s[p + 3]! - CH_D0;
+        const b4 = s[p + 4]! - CH_D0;
+        const b5 = s[p + 5]! - CH_D0;
+        const b6 = s[p + 6]! - CH_D0;
+        const b7 = s[p + 7]! - CH_D0;
+        if (
+          (b0 |
+            b1 |
+            b2 |
+            b3 |
+            b4 |
+            b5 |
+            b6 |
+            b7 |
+            (9 - b0) |
+            (9 - b1) |
+            (9 - b2) |
+            (9 - b3) |
+            (9 - b4) |
+            (9 - b5) |
+            (9 - b6) |
+            (9 - b7)) >=
+          0
+        ) {
+          frac =
+            frac * 1e8 + (((b0 * 10 + b1) * 100 + (b2 * 10 + b3)) * 10000 + ((b4 * 10 + b5) * 100 + (b6 * 10 + b7)));
+          p += 8;
+        }
+      }
+    }
+  }
+  let rest = 0;
+  const restStart = p;
+  while (p < n) {
+    const d = s[p]! - CH_D0;
+    if (d >>> 0 > 9) break;
+    rest = rest * 10 + d;
+    p++;
+    if (p - restStart > 8) return -1;
+  }
+  const fd = p - fracStart;
+  if (fd === 0 || fd > 22 || p >= n) return -1;
+  const e = s[p]!;
+  if (e === CH_LOWERE || e === CH_UPPERE) return -1;
+  const restDigits = p - restStart;
+  if (restDigits > 0) frac = frac * POW10_F64[restDigits]! + rest;
+  const scale = POW10_F64[fd]!;
+  const mant = ip === 0 ? frac : ip * scale + frac;
+  const d = mant / scale;
+  // ≤ 15 digits: every step above was exact, and the one division rounds correctly.
+  if (digits + fd > 15 && Math.fround(d * F32_EPS_DOWN) !== Math.fround(d * F32_EPS_UP)) return -1;
+  out[at] = neg ? -d : d;
+  return p;
+}
+
 /**
  * Parses a JSON array of exactly `dim` numbers at s[i] into out[at…at+dim) as float32, with the
  * checks of the general path (finite, within float32 range). Returns the index after ']' or -1
@@ -192,13 +323,18 @@ export function scanFloatVector(s: Uint8Array, i: number, dim: number, out: Floa
   let c = s[i]!;
   while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
   if (dim === 0) return c === CH_RBRACKET ? i + 1 : -1;
+  const n = s.length;
   for (let k = 0; ;) {
-    const v = scanNumber(s, i, true);
-    // NaN (no number here), ±Infinity (1e400) and values beyond float32 are errors for the general path.
-    if (!(v <= FLOAT32_MAX && v >= -FLOAT32_MAX)) return -1;
-    out[at + k] = v;
+    const end = scanFloat32Into(s, i, n, out, at + k);
+    if (end >= 0) i = end;
+    else {
+      const v = scanNumber(s, i, true);
+      // NaN (no number here), ±Infinity (1e400) and values beyond float32 are errors for the general path.
+      if (!(v <= FLOAT32_MAX && v >= -FLOAT32_MAX)) return -1;
+      out[at + k] = v;
+      i = numEnd;
+    }
     k++;
-    i = numEnd;
     c = s[i]!;
     while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
     if (c === CH_COMMA) {
