@@ -354,6 +354,11 @@ function matchWord(s: Uint8Array, at: number, word: Uint8Array): boolean {
   return true;
 }
 
+/** True when the bytes of `cell` are exactly `text`'s. */
+function matchCell(cell: Uint8Array, text: Uint8Array): boolean {
+  return cell.length === text.length && matchWord(cell, 0, text);
+}
+
 /** True when s[at…] is `key` followed by the closing quote. */
 function matchKey(s: Uint8Array, at: number, key: Uint8Array): boolean {
   return matchWord(s, at, key) && s[at + key.length] === CH_QUOTE;
@@ -619,6 +624,54 @@ export class FastRowParser {
   private commit(varBytes: number): boolean {
     try {
       this.builder.directCommit(this.present, varBytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * tryCsvRecord over cells given as UTF-8 bytes (CsvByteSplitter): vector cells are scanned
+   * without being decoded, other cells decoded by `cellText` and converted by `cellValue`.
+   */
+  tryCsvByteRecord(
+    fields: readonly FieldSchema[],
+    cells: readonly Uint8Array[],
+    nullkey: string,
+    nullkeyBytes: Uint8Array,
+    cellText: (b: Uint8Array) => string,
+    cellValue: (f: FieldSchema, text: string) => unknown,
+  ): boolean {
+    if (this.builder.isFull) return false;
+    this.refresh();
+    const present = this.present;
+    present.fill(0);
+    const row = this.builder.rowCount;
+    try {
+      for (let k = 0; k < cells.length; k++) {
+        const plan = this.byName.get(fields[k]!.name);
+        if (plan === undefined) return false;
+        const b = cells[k]!;
+        if (plan.kind === 'floatVector') {
+          // A null cell means default/NULL, which the general path applies.
+          if ((plan.field.nullable || plan.field.defaultValue !== undefined) && matchCell(b, nullkeyBytes))
+            return false;
+          const n = b.length;
+          let i = 0;
+          while (i < n && (b[i] === CH_SPACE || b[i] === CH_LF || b[i] === CH_CR || b[i] === CH_TAB)) i++;
+          i = scanFloatVector(b, i, plan.dim, this.storage[plan.index] as Float32Array, row * plan.dim);
+          if (i < 0) return false;
+          while (i < n && (b[i] === CH_SPACE || b[i] === CH_LF || b[i] === CH_CR || b[i] === CH_TAB)) i++;
+          if (i < n) return false;
+        } else {
+          const cell = cellText(b);
+          if ((plan.field.nullable || plan.field.defaultValue !== undefined) && cell === nullkey) return false;
+          // The builder counts the bytes of strings it stores.
+          this.builder.directSet(plan.field.name, cellValue(plan.field, cell));
+        }
+        present[plan.index] = 1;
+      }
+      this.builder.directCommit(present, 0);
       return true;
     } catch {
       return false;
