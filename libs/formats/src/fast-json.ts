@@ -184,16 +184,53 @@ export function scanNumber(s: Uint8Array, i: number, f32 = false): number {
 /** 10^k for k = 0…22 as a typed array (exact doubles), for the float32 fast path. */
 const POW10_F64 = new Float64Array(POW10);
 
+let viewBuffer: ArrayBufferLike | null = null;
+let view = new DataView(new ArrayBuffer(0));
+
+/** A DataView of the bytes' buffer (kept while rows come from the same chunk). */
+function viewOf(s: Uint8Array): DataView {
+  if (s.buffer !== viewBuffer) {
+    viewBuffer = s.buffer;
+    view = new DataView(s.buffer);
+  }
+  return view;
+}
+
+/**
+ * The value of four ASCII digits read as a little-endian 32-bit word (first digit in the low byte),
+ * or -1 when any of the four bytes is not a digit. A byte is a digit when its high nibble is 3 both
+ * before and after adding 6.
+ */
+function digits4(x: number): number {
+  if ((((x & 0xf0f0f0f0) ^ 0x30303030) | (((x + 0x06060606) & 0xf0f0f0f0) ^ 0x30303030)) !== 0) return -1;
+  let v = (x - 0x30303030) | 0;
+  v = (Math.imul(v, 10) + (v >>> 8)) & 0x00ff00ff;
+  return (Math.imul(v, 100) + (v >>> 16)) & 0xffff;
+}
+
 /**
  * Stores at out[at] the float32 of the JSON number at s[i] and returns the index after it, when it
- * has the common shape of a vector element — `-?D{1,9}(.D{1,22})?`, no exponent — read eight digits
- * at a time; returns -1, having stored nothing, for any other text (scanNumber then decides, and
+ * has the common shape of a vector element — `-?D{1,9}(.D{1,22})?`, no exponent — read four digits
+ * per 32-bit load; returns -1, having stored nothing, for any other text (scanNumber then decides, and
  * reports invalid text). Writing the value instead of returning it keeps the double unboxed. The digits are joined into one double with at most seven roundings
  * (< 2^-50 relative) and the value kept only when both ends of a 2^-47 interval around it round to
  * the same float32, as in scanNumber; with at most 15 digits every step is exact and it is
  * `Number(text)` itself. Reads nothing at or beyond `n`.
  */
 export function scanFloat32Into(s: Uint8Array, i: number, n: number, out: Float32Array, at: number): number {
+  return float32At(s, viewOf(s), s.byteOffset, i, n, out, at);
+}
+
+/** scanFloat32Into with the DataView of s's buffer and s's offset in it fetched once per vector. */
+function float32At(
+  s: Uint8Array,
+  dv: DataView,
+  base: number,
+  i: number,
+  n: number,
+  out: Float32Array,
+  at: number,
+): number {
   let p = i;
   const neg = s[p] === CH_MINUS;
   if (neg) p++;
@@ -220,69 +257,19 @@ export function scanFloat32Into(s: Uint8Array, i: number, n: number, out: Float3
   }
   p++;
   const fracStart = p;
-  // Fraction digits as an integer: up to two groups of eight, then one by one.
+  // Fraction digits as an integer: up to two groups of eight (read as 32-bit words), then one by one.
   let frac = 0;
   if (p + 8 < n) {
-    const a0 = s[p]! - CH_D0;
-    const a1 = s[p + 1]! - CH_D0;
-    const a2 = s[p + 2]! - CH_D0;
-    const a3 = s[p + 3]! - CH_D0;
-    const a4 = s[p + 4]! - CH_D0;
-    const a5 = s[p + 5]! - CH_D0;
-    const a6 = s[p + 6]! - CH_D0;
-    const a7 = s[p + 7]! - CH_D0;
-    // A byte is a digit when both d and 9 - d are ≥ 0: one sign test for all eight.
-    if (
-      (a0 |
-        a1 |
-        a2 |
-        a3 |
-        a4 |
-        a5 |
-        a6 |
-        a7 |
-        (9 - a0) |
-        (9 - a1) |
-        (9 - a2) |
-        (9 - a3) |
-        (9 - a4) |
-        (9 - a5) |
-        (9 - a6) |
-        (9 - a7)) >=
-      0
-    ) {
-      frac = ((a0 * 10 + a1) * 100 + (a2 * 10 + a3)) * 10000 + ((a4 * 10 + a5) * 100 + (a6 * 10 + a7));
+    const a = digits4(dv.getInt32(base + p, true));
+    const b = digits4(dv.getInt32(base + p + 4, true));
+    if ((a | b) >= 0) {
+      frac = a * 10000 + b;
       p += 8;
       if (p + 8 < n) {
-        const b0 = s[p]! - CH_D0;
-        const b1 = s[p + 1]! - CH_D0;
-        const b2 = s[p + 2]! - CH_D0;
-        const b3 = s[p + 3]! - CH_D0;
-        const b4 = s[p + 4]! - CH_D0;
-        const b5 = s[p + 5]! - CH_D0;
-        const b6 = s[p + 6]! - CH_D0;
-        const b7 = s[p + 7]! - CH_D0;
-        if (
-          (b0 |
-            b1 |
-            b2 |
-            b3 |
-            b4 |
-            b5 |
-            b6 |
-            b7 |
-            (9 - b0) |
-            (9 - b1) |
-            (9 - b2) |
-            (9 - b3) |
-            (9 - b4) |
-            (9 - b5) |
-            (9 - b6) |
-            (9 - b7)) >=
-          0
-        ) {
-          frac =
-            frac * 1e8 + (((b0 * 10 + b1) * 100 + (b2 * 10 + b3)) * 10000 + ((b4 * 10 + b5) * 100 + (b6 * 10 + b7)));
+        const c = digits4(dv.getInt32(base + p, true));
+        const d = digits4(dv.getInt32(base + p + 4, true));
+        if ((c | d) >= 0) {
+          frac = frac * 1e8 + (c * 10000 + d);
           p += 8;
         }
       }
@@ -324,8 +311,10 @@ export function scanFloatVector(s: Uint8Array, i: number, dim: number, out: Floa
   while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
   if (dim === 0) return c === CH_RBRACKET ? i + 1 : -1;
   const n = s.length;
+  const dv = viewOf(s);
+  const base = s.byteOffset;
   for (let k = 0; ;) {
-    const end = scanFloat32Into(s, i, n, out, at + k);
+    const end = float32At(s, dv, base, i, n, out, at + k);
     if (end >= 0) i = end;
     else {
       const v = scanNumber(s, i, true);
