@@ -185,7 +185,7 @@ export function scanNumber(s: Uint8Array, i: number, f32 = false): number {
 const POW10_F64 = new Float64Array(POW10);
 
 let viewBuffer: ArrayBufferLike | null = null;
-let view = new DataView(new ArrayBuffer(0));
+let view: DataView = new DataView(new ArrayBuffer(0));
 
 /** A DataView of the bytes' buffer (kept while rows come from the same chunk). */
 function viewOf(s: Uint8Array): DataView {
@@ -475,20 +475,22 @@ export class FastRowParser {
   }
 
   /**
-   * Parses the JSON row object that is the whole of the UTF-8 bytes `s` (surrounding whitespace
-   * allowed) into the builder's next row. Returns false — having committed nothing — when the row
+   * Parses the JSON row object that is the whole of the UTF-8 bytes s[from, to) (surrounding
+   * whitespace allowed) into the builder's next row. Returns false — having committed nothing — when the row
    * needs the general path: syntax it does not take (escapes in keys or strings, nested values,
    * null, …), unknown, duplicate or missing keys, or a value the general path would refuse.
    */
-  tryJsonRow(s: Uint8Array): boolean {
+  tryJsonRow(s: Uint8Array, from = 0, to = s.length): boolean {
     if (this.builder.isFull) return false;
     this.refresh();
     const present = this.present;
     present.fill(0);
     const row = this.builder.rowCount;
     let varBytes = 0;
-    const n = s.length;
-    let i = 0;
+    // Scanning may run past `to` on a malformed row (into the next row of the chunk); such a row
+    // then ends beyond `to` and is refused by the last check.
+    const n = to;
+    let i = from;
     let c = s[i]!;
     while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
     if (c !== CH_LBRACE) return false;
@@ -604,7 +606,7 @@ export class FastRowParser {
       if (c !== CH_RBRACE) return false;
       i++;
       while (i < n && (s[i] === CH_SPACE || s[i] === CH_LF || s[i] === CH_CR || s[i] === CH_TAB)) i++;
-      if (i < n) return false;
+      if (i !== n) return false;
       return this.commit(varBytes);
     }
   }
