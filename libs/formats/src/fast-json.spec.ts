@@ -147,7 +147,18 @@ describe('scanFloat32Into (the eight-digits-at-a-time float32 path)', () => {
       }),
       { numRuns: 20_000 },
     );
-    for (const x of ['-0.0', '0', '-0', '123456789', '-0.2639320194721222', '0.0026418156921863556', '1.5'])
+    for (const x of [
+      '-0.0',
+      '0',
+      '-0',
+      '123456789',
+      '-0.2639320194721222',
+      '0.0026418156921863556',
+      '1.5',
+      '-0.00008735456503927708', // 20 fraction digits: a last word holding four
+      '0.141871839761734', // 15: one group of eight, then words of four and three
+      '12345.6789',
+    ])
       expect([x, ...scanF32(x)]).toEqual([x, x.length, Math.fround(JSON.parse(x) as number)]);
   });
 

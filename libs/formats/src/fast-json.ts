@@ -211,11 +211,12 @@ function digits4(x: number): number {
 /**
  * Stores at out[at] the float32 of the JSON number at s[i] and returns the index after it, when it
  * has the common shape of a vector element — `-?D{1,9}(.D{1,22})?`, no exponent — read four digits
- * per 32-bit load; returns -1, having stored nothing, for any other text (scanNumber then decides, and
- * reports invalid text). Writing the value instead of returning it keeps the double unboxed. The digits are joined into one double with at most seven roundings
- * (< 2^-50 relative) and the value kept only when both ends of a 2^-47 interval around it round to
- * the same float32, as in scanNumber; with at most 15 digits every step is exact and it is
- * `Number(text)` itself. Reads nothing at or beyond `n`.
+ * per 32-bit load; returns -1, having stored nothing, for any other text (scanNumber then decides,
+ * and reports invalid text). Writing the value instead of returning it keeps the double unboxed.
+ * The digits are joined into one double with at most fourteen roundings (< 2^-49 relative) and
+ * the value kept only when both ends of a 2^-47 interval around it round to the same float32, as
+ * in scanNumber; with at most 15 digits every step is exact and it is `Number(text)` itself. Reads
+ * nothing at or beyond `n`.
  */
 export function scanFloat32Into(s: Uint8Array, i: number, n: number, out: Float32Array, at: number): number {
   return float32At(s, viewOf(s), s.byteOffset, i, n, out, at);
@@ -231,9 +232,12 @@ function float32At(
   out: Float32Array,
   at: number,
 ): number {
-  let p = i;
-  const neg = s[p] === CH_MINUS;
-  if (neg) p++;
+  if (i >= n) return -1;
+  const c0 = s[i]!;
+  // 1 for '-', else 0, without a branch: signs of vector elements are random, a branch on them is
+  // mispredicted half the time.
+  const neg = 1 - (((c0 - CH_MINUS) | (CH_MINUS - c0)) >>> 31);
+  let p = i + neg;
   if (p >= n) return -1;
   let ip = s[p]! - CH_D0;
   if (ip >>> 0 > 9) return -1;
@@ -252,7 +256,7 @@ function float32At(
   const c = s[p]!;
   if (c !== CH_DOT) {
     if (c === CH_LOWERE || c === CH_UPPERE) return -1;
-    out[at] = neg ? -ip : ip;
+    out[at] = ip * (1 - 2 * neg);
     return p;
   }
   p++;
@@ -275,27 +279,42 @@ function float32At(
       }
     }
   }
-  let rest = 0;
-  const restStart = p;
-  while (p < n) {
-    const d = s[p]! - CH_D0;
-    if (d >>> 0 > 9) break;
-    rest = rest * 10 + d;
-    p++;
-    if (p - restStart > 8) return -1;
+  // The remaining digits four per load: the count k of leading digits in the word is found without
+  // a branch per digit and the bytes after them read as '0's, so each word scales the value by 10^4
+  // and `fd` counts that padding too. Fewer than four bytes left: one by one.
+  let fd = p - fracStart;
+  let ended = false;
+  while (p + 4 <= n) {
+    const x = dv.getInt32(base + p, true);
+    const nonDigit = ((x & 0xf0f0f0f0) ^ 0x30303030) | (((x + 0x06060606) & 0xf0f0f0f0) ^ 0x30303030);
+    const k = nonDigit === 0 ? 4 : (31 - Math.clz32(nonDigit & -nonDigit)) >> 3;
+    const keep = k === 4 ? -1 : (1 << (k << 3)) - 1;
+    frac = frac * 1e4 + digits4((x & keep) | (0x30303030 & ~keep));
+    fd += 4;
+    p += k;
+    if (k < 4) {
+      ended = true;
+      break;
+    }
+    if (fd > 20) return -1;
   }
-  const fd = p - fracStart;
-  if (fd === 0 || fd > 22 || p >= n) return -1;
+  if (!ended)
+    while (p < n) {
+      const d = s[p]! - CH_D0;
+      if (d >>> 0 > 9) break;
+      frac = frac * 10 + d;
+      fd++;
+      p++;
+    }
+  if (p === fracStart || fd > 22 || p >= n) return -1;
   const e = s[p]!;
   if (e === CH_LOWERE || e === CH_UPPERE) return -1;
-  const restDigits = p - restStart;
-  if (restDigits > 0) frac = frac * POW10_F64[restDigits]! + rest;
   const scale = POW10_F64[fd]!;
   const mant = ip === 0 ? frac : ip * scale + frac;
   const d = mant / scale;
-  // ≤ 15 digits: every step above was exact, and the one division rounds correctly.
+  // ≤ 15 digits (padding included): every step above was exact, and the one division rounds correctly.
   if (digits + fd > 15 && Math.fround(d * F32_EPS_DOWN) !== Math.fround(d * F32_EPS_UP)) return -1;
-  out[at] = neg ? -d : d;
+  out[at] = d * (1 - 2 * neg);
   return p;
 }
 
