@@ -187,7 +187,11 @@ describe('FastRowParser.tryCsvByteRecord', () => {
     fc.constantFrom('1e39', '-0', '0.1', 'x', '', '1.', '00.5'),
   );
   const cell = [
-    fc.oneof(fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }).map(String), fc.constantFrom('1.5', '', 'N', ' 1')),
+    fc.oneof(
+      fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }).map(String),
+      fc.maxSafeNat().map(String),
+      fc.constantFrom('1.5', '', 'N', ' 1', '007', '0', '-0', '+5', '999999999999999', '1000000000000000'),
+    ),
     fc.oneof(num, fc.constantFrom('N', ' 2', '+1')),
     fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('N', 'é😀', '\ufeffa')),
     fc.oneof(

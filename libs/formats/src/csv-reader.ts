@@ -11,7 +11,7 @@ import {
 } from '@gw/schema';
 import type { ByteInput } from './byte-input';
 import { CsvByteSplitter, Utf8StreamValidator, type CsvByteRecord } from './csv-bytes';
-import { FastRowParser } from './fast-json';
+import { FastRowParser, shortAscii } from './fast-json';
 import { validateCsvOptions } from './format-of';
 import { FormatError, FormatErrorCode } from './formats.errors';
 import type { FileGroupReader, ReadOptions } from './reader';
@@ -319,10 +319,10 @@ export function openCsvReader(input: ByteInput, schema: CollectionSchema, opts: 
       /** A validated cell as text; short ASCII cells without a decoder call. */
       const cellText = (b: Uint8Array): string => {
         const n = b.length;
-        if (n <= 64) {
+        if (n <= 12) {
           let k = 0;
           while (k < n && b[k]! < 0x80) k++;
-          if (k === n) return String.fromCharCode.apply(null, b as unknown as number[]);
+          if (k === n) return shortAscii(b, 0, n);
         }
         return cellDecoder.decode(b);
       };

@@ -8,7 +8,7 @@ import {
   type Column,
   type RowBatch,
 } from '@gw/schema';
-import { FastRowParser, scanFloat32Into, scanFloatVector, scanNumber } from './fast-json';
+import { FastRowParser, scanFloat32Into, scanFloatVector, scanNumber, shortAscii } from './fast-json';
 import { columnValues, readAll, textInput } from './spec-helpers';
 
 /** scanNumber over `text` followed by a delimiter, as in a row. */
@@ -183,6 +183,21 @@ describe('scanFloat32Into (the eight-digits-at-a-time float32 path)', () => {
         } else expect(end).toBe(-1);
       }),
       { numRuns: 3_000 },
+    );
+  });
+});
+
+describe('shortAscii', () => {
+  it('gives the latin1 text of the bytes, short or long, at any offset', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.integer({ min: 0, max: 127 }).map((c) => String.fromCharCode(c)), maxLength: 30 }),
+        fc.nat(5),
+        (t, pad) => {
+          const b = Buffer.from('x'.repeat(pad) + t + 'y', 'latin1');
+          expect(shortAscii(b, pad, pad + t.length)).toBe(t);
+        },
+      ),
     );
   });
 });

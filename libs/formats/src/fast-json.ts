@@ -46,6 +46,17 @@ function asciiText(b: Uint8Array, from: number, to: number): string {
   return ascii.decode(b.subarray(from, to));
 }
 
+/**
+ * Text of ASCII bytes [from, to): up to 12 characters by concatenation (V8 then makes a flat string
+ * without a decoder call, about twice as fast for names and ids), longer ones through the decoder.
+ */
+export function shortAscii(b: Uint8Array, from: number, to: number): string {
+  if (to - from > 12) return asciiText(b, from, to);
+  let text = '';
+  for (let k = from; k < to; k++) text += String.fromCharCode(b[k]!);
+  return text;
+}
+
 /** UTF-8 text of bytes [from, to), or null when they are not valid UTF-8. */
 function utf8Text(b: Uint8Array, from: number, to: number): string | null {
   try {
@@ -362,6 +373,14 @@ function matchWord(s: Uint8Array, at: number, word: Uint8Array): boolean {
   return true;
 }
 
+/** True when `b` is 1–15 decimal digits without a leading zero (a safe integer as written by JSON). */
+function shortInteger(b: Uint8Array): boolean {
+  const n = b.length;
+  if (n === 0 || n > 15 || (b[0] === CH_D0 && n > 1)) return false;
+  for (let k = 0; k < n; k++) if (b[k]! < CH_D0 || b[k]! > CH_D9) return false;
+  return true;
+}
+
 /** True when the bytes of `cell` are exactly `text`'s. */
 function matchCell(cell: Uint8Array, text: Uint8Array): boolean {
   return cell.length === text.length && matchWord(cell, 0, text);
@@ -503,7 +522,7 @@ export class FastRowParser {
     if (this.builder.isFull) return false;
     this.refresh();
     const present = this.present;
-    present.fill(0);
+    for (let k = 0; k < present.length; k++) present[k] = 0;
     const row = this.builder.rowCount;
     let varBytes = 0;
     // Scanning may run past `to` on a malformed row (into the next row of the chunk); such a row
@@ -553,12 +572,7 @@ export class FastRowParser {
           const v = scanNumber(s, i);
           if (v !== v || !numIsInt) return false;
           if (numIntDigits <= 15) {
-            const h = this.halves[plan.index] ?? null;
-            if (h !== null) {
-              const hi = Math.floor(v / TWO32);
-              h[2 * row] = v - hi * TWO32;
-              h[2 * row + 1] = hi;
-            } else (st as BigInt64Array)[row] = BigInt(v);
+            this.storeInt64(plan.index, st as BigInt64Array, row, v);
           } else {
             const b = BigInt(asciiText(s, i, numEnd));
             if (b < INT64_MIN || b > INT64_MAX) return false;
@@ -605,7 +619,7 @@ export class FastRowParser {
             if (d >= 0x80) ascii = false;
             j++;
           }
-          const text = ascii ? asciiText(s, start, j) : utf8Text(s, start, j);
+          const text = ascii ? shortAscii(s, start, j) : utf8Text(s, start, j);
           // Invalid UTF-8 is the general path's error; valid UTF-8 decodes to well-formed text.
           if (text === null) return false;
           if (text.length * 3 > plan.maxLength && Buffer.byteLength(text, 'utf8') > plan.maxLength) return false;
@@ -628,6 +642,16 @@ export class FastRowParser {
       if (i !== n) return false;
       return this.commit(varBytes);
     }
+  }
+
+  /** Stores a safe integer in an Int64 column, without a BigInt where the column can be written as halves. */
+  private storeInt64(index: number, st: BigInt64Array, row: number, v: number): void {
+    const h = this.halves[index] ?? null;
+    if (h !== null) {
+      const hi = Math.floor(v / TWO32);
+      h[2 * row] = v - hi * TWO32;
+      h[2 * row + 1] = hi;
+    } else st[row] = BigInt(v);
   }
 
   /** Ends a directly written row; a missing required field is the general path's error to report. */
@@ -655,7 +679,7 @@ export class FastRowParser {
     if (this.builder.isFull) return false;
     this.refresh();
     const present = this.present;
-    present.fill(0);
+    for (let k = 0; k < present.length; k++) present[k] = 0;
     const row = this.builder.rowCount;
     try {
       for (let k = 0; k < cells.length; k++) {
@@ -673,6 +697,11 @@ export class FastRowParser {
           if (i < 0) return false;
           while (i < n && (b[i] === CH_SPACE || b[i] === CH_LF || b[i] === CH_CR || b[i] === CH_TAB)) i++;
           if (i < n) return false;
+        } else if (plan.kind === 'int64' && shortInteger(b)) {
+          // Digits only (no sign, no leading zero), at most 15: the value the BigInt of the text has.
+          if ((plan.field.nullable || plan.field.defaultValue !== undefined) && matchCell(b, nullkeyBytes))
+            return false;
+          this.storeInt64(plan.index, this.storage[plan.index] as BigInt64Array, row, scanNumber(b, 0));
         } else {
           const cell = cellText(b);
           if ((plan.field.nullable || plan.field.defaultValue !== undefined) && cell === nullkey) return false;
@@ -702,7 +731,7 @@ export class FastRowParser {
     if (this.builder.isFull) return false;
     this.refresh();
     const present = this.present;
-    present.fill(0);
+    for (let k = 0; k < present.length; k++) present[k] = 0;
     const row = this.builder.rowCount;
     try {
       for (let k = 0; k < cells.length; k++) {
