@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { FormatError, FormatErrorCode } from './formats.errors';
-import { concatParts, MAX_ROW_BYTES } from './text';
+import { asBuffer, concatParts, MAX_ROW_BYTES } from './text';
 
 /** A CSV record cut from the bytes: cells as UTF-8 bytes (quotes removed, doubled quotes undone). */
 export interface CsvByteRecord {
@@ -87,7 +87,8 @@ export class CsvByteSplitter {
     this.recordLine = this.line;
   }
 
-  push(chunk: Uint8Array): void {
+  push(bytes: Uint8Array): void {
+    const chunk = asBuffer(bytes);
     let i = 0;
     const head = this.head;
     if (head !== null) {

@@ -10,7 +10,7 @@ import type { ByteInput } from './byte-input';
 import { FastRowParser } from './fast-json';
 import { FormatError, FormatErrorCode } from './formats.errors';
 import type { FileGroupReader, ReadOptions } from './reader';
-import { concatParts, decodeUtf8, MAX_ROW_BYTES, rethrowLocated } from './text';
+import { asBuffer, concatParts, decodeUtf8, MAX_ROW_BYTES, rethrowLocated } from './text';
 
 /**
  * One row cut out of the stream: its bytes are buf[from, to) (a chunk, or a copy when the row spans
@@ -91,7 +91,8 @@ export class JsonRowSplitter {
     );
   }
 
-  push(chunk: Uint8Array): void {
+  push(bytes: Uint8Array): void {
+    const chunk = asBuffer(bytes);
     const base = this.pos;
     const n = chunk.length;
     let i = 0;
@@ -293,7 +294,8 @@ export class JsonLinesSplitter {
     if (s < e) this.out.push({ buf: bytes, from: s, to: e, start: this.lineStart + s - from, row: this.line });
   }
 
-  push(chunk: Uint8Array): void {
+  push(bytes: Uint8Array): void {
+    const chunk = asBuffer(bytes);
     const base = this.pos;
     let i = 0;
     for (;;) {
