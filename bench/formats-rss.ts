@@ -9,6 +9,7 @@
  */
 import { execFileSync, fork } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, openSync, statSync, writeSync, closeSync, renameSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parse as csvParse } from 'csv-parse';
@@ -226,8 +227,8 @@ async function baseline(dir: string, format: FileFormat, sample: () => void): Pr
 
 async function child(mode: 'ours' | 'baseline' | 'jsonparse', dir: string, format: FileFormat): Promise<void> {
   const rss = rssTracker();
-  const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
   const rows =
     mode === 'ours'
       ? await ours(dir, format)
@@ -241,7 +242,7 @@ async function child(mode: 'ours' | 'baseline' | 'jsonparse', dir: string, forma
 interface Result {
   rows: number;
   secs: number;
-  /** CPU time of the whole process (all threads: DuckDB reads with several). */
+  /** CPU time of the child (user + system, all its threads: DuckDB reads with several): the per-core cost. */
   cpuSecs: number;
   peakRss: number;
 }
@@ -275,7 +276,10 @@ async function main(): Promise<void> {
   if (formats.some((f) => f === 'jsonl' || f === 'json' || f === 'csv')) {
     await generate(dir, 'jsonl', sizeMb);
     jsonParse = await runChild('jsonparse', dir, 'jsonl');
-    console.log(`JSON.parse per JSONL line (reference for the text readers): ${rate(jsonParse)}`);
+    console.log(
+      `JSON.parse per JSONL line (reference for the text readers): ${rate(jsonParse)}, ` +
+        `${(jsonParse.rows / jsonParse.cpuSecs / 1000).toFixed(1)}k rows per CPU-second; load average ${loadavg()[0]!.toFixed(1)}`,
+    );
   }
   for (const format of formats) {
     await generate(dir, format, sizeMb);
@@ -284,7 +288,8 @@ async function main(): Promise<void> {
     const b = await runChild('baseline', dir, format);
     const vsParse =
       jsonParse !== null && (format === 'jsonl' || format === 'json' || format === 'csv')
-        ? ` | ours/JSON.parse = ${(o.rows / o.secs / (jsonParse.rows / jsonParse.secs)).toFixed(2)}`
+        ? ` | ours/JSON.parse = ${(o.rows / o.secs / (jsonParse.rows / jsonParse.secs)).toFixed(2)} wall, ` +
+          `${(o.rows / o.cpuSecs / (jsonParse.rows / jsonParse.cpuSecs)).toFixed(2)} CPU`
         : '';
     console.log(
       `${format.padEnd(8)} ${mb(bytes).padStart(7)} ${String(o.rows).padStart(8)} rows × ${DIM}d | ours ${rate(o)}, peak RSS ${mb(o.peakRss)} | ` +

@@ -10,7 +10,8 @@ import {
   type RowBatch,
 } from '@gw/schema';
 import type { ByteInput } from './byte-input';
-import { FastRowParser } from './fast-json';
+import { CsvByteSplitter, Utf8StreamValidator, type CsvByteRecord } from './csv-bytes';
+import { FastRowParser, shortAscii } from './fast-json';
 import { validateCsvOptions } from './format-of';
 import { FormatError, FormatErrorCode } from './formats.errors';
 import type { FileGroupReader, ReadOptions } from './reader';
@@ -235,6 +236,9 @@ export function openCsvReader(input: ByteInput, schema: CollectionSchema, opts: 
       let header: { names: string[]; roles: ColumnRole[] } | null = null;
       const splitter = new CsvRecordSplitter(file, sep, () => row);
       const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+      // Cells of validated chunks: a U+FEFF inside the data stays.
+      const cellDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+      const nullkeyBytes = Buffer.from(nullkey, 'utf8');
 
       const onHeader = (rec: CsvRecord): void => {
         const seen = new Set<string>();
@@ -297,18 +301,76 @@ export function openCsvReader(input: ByteInput, schema: CollectionSchema, opts: 
       };
 
       let chunkStart = 0;
+      const utf8Failure = (chunk: Uint8Array): FormatError => {
+        const at = firstInvalidUtf8(chunk);
+        return new FormatError(
+          FormatErrorCode.Syntax,
+          { file, row: row + 1, byte: chunkStart + Math.max(0, at) },
+          'invalid UTF-8',
+        );
+      };
       const decode = (chunk: Uint8Array, last: boolean): string => {
         try {
           return decoder.decode(chunk, { stream: !last });
         } catch {
-          const at = firstInvalidUtf8(chunk);
-          throw new FormatError(
-            FormatErrorCode.Syntax,
-            { file, row: row + 1, byte: chunkStart + Math.max(0, at) },
-            'invalid UTF-8',
-          );
+          throw utf8Failure(chunk);
         }
       };
+      /** A validated cell as text; short ASCII cells without a decoder call. */
+      const cellText = (b: Uint8Array): string => {
+        const n = b.length;
+        if (n <= 12) {
+          let k = 0;
+          while (k < n && b[k]! < 0x80) k++;
+          if (k === n) return shortAscii(b, 0, n);
+        }
+        return cellDecoder.decode(b);
+      };
+      const onByteRecord = (rec: CsvByteRecord): void => {
+        if (
+          header !== null &&
+          fast !== null &&
+          fastFields !== null &&
+          rec.cells.length === (header as { names: string[] }).names.length
+        ) {
+          row++;
+          if (fast.tryCsvByteRecord(fastFields, rec.cells, nullkey, nullkeyBytes, cellText, cellValue)) return;
+          row--;
+        }
+        onRecord({ cells: rec.cells.map(cellText), line: rec.line });
+      };
+
+      if (sep.charCodeAt(0) < 0x80) {
+        // Bytes straight to the splitter and the vector scanner; UTF-8 validated natively per chunk.
+        const bytes = new CsvByteSplitter(file, sep.charCodeAt(0), () => row);
+        const validator = new Utf8StreamValidator();
+        for await (const chunk of input.stream(0)) {
+          if (!validator.push(chunk)) throw utf8Failure(chunk);
+          bytes.push(chunk);
+          chunkStart += chunk.length;
+          consumed += chunk.length;
+          for (const rec of bytes.take()) {
+            onByteRecord(rec);
+            if (builder.isFull) {
+              const n = builder.rowCount;
+              yield builder.flush(file, emitted + 1);
+              emitted += n;
+            }
+          }
+        }
+        if (!validator.end()) throw utf8Failure(new Uint8Array(0));
+        bytes.end();
+        for (const rec of bytes.take()) {
+          onByteRecord(rec);
+          if (builder.isFull) {
+            const n = builder.rowCount;
+            yield builder.flush(file, emitted + 1);
+            emitted += n;
+          }
+        }
+        if (builder.rowCount > 0) yield builder.flush(file, emitted + 1);
+        return;
+      }
 
       for await (const chunk of input.stream(0)) {
         splitter.push(decode(chunk, false));

@@ -8,7 +8,7 @@ import {
   type Column,
   type RowBatch,
 } from '@gw/schema';
-import { FastRowParser, scanNumber } from './fast-json';
+import { FastRowParser, scanFloat32Into, scanFloatVector, scanNumber, shortAscii } from './fast-json';
 import { columnValues, readAll, textInput } from './spec-helpers';
 
 /** scanNumber over `text` followed by a delimiter, as in a row. */
@@ -110,6 +110,95 @@ describe('scanNumber', () => {
   it('refuses what is not a JSON number', () => {
     for (const x of ['', '-', '+1', '.5', '1.', '1e', '1e+', 'NaN', 'Infinity', '-Infinity', '"1"'])
       expect(scan(x, true)).toBeNaN();
+  });
+});
+
+/** scanFloat32Into over `text` followed by `after`: [end index or -1, stored float32 or undefined]. */
+function scanF32(text: string, after = ','): [number, number | undefined] {
+  const b = Buffer.from(text + after);
+  const out = new Float32Array([42]);
+  const end = scanFloat32Into(b, 0, text.length + (after === '' ? 0 : 1), out, 0);
+  return [end, end < 0 ? (out[0] === 42 ? undefined : out[0]) : out[0]];
+}
+
+describe('scanFloat32Into (the eight-digits-at-a-time float32 path)', () => {
+  it('stores Math.fround(JSON.parse(x)) and ends after the number, or declines having stored nothing', () => {
+    const check = (x: string): void => {
+      const [end, v] = scanF32(x);
+      if (end < 0) expect(v).toBeUndefined();
+      else expect([x, end, Object.is(v, Math.fround(JSON.parse(x) as number))]).toEqual([x, x.length, true]);
+    };
+    for (const x of EDGES) check(x);
+    fc.assert(fc.property(fc.oneof(literal, printed), check), { numRuns: 20_000 });
+  });
+
+  it('takes the shapes vectors are written in: 17-digit floats, short decimals, integers, -0', () => {
+    const shapes = fc.oneof(
+      fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e9, max: 1e9 }).map((f) => String(f)),
+      fc.float({ noNaN: true, min: -1, max: 1 }).map((f) => f.toFixed(6)),
+      fc.integer({ min: -999_999_999, max: 999_999_999 }).map(String),
+    );
+    fc.assert(
+      fc.property(shapes, (x) => {
+        if (/e/i.test(x)) return;
+        const [end, v] = scanF32(x);
+        // Declining is allowed only where the interval check cannot decide (about 1 in 2^20 values).
+        if (end >= 0) expect(Object.is(v, Math.fround(JSON.parse(x) as number))).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const x of [
+      '-0.0',
+      '0',
+      '-0',
+      '123456789',
+      '-0.2639320194721222',
+      '0.0026418156921863556',
+      '1.5',
+      '-0.00008735456503927708', // 20 fraction digits: a last word holding four
+      '0.141871839761734', // 15: one group of eight, then words of four and three
+      '12345.6789',
+    ])
+      expect([x, ...scanF32(x)]).toEqual([x, x.length, Math.fround(JSON.parse(x) as number)]);
+  });
+
+  it('declines exponents, long integer parts, long fractions and numbers running into the end', () => {
+    for (const x of ['1e5', '1.5E-3', '1234567890', '0.' + '1'.repeat(23), '.5', '-', '1.'])
+      expect([x, scanF32(x)[0]]).toEqual([x, -1]);
+    // No byte after the number within `n`: the number might go on, so it is not taken.
+    expect(scanF32('0.25', '')[0]).toBe(-1);
+    expect(scanF32('0.2639320194721222', '')[0]).toBe(-1);
+  });
+
+  it('makes scanFloatVector give the float32s of JSON.parse for whole vectors, or refuse out-of-range ones', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(literal, printed), { minLength: 1, maxLength: 40 }), (xs) => {
+        const b = Buffer.from(`[${xs.join(',')}]`);
+        const out = new Float32Array(xs.length);
+        const want = xs.map((x) => JSON.parse(x) as number);
+        const end = scanFloatVector(b, 0, xs.length, out, 0);
+        if (want.every((v) => Math.abs(v) <= 3.4028234663852886e38)) {
+          expect(end).toBe(b.length);
+          expect([...out].every((v, k) => Object.is(v, Math.fround(want[k]!)))).toBe(true);
+        } else expect(end).toBe(-1);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});
+
+describe('shortAscii', () => {
+  it('gives the latin1 text of the bytes, short or long, at any offset', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.integer({ min: 0, max: 127 }).map((c) => String.fromCharCode(c)), maxLength: 30 }),
+        fc.nat(5),
+        (t, pad) => {
+          const b = Buffer.from('x'.repeat(pad) + t + 'y', 'latin1');
+          expect(shortAscii(b, pad, pad + t.length)).toBe(t);
+        },
+      ),
+    );
   });
 });
 

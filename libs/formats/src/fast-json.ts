@@ -46,6 +46,17 @@ function asciiText(b: Uint8Array, from: number, to: number): string {
   return ascii.decode(b.subarray(from, to));
 }
 
+/**
+ * Text of ASCII bytes [from, to): up to 12 characters by concatenation (V8 then makes a flat string
+ * without a decoder call, about twice as fast for names and ids), longer ones through the decoder.
+ */
+export function shortAscii(b: Uint8Array, from: number, to: number): string {
+  if (to - from > 12) return asciiText(b, from, to);
+  let text = '';
+  for (let k = from; k < to; k++) text += String.fromCharCode(b[k]!);
+  return text;
+}
+
 /** UTF-8 text of bytes [from, to), or null when they are not valid UTF-8. */
 function utf8Text(b: Uint8Array, from: number, to: number): string | null {
   try {
@@ -181,6 +192,143 @@ export function scanNumber(s: Uint8Array, i: number, f32 = false): number {
   return Number(asciiText(s, start, i));
 }
 
+/** 10^k for k = 0…22 as a typed array (exact doubles), for the float32 fast path. */
+const POW10_F64 = new Float64Array(POW10);
+
+let viewBuffer: ArrayBufferLike | null = null;
+let view: DataView = new DataView(new ArrayBuffer(0));
+
+/** A DataView of the bytes' buffer (kept while rows come from the same chunk). */
+function viewOf(s: Uint8Array): DataView {
+  if (s.buffer !== viewBuffer) {
+    viewBuffer = s.buffer;
+    view = new DataView(s.buffer);
+  }
+  return view;
+}
+
+/**
+ * The value of four ASCII digits read as a little-endian 32-bit word (first digit in the low byte),
+ * or -1 when any of the four bytes is not a digit. A byte is a digit when its high nibble is 3 both
+ * before and after adding 6.
+ */
+function digits4(x: number): number {
+  if ((((x & 0xf0f0f0f0) ^ 0x30303030) | (((x + 0x06060606) & 0xf0f0f0f0) ^ 0x30303030)) !== 0) return -1;
+  let v = (x - 0x30303030) | 0;
+  v = (Math.imul(v, 10) + (v >>> 8)) & 0x00ff00ff;
+  return (Math.imul(v, 100) + (v >>> 16)) & 0xffff;
+}
+
+/**
+ * Stores at out[at] the float32 of the JSON number at s[i] and returns the index after it, when it
+ * has the common shape of a vector element — `-?D{1,9}(.D{1,22})?`, no exponent — read four digits
+ * per 32-bit load; returns -1, having stored nothing, for any other text (scanNumber then decides,
+ * and reports invalid text). Writing the value instead of returning it keeps the double unboxed.
+ * The digits are joined into one double with at most fourteen roundings (< 2^-49 relative) and
+ * the value kept only when both ends of a 2^-47 interval around it round to the same float32, as
+ * in scanNumber; with at most 15 digits every step is exact and it is `Number(text)` itself. Reads
+ * nothing at or beyond `n`.
+ */
+export function scanFloat32Into(s: Uint8Array, i: number, n: number, out: Float32Array, at: number): number {
+  return float32At(s, viewOf(s), s.byteOffset, i, n, out, at);
+}
+
+/** scanFloat32Into with the DataView of s's buffer and s's offset in it fetched once per vector. */
+function float32At(
+  s: Uint8Array,
+  dv: DataView,
+  base: number,
+  i: number,
+  n: number,
+  out: Float32Array,
+  at: number,
+): number {
+  if (i >= n) return -1;
+  const c0 = s[i]!;
+  // 1 for '-', else 0, without a branch: signs of vector elements are random, a branch on them is
+  // mispredicted half the time.
+  const neg = 1 - (((c0 - CH_MINUS) | (CH_MINUS - c0)) >>> 31);
+  let p = i + neg;
+  if (p >= n) return -1;
+  let ip = s[p]! - CH_D0;
+  if (ip >>> 0 > 9) return -1;
+  p++;
+  let digits = 1;
+  if (ip !== 0) {
+    while (p < n) {
+      const d = s[p]! - CH_D0;
+      if (d >>> 0 > 9) break;
+      if (++digits > 9) return -1;
+      ip = ip * 10 + d;
+      p++;
+    }
+  } else digits = 0;
+  if (p >= n) return -1;
+  const c = s[p]!;
+  if (c !== CH_DOT) {
+    if (c === CH_LOWERE || c === CH_UPPERE) return -1;
+    out[at] = ip * (1 - 2 * neg);
+    return p;
+  }
+  p++;
+  const fracStart = p;
+  // Fraction digits as an integer: up to two groups of eight (read as 32-bit words), then one by one.
+  let frac = 0;
+  if (p + 8 < n) {
+    const a = digits4(dv.getInt32(base + p, true));
+    const b = digits4(dv.getInt32(base + p + 4, true));
+    if ((a | b) >= 0) {
+      frac = a * 10000 + b;
+      p += 8;
+      if (p + 8 < n) {
+        const c = digits4(dv.getInt32(base + p, true));
+        const d = digits4(dv.getInt32(base + p + 4, true));
+        if ((c | d) >= 0) {
+          frac = frac * 1e8 + (c * 10000 + d);
+          p += 8;
+        }
+      }
+    }
+  }
+  // The remaining digits four per load: the count k of leading digits in the word is found without
+  // a branch per digit and the bytes after them read as '0's, so each word scales the value by 10^4
+  // and `fd` counts that padding too. Fewer than four bytes left: one by one.
+  let fd = p - fracStart;
+  let ended = false;
+  while (p + 4 <= n) {
+    const x = dv.getInt32(base + p, true);
+    const nonDigit = ((x & 0xf0f0f0f0) ^ 0x30303030) | (((x + 0x06060606) & 0xf0f0f0f0) ^ 0x30303030);
+    const k = nonDigit === 0 ? 4 : (31 - Math.clz32(nonDigit & -nonDigit)) >> 3;
+    const keep = k === 4 ? -1 : (1 << (k << 3)) - 1;
+    frac = frac * 1e4 + digits4((x & keep) | (0x30303030 & ~keep));
+    fd += 4;
+    p += k;
+    if (k < 4) {
+      ended = true;
+      break;
+    }
+    if (fd > 20) return -1;
+  }
+  if (!ended)
+    while (p < n) {
+      const d = s[p]! - CH_D0;
+      if (d >>> 0 > 9) break;
+      frac = frac * 10 + d;
+      fd++;
+      p++;
+    }
+  if (p === fracStart || fd > 22 || p >= n) return -1;
+  const e = s[p]!;
+  if (e === CH_LOWERE || e === CH_UPPERE) return -1;
+  const scale = POW10_F64[fd]!;
+  const mant = ip === 0 ? frac : ip * scale + frac;
+  const d = mant / scale;
+  // ≤ 15 digits (padding included): every step above was exact, and the one division rounds correctly.
+  if (digits + fd > 15 && Math.fround(d * F32_EPS_DOWN) !== Math.fround(d * F32_EPS_UP)) return -1;
+  out[at] = d * (1 - 2 * neg);
+  return p;
+}
+
 /**
  * Parses a JSON array of exactly `dim` numbers at s[i] into out[at…at+dim) as float32, with the
  * checks of the general path (finite, within float32 range). Returns the index after ']' or -1
@@ -192,13 +340,20 @@ export function scanFloatVector(s: Uint8Array, i: number, dim: number, out: Floa
   let c = s[i]!;
   while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
   if (dim === 0) return c === CH_RBRACKET ? i + 1 : -1;
+  const n = s.length;
+  const dv = viewOf(s);
+  const base = s.byteOffset;
   for (let k = 0; ;) {
-    const v = scanNumber(s, i, true);
-    // NaN (no number here), ±Infinity (1e400) and values beyond float32 are errors for the general path.
-    if (!(v <= FLOAT32_MAX && v >= -FLOAT32_MAX)) return -1;
-    out[at + k] = v;
+    const end = float32At(s, dv, base, i, n, out, at + k);
+    if (end >= 0) i = end;
+    else {
+      const v = scanNumber(s, i, true);
+      // NaN (no number here), ±Infinity (1e400) and values beyond float32 are errors for the general path.
+      if (!(v <= FLOAT32_MAX && v >= -FLOAT32_MAX)) return -1;
+      out[at + k] = v;
+      i = numEnd;
+    }
     k++;
-    i = numEnd;
     c = s[i]!;
     while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
     if (c === CH_COMMA) {
@@ -216,6 +371,19 @@ const FALSE = Buffer.from('false');
 function matchWord(s: Uint8Array, at: number, word: Uint8Array): boolean {
   for (let k = 0; k < word.length; k++) if (s[at + k] !== word[k]) return false;
   return true;
+}
+
+/** True when `b` is 1–15 decimal digits without a leading zero (a safe integer as written by JSON). */
+function shortInteger(b: Uint8Array): boolean {
+  const n = b.length;
+  if (n === 0 || n > 15 || (b[0] === CH_D0 && n > 1)) return false;
+  for (let k = 0; k < n; k++) if (b[k]! < CH_D0 || b[k]! > CH_D9) return false;
+  return true;
+}
+
+/** True when the bytes of `cell` are exactly `text`'s. */
+function matchCell(cell: Uint8Array, text: Uint8Array): boolean {
+  return cell.length === text.length && matchWord(cell, 0, text);
 }
 
 /** True when s[at…] is `key` followed by the closing quote. */
@@ -345,20 +513,22 @@ export class FastRowParser {
   }
 
   /**
-   * Parses the JSON row object that is the whole of the UTF-8 bytes `s` (surrounding whitespace
-   * allowed) into the builder's next row. Returns false — having committed nothing — when the row
+   * Parses the JSON row object that is the whole of the UTF-8 bytes s[from, to) (surrounding
+   * whitespace allowed) into the builder's next row. Returns false — having committed nothing — when the row
    * needs the general path: syntax it does not take (escapes in keys or strings, nested values,
    * null, …), unknown, duplicate or missing keys, or a value the general path would refuse.
    */
-  tryJsonRow(s: Uint8Array): boolean {
+  tryJsonRow(s: Uint8Array, from = 0, to = s.length): boolean {
     if (this.builder.isFull) return false;
     this.refresh();
     const present = this.present;
-    present.fill(0);
+    for (let k = 0; k < present.length; k++) present[k] = 0;
     const row = this.builder.rowCount;
     let varBytes = 0;
-    const n = s.length;
-    let i = 0;
+    // Scanning may run past `to` on a malformed row (into the next row of the chunk); such a row
+    // then ends beyond `to` and is refused by the last check.
+    const n = to;
+    let i = from;
     let c = s[i]!;
     while (c === CH_SPACE || c === CH_LF || c === CH_CR || c === CH_TAB) c = s[++i]!;
     if (c !== CH_LBRACE) return false;
@@ -402,12 +572,7 @@ export class FastRowParser {
           const v = scanNumber(s, i);
           if (v !== v || !numIsInt) return false;
           if (numIntDigits <= 15) {
-            const h = this.halves[plan.index] ?? null;
-            if (h !== null) {
-              const hi = Math.floor(v / TWO32);
-              h[2 * row] = v - hi * TWO32;
-              h[2 * row + 1] = hi;
-            } else (st as BigInt64Array)[row] = BigInt(v);
+            this.storeInt64(plan.index, st as BigInt64Array, row, v);
           } else {
             const b = BigInt(asciiText(s, i, numEnd));
             if (b < INT64_MIN || b > INT64_MAX) return false;
@@ -454,7 +619,7 @@ export class FastRowParser {
             if (d >= 0x80) ascii = false;
             j++;
           }
-          const text = ascii ? asciiText(s, start, j) : utf8Text(s, start, j);
+          const text = ascii ? shortAscii(s, start, j) : utf8Text(s, start, j);
           // Invalid UTF-8 is the general path's error; valid UTF-8 decodes to well-formed text.
           if (text === null) return false;
           if (text.length * 3 > plan.maxLength && Buffer.byteLength(text, 'utf8') > plan.maxLength) return false;
@@ -474,15 +639,78 @@ export class FastRowParser {
       if (c !== CH_RBRACE) return false;
       i++;
       while (i < n && (s[i] === CH_SPACE || s[i] === CH_LF || s[i] === CH_CR || s[i] === CH_TAB)) i++;
-      if (i < n) return false;
+      if (i !== n) return false;
       return this.commit(varBytes);
     }
+  }
+
+  /** Stores a safe integer in an Int64 column, without a BigInt where the column can be written as halves. */
+  private storeInt64(index: number, st: BigInt64Array, row: number, v: number): void {
+    const h = this.halves[index] ?? null;
+    if (h !== null) {
+      const hi = Math.floor(v / TWO32);
+      h[2 * row] = v - hi * TWO32;
+      h[2 * row + 1] = hi;
+    } else st[row] = BigInt(v);
   }
 
   /** Ends a directly written row; a missing required field is the general path's error to report. */
   private commit(varBytes: number): boolean {
     try {
       this.builder.directCommit(this.present, varBytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * tryCsvRecord over cells given as UTF-8 bytes (CsvByteSplitter): vector cells are scanned
+   * without being decoded, other cells decoded by `cellText` and converted by `cellValue`.
+   */
+  tryCsvByteRecord(
+    fields: readonly FieldSchema[],
+    cells: readonly Uint8Array[],
+    nullkey: string,
+    nullkeyBytes: Uint8Array,
+    cellText: (b: Uint8Array) => string,
+    cellValue: (f: FieldSchema, text: string) => unknown,
+  ): boolean {
+    if (this.builder.isFull) return false;
+    this.refresh();
+    const present = this.present;
+    for (let k = 0; k < present.length; k++) present[k] = 0;
+    const row = this.builder.rowCount;
+    try {
+      for (let k = 0; k < cells.length; k++) {
+        const plan = this.byName.get(fields[k]!.name);
+        if (plan === undefined) return false;
+        const b = cells[k]!;
+        if (plan.kind === 'floatVector') {
+          // A null cell means default/NULL, which the general path applies.
+          if ((plan.field.nullable || plan.field.defaultValue !== undefined) && matchCell(b, nullkeyBytes))
+            return false;
+          const n = b.length;
+          let i = 0;
+          while (i < n && (b[i] === CH_SPACE || b[i] === CH_LF || b[i] === CH_CR || b[i] === CH_TAB)) i++;
+          i = scanFloatVector(b, i, plan.dim, this.storage[plan.index] as Float32Array, row * plan.dim);
+          if (i < 0) return false;
+          while (i < n && (b[i] === CH_SPACE || b[i] === CH_LF || b[i] === CH_CR || b[i] === CH_TAB)) i++;
+          if (i < n) return false;
+        } else if (plan.kind === 'int64' && shortInteger(b)) {
+          // Digits only (no sign, no leading zero), at most 15: the value the BigInt of the text has.
+          if ((plan.field.nullable || plan.field.defaultValue !== undefined) && matchCell(b, nullkeyBytes))
+            return false;
+          this.storeInt64(plan.index, this.storage[plan.index] as BigInt64Array, row, scanNumber(b, 0));
+        } else {
+          const cell = cellText(b);
+          if ((plan.field.nullable || plan.field.defaultValue !== undefined) && cell === nullkey) return false;
+          // The builder counts the bytes of strings it stores.
+          this.builder.directSet(plan.field.name, cellValue(plan.field, cell));
+        }
+        present[plan.index] = 1;
+      }
+      this.builder.directCommit(present, 0);
       return true;
     } catch {
       return false;
@@ -503,7 +731,7 @@ export class FastRowParser {
     if (this.builder.isFull) return false;
     this.refresh();
     const present = this.present;
-    present.fill(0);
+    for (let k = 0; k < present.length; k++) present[k] = 0;
     const row = this.builder.rowCount;
     try {
       for (let k = 0; k < cells.length; k++) {

@@ -10,13 +10,23 @@ import type { ByteInput } from './byte-input';
 import { FastRowParser } from './fast-json';
 import { FormatError, FormatErrorCode } from './formats.errors';
 import type { FileGroupReader, ReadOptions } from './reader';
-import { concatParts, decodeUtf8, MAX_ROW_BYTES, rethrowLocated } from './text';
+import { asBuffer, concatParts, decodeUtf8, MAX_ROW_BYTES, rethrowLocated } from './text';
 
-/** One row's bytes cut out of the stream: `start` is its file offset, `row` its 1-based number. */
+/**
+ * One row cut out of the stream: its bytes are buf[from, to) (a chunk, or a copy when the row spans
+ * chunks — no view per row), `start` is its file offset, `row` its 1-based number.
+ */
 export interface RawRow {
-  readonly bytes: Uint8Array;
+  readonly buf: Uint8Array;
+  readonly from: number;
+  readonly to: number;
   readonly start: number;
   readonly row: number;
+}
+
+/** The row's bytes as their own view. */
+export function rowBytes(raw: RawRow): Uint8Array {
+  return raw.from === 0 && raw.to === raw.buf.length ? raw.buf : raw.buf.subarray(raw.from, raw.to);
 }
 
 const WS = new Uint8Array(256);
@@ -81,7 +91,8 @@ export class JsonRowSplitter {
     );
   }
 
-  push(chunk: Uint8Array): void {
+  push(bytes: Uint8Array): void {
+    const chunk = asBuffer(bytes);
     const base = this.pos;
     const n = chunk.length;
     let i = 0;
@@ -202,9 +213,13 @@ export class JsonRowSplitter {
       else if (c === 0x7d || c === 0x5d) {
         depth--;
         if (depth === 0) {
-          const last = chunk.subarray(segStart, i + 1);
-          const bytes = concatParts([...this.parts, last], this.partsLen + last.length);
-          this.out.push({ bytes, start: this.elemStart, row: this.rows });
+          if (this.parts.length === 0)
+            this.out.push({ buf: chunk, from: segStart, to: i + 1, start: this.elemStart, row: this.rows });
+          else {
+            this.parts.push(chunk.subarray(segStart, i + 1));
+            const bytes = concatParts(this.parts, this.partsLen + i + 1 - segStart);
+            this.out.push({ buf: bytes, from: 0, to: bytes.length, start: this.elemStart, row: this.rows });
+          }
           this.parts = [];
           this.partsLen = 0;
           this.depth = 0;
@@ -237,8 +252,10 @@ export class JsonRowSplitter {
       case 'start':
       case 'done':
         return null;
-      case 'element':
-        return { bytes: concatParts(this.parts, this.partsLen), start: this.elemStart, row: this.rows };
+      case 'element': {
+        const bytes = concatParts(this.parts, this.partsLen);
+        return { buf: bytes, from: 0, to: bytes.length, start: this.elemStart, row: this.rows };
+      }
       case 'prelude':
         throw this.structure(this.pos, 'invalid JSON format: expected {"rows":[…]} or [ … ]');
       case 'between':
@@ -266,26 +283,32 @@ export class JsonLinesSplitter {
     return this.out.splice(0, this.out.length);
   }
 
-  private emit(bytes: Uint8Array): void {
+  /** A line: bytes[from, to). */
+  private emit(bytes: Uint8Array, from: number, to: number): void {
     this.line++;
-    let s = 0;
-    let e = bytes.length;
-    if (this.line === 1 && e >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) s = 3;
+    let s = from;
+    let e = to;
+    if (this.line === 1 && e - s >= 3 && bytes[s] === 0xef && bytes[s + 1] === 0xbb && bytes[s + 2] === 0xbf) s += 3;
     while (s < e && WS[bytes[s]!] === 1) s++;
     while (e > s && WS[bytes[e - 1]!] === 1) e--;
-    if (s < e) this.out.push({ bytes: bytes.subarray(s, e), start: this.lineStart + s, row: this.line });
+    if (s < e) this.out.push({ buf: bytes, from: s, to: e, start: this.lineStart + s - from, row: this.line });
   }
 
-  push(chunk: Uint8Array): void {
+  push(bytes: Uint8Array): void {
+    const chunk = asBuffer(bytes);
     const base = this.pos;
     let i = 0;
     for (;;) {
       const j = chunk.indexOf(0x0a, i);
       if (j < 0) break;
-      const last = chunk.subarray(i, j);
-      this.emit(concatParts([...this.parts, last], this.partsLen + last.length));
-      this.parts = [];
-      this.partsLen = 0;
+      if (this.parts.length === 0) this.emit(chunk, i, j);
+      else {
+        this.parts.push(chunk.subarray(i, j));
+        const line = concatParts(this.parts, this.partsLen + j - i);
+        this.emit(line, 0, line.length);
+        this.parts = [];
+        this.partsLen = 0;
+      }
       i = j + 1;
       this.lineStart = base + i;
     }
@@ -304,7 +327,10 @@ export class JsonLinesSplitter {
   }
 
   end(): RawRow | null {
-    if (this.partsLen > 0) this.emit(concatParts(this.parts, this.partsLen));
+    if (this.partsLen > 0) {
+      const line = concatParts(this.parts, this.partsLen);
+      this.emit(line, 0, line.length);
+    }
     this.parts = [];
     this.partsLen = 0;
     return null;
@@ -312,7 +338,7 @@ export class JsonLinesSplitter {
 }
 
 function parseRow(file: string, raw: RawRow): JsonValue {
-  const text = decodeUtf8(raw.bytes, { file, row: raw.row }, raw.start);
+  const text = decodeUtf8(rowBytes(raw), { file, row: raw.row }, raw.start);
   try {
     return parseJsonExact(text);
   } catch (e) {
@@ -344,7 +370,7 @@ export function openJsonReader(
       let emitted = 0;
       const addRaw = (raw: RawRow): void => {
         // Schema-directed path first; anything it does not take goes the general way below.
-        if (fast !== null && fast.tryJsonRow(raw.bytes)) return;
+        if (fast !== null && fast.tryJsonRow(raw.buf, raw.from, raw.to)) return;
         const value = parseRow(file, raw);
         if (value === null || typeof value !== 'object' || Array.isArray(value))
           throw new FormatError(
@@ -385,7 +411,7 @@ export function openJsonReader(
         parseRow(file, tail);
         throw new FormatError(
           FormatErrorCode.Syntax,
-          { file, row: tail.row, byte: tail.start + tail.bytes.length },
+          { file, row: tail.row, byte: tail.start + tail.to - tail.from },
           'unexpected end of input',
         );
       }

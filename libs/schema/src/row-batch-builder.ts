@@ -283,6 +283,8 @@ export class RowBatchBuilder {
   private readonly dynamic: boolean;
   private readonly ignoreUnknown: boolean;
   private slots: Map<string, ColumnSlot> = new Map();
+  /** The same slots by field index (null for the auto-generated key), for per-row loops without lookups. */
+  private slotList: (ColumnSlot | null)[] = [];
   private meta: string[] = [];
   private readonly seen: Int32Array;
   private n = 0;
@@ -336,8 +338,12 @@ export class RowBatchBuilder {
 
   private reset(): void {
     this.slots = new Map();
-    for (const e of this.entries)
-      if (!e.autoPk) this.slots.set(e.field.name, slotFor(e.field, this.capacity, this.varBytes));
+    this.slotList = this.entries.map((e) => {
+      if (e.autoPk) return null;
+      const slot = slotFor(e.field, this.capacity, this.varBytes);
+      this.slots.set(e.field.name, slot);
+      return slot;
+    });
     this.meta = [];
     this.n = 0;
     this.varBytes.n = 0;
@@ -373,12 +379,16 @@ export class RowBatchBuilder {
     if (this.n >= this.capacity) throw new RangeError('batch is full: flush() first');
     if (this.dynamic) throw new Error('directCommit is for schemas without the dynamic field');
     const i = this.n;
-    for (const e of this.entries) {
-      if (e.autoPk) continue;
-      const f = e.field;
-      const slot = this.slots.get(f.name)!;
-      if (present[e.index] === 1) slot.markValid(i);
-      else if (f.defaultValue !== undefined) slot.set(i, f.defaultValue);
+    const slots = this.slotList;
+    for (let k = 0; k < slots.length; k++) {
+      const slot = slots[k];
+      if (slot === null || slot === undefined) continue;
+      if (present[k] === 1) {
+        slot.markValid(i);
+        continue;
+      }
+      const f = this.entries[k]!.field;
+      if (f.defaultValue !== undefined) slot.set(i, f.defaultValue);
       else if (f.nullable) slot.setNull(i);
       else throw new SchemaError(SchemaErrorCode.MissingField, f.name, `value of field '${f.name}' is missed`);
     }
