@@ -104,7 +104,14 @@ class Proc {
     distFile: string,
     env: NodeJS.ProcessEnv,
   ) {
-    this.child = spawn(process.execPath, [join(DIST, distFile)], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // BENCH_E2E_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the gateway
+    // processes; node refuses --cpu-prof in NODE_OPTIONS.
+    const nodeArgs = (process.env.BENCH_E2E_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    this.child = spawn(process.execPath, [...nodeArgs, join(DIST, distFile)], {
+      cwd: REPO,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const keep = (d: Buffer) => {
       this.text = (this.text + d.toString()).slice(-64 * 1024);
     };

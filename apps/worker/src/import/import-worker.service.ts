@@ -46,6 +46,8 @@ export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplic
         lockDurationMs: config.worker.leaseMs,
         stalledIntervalMs: Math.max(1_000, Math.floor(config.worker.leaseMs / 2)),
         idleWork: (shutdown) => processor.help(shutdown),
+        // An idle slot asks Redis for work every 50 ms (one cheap call): a new job starts sooner.
+        idleDelayMs: 50,
       },
       (data, ctx) => processor.process(data, ctx),
       (err, context) => this.log.warn({ err, context }, 'dispatcher problem'),

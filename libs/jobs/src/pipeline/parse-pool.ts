@@ -60,6 +60,9 @@ export function parseThreadEntry(): string {
   throw new Error(`parse thread entry not found: run \`npm run build\` (looked for ${here} and ${built})`);
 }
 
+/** Heap limits of a parse thread: pieces are 4 MiB of text; a thread holds a few batches of them. */
+const THREAD_HEAP_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 };
+
 /**
  * Worker threads that parse, validate and encode pieces of files (see stageGroup). Shared by all
  * jobs of a worker process: tasks queue FIFO for the next free thread, one task per thread at a
@@ -125,7 +128,9 @@ export class ParsePool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.entry);
+    // Each thread is its own V8 isolate with its own heap: a small young generation keeps a
+    // thread's garbage from piling up to tens of MB between scavenges (RSS counts every isolate).
+    const worker = new Worker(this.entry, { resourceLimits: THREAD_HEAP_LIMITS });
     const slot: Slot = { worker, tasks: new Map() };
     this.slots.push(slot);
     worker.unref();

@@ -33,7 +33,7 @@ export interface StageGroupOptions {
   readonly signal: AbortSignal;
   /** Parse threads, or null to read, parse and encode on this thread (still overlapped with COPY). */
   readonly parseThreads: ParsePool | null;
-  /** Bound of the encoded chunks waiting for the socket; 32 MiB by default. */
+  /** Bound of the encoded chunks waiting for the socket; 8 MiB by default (enough to ride out jitter; more only costs RSS). */
   readonly maxQueuedBytes?: number;
   /** Size of the text pieces handed to a thread; 4 MiB by default. */
   readonly pieceBytes?: number;
@@ -43,7 +43,7 @@ export interface StageGroupOptions {
   readonly onKnownRows?: (rows: number) => void;
 }
 
-export const DEFAULT_MAX_QUEUED_BYTES = 32 << 20;
+export const DEFAULT_MAX_QUEUED_BYTES = 8 << 20;
 export const DEFAULT_PIECE_BYTES = 4 << 20;
 
 /**
