@@ -85,4 +85,61 @@ describe('one job over many workers', () => {
     );
     expect(files.rows[0]).toEqual({ rows: all.length, done: true });
   }, 90_000);
+
+  it('a helper killed mid-group loses its claim when it expires; the run stages that group itself, exactly once', async () => {
+    onTestFailed(() => {
+      console.log(workers.outputs());
+    });
+    await workers.killAll();
+    const c = await newCollection(gw, key, 'spread');
+    const groups = 4;
+    const ids = (k: number) => range(k * 5_000 + 1, 5_000);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    for (let k = 0; k < groups; k++) {
+      const body = jsonl(ids(k));
+      // Every file's first read stalls half-way until the gate opens: both processes end up mid-COPY.
+      web.put(`/${c}/${k}.jsonl`, body, { pauseAfter: { count: 1, bytes: Math.floor(body.length / 2), until: gate } });
+    }
+    const a = workers.start();
+    const b = workers.start();
+    const jobId = await createJob(gw, key, {
+      collectionName: c,
+      objectUrls: Array.from({ length: groups }, (_, k) => [web.url(`/${c}/${k}.jsonl`)]),
+    });
+    const copies = async () =>
+      (
+        await gw.db.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND query ILIKE 'COPY %igw_staging%' AND state <> 'idle'`,
+        )
+      ).rows[0].n as number;
+    await expect.poll(copies, { timeout: 30_000, interval: 50 }).toBe(2);
+    // The helper is the process whose claim is not the run's lease owner.
+    const r = await gw.db.query(
+      `SELECT split_part(j.lease_owner, ':', 2) AS run, array_agg(split_part(f.claim_owner, ':', 2)) AS claims
+         FROM import_jobs j JOIN import_job_files f ON f.job_id = j.id
+        WHERE j.job_id = $1 AND f.state = 'InProgress' GROUP BY j.lease_owner`,
+      [jobId],
+    );
+    const { run, claims } = r.rows[0] as { run: string; claims: string[] };
+    const helperPid = claims.find((p) => p !== run)!;
+    const helper = [a, b].find((w) => String(w.child.pid) === helperPid)!;
+    expect(helper).toBeDefined();
+    await helper.stop('SIGKILL');
+    open();
+
+    await expect
+      .poll(
+        async () =>
+          (await gw.db.query(`SELECT state FROM import_jobs WHERE job_id = $1`, [jobId])).rows[0]?.state as string,
+        { timeout: 40_000, interval: 100 },
+      )
+      .toBe('Completed');
+    const all = Array.from({ length: groups }, (_, k) => ids(k)).flat();
+    const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${c}"`));
+    expect(d.rows[0]).toEqual({ n: all.length, text: expectedDigestInput(all) });
+    // Every group was finally staged by the run's process.
+    expect(new Set((await stagers(jobId)).map((s) => s.pid))).toEqual(new Set([run]));
+  }, 90_000);
 });
