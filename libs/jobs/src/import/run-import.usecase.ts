@@ -3,18 +3,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { Pool } from 'pg';
 import type { AppConfig } from '@gw/config';
-import { type CollectionDef, type CollectionsContext, getCollection, pgSchemaName } from '@gw/collections';
+import type { CollectionDef } from '@gw/collections';
 import { type JobRun, JobRunsRepository } from '@gw/db';
 import { inTransaction, isTransientPgError } from '@gw/pg';
-import { JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, STAGING_SCHEMA, stagingTableName } from '@gw/sink';
+import { JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, stagingTableName } from '@gw/sink';
 import type { ClosableObjectSource, ObjectSourceDeps } from '@gw/storage';
 import { timeoutReason } from '../jobs.errors';
 import type { ParsePool } from '../pipeline';
 import type { CredentialsCipher } from './credentials-cipher';
 import { PlanError, type PlannedGroup, planGroups, versionsOf } from './plan';
-import { ProgressTracker } from './progress';
 import { Aborted, RunGuard } from './run-guard';
 import type { JobRunsPort, JobStagingPort } from './run-ports';
+import { HelpRunningImport } from './help-import.usecase';
 import { GroupFailed, GroupStager, type StageSlot } from './stage-group';
 
 export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'released';
@@ -49,8 +49,6 @@ export interface RunImportDeps {
   collection?: (dbName: string, collectionName: string) => Promise<CollectionDef>;
 }
 
-/** How long an idle slot waits before asking PostgreSQL again for a job to help with. */
-const HELP_POLL_MS = 500;
 /** How often a run whose last groups are staged by other slots looks again. */
 const WAIT_FOR_OTHERS_MS = 200;
 
@@ -59,9 +57,8 @@ const WAIT_FOR_OTHERS_MS = 200;
  *
  * `execute` is a job's run: PostgreSQL hands it the job with a lease and the next fencing token
  * (decision 0501), it plans every group, stages groups it claims, waits for groups other slots
- * claimed, and publishes all rows in one transaction. `helpOnce` is an idle slot of any worker
- * process joining a running job to stage groups nobody claimed (decision 0502). Every write of
- * both checks the run's token, so a job handed out twice, or a run that lost its lease, never
+ * claimed, and publishes all rows in one transaction. `helpOnce` hands an idle slot to
+ * HelpRunningImport (decision 0502). Every write of both checks the run's token, so a job handed out twice, or a run that lost its lease, never
  * writes twice. Attempts are counted in PostgreSQL.
  */
 export class RunImportJob {
@@ -69,19 +66,25 @@ export class RunImportJob {
   private readonly runs: JobRunsPort;
   private readonly staging: JobStagingPort;
   private readonly stager: GroupStager;
+  private readonly helper: HelpRunningImport;
   private slots = 0;
-  private nextHelpPoll = 0;
 
   constructor(private readonly deps: RunImportDeps) {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.runs = deps.runs ?? new JobRunsRepository(deps.jobs);
     this.staging = deps.staging ?? new JobStaging(deps.target);
     this.stager = new GroupStager(this.runs, this.staging, deps);
+    this.helper = new HelpRunningImport(this.workerId, this.runs, this.stager, deps.config);
+  }
+
+  /** An idle slot helps a running job stage one group (HelpRunningImport); false: none to help. */
+  helpOnce(opts: { shutdown?: AbortSignal } = {}): Promise<boolean> {
+    return this.helper.helpOnce(opts);
   }
 
   async execute(jobId: string, opts: { shutdown?: AbortSignal } = {}): Promise<RunResult> {
     const { leaseMs } = this.deps.config.worker;
-    const owner = `${this.workerId}#${++this.slots}`;
+    const owner = `${this.workerId}#r${++this.slots}`;
     const acquired = await this.runs.acquire(jobId, owner, leaseMs, this.deps.config.import.maxAttempts);
     if (acquired.kind === 'skipped') return { outcome: 'skipped', detail: acquired.why };
     if (acquired.kind === 'exhausted') {
@@ -115,7 +118,7 @@ export class RunImportJob {
   /** Plans, stages what it claims, waits for the groups other slots stage, publishes. */
   private async coordinate(run: JobRun, owner: string, guard: RunGuard): Promise<void> {
     const signal = guard.signal;
-    const spec = await this.stagingSpec(run);
+    const spec = await this.stager.specFor(run);
     const begun = await this.staging.begin(spec);
     const sources: ClosableObjectSource[] = [];
     try {
@@ -129,7 +132,7 @@ export class RunImportJob {
         // Groups an earlier run committed are done, whatever their file rows say.
         for (const [group, rows] of begun.staged) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
         const byGroup = new Map(plan.map((g) => [g.row.groupIndex, g]));
-        const slot = this.slot(run, owner, spec, guard);
+        const slot = this.stager.slotFor(run, owner, spec, guard.signal);
         guard.tick = () => slot.progress.flush(false);
         if (plan.length === 1 && begun.staged.size === 0 && (await this.publishSingle(run, slot, plan[0]!))) return;
         for (;;) {
@@ -143,94 +146,6 @@ export class RunImportJob {
     } finally {
       for (const src of sources) src.close(); // sockets and in-memory credentials
     }
-  }
-
-  /**
-   * An idle slot helps a running job: claims groups nobody stages, plans just those, stages them
-   * under the run's token. Returns whether it found a job (so the slot asks again at once).
-   * Stopping (the run changed, cancel, deadline, shutdown) is the run's business, not an error.
-   */
-  async helpOnce(opts: { shutdown?: AbortSignal } = {}): Promise<boolean> {
-    if (Date.now() < this.nextHelpPoll) return false;
-    const id = await this.runs.findJobToHelp();
-    if (id === null) {
-      this.nextHelpPoll = Date.now() + HELP_POLL_MS;
-      return false;
-    }
-    const { leaseMs } = this.deps.config.worker;
-    const owner = `${this.workerId}#${++this.slots}`;
-    const run = await this.runs.joinRun(id, owner, this.deps.config.import.maxAttempts);
-    if (run === null) return false;
-    const guard = new RunGuard(() => this.runs.renewClaims(run, owner, leaseMs), {
-      leaseMs,
-      deadlineAt: run.deadlineAt,
-      ...(opts.shutdown === undefined ? {} : { shutdown: opts.shutdown }),
-      lostDetail: `run ${run.token} of ${run.jobId} ended`,
-    });
-    const sources: ClosableObjectSource[] = [];
-    try {
-      const spec = await this.stagingSpec(run);
-      const ctx = await this.stager.planContext(run, guard.signal, sources);
-      const slot = this.slot(run, owner, spec, guard);
-      guard.tick = () => slot.progress.flush(false);
-      await this.stager.claimAndStage(
-        slot,
-        async (group) => {
-          const row = (await this.runs.files(run.id)).find((f) => f.groupIndex === group)!;
-          const [planned] = await planGroups([row], ctx);
-          return this.checkVersions(run, planned!);
-        },
-        1, // one group, then the slot looks at the queues again: helping must not starve other collections
-      );
-    } catch (thrown) {
-      const err = thrown instanceof GroupFailed ? thrown.cause : thrown;
-      const stopped =
-        guard.reasonOf(err) !== null || (err instanceof SinkError && err.code === SinkErrorCode.FenceLost);
-      if (!stopped && !(isTransientPgError(err) && !(err instanceof PlanError))) {
-        // Bad input fails the job wherever it is found; the run sees it at its next renewal.
-        const group = thrown instanceof GroupFailed ? thrown.group : null;
-        await this.runs.fail(run, err instanceof Error ? err.message : String(err), group);
-      }
-    } finally {
-      guard.stop();
-      for (const src of sources) src.close();
-    }
-    return true;
-  }
-
-  /** A helper must read the objects the run planned: a version that moved fails the job. */
-  private async checkVersions(run: JobRun, g: PlannedGroup): Promise<PlannedGroup> {
-    const planned = await this.runs.plannedVersions(run.id, g.row.groupIndex);
-    for (const [name, version] of Object.entries(versionsOf(g))) {
-      const was = planned[name];
-      if (was !== undefined && was !== version) {
-        throw new PlanError(`${name}: the object changed while the job ran (version ${was} → ${version})`);
-      }
-    }
-    return g;
-  }
-
-  private slot(run: JobRun, owner: string, spec: JobStagingSpec, guard: RunGuard): StageSlot {
-    const progress = new ProgressTracker((r, f) => this.runs.writeProgress(r, f), run);
-    return { run, owner, spec, progress, signal: guard.signal };
-  }
-
-  private async stagingSpec(run: JobRun): Promise<JobStagingSpec> {
-    const ctx: CollectionsContext = { catalog: this.deps.jobs, target: this.deps.target, config: { pgvector: 'auto' } };
-    const collection = await (this.deps.collection?.(run.dbName, run.collectionName) ??
-      getCollection(ctx, run.dbName, run.collectionName));
-    return {
-      table: { schema: STAGING_SCHEMA, name: stagingTableName(await this.runs.installationId(), run.id) },
-      target: { schema: pgSchemaName(collection.db), name: collection.name },
-      layout: {
-        fields: collection.schema.fields,
-        storage: collection.storage,
-        dynamicField: collection.schema.enableDynamicField,
-      },
-      partition: run.partitionName ?? '_default',
-      jobId: run.jobId,
-      token: run.token,
-    };
   }
 
   /** A one-group job: rows straight into the collection, completed in the same commit (same database). */

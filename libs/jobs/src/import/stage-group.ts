@@ -2,12 +2,13 @@ import type { Pool, PoolClient } from 'pg';
 import type { AppConfig } from '@gw/config';
 import type { JobRun } from '@gw/db';
 import type { ReadOptions } from '@gw/formats';
-import type { GroupCopy, JobStagingSpec } from '@gw/sink';
+import { type GroupCopy, type JobStagingSpec, STAGING_SCHEMA, stagingTableName } from '@gw/sink';
+import { type CollectionDef, type CollectionsContext, getCollection, pgSchemaName } from '@gw/collections';
 import type { ClosableObjectSource, ObjectSourceDeps, StorageCredentials } from '@gw/storage';
 import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
 import { type ParsePool, type StageGroupOptions, type StageUnit, stageUnits } from '../pipeline';
 import { openUnitInputs, type PlanContext, type PlannedGroup } from './plan';
-import type { ProgressTracker } from './progress';
+import { ProgressTracker } from './progress';
 import { Aborted } from './run-guard';
 import type { JobRunsPort, JobStagingPort } from './run-ports';
 
@@ -46,8 +47,34 @@ export class GroupStager {
       config: Pick<AppConfig, 'storage' | 'import' | 'worker'>;
       storageDeps?: ObjectSourceDeps;
       parsePool?: ParsePool | null;
+      collection?: (dbName: string, collectionName: string) => Promise<CollectionDef>;
     },
   ) {}
+
+  /** Where a run's rows go: its staging table (named per installation and job) and its collection. */
+  async specFor(run: JobRun): Promise<JobStagingSpec> {
+    const ctx: CollectionsContext = { catalog: this.deps.jobs, target: this.deps.target, config: { pgvector: 'auto' } };
+    const collection = await (this.deps.collection?.(run.dbName, run.collectionName) ??
+      getCollection(ctx, run.dbName, run.collectionName));
+    return {
+      table: { schema: STAGING_SCHEMA, name: stagingTableName(await this.runs.installationId(), run.id) },
+      target: { schema: pgSchemaName(collection.db), name: collection.name },
+      layout: {
+        fields: collection.schema.fields,
+        storage: collection.storage,
+        dynamicField: collection.schema.enableDynamicField,
+      },
+      partition: run.partitionName ?? '_default',
+      jobId: run.jobId,
+      token: run.token,
+    };
+  }
+
+  /** One slot's staging context, with its own progress of the groups it stages. */
+  slotFor(run: JobRun, owner: string, spec: JobStagingSpec, signal: AbortSignal): StageSlot {
+    const progress = new ProgressTracker((r, f) => this.runs.writeProgress(r, f), run);
+    return { run, owner, spec, progress, signal };
+  }
 
   /** What planning needs: the job's decrypted credentials and signed URLs (never logged or stored). */
   async planContext(run: JobRun, signal: AbortSignal, sources: ClosableObjectSource[]): Promise<PlanContext> {
