@@ -40,6 +40,12 @@ async function stagers(jobId: string): Promise<{ group_index: number; pid: strin
   return r.rows as { group_index: number; pid: string }[];
 }
 
+async function waitCompleted(jobId: string): Promise<void> {
+  const state = async () =>
+    (await gw.db.query(`SELECT state FROM import_jobs WHERE job_id = $1`, [jobId])).rows[0]?.state as string;
+  await expect.poll(state, { timeout: 40_000, interval: 100 }).toBe('Completed');
+}
+
 describe('one job over many workers', () => {
   it('two worker processes stage the groups of one job in parallel, and it is published once', async () => {
     onTestFailed(() => {
@@ -58,13 +64,7 @@ describe('one job over many workers', () => {
       collectionName: c,
       objectUrls: Array.from({ length: groups }, (_, k) => [web.url(`/${c}/${k}.jsonl`)]),
     });
-    await expect
-      .poll(
-        async () =>
-          (await gw.db.query(`SELECT state FROM import_jobs WHERE job_id = $1`, [jobId])).rows[0]?.state as string,
-        { timeout: 40_000, interval: 100 },
-      )
-      .toBe('Completed');
+    await waitCompleted(jobId);
 
     const all = Array.from({ length: groups }, (_, k) => ids(k)).flat();
     const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${c}"`));
@@ -129,13 +129,7 @@ describe('one job over many workers', () => {
     await helper.stop('SIGKILL');
     open();
 
-    await expect
-      .poll(
-        async () =>
-          (await gw.db.query(`SELECT state FROM import_jobs WHERE job_id = $1`, [jobId])).rows[0]?.state as string,
-        { timeout: 40_000, interval: 100 },
-      )
-      .toBe('Completed');
+    await waitCompleted(jobId);
     const all = Array.from({ length: groups }, (_, k) => ids(k)).flat();
     const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${c}"`));
     expect(d.rows[0]).toEqual({ n: all.length, text: expectedDigestInput(all) });
