@@ -1,13 +1,13 @@
 import { EgressGuard, egressPolicyFrom, type Resolver } from './egress';
 import { parseServiceAccount, validateCredentials, type StorageCredentials } from './credentials';
 import { HttpDriver, type RequestFn } from './drivers/http';
-import { AzureDriver, type AzureDriverOptions } from './drivers/azure';
-import { GcsDriver, type GcsDriverOptions } from './drivers/gcs';
-import { S3Driver } from './drivers/s3';
+import type { AzureDriverOptions } from './drivers/azure';
+import type { GcsDriverOptions } from './drivers/gcs';
 import { guarded } from './guarded';
 import type { ObjectLocation, StorageConfig } from './location';
 import { DEFAULT_RETRY, type ClosableObjectSource, type RetryOptions } from './object-source';
-import { ResilientSource, type RawDriver } from './resilient';
+import { ResilientSource, type RawDriver, type RawPage, type RawRead } from './resilient';
+import type { ObjectStat, ReadPin } from './object-source';
 import { StorageError, StorageErrorCode } from './storage.errors';
 import { parseAzureConnectionString } from '@gw/config';
 
@@ -77,31 +77,40 @@ export function openObjectSource(
               ...(creds.token === undefined ? {} : { sessionToken: creds.token }),
             }
           : undefined;
-      raw = new S3Driver({
-        bucket: location.bucket,
-        ...(location.endpoint === undefined ? {} : { endpoint: location.endpoint }),
-        ...(region === undefined ? {} : { region }),
-        forcePathStyle: location.endpoint !== undefined && config.s3.forcePathStyle,
-        credentials: fromRequest ?? fromConfig ?? (ambient ? 'ambient' : 'anonymous'),
-        guard,
-        requestTimeoutMs,
+      raw = lazyDriver(
         display,
-      });
+        async () =>
+          new (await import('./drivers/s3')).S3Driver({
+            bucket: location.bucket,
+            ...(location.endpoint === undefined ? {} : { endpoint: location.endpoint }),
+            ...(region === undefined ? {} : { region }),
+            forcePathStyle: location.endpoint !== undefined && config.s3.forcePathStyle,
+            credentials: fromRequest ?? fromConfig ?? (ambient ? 'ambient' : 'anonymous'),
+            guard,
+            requestTimeoutMs,
+            display,
+          }),
+      );
       break;
     }
     case 'gcs': {
       if (creds?.accessKey !== undefined && creds.secretKey !== undefined) {
         // HMAC keys: GCS's S3-interoperable XML API, signed with SigV4 by the S3 SDK.
-        raw = new S3Driver({
-          bucket: location.bucket,
-          endpoint: config.gcs.endpoint ?? 'https://storage.googleapis.com',
-          region: 'auto',
-          forcePathStyle: true,
-          credentials: { accessKeyId: creds.accessKey, secretAccessKey: creds.secretKey },
-          guard,
-          requestTimeoutMs,
+        const hmac = { accessKeyId: creds.accessKey, secretAccessKey: creds.secretKey };
+        raw = lazyDriver(
           display,
-        });
+          async () =>
+            new (await import('./drivers/s3')).S3Driver({
+              bucket: location.bucket,
+              endpoint: config.gcs.endpoint ?? 'https://storage.googleapis.com',
+              region: 'auto',
+              forcePathStyle: true,
+              credentials: hmac,
+              guard,
+              requestTimeoutMs,
+              display,
+            }),
+        );
         break;
       }
       const serviceAccount = parseServiceAccount(creds?.secretKey);
@@ -109,12 +118,16 @@ export function openObjectSource(
       if (serviceAccount !== undefined) credential = { serviceAccount };
       else if (creds?.token !== undefined) credential = { accessToken: creds.token };
       else if (config.gcs.credentialsFile !== undefined) credential = { keyFile: config.gcs.credentialsFile };
-      raw = new GcsDriver({
-        bucket: location.bucket,
-        ...(config.gcs.endpoint === undefined ? {} : { endpoint: config.gcs.endpoint }),
-        credential,
+      raw = lazyDriver(
         display,
-      });
+        async () =>
+          new (await import('./drivers/gcs')).GcsDriver({
+            bucket: location.bucket,
+            ...(config.gcs.endpoint === undefined ? {} : { endpoint: config.gcs.endpoint }),
+            credential,
+            display,
+          }),
+      );
       break;
     }
     case 'azure': {
@@ -134,17 +147,49 @@ export function openObjectSource(
       } else if (config.azure.account === account && config.azure.sas !== undefined) {
         credential = { sas: config.azure.sas };
       }
-      raw = new AzureDriver({
-        serviceUrl: location.endpoint ?? `https://${account}.blob.core.windows.net`,
-        container: location.bucket,
-        credential,
-        guard,
+      raw = lazyDriver(
         display,
-      });
+        async () =>
+          new (await import('./drivers/azure')).AzureDriver({
+            serviceUrl: location.endpoint ?? `https://${account}.blob.core.windows.net`,
+            container: location.bucket,
+            credential,
+            guard,
+            display,
+          }),
+      );
       break;
     }
     default:
       throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
   }
   return guarded(new ResilientSource(raw, { retry, requestTimeoutMs }), guard, location.host);
+}
+
+/**
+ * A cloud driver whose module loads on first use: the AWS, Google and Azure SDKs cost ~20 MB of
+ * RSS each when imported, and a worker usually needs one of them, or none (plain HTTPS).
+ */
+function lazyDriver(display: (key: string) => string, load: () => Promise<RawDriver>): RawDriver {
+  let driver: Promise<RawDriver> | undefined;
+  let loaded: RawDriver | undefined;
+  const ready = (): Promise<RawDriver> =>
+    (driver ??= load().then((d) => {
+      loaded = d;
+      return d;
+    }));
+  return {
+    display,
+    stat: async (key: string, signal: AbortSignal): Promise<ObjectStat> => (await ready()).stat(key, signal),
+    listPage: async (prefix: string, token: string | undefined, signal: AbortSignal): Promise<RawPage> =>
+      (await ready()).listPage(prefix, token, signal),
+    get: async (
+      key: string,
+      start: number,
+      end: number,
+      pin: ReadPin | undefined,
+      signal: AbortSignal,
+    ): Promise<RawRead> => (await ready()).get(key, start, end, pin, signal),
+    close: () => loaded?.close?.(),
+  };
 }
