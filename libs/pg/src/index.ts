@@ -86,51 +86,54 @@ export function ignoreAlreadyExists(e: unknown): void {
 }
 
 /**
- * Runs `run` on a pooled client. A client whose connection failed (reported on the client, or a
- * transient error) goes back to the pool as broken, so the pool replaces it.
+ * Lends a pooled client to `run`. A client whose connection broke (reported on the client, or
+ * by `run` through `breakClient`) goes back to the pool as broken, so the pool replaces it.
  */
-export async function withClient<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
+async function borrow<T>(
+  pool: Pool,
+  run: (c: PoolClient, breakClient: (e: unknown) => void) => Promise<T>,
+): Promise<T> {
   const c = await pool.connect();
   let broken: Error | undefined;
-  // A checked-out client whose backend dies emits 'error' itself; unheard, that would end the process.
-  const onError = (e: Error) => {
-    broken = e;
+  const breakClient = (e: unknown) => {
+    broken = e instanceof Error ? e : new Error(String(e));
   };
-  c.on('error', onError);
+  // A checked-out client whose backend dies emits 'error' itself; unheard, that would end the process.
+  c.on('error', breakClient);
   try {
-    return await run(c);
-  } catch (e) {
-    if (isTransientPgError(e)) broken = e instanceof Error ? e : new Error(String(e));
-    throw e;
+    return await run(c, breakClient);
   } finally {
-    c.off('error', onError);
+    c.off('error', breakClient);
     c.release(broken);
   }
 }
 
+/** Runs `run` on a pooled client; a client that failed with a transient error is not reused. */
+export async function withClient<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
+  return borrow(pool, async (c, breakClient) => {
+    try {
+      return await run(c);
+    } catch (e) {
+      if (isTransientPgError(e)) breakClient(e);
+      throw e;
+    }
+  });
+}
+
 /**
  * Runs `run` in one transaction on a pooled client. A client whose ROLLBACK fails has lost its
- * connection, so it is released as broken and the pool replaces it; the original error is rethrown.
+ * connection, so it is not reused; the original error is rethrown.
  */
 export async function inTransaction<T>(pool: Pool, run: (c: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (e: Error) => {
-    broken = e;
-  };
-  client.on('error', onError);
-  try {
-    await client.query('BEGIN');
-    const out = await run(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (e) {
-    await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    });
-    throw e;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
+  return borrow(pool, async (c, breakClient) => {
+    try {
+      await c.query('BEGIN');
+      const out = await run(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(breakClient);
+      throw e;
+    }
+  });
 }

@@ -41,13 +41,13 @@ export interface JobStagingSpec {
  * the staged rows of every group against the recorded counts.
  */
 export class JobStaging {
-  private readonly ready = new WeakSet<Pool>();
+  private ready = false;
 
   constructor(private readonly pool: Pool) {}
 
-  /** Creates the staging schema and bookkeeping tables once per pool (idempotent, race-tolerant). */
+  /** Creates the staging schema and bookkeeping tables once (idempotent, race-tolerant). */
   async ensureSchema(): Promise<void> {
-    if (this.ready.has(this.pool)) return;
+    if (this.ready) return;
     await withClient(this.pool, async (c) => {
       await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(STAGING_SCHEMA)}`).catch(ignoreAlreadyExists);
       await c
@@ -65,7 +65,7 @@ export class JobStaging {
         )
         .catch(ignoreAlreadyExists);
     });
-    this.ready.add(this.pool);
+    this.ready = true;
   }
 
   /**
@@ -159,10 +159,7 @@ export class JobStaging {
       signal.throwIfAborted();
       const fence = await checkFence(c, spec, 'UPDATE');
       if (fence.published !== null) throw fenceLost(spec, null, 'another run published the job');
-      await c.query(`UPDATE ${RUNS} SET published_rows = $2, published_at = now() WHERE staging_table = $1`, [
-        spec.table.name,
-        rows,
-      ]);
+      await recordPublished(c, spec, rows);
       if (alsoInTransaction) await alsoInTransaction(c, rows);
       return rows;
     });
@@ -191,10 +188,7 @@ export class JobStaging {
         } catch (e) {
           throw toSinkError(e, { layout });
         }
-        await c.query(`UPDATE ${RUNS} SET published_rows = $2, published_at = now() WHERE staging_table = $1`, [
-          spec.table.name,
-          n,
-        ]);
+        await recordPublished(c, spec, n);
         return n;
       };
       return run(c, publish);
@@ -203,33 +197,20 @@ export class JobStaging {
 
   private async verifyCounts(c: PoolClient, spec: JobStagingSpec, expectedGroups: readonly number[]): Promise<void> {
     const recorded = await stagedGroups(c, spec.table.name);
-    const actual = new Map<number, number>();
-    const r = await c.query<{ g: number; n: string }>(
-      `SELECT ${quoteIdent(STAGING_GROUP_COLUMN)} AS g, count(*)::text AS n FROM ${qualifiedName(spec.table)} GROUP BY 1`,
-    );
-    for (const row of r.rows) actual.set(row.g, Number(row.n));
+    const actual = await stagedRowCounts(c, spec);
+    const broken: number[] = [];
     const bad: string[] = [];
-    const groups = new Set([...expectedGroups, ...actual.keys()]);
-    for (const g of groups) {
+    for (const g of new Set([...expectedGroups, ...actual.keys()])) {
       const want = recorded.get(g);
       const have = actual.get(g) ?? 0;
-      if (want === undefined || want !== have || !expectedGroups.includes(g)) {
+      if (want !== have || !expectedGroups.includes(g)) {
+        broken.push(g);
         bad.push(`group ${g}: ${have} rows staged, ${want ?? 'none'} recorded`);
       }
     }
-    if (bad.length === 0) return;
+    if (broken.length === 0) return;
     // Outside the publish transaction (it rolls back): remove what cannot be trusted.
-    const broken = [...groups].filter((g) => recorded.get(g) !== (actual.get(g) ?? 0) || !expectedGroups.includes(g));
-    await withClient(this.pool, async (c2) => {
-      await c2.query(
-        `DELETE FROM ${qualifiedName(spec.table)} WHERE ${quoteIdent(STAGING_GROUP_COLUMN)} = ANY($1::int[])`,
-        [broken],
-      );
-      await c2.query(`DELETE FROM ${GROUPS} WHERE staging_table = $1 AND group_index = ANY($2::int[])`, [
-        spec.table.name,
-        broken,
-      ]);
-    });
+    await withClient(this.pool, (c2) => removeGroups(c2, spec, broken));
     throw new SinkError(
       SinkErrorCode.StagedCountMismatch,
       `staged rows differ from the recorded counts (${bad.join('; ')}); those groups will be staged again`,
@@ -300,20 +281,37 @@ async function forgetLostGroups(
   spec: JobStagingSpec,
   recorded: Map<number, number>,
 ): Promise<Map<number, number>> {
+  const actual = await stagedRowCounts(c, spec);
+  const lost = [...recorded].filter(([g, n]) => actual.get(g) !== n).map(([g]) => g);
+  if (lost.length === 0) return recorded;
+  await removeGroups(c, spec, lost);
+  return new Map([...recorded].filter(([g]) => !lost.includes(g)));
+}
+
+/** Rows actually in the staging table, by group. */
+async function stagedRowCounts(c: PoolClient, spec: JobStagingSpec): Promise<Map<number, number>> {
   const r = await c.query<{ g: number; n: string }>(
     `SELECT ${quoteIdent(STAGING_GROUP_COLUMN)} AS g, count(*)::text AS n FROM ${qualifiedName(spec.table)} GROUP BY 1`,
   );
-  const actual = new Map(r.rows.map((x) => [x.g, Number(x.n)]));
-  const lost = [...recorded].filter(([g, n]) => actual.get(g) !== n).map(([g]) => g);
-  if (lost.length === 0) return recorded;
+  return new Map(r.rows.map((x) => [x.g, Number(x.n)]));
+}
+
+/** Deletes groups' rows and their records, so they are staged again. */
+async function removeGroups(c: PoolClient, spec: JobStagingSpec, groups: readonly number[]): Promise<void> {
   await c.query(`DELETE FROM ${qualifiedName(spec.table)} WHERE ${quoteIdent(STAGING_GROUP_COLUMN)} = ANY($1::int[])`, [
-    lost,
+    groups,
   ]);
   await c.query(`DELETE FROM ${GROUPS} WHERE staging_table = $1 AND group_index = ANY($2::int[])`, [
     spec.table.name,
-    lost,
+    groups,
   ]);
-  return new Map([...recorded].filter(([g]) => !lost.includes(g)));
+}
+
+async function recordPublished(c: PoolClient, spec: JobStagingSpec, rows: number): Promise<void> {
+  await c.query(`UPDATE ${RUNS} SET published_rows = $2, published_at = now() WHERE staging_table = $1`, [
+    spec.table.name,
+    rows,
+  ]);
 }
 
 async function checkFence(

@@ -21,6 +21,7 @@ export class RunGuard {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
   private readonly deadlineTimer: NodeJS.Timeout | undefined;
+  private readonly shutdown: AbortSignal | undefined;
   private readonly onShutdown = () => this.abort('shutdown');
   /** Called on every tick before renewing (progress flush); errors are ignored. */
   tick: (() => Promise<unknown>) | undefined;
@@ -28,9 +29,9 @@ export class RunGuard {
   constructor(
     renew: () => Promise<RenewResult>,
     opts: { leaseMs: number; deadlineAt: Date | null; shutdown?: AbortSignal; lostDetail: string },
-    private readonly shutdown = opts.shutdown,
   ) {
-    shutdown?.addEventListener('abort', this.onShutdown);
+    this.shutdown = opts.shutdown;
+    this.shutdown?.addEventListener('abort', this.onShutdown);
     this.timer = setInterval(
       () => {
         this.tick?.().catch(() => undefined);

@@ -115,13 +115,14 @@ export class GroupStager {
   private async stage(slot: StageSlot, g: PlannedGroup): Promise<void> {
     const { run, spec, progress, signal } = slot;
     const group = g.row.groupIndex;
-    const already = (await this.staging.staged(spec.table.name)).get(group);
+    const same = this.deps.target === this.deps.jobs;
+    // With the target database apart, a stager may have died between committing a group and
+    // marking its file row (one database: one commit, so a claimable group is never staged).
+    const already = same ? undefined : (await this.staging.staged(spec.table.name)).get(group);
     if (already !== undefined) {
-      // Committed by a stager that died before its file row said so (target database apart).
       await this.runs.markGroupStaged(this.deps.jobs, run, group, already);
       return;
     }
-    const same = this.deps.target === this.deps.jobs;
     progress.startFile(group, g.bytes);
     try {
       const rows = await this.staging.stageGroup(spec, group, this.groupCopy(slot, g), signal, (c, n) =>
