@@ -4,7 +4,7 @@ import { HttpDriver, type RequestFn } from './drivers/http';
 import type { AzureDriverOptions } from './drivers/azure';
 import type { GcsDriverOptions } from './drivers/gcs';
 import { guarded } from './guarded';
-import type { ObjectLocation, StorageConfig } from './location';
+import type { ObjectLocation, StorageConfig, StorageProvider } from './location';
 import { DEFAULT_RETRY, type ClosableObjectSource, type RetryOptions } from './object-source';
 import { ResilientSource, type RawDriver, type RawPage, type RawRead } from './resilient';
 import type { ObjectStat, ReadPin } from './object-source';
@@ -26,6 +26,8 @@ export interface ObjectSourceDeps {
   ambientCredentials?: boolean;
   /** Plain-HTTPS request function (tests count connection attempts). */
   httpRequest?: RequestFn;
+  /** Told of every retried request or resumed stream (the worker's metrics); must not throw. */
+  onRetry?: (e: { provider: StorageProvider; code: string }) => void;
 }
 
 /** Builds the display form of a key inside the location's bucket (URL form, never a query). */
@@ -163,7 +165,15 @@ export function openObjectSource(
     default:
       throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
   }
-  return guarded(new ResilientSource(raw, { retry, requestTimeoutMs }), guard, location.host);
+  const onRetry = deps.onRetry;
+  const resilience = {
+    retry,
+    requestTimeoutMs,
+    ...(onRetry === undefined
+      ? {}
+      : { onRetry: (e: StorageError) => onRetry({ provider: location.provider, code: e.code }) }),
+  };
+  return guarded(new ResilientSource(raw, resilience), guard, location.host);
 }
 
 /**

@@ -36,6 +36,8 @@ export interface ResilienceOptions {
   retry: RetryOptions;
   /** Per attempt: time to the response head, and the longest silence inside a body. */
   requestTimeoutMs: number;
+  /** Told of every retry (metrics); must not throw. */
+  onRetry?: (err: StorageError) => void;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -163,6 +165,7 @@ export class ResilientSource implements ObjectSource {
       } catch (e) {
         const err = classifyError(e, display, signal);
         if (!(err instanceof StorageError) || !err.retryable || attempt >= this.opts.retry.retries) throw err;
+        this.opts.onRetry?.(err);
         await this.backoff(attempt, signal);
         if (signal?.aborted === true) throw storageErrors.aborted(display);
       }
@@ -285,6 +288,7 @@ export class ResilientSource implements ObjectSource {
         const err = classifyError(e, display, signal);
         if (progressed) failures = 0;
         if (!(err instanceof StorageError) || !err.retryable || failures >= this.opts.retry.retries) throw err;
+        this.opts.onRetry?.(err);
         await this.backoff(failures, signal);
         failures++;
         if (signal?.aborted === true) throw storageErrors.aborted(display);
