@@ -221,7 +221,11 @@ export interface AppConfig {
     allowHttp: boolean;
     allowedHosts: string[];
     deniedHosts: string[];
-    /** Empty = any bucket. `name`, `prefix-*`, or `s3://name` / `gs://…` / `azure://account/container`. */
+    /**
+     * Buckets the server's own and ambient credentials are used for (others are read anonymously),
+     * besides the bucket of `defaultUrl`: `name`, `prefix-*`, or `s3://name` / `gs://…` /
+     * `azure://account/container` (storage.md §4, decision 0106).
+     */
     allowedBuckets: string[];
     requestTimeoutMs: number;
     /** Let the SDKs look for ambient credentials (AWS chain, Google ADC) when none are configured. */

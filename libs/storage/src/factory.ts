@@ -4,7 +4,7 @@ import { HttpDriver, type RequestFn } from './drivers/http';
 import type { AzureDriverOptions } from './drivers/azure';
 import type { GcsDriverOptions } from './drivers/gcs';
 import { guarded } from './guarded';
-import type { ObjectLocation, StorageConfig } from './location';
+import { serverCredentialsApply, type ObjectLocation, type StorageConfig } from './location';
 import { DEFAULT_RETRY, type ClosableObjectSource, type RetryOptions } from './object-source';
 import { ResilientSource, type RawDriver, type RawPage, type RawRead } from './resilient';
 import type { ObjectStat, ReadPin } from './object-source';
@@ -56,7 +56,10 @@ export function openObjectSource(
   const guard = new EgressGuard(egressPolicyFrom(config), deps.resolver);
   const requestTimeoutMs = deps.requestTimeoutMs ?? config.requestTimeoutMs;
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...deps.retry };
-  const ambient = deps.ambientCredentials ?? true;
+  // Spec §4: the server's identity (configured keys, ambient chains) only for buckets an operator
+  // named; any other bucket without request credentials is read anonymously.
+  const serverIdentity = creds === undefined && serverCredentialsApply(location, config);
+  const ambient = serverIdentity && (deps.ambientCredentials ?? true);
   const display = keyDisplay(location);
   let raw: RawDriver;
   switch (location.provider) {
@@ -66,7 +69,7 @@ export function openObjectSource(
     case 's3': {
       const region = location.region ?? config.s3.region;
       const fromConfig =
-        config.s3.accessKey !== undefined && config.s3.secretKey !== undefined
+        serverIdentity && config.s3.accessKey !== undefined && config.s3.secretKey !== undefined
           ? { accessKeyId: config.s3.accessKey, secretAccessKey: config.s3.secretKey }
           : undefined;
       const fromRequest =
@@ -117,7 +120,9 @@ export function openObjectSource(
       let credential: GcsDriverOptions['credential'] = ambient ? 'ambient' : 'anonymous';
       if (serviceAccount !== undefined) credential = { serviceAccount };
       else if (creds?.token !== undefined) credential = { accessToken: creds.token };
-      else if (config.gcs.credentialsFile !== undefined) credential = { keyFile: config.gcs.credentialsFile };
+      else if (serverIdentity && config.gcs.credentialsFile !== undefined) {
+        credential = { keyFile: config.gcs.credentialsFile };
+      }
       raw = lazyDriver(
         display,
         async () =>
@@ -133,7 +138,7 @@ export function openObjectSource(
     case 'azure': {
       const account = location.account ?? '';
       // A SAS in the URL is the URL's own authorisation (spec §1); then request fields; then the
-      // server's key, only for its own account; else anonymous (public containers).
+      // server's key, only for its own account and a named container; else anonymous.
       let credential: AzureDriverOptions['credential'] = 'anonymous';
       const connection = creds?.secretKey === undefined ? null : parseAzureConnectionString(creds.secretKey);
       if (location.signed !== undefined) credential = { sas: location.signed };
@@ -142,9 +147,9 @@ export function openObjectSource(
       else if (creds?.accessKey !== undefined && creds.secretKey !== undefined) {
         credential = { account, key: creds.secretKey };
       } else if (creds?.token !== undefined) credential = { sas: creds.token };
-      else if (config.azure.account === account && config.azure.key !== undefined) {
+      else if (serverIdentity && config.azure.account === account && config.azure.key !== undefined) {
         credential = { account, key: config.azure.key };
-      } else if (config.azure.account === account && config.azure.sas !== undefined) {
+      } else if (serverIdentity && config.azure.account === account && config.azure.sas !== undefined) {
         credential = { sas: config.azure.sas };
       }
       raw = lazyDriver(

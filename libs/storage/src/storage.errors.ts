@@ -50,8 +50,6 @@ export const storageErrors = {
   /** `fix` tells the operator what makes the CA trusted; it differs for the GCS SDK (decision 0104). */
   tlsRejected: (display: string, code: string, fix = 'set STORAGE_CA_FILE for a private CA') =>
     new StorageError(StorageErrorCode.AccessDenied, `TLS certificate rejected: ${display} (${code}; ${fix})`),
-  bucketNotAllowed: (bucket: string) =>
-    new StorageError(StorageErrorCode.HostNotAllowed, `object bucket is not allowed: ${bucket}`),
   accessDenied: (display: string, cause?: unknown) =>
     new StorageError(StorageErrorCode.AccessDenied, `access denied: ${display}`, { cause: safeCause(cause) }),
   notFound: (display: string, cause?: unknown) =>
