@@ -154,6 +154,8 @@ const envSchema = z.object({
   STORAGE_DENIED_HOSTS: list,
   STORAGE_ALLOWED_BUCKETS: list,
   STORAGE_REQUEST_TIMEOUT_MS: int(30_000, 100),
+  STORAGE_READ_TIMEOUT_MS: int(60_000, 100),
+  STORAGE_READ_MIN_BYTES_PER_SEC: int(32_768, 0),
   STORAGE_AMBIENT_CREDENTIALS: bool(true),
   STORAGE_CA_FILE: optionalText,
   COLLECTIONS_PGVECTOR: z.enum(['auto', 'require', 'off']).default('auto'),
@@ -228,6 +230,14 @@ export interface AppConfig {
      */
     allowedBuckets: string[];
     requestTimeoutMs: number;
+    /**
+     * Slow-drip guard of one ranged GET's body (storage.md §2, decision 0107): it may spend
+     * `readTimeoutMs` plus one second per `readMinBytesPerSec` bytes received waiting for the
+     * server; past that the attempt is cut and retried, and a read that stays too slow fails.
+     * `readMinBytesPerSec` 0 makes `readTimeoutMs` a flat cap per GET.
+     */
+    readTimeoutMs: number;
+    readMinBytesPerSec: number;
     /** Let the SDKs look for ambient credentials (AWS chain, Google ADC) when none are configured. */
     ambientCredentials: boolean;
     /** Extra trusted CA certificates (PEM) for object-store TLS, e.g. an on-premises MinIO's private CA. */
@@ -405,6 +415,8 @@ export function loadConfig(
       deniedHosts: env.STORAGE_DENIED_HOSTS,
       allowedBuckets: env.STORAGE_ALLOWED_BUCKETS,
       requestTimeoutMs: env.STORAGE_REQUEST_TIMEOUT_MS,
+      readTimeoutMs: env.STORAGE_READ_TIMEOUT_MS,
+      readMinBytesPerSec: env.STORAGE_READ_MIN_BYTES_PER_SEC,
       ambientCredentials: env.STORAGE_AMBIENT_CREDENTIALS,
       ...(caPem === undefined ? {} : { caPem }),
     },

@@ -18,6 +18,8 @@ export interface ObjectSourceDeps {
   retry?: Partial<RetryOptions>;
   /** Overrides STORAGE_REQUEST_TIMEOUT_MS. */
   requestTimeoutMs?: number;
+  /** Overrides STORAGE_READ_TIMEOUT_MS / STORAGE_READ_MIN_BYTES_PER_SEC. */
+  read?: { timeoutMs: number; minBytesPerSec: number };
   /**
    * Whether the SDKs may look for ambient credentials (AWS default chain, Google ADC) when neither
    * the request nor the server config has any. Those chains query metadata services, so tests
@@ -168,7 +170,8 @@ export function openObjectSource(
     default:
       throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
   }
-  return guarded(new ResilientSource(raw, { retry, requestTimeoutMs }), guard, location.host);
+  const read = deps.read ?? { timeoutMs: config.readTimeoutMs, minBytesPerSec: config.readMinBytesPerSec };
+  return guarded(new ResilientSource(raw, { retry, requestTimeoutMs, read }), guard, location.host);
 }
 
 /**

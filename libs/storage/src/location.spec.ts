@@ -12,6 +12,8 @@ const base: StorageConfig = {
   deniedHosts: [],
   allowedBuckets: [],
   requestTimeoutMs: 30_000,
+  readTimeoutMs: 60_000,
+  readMinBytesPerSec: 32_768,
   ambientCredentials: false,
 };
 const cfg = (over: Partial<StorageConfig> = {}): StorageConfig => ({ ...base, ...over });

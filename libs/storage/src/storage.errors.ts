@@ -29,6 +29,8 @@ export enum StorageErrorCode {
   Unsupported = 'STORAGE_UNSUPPORTED',
   /** 5xx, 429, timeouts, resets, short bodies — still failing after the retries of one request. */
   Transient = 'STORAGE_TRANSIENT',
+  /** A body kept arriving below STORAGE_READ_MIN_BYTES_PER_SEC through every retry (slow drip). */
+  TooSlow = 'STORAGE_TOO_SLOW',
   /** The caller's AbortSignal fired. */
   Aborted = 'STORAGE_ABORTED',
 }
@@ -72,6 +74,14 @@ export const storageErrors = {
     }),
   transient: (display: string, what: string) =>
     new StorageError(StorageErrorCode.Transient, `storage unavailable (${what}): ${display}`, { retryable: true }),
+  tooSlow: (display: string, minBytesPerSec: number, attempts: number) =>
+    new StorageError(
+      StorageErrorCode.TooSlow,
+      minBytesPerSec > 0
+        ? `storage read too slow: ${display} (under ${minBytesPerSec} bytes/s in ${attempts} attempts)`
+        : `storage read too slow: ${display} (over the read deadline in ${attempts} attempts)`,
+      { details: { minBytesPerSec, attempts } },
+    ),
   aborted: (display: string) => new StorageError(StorageErrorCode.Aborted, `storage read aborted: ${display}`),
 };
 

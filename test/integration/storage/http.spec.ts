@@ -151,6 +151,49 @@ describe('plain HTTP(S) driver against a local Range server', () => {
     expect(requestsFor('/slow.bin').length).toBe(2);
   });
 
+  it('cuts a slow-drip body at the read deadline, retries from the last byte, then fails naming the file', async () => {
+    // 1 byte every 20 ms never trips the 2 s idle timeout; 200 ms + 1 s per 1,000 bytes does.
+    const read = { timeoutMs: 200, minBytesPerSec: 1_000 };
+    server.put('/drip.bin', DATA, { drip: { count: 100, bytes: 100, step: 1, everyMs: 20 } });
+    const { loc, src } = open('/drip.bin', { read, retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 10 } });
+    await src.stat(loc.key);
+    const before = requestsFor('/drip.bin').length;
+    const started = Date.now();
+    const err = await storageFailure(collect(src.stream(loc.key)));
+    const took = Date.now() - started;
+    expect(err.code).toBe(StorageErrorCode.TooSlow);
+    expect(err.message).toBe(`storage read too slow: ${server.url('/drip.bin')} (under 1000 bytes/s in 3 attempts)`);
+    expect(err.retryable).toBe(false);
+    const gets = requestsFor('/drip.bin').slice(before);
+    expect(gets).toHaveLength(3);
+    // each retry resumes after the bytes already received, pinned to the version seen at stat
+    const starts = gets.map((g) => Number(/^bytes=(\d+)-/.exec(g.range ?? '')?.[1]));
+    expect(starts[0]).toBe(0);
+    expect(starts[1]).toBeGreaterThan(100);
+    expect(starts[2]).toBeGreaterThan(starts[1]!);
+    expect(gets.slice(1).every((g) => g.ifMatch !== undefined)).toBe(true);
+    // each attempt: 100 bytes at once buy 100 ms + 200 ms; the drip adds ~50 bytes/s → ~0.35 s
+    expect(took).toBeLessThan(5_000);
+  });
+
+  it('lets a body through that is slow but above the throughput floor, and a consumer that is slower than the server', async () => {
+    const read = { timeoutMs: 200, minBytesPerSec: 1_000 };
+    // 64 KiB in 1 KiB steps every 2 ms (~500 KB/s): well above the floor.
+    const small = DATA.subarray(0, 64 * 1024);
+    server.put('/steady.bin', Buffer.from(small), { drip: { count: 1, bytes: 1024, step: 1024, everyMs: 2 } });
+    const a = open('/steady.bin', { read });
+    expect(sha256(await collect(a.src.stream(a.loc.key)))).toBe(sha256(small));
+    // A consumer pausing 300 ms per chunk under a flat 200 ms cap: its own time is not charged.
+    server.put('/fast.bin', Buffer.from(small));
+    const b = open('/fast.bin', { read: { timeoutMs: 200, minBytesPerSec: 0 } });
+    const parts: Uint8Array[] = [];
+    for await (const c of b.src.stream(b.loc.key)) {
+      parts.push(c);
+      if (parts.length <= 3) await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(sha256(Buffer.concat(parts))).toBe(sha256(small));
+  });
+
   it('reads a server that ignores Range as one forward stream', async () => {
     server.put('/norange.bin', DATA, { ignoreRange: true });
     const { loc, src } = open('/norange.bin');
