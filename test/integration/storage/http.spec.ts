@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openObjectSource, parseObjectLocation, StorageErrorCode } from '@gw/storage';
 import { HttpTestServer } from '../../support/storage/http-test-server';
@@ -192,6 +193,96 @@ describe('plain HTTP(S) driver against a local Range server', () => {
       if (parts.length <= 3) await new Promise((r) => setTimeout(r, 300));
     }
     expect(sha256(Buffer.concat(parts))).toBe(sha256(small));
+  });
+
+  describe('signed-URL parameters never reach an error (storage.md §4 secrecy)', () => {
+    const SECRETS = ['AKIASECRETCRED', 'f00dsignaturevalue', 'goog-sig-value', 'sas-sig-value', 'sas-se-2030'];
+    const QUERY =
+      `?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${SECRETS[0]}&X-Amz-Signature=${SECRETS[1]}` +
+      `&X-Goog-Signature=${SECRETS[2]}&sv=2024-01-01&sig=${SECRETS[3]}&se=${SECRETS[4]}`;
+    const renderings = (e: unknown) => [String(e), JSON.stringify(e), inspect(e, { depth: 20, showHidden: true })];
+    const expectNoSecret = (e: unknown) => {
+      for (const text of renderings(e)) for (const secret of SECRETS) expect(text).not.toContain(secret);
+    };
+    const openSigned = (path: string) => {
+      const loc = parseObjectLocation(server.url(path) + QUERY, config);
+      expect(loc.display).toBe(server.url(path));
+      return { loc, src: openObjectSource(loc, undefined, config, fastDeps) };
+    };
+
+    it.each([
+      ['403', '/sig-403.bin', { always: 403 }, 'access denied: '],
+      ['404', '/sig-404.bin', undefined, 'object not found: '],
+      [
+        'persistent 503',
+        '/sig-503.bin',
+        { failNext: { count: 1000, status: 503 } },
+        'storage unavailable (HTTP 503): ',
+      ],
+    ] as const)('names the URL without its query on a %s', async (_, path, faults, prefix) => {
+      if (faults !== undefined) server.put(path, DATA, { ...faults });
+      const { loc, src } = openSigned(path);
+      const err = await storageFailure(src.stat(loc.key));
+      expect(err.message).toBe(`${prefix}${server.url(path)}`);
+      expectNoSecret(err);
+    });
+
+    it('names the URL without its query when every body is cut after a few bytes, and gives up after the retries', async () => {
+      server.put('/sig-reset.bin', DATA, { resetAfter: { count: 1000, bytes: 10 } });
+      const { loc, src } = openSigned('/sig-reset.bin');
+      await src.stat(loc.key);
+      const before = requestsFor('/sig-reset.bin').length;
+      const err = await storageFailure(collect(src.stream(loc.key)));
+      expect(err.message).toMatch(new RegExp(`^storage unavailable \\([^)]+\\): ${server.url('/sig-reset.bin')}$`));
+      // 10 bytes per attempt is no progress worth forgiving: 1 + 5 retries, not 26,000 attempts
+      expect(requestsFor('/sig-reset.bin').length - before).toBe(6);
+      expectNoSecret(err);
+    });
+
+    it('keeps a redirect Location out of errors: too many hops, a refused target, an unparsable one', async () => {
+      server.put('/sig-target.bin', DATA);
+      const hops = openSigned('/redirect/4/sig-target.bin');
+      const tooMany = await storageFailure(hops.src.stat(hops.loc.key));
+      expect(tooMany.message).toBe(`too many redirects: ${server.url('/redirect/4/sig-target.bin')}`);
+      expectNoSecret(tooMany);
+
+      const strict = testStorageConfig({ allowPrivateNetworks: { all: false, cidrs: ['127.0.0.0/8'] } });
+      server.put('/sig-to-private.bin', DATA, { redirectTo: `http://10.1.2.3/x.bin${QUERY}` });
+      const refusedLoc = parseObjectLocation(server.url('/sig-to-private.bin') + QUERY, strict);
+      const refused = await storageFailure(
+        openObjectSource(refusedLoc, undefined, strict, fastDeps).stat(refusedLoc.key),
+      );
+      expect(refused.message).toBe('object URL host is not allowed: 10.1.2.3');
+      expectNoSecret(refused);
+
+      server.put('/sig-bad-location.bin', DATA, { redirectTo: `http://[not-an-address${QUERY}` });
+      const bad = openSigned('/sig-bad-location.bin');
+      const invalid = await storageFailure(bad.src.stat(bad.loc.key));
+      expect(invalid.message).toBe(`invalid redirect: ${server.url('/sig-bad-location.bin')}`);
+      expect(invalid.retryable).toBe(false);
+      expectNoSecret(invalid);
+    });
+
+    it('never echoes the query of a URL refused at create', () => {
+      for (const bad of [
+        `ftp://h/f.json${QUERY}`,
+        `https://user:pw@h.example.com/f.json${QUERY}`,
+        `https://h.example.com/folder/${QUERY}`,
+        `http://h.example.com/f.json${QUERY}`,
+        `https://acct1.blob.core.windows.net/Bad_Container/b${QUERY}`,
+        `s3://ab${QUERY}`,
+      ]) {
+        const cfgNoHttp = testStorageConfig({ allowHttp: false });
+        let thrown: unknown;
+        try {
+          parseObjectLocation(bad, cfgNoHttp);
+        } catch (e) {
+          thrown = e;
+        }
+        expect(thrown, bad).toBeDefined();
+        expectNoSecret(thrown);
+      }
+    });
   });
 
   it('reads a server that ignores Range as one forward stream', async () => {
