@@ -372,6 +372,18 @@ export function loadConfig(
   }
   const azure = azureDefaults(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
+  const serverKeys = [
+    env.STORAGE_S3_ACCESS_KEY === undefined ? undefined : 'STORAGE_S3_ACCESS_KEY',
+    env.STORAGE_GCS_CREDENTIALS_FILE === undefined ? undefined : 'STORAGE_GCS_CREDENTIALS_FILE',
+    azure.key === undefined && azure.sas === undefined ? undefined : 'STORAGE_AZURE_KEY',
+  ].filter((v) => v !== undefined);
+  if (serverKeys.length > 0 && env.STORAGE_ALLOWED_BUCKETS.length === 0 && env.STORAGE_DEFAULT_URL === undefined) {
+    // Until storage.md §4 changed, an empty list lent these to any bucket; now to none (0106).
+    warn(
+      `${serverKeys.join(', ')} set, but neither STORAGE_ALLOWED_BUCKETS nor STORAGE_DEFAULT_URL names a bucket: ` +
+        'server credentials are used for no bucket (others are read anonymously)',
+    );
+  }
   return {
     env: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
