@@ -17,6 +17,28 @@ function problems(env: NodeJS.ProcessEnv): readonly string[] {
 }
 
 describe('loadConfig', () => {
+  it('defaults the storage read budget and warns when server storage credentials are lent to no bucket', () => {
+    const c = loadConfig({ GATEWAY_SECRET_KEY: KEY });
+    expect(c.storage).toMatchObject({ readTimeoutMs: 60_000, readMinBytesPerSec: 32_768, allowedBuckets: [] });
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, STORAGE_READ_TIMEOUT_MS: '50' })[0]).toMatch(
+      /^STORAGE_READ_TIMEOUT_MS:/,
+    );
+    const keys = { GATEWAY_SECRET_KEY: KEY, STORAGE_S3_ACCESS_KEY: 'AK', STORAGE_S3_SECRET_KEY: 'SECRETVALUE' };
+    const warned = (env: NodeJS.ProcessEnv) => {
+      const w: string[] = [];
+      loadConfig(env, (m) => w.push(m));
+      return w;
+    };
+    const w = warned(keys);
+    expect(w).toEqual([
+      'STORAGE_S3_ACCESS_KEY set, but neither STORAGE_ALLOWED_BUCKETS nor STORAGE_DEFAULT_URL names a bucket: ' +
+        'server credentials are used for no bucket (others are read anonymously)',
+    ]);
+    expect(w.join()).not.toContain('SECRETVALUE');
+    expect(warned({ ...keys, STORAGE_ALLOWED_BUCKETS: 'imports-*' })).toEqual([]);
+    expect(warned({ ...keys, STORAGE_DEFAULT_URL: 's3://milvus-bucket/' })).toEqual([]);
+  });
+
   it('applies the documented defaults', () => {
     const c = loadConfig({ GATEWAY_SECRET_KEY: KEY });
     expect(c.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/postgres');
