@@ -68,6 +68,21 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('serves worker metrics only when WORKER_METRICS_PORT is set, on WORKER_METRICS_HOST', () => {
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY }).worker.metrics).toBeUndefined();
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, WORKER_METRICS_PORT: '9464' }).worker.metrics).toEqual({
+      port: 9464,
+      host: '0.0.0.0',
+    });
+    expect(
+      loadConfig({ GATEWAY_SECRET_KEY: KEY, WORKER_METRICS_PORT: '0', WORKER_METRICS_HOST: '127.0.0.1' }).worker
+        .metrics,
+    ).toEqual({ port: 0, host: '127.0.0.1' });
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, WORKER_METRICS_PORT: '70000' })).toEqual([
+      'WORKER_METRICS_PORT: expected a whole number from 0 to 65535 (got "70000")',
+    ]);
+  });
+
   it('names every invalid variable and the expected form at once', () => {
     const p = problems({ PORT: 'abc', REDIS_URL: 'http://x', AUTH_DISABLED: 'maybe', GATEWAY_SECRET_KEY: KEY });
     expect(p).toHaveLength(3);

@@ -41,6 +41,17 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
 
+/** A whole number in [min, max], or undefined when the variable is absent or empty. */
+const optionalInt = (min: number, max: number) =>
+  optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return Number(v);
+  });
+
 const url = (def: string, protocols: readonly string[]) =>
   z
     .string()
@@ -123,6 +134,9 @@ const envSchema = z.object({
   // 0 parses on the main thread (still overlapped with COPY); N ≥ 1 runs a pool of N parse threads.
   // Default: the cores left after the main thread and a PostgreSQL backend (decision 0402).
   WORKER_PARSE_THREADS: int(defaultParseThreads(), 0, 256),
+  /** Where a worker serves /metrics and /health/*; absent: not served. 0 picks a free port (tests). */
+  WORKER_METRICS_PORT: optionalInt(0, 65_535),
+  WORKER_METRICS_HOST: z.string().trim().default('0.0.0.0'),
   STORAGE_DEFAULT_URL: optionalText,
   STORAGE_S3_ENDPOINT: optionalUrl(['http:', 'https:']),
   STORAGE_S3_REGION: optionalText,
@@ -212,6 +226,8 @@ export interface AppConfig {
     reconcileIntervalMs: number;
     /** Parse threads of a worker process, shared by its jobs; 0 = parse on the main thread. */
     parseThreads: number;
+    /** The worker's metrics and health listener (WORKER_METRICS_PORT/HOST); undefined: off. */
+    metrics?: { port: number; host: string };
   };
   storage: {
     defaultUrl?: string;
@@ -409,6 +425,9 @@ export function loadConfig(
       leaseMs: env.WORKER_LEASE_MS,
       reconcileIntervalMs: env.WORKER_RECONCILE_INTERVAL_MS,
       parseThreads: env.WORKER_PARSE_THREADS,
+      ...(env.WORKER_METRICS_PORT === undefined
+        ? {}
+        : { metrics: { port: env.WORKER_METRICS_PORT, host: env.WORKER_METRICS_HOST } }),
     },
     storage: {
       defaultUrl: env.STORAGE_DEFAULT_URL,

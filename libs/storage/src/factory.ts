@@ -4,7 +4,7 @@ import { HttpDriver, type RequestFn } from './drivers/http';
 import type { AzureDriverOptions } from './drivers/azure';
 import type { GcsDriverOptions } from './drivers/gcs';
 import { guarded } from './guarded';
-import { serverCredentialsApply, type ObjectLocation, type StorageConfig } from './location';
+import { serverCredentialsApply, type ObjectLocation, type StorageConfig, type StorageProvider } from './location';
 import { DEFAULT_RETRY, type ClosableObjectSource, type RetryOptions } from './object-source';
 import { ResilientSource, type RawDriver, type RawPage, type RawRead } from './resilient';
 import type { ObjectStat, ReadPin } from './object-source';
@@ -28,6 +28,8 @@ export interface ObjectSourceDeps {
   ambientCredentials?: boolean;
   /** Plain-HTTPS request function (tests count connection attempts). */
   httpRequest?: RequestFn;
+  /** Told of every retried request or resumed stream (the worker's metrics); must not throw. */
+  onRetry?: (e: { provider: StorageProvider; code: string }) => void;
 }
 
 /** Builds the display form of a key inside the location's bucket (URL form, never a query). */
@@ -171,7 +173,16 @@ export function openObjectSource(
       throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
   }
   const read = deps.read ?? { timeoutMs: config.readTimeoutMs, minBytesPerSec: config.readMinBytesPerSec };
-  return guarded(new ResilientSource(raw, { retry, requestTimeoutMs, read }), guard, location.host);
+  const onRetry = deps.onRetry;
+  const resilience = {
+    retry,
+    requestTimeoutMs,
+    read,
+    ...(onRetry === undefined
+      ? {}
+      : { onRetry: (e: StorageError) => onRetry({ provider: location.provider, code: e.code }) }),
+  };
+  return guarded(new ResilientSource(raw, resilience), guard, location.host);
 }
 
 /**

@@ -42,6 +42,8 @@ export interface ResilienceOptions {
    * pulls (parsing, COPY backpressure) is not counted. `minBytesPerSec` 0: a flat cap.
    */
   read: { timeoutMs: number; minBytesPerSec: number };
+  /** Told of every retry (metrics); must not throw. */
+  onRetry?: (err: StorageError) => void;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -179,6 +181,7 @@ export class ResilientSource implements ObjectSource {
       } catch (e) {
         const err = classifyError(e, display, signal);
         if (!(err instanceof StorageError) || !err.retryable || attempt >= this.opts.retry.retries) throw err;
+        this.opts.onRetry?.(err);
         await this.backoff(attempt, signal);
         if (signal?.aborted === true) throw storageErrors.aborted(display);
       }
@@ -308,6 +311,7 @@ export class ResilientSource implements ObjectSource {
           throw storageErrors.tooSlow(display, this.opts.read.minBytesPerSec, failures + 1);
         }
         if (!(err instanceof StorageError) || !err.retryable || failures >= this.opts.retry.retries) throw err;
+        this.opts.onRetry?.(err);
         await this.backoff(failures, signal);
         failures++;
         if (signal?.aborted === true) throw storageErrors.aborted(display);

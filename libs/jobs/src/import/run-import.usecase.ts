@@ -15,6 +15,7 @@ import { PlanError, type PlannedGroup, planGroups, versionsOf } from './plan';
 import { Aborted, RunGuard } from './run-guard';
 import type { JobRunsPort, JobStagingPort } from './run-ports';
 import { HelpRunningImport } from './help-import.usecase';
+import type { ImportObserver } from './observer';
 import { targetPublishedRows } from './published-check';
 import { GroupFailed, GroupStager, type StageSlot } from './stage-group';
 
@@ -29,7 +30,22 @@ export interface RunResult {
 /** Thrown to BullMQ for a transient failure with attempts left; the job is retried with backoff. */
 export class RetryableImportError extends Error {}
 /** Thrown to BullMQ when the job reached a terminal state by failing: no retry. */
-export class FatalImportError extends Error {}
+export class FatalImportError extends Error {
+  /** The failure's error code (FormatError, StorageError, SinkError…) or its class: a metrics label. */
+  readonly code: string;
+
+  constructor(message: string, cause?: unknown) {
+    super(message);
+    this.code = errorCodeOf(cause);
+  }
+}
+
+/** A bounded label for an error: its `code` when it has a string one, else its class name. */
+export function errorCodeOf(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code)) return code;
+  return e instanceof Error ? e.constructor.name : 'unknown';
+}
 
 export interface RunImportDeps {
   /** Job tables (runs, progress, states). */
@@ -48,6 +64,8 @@ export interface RunImportDeps {
   staging?: JobStagingPort;
   /** The collection a job loads into (the catalog when absent). */
   collection?: (dbName: string, collectionName: string) => Promise<CollectionDef>;
+  /** Told of staged groups and publishes (the worker's metrics). */
+  observer?: ImportObserver;
 }
 
 /** How often a run whose last groups are staged by other slots looks again. */
@@ -174,6 +192,7 @@ export class RunImportJob {
   /** One transaction makes every staged row visible and (same database) marks the job Completed. */
   private async publish(run: JobRun, spec: JobStagingSpec, plan: PlannedGroup[], signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
+    const t0 = performance.now();
     const same = this.deps.target === this.deps.jobs;
     const groups = plan.map((g) => g.row.groupIndex);
     const rows = await this.staging.inPublishTransaction(spec, groups, async (c, publish) => {
@@ -184,6 +203,7 @@ export class RunImportJob {
       }
       return n;
     });
+    this.deps.observer?.published({ rows, ms: performance.now() - t0 });
     await this.completeApart(run, rows);
     await this.staging.drop(spec.table.name).catch(() => undefined);
   }
@@ -226,7 +246,7 @@ export class RunImportJob {
       if (ended !== null) await this.dropStaging(run.id);
       // Rows published before the failure (collections apart, decision 0503) completed the job.
       if (ended === 'Completed') return { outcome: 'completed' };
-      throw new FatalImportError(reason);
+      throw new FatalImportError(reason, err);
     }
     await this.runs.release(run, `attempt ${run.attempt} of ${run.maxAttempts} failed: ${message}`);
     throw new RetryableImportError(message);
