@@ -83,6 +83,16 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads IMPORT_JOB_RETENTION as days or a duration of at least 24 h (the idempotency window)', () => {
+    const day = 24 * 3_600_000;
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY }).import.jobRetentionMs).toBeUndefined();
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_JOB_RETENTION: '30d' }).import.jobRetentionMs).toBe(30 * day);
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_JOB_RETENTION: '36h' }).import.jobRetentionMs).toBe(1.5 * day);
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, IMPORT_JOB_RETENTION: '12h' })).toEqual([
+      'IMPORT_JOB_RETENTION: expected a duration of at least 24h, such as 30d or 720h (got "12h")',
+    ]);
+  });
+
   it('names every invalid variable and the expected form at once', () => {
     const p = problems({ PORT: 'abc', REDIS_URL: 'http://x', AUTH_DISABLED: 'maybe', GATEWAY_SECRET_KEY: KEY });
     expect(p).toHaveLength(3);

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseAzureConnectionString } from './azure-connection-string';
-import { parseByteSize, parseJobTimeout } from './duration';
+import { parseByteSize, parseJobRetention, parseJobTimeout } from './duration';
 
 /** Every environment variable the gateway reads. The only place that touches `process.env`. */
 const bool = (def: boolean) =>
@@ -123,6 +123,15 @@ const envSchema = z.object({
     }
     return { text: v, ms };
   }),
+  IMPORT_JOB_RETENTION: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const ms = parseJobRetention(v);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration of at least 24h, such as 30d or 720h' });
+      return z.NEVER;
+    }
+    return ms;
+  }),
   IMPORT_BATCH_ROWS: int(10_000, 1, 1_000_000),
   /** About how many bytes of row data one batch holds at most (wide vectors end batches before IMPORT_BATCH_ROWS). */
   IMPORT_BATCH_BYTES: int(33_554_432, 65_536, 1_073_741_824),
@@ -215,6 +224,8 @@ export interface AppConfig {
     maxFileGroups: number;
     maxFileBytes: number;
     defaultTimeout?: { text: string; ms: number };
+    /** IMPORT_JOB_RETENTION: terminal jobs whose end is older are deleted; undefined: kept. */
+    jobRetentionMs?: number;
     batchRows: number;
     batchBytes: number;
     maxAttempts: number;
@@ -415,6 +426,7 @@ export function loadConfig(
       maxFileGroups: env.IMPORT_MAX_FILE_GROUPS,
       maxFileBytes: env.IMPORT_MAX_FILE_BYTES,
       ...(env.IMPORT_DEFAULT_TIMEOUT ? { defaultTimeout: env.IMPORT_DEFAULT_TIMEOUT } : {}),
+      ...(env.IMPORT_JOB_RETENTION === undefined ? {} : { jobRetentionMs: env.IMPORT_JOB_RETENTION }),
       batchRows: env.IMPORT_BATCH_ROWS,
       batchBytes: env.IMPORT_BATCH_BYTES,
       maxAttempts: env.IMPORT_MAX_ATTEMPTS,

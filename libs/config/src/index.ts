@@ -9,6 +9,13 @@ export {
   redactUrl,
   resetConfigCache,
 } from './config';
-export { MAX_JOB_TIMEOUT_MS, parseByteSize, parseDuration, parseJobTimeout } from './duration';
+export {
+  MAX_JOB_TIMEOUT_MS,
+  MIN_JOB_RETENTION_MS,
+  parseByteSize,
+  parseDuration,
+  parseJobRetention,
+  parseJobTimeout,
+} from './duration';
 export { APP_CONFIG, ConfigModule } from './config.module';
 export { type AzureConnectionString, parseAzureConnectionString } from './azure-connection-string';
