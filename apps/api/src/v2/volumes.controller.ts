@@ -10,7 +10,8 @@ const UPLOAD_PATH = /^\/v2\/volumes\/[^/]+\/files\/./;
 
 /** The upload route, whose body the raw-body middleware leaves unread for streaming. */
 export function isVolumeUpload(req: Request): boolean {
-  return req.method === 'PUT' && UPLOAD_PATH.test(req.path);
+  // originalUrl: inside middleware mounted on a pattern, req.path is relative to the mount.
+  return req.method === 'PUT' && UPLOAD_PATH.test(req.originalUrl.split('?')[0]!);
 }
 
 /**
