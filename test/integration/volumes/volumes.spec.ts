@@ -263,7 +263,7 @@ describe('volume safety', () => {
         },
       }),
       duplex: 'half',
-    } as RequestInit);
+    });
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({
       code: 1102,
