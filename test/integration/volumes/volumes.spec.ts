@@ -117,7 +117,7 @@ describe('volumes through the official Node SDK VolumeManager', () => {
     expect(listed.data.volumes.map((v) => v.volumeName)).toContain(name);
     const described = (await vm.describeVolume({ volumeName: name })) as { code: number; data: unknown };
     expect(described.data).toMatchObject({ volumeName: name, type: 'MANAGED', fileCount: 0, totalBytes: 0 });
-    const applied = (await vm.applyVolume({ volumeName: name, path: 'data/' })) as {
+    const applied = (await vm.applyVolume({ volumeName: name, path: 'data/' })) as unknown as {
       data: { uploadUrl: string; uploadMethod: string };
     };
     expect(applied.data.uploadMethod).toBe('PUT');
