@@ -197,19 +197,38 @@ function lazyDriver(display: (key: string) => string, load: () => Promise<RawDri
 
 /**
  * A writer for a bucket prefix the gateway owns (VOLUMES_URL), with the server's own credentials
- * only (configured keys, else the ambient chain): never a caller's. S3 and S3-compatible stores.
+ * only (configured keys, else the ambient chain): never a caller's. S3 / S3-compatible and Azure.
  */
 export async function openObjectWriter(
   location: ObjectLocation,
   config: StorageConfig,
   deps: ObjectSourceDeps = {},
 ): Promise<ObjectWriter> {
+  const guard = new EgressGuard(egressPolicyFrom(config), deps.resolver);
+  const display = keyDisplay(location);
+  if (location.provider === 'azure') {
+    const account = location.account ?? '';
+    let credential: AzureDriverOptions['credential'] = 'anonymous';
+    if (config.azure.account === account && config.azure.key !== undefined) {
+      credential = { account, key: config.azure.key };
+    } else if (config.azure.account === account && config.azure.sas !== undefined) {
+      credential = { sas: config.azure.sas };
+    }
+    const { AzureDriver } = await import('./drivers/azure');
+    const { azureWriter } = await import('./drivers/azure-writer');
+    const driver = new AzureDriver({
+      serviceUrl: location.endpoint ?? `https://${account}.blob.core.windows.net`,
+      container: location.bucket,
+      credential,
+      guard,
+      display,
+    });
+    return azureWriter(driver, location.key);
+  }
   if (location.provider !== 's3') {
     throw new StorageError(StorageErrorCode.Unsupported, `volumes cannot be written to ${location.display}`);
   }
-  const guard = new EgressGuard(egressPolicyFrom(config), deps.resolver);
   const region = location.region ?? config.s3.region;
-  const display = keyDisplay(location);
   const { S3Driver } = await import('./drivers/s3');
   const { s3Writer } = await import('./drivers/s3-writer');
   const driver = new S3Driver({

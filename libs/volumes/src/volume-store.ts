@@ -58,16 +58,31 @@ type VolumesConfig = Pick<AppConfig, 'volumes' | 'storage'>;
  * backend it was created with, so changing VOLUMES_DIR/VOLUMES_URL affects new volumes only.
  */
 export class VolumeStore {
+  /** Provider of VOLUMES_URL, or 'local'. */
+  private readonly backend: 'local' | 's3' | 'azure';
+
+  /** Throws (at start) when VOLUMES_URL names a place volumes cannot be written to. */
   constructor(
     private readonly repo: VolumesRepository,
     private readonly config: VolumesConfig,
     private readonly deps: ObjectSourceDeps = {},
-  ) {}
+  ) {
+    const url = config.volumes.url;
+    if (url === undefined) {
+      this.backend = 'local';
+      return;
+    }
+    const provider = parseObjectLocation(url, this.storageConfig()).provider;
+    if (provider !== 's3' && provider !== 'azure') {
+      throw new Error(`VOLUMES_URL: volumes can live in S3 / S3-compatible or Azure buckets, not ${provider} (${url})`);
+    }
+    this.backend = provider;
+  }
 
   async create(input: { volumeName: unknown; projectId?: string; regionId?: string }): Promise<VolumeView> {
     const name = checkVolumeName(input.volumeName);
     const { url, dir } = this.config.volumes;
-    const backend = url === undefined ? 'local' : 's3';
+    const backend = this.backend;
     const location = url === undefined ? join(dir, name) : `${url}${name}/`;
     if (backend === 'local') await mkdir(location, { recursive: true });
     const rec = await this.repo.create({

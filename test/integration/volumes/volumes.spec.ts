@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { VolumeManager } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../../support/storage/azurite';
 import { S3TestServer } from '../../support/storage/s3-test-server';
 import { DIGEST_SQL, expectedDigestInput, jsonl, parquet, range } from '../worker/fixtures';
 
@@ -373,5 +375,60 @@ describe('a volume in an S3 bucket (VOLUMES_URL)', () => {
     expect((await call(g, 'DELETE', `/v2/volumes/${volume}/files/blobs/big.bin`, { key: k })).body.code).toBe(0);
     expect((await call(g, 'DELETE', `/v2/volumes/${volume}`, { key: k })).body.code).toBe(0);
     expect(s3.keys('vols').filter((x) => x.startsWith(`gateway/${volume}/`))).toEqual([]);
+  }, 120_000);
+});
+
+describe('a volume in an Azure container (VOLUMES_URL, azurite)', () => {
+  let azurite: { endpoint: string; stop: () => Promise<void> };
+  let g: TestGateway;
+  let w: TestWorker;
+  let k: string;
+  let container: ContainerClient;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+    container = new BlobServiceClient(
+      azurite.endpoint,
+      new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+    ).getContainerClient('vols');
+    await container.createIfNotExists();
+    g = await startTestGateway({
+      VOLUMES_URL: `${azurite.endpoint}/vols/gateway/`,
+      STORAGE_AZURE_ENDPOINT: azurite.endpoint,
+      STORAGE_AZURE_ACCOUNT: AZURITE_ACCOUNT,
+      STORAGE_AZURE_KEY: AZURITE_KEY,
+    });
+    w = await startTestWorker(g.config);
+    k = await g.apiKey(['admin']);
+  }, 60_000);
+  afterAll(async () => {
+    await w?.close();
+    await g?.close();
+    await azurite?.stop();
+  });
+
+  it('uploads in blocks committed at the end, imports a folder and deletes with the server key', async () => {
+    const volume = await createVolume(g, k);
+    const big = Buffer.alloc(9 << 20, 0x63);
+    const up = await put(g, k, volume, 'blobs/big.bin', big);
+    expect(up.body.data).toMatchObject({ size: big.length });
+    const stored = await container.getBlockBlobClient(`gateway/${volume}/blobs/big.bin`).downloadToBuffer();
+    expect(stored.equals(big)).toBe(true);
+    expect((await put(g, k, volume, 'data/rows.jsonl', jsonl(range(1, 50)))).body.code).toBe(0);
+    expect((await put(g, k, volume, 'data/rows.parquet', await parquet(range(51, 50)))).body.code).toBe(0);
+
+    const collection = await newCollection(g, k);
+    const r = await call(g, 'POST', '/v2/vectordb/jobs/import/create', {
+      key: k,
+      body: { collectionName: collection, volumeName: volume, dataPaths: [['data/']] },
+    });
+    expect(r.body.code, r.text).toBe(0);
+    expect(await waitForJob(g, k, (r.body.data as { jobId: string }).jobId)).toBe('Completed ');
+    const d = await g.db.query(DIGEST_SQL(`"milvus_default"."${collection}"`));
+    expect(d.rows[0]).toEqual({ n: 100, text: expectedDigestInput(range(1, 100)) });
+
+    expect((await call(g, 'DELETE', `/v2/volumes/${volume}`, { key: k })).body.code).toBe(0);
+    const left: string[] = [];
+    for await (const b of container.listBlobsFlat({ prefix: `gateway/${volume}/` })) left.push(b.name);
+    expect(left).toEqual([]);
   }, 120_000);
 });
