@@ -153,7 +153,9 @@ export class GroupStager {
     progress.startFile(group, g.bytes);
     try {
       return await this.staging.publishDirect(spec, this.groupCopy(slot, g), signal, async (c, rows) => {
-        await this.runs.markGroupStaged(c, run, group, rows);
+        // `c` is the target database's: the job's own tables are there only when they share it
+        // (apart, completing the job marks its files).
+        if (this.deps.target === this.deps.jobs) await this.runs.markGroupStaged(c, run, group, rows);
         await complete(c, rows);
       });
     } catch (e) {
