@@ -113,7 +113,11 @@ describe('loadConfig', () => {
 describe('VOLUMES_* (storage.md §7)', () => {
   it('defaults to ./.gateway/volumes, resolved, with the import file limit', () => {
     const c = loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_MAX_FILE_BYTES: '1000' });
-    expect(c.volumes).toEqual({ dir: join(process.cwd(), '.gateway', 'volumes'), maxFileBytes: 1000 });
+    expect(c.volumes).toEqual({
+      dir: join(process.cwd(), '.gateway', 'volumes'),
+      maxFileBytes: 1000,
+      presignTtlSeconds: 0,
+    });
   });
 
   it('takes an S3 or Azure bucket prefix (with a trailing /) and its own file limit', () => {

@@ -179,6 +179,8 @@ const envSchema = z.object({
     }
     return Number(v);
   }),
+  // Seconds a presigned S3 PUT URL from /v2/volumes/apply lives; 0 = apply answers the gateway's route only.
+  VOLUMES_PRESIGN_TTL_SECONDS: int(0, 0, 7 * 24 * 3600),
   COLLECTIONS_PGVECTOR: z.enum(['auto', 'require', 'off']).default('auto'),
   REQUEST_BODY_LIMIT: z
     .string()
@@ -253,7 +255,7 @@ export interface AppConfig {
     caPem?: string;
   };
   /** Where uploaded volumes live (storage.md §7): a local directory unless `url` names a bucket prefix. */
-  volumes: { dir: string; url?: string; maxFileBytes: number };
+  volumes: { dir: string; url?: string; maxFileBytes: number; presignTtlSeconds: number };
   collections: { pgvector: 'auto' | 'require' | 'off' };
   requestBodyLimit: number;
   logLevel: Env['LOG_LEVEL'];
@@ -433,6 +435,7 @@ export function loadConfig(
       dir: resolve(env.VOLUMES_DIR),
       ...(env.VOLUMES_URL === undefined ? {} : { url: env.VOLUMES_URL }),
       maxFileBytes: env.VOLUMES_MAX_FILE_BYTES ?? env.IMPORT_MAX_FILE_BYTES,
+      presignTtlSeconds: env.VOLUMES_PRESIGN_TTL_SECONDS,
     },
     collections: { pgvector: env.COLLECTIONS_PGVECTOR },
     requestBodyLimit: env.REQUEST_BODY_LIMIT,

@@ -27,3 +27,4 @@ export { openObjectSource, openObjectWriter, keyDisplay, type ObjectSourceDeps }
 export { openLocalSource } from './drivers/local';
 export { openLocalWriter, UPLOAD_TEMP_PREFIX, type ObjectWriter } from './object-writer';
 export { MAX_RELATIVE_KEY_BYTES, relativeKeyProblem } from './relative-key';
+export { presignS3Put } from './presign';

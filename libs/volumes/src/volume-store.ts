@@ -14,6 +14,7 @@ import {
   openObjectSource,
   openObjectWriter,
   parseObjectLocation,
+  presignS3Put,
   StorageErrorCode,
   type StorageConfig,
 } from '@gw/storage';
@@ -117,6 +118,21 @@ export class VolumeStore {
       source.close();
     }
     return { ...view(rec), fileCount, totalBytes };
+  }
+
+  /**
+   * A presigned S3 PUT URL for one file of an S3 volume, when VOLUMES_PRESIGN_TTL_SECONDS > 0 and
+   * static server keys are configured; undefined otherwise (the gateway's upload route is the way).
+   * Such an upload bypasses VOLUMES_MAX_FILE_BYTES and the answer's checksum; imports still apply
+   * IMPORT_MAX_FILE_BYTES.
+   */
+  async presignedUpload(volumeName: unknown, path: string): Promise<{ url: string; expiresAt: Date } | undefined> {
+    const rec = await this.record(volumeName);
+    const ttl = this.config.volumes.presignTtlSeconds;
+    if (rec.backend !== 's3' || ttl <= 0 || path === '' || path.endsWith('/')) return undefined;
+    const key = checkVolumePath(path, 'refused');
+    const loc = parseObjectLocation(rec.location, this.storageConfig());
+    return presignS3Put(loc, loc.key + key, this.storageConfig(), ttl);
   }
 
   /** A volume's row only (no listing of its files). */

@@ -336,6 +336,7 @@ describe('a volume in an S3 bucket (VOLUMES_URL)', () => {
       STORAGE_S3_REGION: 'us-east-1',
       STORAGE_S3_ACCESS_KEY: 'S3RVER',
       STORAGE_S3_SECRET_KEY: 'S3RVER',
+      VOLUMES_PRESIGN_TTL_SECONDS: '300',
     });
     w = await startTestWorker(g.config);
     k = await g.apiKey(['admin']);
@@ -371,6 +372,26 @@ describe('a volume in an S3 bucket (VOLUMES_URL)', () => {
     expect(await waitForJob(g, k, (r.body.data as { jobId: string }).jobId)).toBe('Completed ');
     const d = await g.db.query(DIGEST_SQL(`"milvus_default"."${collection}"`));
     expect(d.rows[0]).toEqual({ n: 100, text: expectedDigestInput(range(1, 100)) });
+
+    // apply: the gateway's route, and a presigned PUT straight into the bucket (no secret in it).
+    const applied = await call(g, 'POST', '/v2/volumes/apply', {
+      key: k,
+      body: { volumeName: volume, path: 'direct/a b.jsonl' },
+    });
+    const data = applied.body.data as { uploadUrl: string; presignedUrl: string; presignedExpireTime: string };
+    expect(data.uploadUrl).toBe(`${g.url}/v2/volumes/${volume}/files/direct/a%20b.jsonl`);
+    expect(data.presignedUrl).toMatch(
+      new RegExp(`^${s3.endpoint}/vols/gateway/${volume}/direct/a%20b\\.jsonl\\?X-Amz-`),
+    );
+    expect(applied.text).not.toContain('S3RVER"'); // the access key id is in the signature scope; the secret nowhere
+    const direct = await fetch(data.presignedUrl, { method: 'PUT', body: jsonl([7]) });
+    expect(direct.status).toBe(200);
+    expect(s3.object('vols', `gateway/${volume}/direct/a b.jsonl`)?.equals(jsonl([7]))).toBe(true);
+    const folderApply = await call(g, 'POST', '/v2/volumes/apply', {
+      key: k,
+      body: { volumeName: volume, path: 'direct/' },
+    });
+    expect(folderApply.body.data).not.toHaveProperty('presignedUrl');
 
     expect((await call(g, 'DELETE', `/v2/volumes/${volume}/files/blobs/big.bin`, { key: k })).body.code).toBe(0);
     expect((await call(g, 'DELETE', `/v2/volumes/${volume}`, { key: k })).body.code).toBe(0);

@@ -89,9 +89,20 @@ export class V2VolumesController {
     // storage credentials: the SDKs' direct-to-bucket upload (temporary keys) is not offered.
     const base = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
     const uploadUrl = `${base}/v2/volumes/${encodeURIComponent(v.volumeName)}/files/${encodePath(path)}`;
+    // S3 volumes with VOLUMES_PRESIGN_TTL_SECONDS: also a presigned PUT (a signature, not a key).
+    const presigned = await this.volumes.presignedUpload(v.volumeName, path);
     return {
       code: 0,
-      data: { volumeName: v.volumeName, path, uploadPath: path, uploadMethod: 'PUT', uploadUrl },
+      data: {
+        volumeName: v.volumeName,
+        path,
+        uploadPath: path,
+        uploadMethod: 'PUT',
+        uploadUrl,
+        ...(presigned === undefined
+          ? {}
+          : { presignedUrl: presigned.url, presignedExpireTime: presigned.expiresAt.toISOString() }),
+      },
     };
   }
 
