@@ -15,6 +15,7 @@ import {
   openObjectWriter,
   parseObjectLocation,
   presignS3Put,
+  StorageError,
   StorageErrorCode,
   type StorageConfig,
 } from '@gw/storage';
@@ -273,7 +274,10 @@ export class VolumeStore {
     const display = (key: string) => volumeUrl(rec.name, key);
     if (rec.backend === 'local') return openLocalSource(rec.location, display);
     const loc = parseObjectLocation(rec.location, this.storageConfig());
-    return prefixed(openObjectSource(loc, undefined, this.storageConfig(), this.deps), loc.key);
+    return prefixed(openObjectSource(loc, undefined, this.storageConfig(), this.deps), loc.key, {
+      from: loc.display,
+      to: volumeUrl(rec.name, ''),
+    });
   }
 
   private async writerOf(rec: VolumeRecord): Promise<ObjectWriter> {
@@ -331,21 +335,52 @@ function decodeToken(token: string): string {
   return Buffer.from(token, 'base64url').toString('utf8');
 }
 
-/** A bucket source seen from inside a volume: keys relative to the volume's prefix. */
-function prefixed(inner: ClosableObjectSource, prefix: string): ClosableObjectSource {
+/**
+ * A bucket source seen from inside a volume: keys relative to the volume's prefix, and messages
+ * naming `volume://<name>/<path>` instead of the gateway's own bucket and prefix.
+ */
+function prefixed(
+  inner: ClosableObjectSource,
+  prefix: string,
+  rename: { from: string; to: string },
+): ClosableObjectSource {
   const strip = (s: ObjectStat): ObjectStat => ({ ...s, key: s.key.slice(prefix.length) });
+  const renamed = (e: unknown): unknown =>
+    isStorageError(e)
+      ? new StorageError(e.code, e.message.split(rename.from).join(rename.to), {
+          retryable: e.retryable,
+          details: { ...e.details },
+        })
+      : e;
+  const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (e) {
+      throw renamed(e);
+    }
+  };
   return {
     close: () => inner.close(),
-    stat: async (key, signal) => strip(await inner.stat(prefix + key, signal)),
+    stat: (key, signal) => guard(async () => strip(await inner.stat(prefix + key, signal))),
     async *list(p, signal) {
-      for await (const s of inner.list(prefix + p, signal)) {
-        const k = s.key.slice(prefix.length);
-        // Hidden names are uploads in progress or foreign files: never listed (as locally).
-        if (k.split('/').some((seg) => seg.startsWith('.'))) continue;
-        yield strip(s);
+      try {
+        for await (const s of inner.list(prefix + p, signal)) {
+          const k = s.key.slice(prefix.length);
+          // Hidden names are uploads in progress or foreign files: never listed (as locally).
+          if (k.split('/').some((seg) => seg.startsWith('.'))) continue;
+          yield strip(s);
+        }
+      } catch (e) {
+        throw renamed(e);
       }
     },
-    readRange: (key, start, end, signal) => inner.readRange(prefix + key, start, end, signal),
-    stream: (key, from, signal) => inner.stream(prefix + key, from, signal),
+    readRange: (key, start, end, signal) => guard(() => inner.readRange(prefix + key, start, end, signal)),
+    async *stream(key, from, signal) {
+      try {
+        yield* inner.stream(prefix + key, from, signal);
+      } catch (e) {
+        throw renamed(e);
+      }
+    },
   };
 }

@@ -373,6 +373,15 @@ describe('a volume in an S3 bucket (VOLUMES_URL)', () => {
     const d = await g.db.query(DIGEST_SQL(`"milvus_default"."${collection}"`));
     expect(d.rows[0]).toEqual({ n: 100, text: expectedDigestInput(range(1, 100)) });
 
+    // Failures name the volume path, not the gateway's bucket and prefix.
+    const missing = await call(g, 'POST', '/v2/vectordb/jobs/import/create', {
+      key: k,
+      body: { collectionName: collection, volumeName: volume, dataPaths: [['data/nope.jsonl']] },
+    });
+    expect(await waitForJob(g, k, (missing.body.data as { jobId: string }).jobId)).toBe(
+      `Failed object not found: volume://${volume}/data/nope.jsonl`,
+    );
+
     // apply: the gateway's route, and a presigned PUT straight into the bucket (no secret in it).
     const applied = await call(g, 'POST', '/v2/volumes/apply', {
       key: k,
