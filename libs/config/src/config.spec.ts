@@ -157,6 +157,33 @@ describe('loadConfig', () => {
   });
 });
 
+describe('VOLUMES_* (storage.md §7)', () => {
+  it('defaults to ./.gateway/volumes, resolved, with the import file limit', () => {
+    const c = loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_MAX_FILE_BYTES: '1000' });
+    expect(c.volumes).toEqual({
+      dir: join(process.cwd(), '.gateway', 'volumes'),
+      maxFileBytes: 1000,
+      presignTtlSeconds: 0,
+    });
+  });
+
+  it('takes an S3 or Azure bucket prefix (with a trailing /) and its own file limit', () => {
+    const c = loadConfig({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: 's3://bkt/vols', VOLUMES_MAX_FILE_BYTES: '5' });
+    expect(c.volumes).toMatchObject({ url: 's3://bkt/vols/', maxFileBytes: 5 });
+    const az = 'https://acct.blob.core.windows.net/vols/prefix/';
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: az }).volumes.url).toBe(az);
+  });
+
+  it('refuses other URLs and limits that are not a positive number of bytes', () => {
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: 'gs://bkt/vols/' })).toEqual([
+      expect.stringMatching(/^VOLUMES_URL: expected s3:\/\/bucket\/prefix\/ or an Azure container URL/),
+    ]);
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, VOLUMES_MAX_FILE_BYTES: '0' })).toEqual([
+      expect.stringMatching(/^VOLUMES_MAX_FILE_BYTES: expected a whole number of bytes/),
+    ]);
+  });
+});
+
 describe('loadDotEnv', () => {
   it('loads a .env file without overriding variables already in the environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'igw-env-'));

@@ -181,6 +181,31 @@ const envSchema = z.object({
   STORAGE_READ_MIN_BYTES_PER_SEC: int(32_768, 0),
   STORAGE_AMBIENT_CREDENTIALS: bool(true),
   STORAGE_CA_FILE: optionalText,
+  VOLUMES_DIR: z.string().trim().default('./.gateway/volumes'),
+  // A bucket prefix for deployments with many machines; parsed by libs/volumes (provider rules of storage.md §1).
+  VOLUMES_URL: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    // S3 / S3-compatible and Azure have a volume writer (decision 0601); the provider is checked at start.
+    if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/|$)/.test(v) && !/^https?:\/\/[^/]+\/[^/]+/.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'expected s3://bucket/prefix/ or an Azure container URL (https://<account>.blob.core.windows.net/<container>/<prefix>/)',
+      });
+      return z.NEVER;
+    }
+    return v.endsWith('/') ? v : `${v}/`;
+  }),
+  VOLUMES_MAX_FILE_BYTES: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+      ctx.addIssue({ code: 'custom', message: 'expected a whole number of bytes ≥ 1' });
+      return z.NEVER;
+    }
+    return Number(v);
+  }),
+  // Seconds a presigned S3 PUT URL from /v2/volumes/apply lives; 0 = apply answers the gateway's route only.
+  VOLUMES_PRESIGN_TTL_SECONDS: int(0, 0, 7 * 24 * 3600),
   COLLECTIONS_PGVECTOR: z.enum(['auto', 'require', 'off']).default('auto'),
   REQUEST_BODY_LIMIT: z
     .string()
@@ -270,6 +295,8 @@ export interface AppConfig {
     /** Extra trusted CA certificates (PEM) for object-store TLS, e.g. an on-premises MinIO's private CA. */
     caPem?: string;
   };
+  /** Where uploaded volumes live (storage.md §7): a local directory unless `url` names a bucket prefix. */
+  volumes: { dir: string; url?: string; maxFileBytes: number; presignTtlSeconds: number };
   collections: { pgvector: 'auto' | 'require' | 'off' };
   requestBodyLimit: number;
   logLevel: Env['LOG_LEVEL'];
@@ -462,6 +489,12 @@ export function loadConfig(
       readMinBytesPerSec: env.STORAGE_READ_MIN_BYTES_PER_SEC,
       ambientCredentials: env.STORAGE_AMBIENT_CREDENTIALS,
       ...(caPem === undefined ? {} : { caPem }),
+    },
+    volumes: {
+      dir: resolve(env.VOLUMES_DIR),
+      ...(env.VOLUMES_URL === undefined ? {} : { url: env.VOLUMES_URL }),
+      maxFileBytes: env.VOLUMES_MAX_FILE_BYTES ?? env.IMPORT_MAX_FILE_BYTES,
+      presignTtlSeconds: env.VOLUMES_PRESIGN_TTL_SECONDS,
     },
     collections: { pgvector: env.COLLECTIONS_PGVECTOR },
     requestBodyLimit: env.REQUEST_BODY_LIMIT,
