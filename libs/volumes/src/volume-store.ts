@@ -6,6 +6,7 @@ import type { VolumeRecord, VolumesRepository } from '@gw/db';
 import {
   type ClosableObjectSource,
   isStorageError,
+  type ObjectLocation,
   type ObjectSourceDeps,
   type ObjectStat,
   type ObjectWriter,
@@ -74,7 +75,7 @@ export class VolumeStore {
       this.backend = 'local';
       return;
     }
-    const provider = parseObjectLocation(url, this.storageConfig()).provider;
+    const provider = parseObjectLocation(url, this.config.storage).provider;
     if (provider !== 's3' && provider !== 'azure') {
       throw new Error(`VOLUMES_URL: volumes can live in S3 / S3-compatible or Azure buckets, not ${provider} (${url})`);
     }
@@ -132,8 +133,8 @@ export class VolumeStore {
     const ttl = this.config.volumes.presignTtlSeconds;
     if (rec.backend !== 's3' || ttl <= 0 || path === '' || path.endsWith('/')) return undefined;
     const key = checkVolumePath(path, 'refused');
-    const loc = parseObjectLocation(rec.location, this.storageConfig());
-    return presignS3Put(loc, loc.key + key, this.storageConfig(), ttl);
+    const { loc, config } = this.bucketOf(rec);
+    return presignS3Put(loc, loc.key + key, config, ttl);
   }
 
   /** A volume's row only (no listing of its files). */
@@ -265,16 +266,23 @@ export class VolumeStore {
     return rec;
   }
 
-  /** The operator's own bucket: STORAGE_ALLOWED_BUCKETS limits what callers may name, not this. */
-  private storageConfig(): StorageConfig {
-    return { ...this.config.storage, allowedBuckets: [] };
+  /**
+   * A bucket volume's location and the storage config to open it with: the volume bucket is the
+   * operator's own, so the server's credentials always apply to it (storage.md §7), whatever
+   * STORAGE_ALLOWED_BUCKETS lends them to for callers' buckets (§4).
+   */
+  private bucketOf(rec: VolumeRecord): { loc: ObjectLocation; config: StorageConfig } {
+    const loc = parseObjectLocation(rec.location, this.config.storage);
+    const scheme = loc.provider === 'gcs' ? 'gs' : loc.provider;
+    const own = loc.provider === 'azure' ? `azure://${loc.account ?? ''}/${loc.bucket}` : `${scheme}://${loc.bucket}`;
+    return { loc, config: { ...this.config.storage, allowedBuckets: [own] } };
   }
 
   private sourceOf(rec: VolumeRecord): ClosableObjectSource {
     const display = (key: string) => volumeUrl(rec.name, key);
     if (rec.backend === 'local') return openLocalSource(rec.location, display);
-    const loc = parseObjectLocation(rec.location, this.storageConfig());
-    return prefixed(openObjectSource(loc, undefined, this.storageConfig(), this.deps), loc.key, {
+    const { loc, config } = this.bucketOf(rec);
+    return prefixed(openObjectSource(loc, undefined, config, this.deps), loc.key, {
       from: loc.display,
       to: volumeUrl(rec.name, ''),
     });
@@ -283,7 +291,8 @@ export class VolumeStore {
   private async writerOf(rec: VolumeRecord): Promise<ObjectWriter> {
     const display = (key: string) => volumeUrl(rec.name, key);
     if (rec.backend === 'local') return openLocalWriter(rec.location, display);
-    return openObjectWriter(parseObjectLocation(rec.location, this.storageConfig()), this.storageConfig(), this.deps);
+    const { loc, config } = this.bucketOf(rec);
+    return openObjectWriter(loc, config, this.deps);
   }
 
   private backendError(e: unknown, path?: string): unknown {
