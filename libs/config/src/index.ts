@@ -12,3 +12,4 @@ export {
 export { MAX_JOB_TIMEOUT_MS, parseByteSize, parseDuration, parseJobTimeout } from './duration';
 export { APP_CONFIG, ConfigModule } from './config.module';
 export { type AzureConnectionString, parseAzureConnectionString } from './azure-connection-string';
+export { type CliConfig, loadCliConfig, parseGatewayUrl } from './cli-config';
