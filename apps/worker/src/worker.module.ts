@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig, ConfigModule } from '@gw/config';
 import { DbModule, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
 import { CredentialsCipher, ImportJobsModule, QueueModule, RunImportJob } from '@gw/jobs';
+import { VolumeStore } from '@gw/volumes';
 import { ImportProcessor } from './import/import.processor';
 import { ImportWorkerService } from './import/import-worker.service';
 import { ParseThreads } from './import/parse-threads';
@@ -16,14 +17,22 @@ export class WorkerModule {
       providers: [
         {
           provide: RunImportJob,
-          inject: [JOB_DB_POOL, TARGET_DB_POOL, CredentialsCipher, APP_CONFIG, ParseThreads],
-          useFactory: (jobs: Pool, target: Pool, cipher: CredentialsCipher, c: AppConfig, threads: ParseThreads) =>
+          inject: [JOB_DB_POOL, TARGET_DB_POOL, CredentialsCipher, APP_CONFIG, ParseThreads, VolumeStore],
+          useFactory: (
+            jobs: Pool,
+            target: Pool,
+            cipher: CredentialsCipher,
+            c: AppConfig,
+            threads: ParseThreads,
+            volumes: VolumeStore,
+          ) =>
             new RunImportJob({
               jobs,
               target,
               cipher,
               config: c,
               storageDeps: { ambientCredentials: c.storage.ambientCredentials },
+              volumes,
               parsePool: threads.pool,
             }),
         },

@@ -156,6 +156,28 @@ const envSchema = z.object({
   STORAGE_REQUEST_TIMEOUT_MS: int(30_000, 100),
   STORAGE_AMBIENT_CREDENTIALS: bool(true),
   STORAGE_CA_FILE: optionalText,
+  VOLUMES_DIR: z.string().trim().default('./.gateway/volumes'),
+  // A bucket prefix for deployments with many machines; parsed by libs/volumes (provider rules of storage.md §1).
+  VOLUMES_URL: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    // Only S3 and S3-compatible stores have a volume writer so far (decision 0601).
+    if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/|$)/.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected s3://bucket/prefix/ (gs:// and Azure volumes are not supported yet)',
+      });
+      return z.NEVER;
+    }
+    return v.endsWith('/') ? v : `${v}/`;
+  }),
+  VOLUMES_MAX_FILE_BYTES: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+      ctx.addIssue({ code: 'custom', message: 'expected a whole number of bytes ≥ 1' });
+      return z.NEVER;
+    }
+    return Number(v);
+  }),
   COLLECTIONS_PGVECTOR: z.enum(['auto', 'require', 'off']).default('auto'),
   REQUEST_BODY_LIMIT: z
     .string()
@@ -229,6 +251,8 @@ export interface AppConfig {
     /** Extra trusted CA certificates (PEM) for object-store TLS, e.g. an on-premises MinIO's private CA. */
     caPem?: string;
   };
+  /** Where uploaded volumes live (storage.md §7): a local directory unless `url` names a bucket prefix. */
+  volumes: { dir: string; url?: string; maxFileBytes: number };
   collections: { pgvector: 'auto' | 'require' | 'off' };
   requestBodyLimit: number;
   logLevel: Env['LOG_LEVEL'];
@@ -403,6 +427,11 @@ export function loadConfig(
       requestTimeoutMs: env.STORAGE_REQUEST_TIMEOUT_MS,
       ambientCredentials: env.STORAGE_AMBIENT_CREDENTIALS,
       ...(caPem === undefined ? {} : { caPem }),
+    },
+    volumes: {
+      dir: resolve(env.VOLUMES_DIR),
+      ...(env.VOLUMES_URL === undefined ? {} : { url: env.VOLUMES_URL }),
+      maxFileBytes: env.VOLUMES_MAX_FILE_BYTES ?? env.IMPORT_MAX_FILE_BYTES,
     },
     collections: { pgvector: env.COLLECTIONS_PGVECTOR },
     requestBodyLimit: env.REQUEST_BODY_LIMIT,

@@ -8,12 +8,18 @@ const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * Assigns the request id and reads the raw body (any Content-Type; never form-decoded) up to
  * the limit. Parsing waits until after authentication (§5 check order), so this only buffers.
  */
-export function rawBodyMiddleware(limit: number) {
+export function rawBodyMiddleware(limit: number, streamed: (req: Request) => boolean = () => false) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const state = stateOf(req);
     const incoming = req.header('x-request-id');
     state.requestId = incoming !== undefined && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', state.requestId);
+    if (streamed(req)) {
+      // Volume uploads: the route reads the body as a stream, after authentication.
+      state.streamedBody = true;
+      next();
+      return;
+    }
 
     const declared = Number(req.header('content-length') ?? '0');
     if (declared > limit) {

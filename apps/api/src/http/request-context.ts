@@ -20,6 +20,8 @@ export interface GatewayState {
   requestId: string;
   rawBody?: Buffer;
   bodyTooLarge?: boolean;
+  /** The body is left unread for the route to stream (volume uploads): no JSON, no request timeout. */
+  streamedBody?: boolean;
   principal?: Principal;
   /** The JSON body (§2 rules applied) merged over the query string. */
   fields?: Record<string, unknown>;

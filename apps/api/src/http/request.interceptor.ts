@@ -23,6 +23,8 @@ export class RequestInterceptor implements NestInterceptor {
     const db = fields.dbName;
     state.dbName = typeof db === 'string' && db !== '' ? db : req.header('db-name')?.trim() || 'default';
 
+    // An upload lasts as long as its bytes take; the socket's own timeouts still apply.
+    if (state.streamedBody === true) return next.handle();
     const header = req.header('request-timeout');
     const seconds = header !== undefined && /^\d+$/.test(header.trim()) ? Number(header) : DEFAULT_REQUEST_TIMEOUT_S;
     return next.handle().pipe(
