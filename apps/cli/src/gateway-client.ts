@@ -11,8 +11,7 @@ const envelope = z.object({ code: z.number(), message: z.string().optional(), da
 
 export interface UploadResult {
   size: number;
-  /** Whatever checksum the gateway reports (volumes answer one), and ours for comparison. */
-  checksum: string | undefined;
+  /** Of the bytes sent; equal to the gateway's when it reports one. */
   sha256: string;
 }
 
@@ -70,18 +69,24 @@ export class GatewayClient {
       duplex: 'half',
     });
     const answer = z
-      .object({ size: z.number().optional(), checksum: z.string().optional() })
+      .object({ size: z.number().optional(), sha256: z.string().optional() })
       .loose()
       .safeParse(data ?? {});
     const sha256 = hash.digest('hex');
     const reported = answer.success ? answer.data : {};
-    if (reported.size !== undefined && reported.size !== size) {
+    // Checked here rather than trusted: a proxy that cut the body short would otherwise import a
+    // truncated file without a word.
+    if (
+      (reported.size !== undefined && reported.size !== size) ||
+      (reported.sha256 !== undefined && reported.sha256 !== sha256)
+    ) {
       throw new CliError(
         CliErrorCode.Api,
-        `upload of ${file} stored ${reported.size} bytes, expected ${size}; the file was not imported`,
+        `upload of ${file} stored ${reported.size ?? '?'} bytes (sha256 ${reported.sha256 ?? '?'}), ` +
+          `expected ${size} (sha256 ${sha256}); it was not imported`,
       );
     }
-    return { size, checksum: reported.checksum, sha256 };
+    return { size, sha256 };
   }
 
   private async send(path: string, init: RequestInit): Promise<unknown> {

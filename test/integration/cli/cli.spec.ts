@@ -1,6 +1,7 @@
-import { createReadStream, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   call,
@@ -234,8 +235,7 @@ describe('import-gateway CLI against a running gateway', () => {
     expect(again.stderr.trim()).toBe(`error: no active key matches ${name}`);
   });
 
-  // Needs the volume routes (storage.md §7), built on the `volumes` branch in parallel.
-  it.skip('uploads local files to the uploads volume and imports them by volumeName + dataPaths (needs volumes)', async () => {
+  it('uploads local files to the uploads volume and imports them by volumeName + dataPaths', async () => {
     const name = uniqueName('cli');
     await createExampleCollection(gw, key, name);
     const r = await cli(
@@ -251,5 +251,25 @@ describe('import-gateway CLI against a running gateway', () => {
     expect(await rowCount(gw, key, name)).toBe(4000);
     const job = await gw.db.query(`SELECT request FROM import_jobs ORDER BY created_at DESC LIMIT 1`);
     expect(JSON.stringify(job.rows[0])).toContain(`${name}/products.parquet`);
+  });
+
+  it('uploads a local folder as one group (a folder path the gateway expands) into a volume it creates', async () => {
+    const name = uniqueName('cli');
+    await createExampleCollection(gw, key, name);
+    const dir = mkdtempSync(join(tmpdir(), 'igw-cli-'));
+    mkdirSync(join(dir, 'part'));
+    copyFileSync(resolve(EXAMPLES, 'products.jsonl'), join(dir, 'part', 'products.jsonl'));
+    const volume = uniqueName('vol');
+    const r = await cli(gw, ['import', name, join(dir, 'part'), '--volume', volume, '--wait', '--interval', '0.1'], {
+      IMPORT_GATEWAY_KEY: key,
+    });
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toContain(`created volume ${volume}`);
+    expect(r.stderr).toMatch(new RegExp(`→ ${volume}:cli/${name}/\\d{8}T\\d{6}Z-[0-9a-f]{6}/part/products\\.jsonl`));
+    expect(await rowCount(gw, key, name)).toBe(4000);
+    // the upload went to the volume under the default prefix, and the job names the folder
+    const files = await call(gw, 'GET', `/v2/volumes/${volume}/files?prefix=cli/${name}/`, { key });
+    expect(JSON.stringify(files.body)).toContain('/part/products.jsonl');
   });
 });
