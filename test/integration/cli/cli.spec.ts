@@ -1,18 +1,20 @@
 import { copyFileSync, createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   call,
   freePort,
+  gatewayEnv,
   startTestGateway,
   startTestWorker,
   type TestGateway,
   type TestWorker,
   uniqueName,
 } from '@gw/testing';
-import { cli, createExampleCollection, EXAMPLES, rowCount, startCli } from './helpers';
+import { CLI, cli, createExampleCollection, EXAMPLES, rowCount, startCli } from './helpers';
 
 let gw: TestGateway;
 let worker: TestWorker;
@@ -96,6 +98,32 @@ describe('import-gateway CLI against a running gateway', () => {
     expect(lines.some((l) => /^(Pending|Importing|Completed)\s+\d+%\s+[\d,]+ rows\s+.* \/ .*ETA/.test(l))).toBe(true);
     expect(lines.at(-1)).toMatch(/^Completed job-[a-z0-9]{22}: 4,000 rows, 119 KiB in \d+:\d\d \([\d,]+ rows\/s\)$/);
     expect(await rowCount(gw, key, name)).toBe(4000);
+  });
+
+  it('draws one redrawn bar on a terminal (util-linux script gives the CLI a pty)', async () => {
+    const name = uniqueName('cli');
+    await createExampleCollection(gw, key, name);
+    const command = [
+      process.execPath,
+      CLI,
+      'import',
+      name,
+      `${filesUrl}/products.parquet`,
+      '--wait',
+      '--interval',
+      '0.1',
+    ];
+    const child = spawn('script', ['-q', '-e', '-c', command.join(' '), '/dev/null'], {
+      env: gatewayEnv({ DATABASE_URL: gw.config.databaseUrl, IMPORT_GATEWAY_URL: gw.url, IMPORT_GATEWAY_KEY: key }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((ok) => child.on('close', ok));
+    expect(code, out).toBe(0);
+    expect(out).toContain('\r\x1b[K[');
+    expect(out).toMatch(/\[#{24}\] +Completed +100% +4,000 rows/);
+    expect(out).toMatch(/Completed job-[a-z0-9]{22}: 4,000 rows/);
   });
 
   it('prints only the job id without --wait; jobs wait, describe and list follow it', async () => {
