@@ -14,7 +14,6 @@
 //    path), so the previous builds are kept (KEEP_PREVIOUS) rather than deleted under it.
 // Builds live next to `dist` (same depth) so paths that climb from dist/ to the repository work.
 'use strict';
-const { transformFile } = require('@swc/core');
 const { createHash, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
 const { join, relative, dirname } = require('node:path');
@@ -49,6 +48,8 @@ function fingerprint(files) {
 }
 
 async function compile(files, out) {
+  // Loaded only when something is compiled: the native binding is most of an up-to-date run's time.
+  const { transformFile } = require('@swc/core');
   let next = 0;
   async function worker() {
     while (next < files.length) {
