@@ -8,7 +8,7 @@ export interface CliContext {
   db: string | undefined;
   json: boolean;
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
 export function println(stream: NodeJS.WritableStream, line: string): void {

@@ -300,4 +300,19 @@ describe('import-gateway CLI against a running gateway', () => {
     const files = await call(gw, 'GET', `/v2/volumes/${volume}/files?prefix=cli/${name}/`, { key });
     expect(JSON.stringify(files.body)).toContain('/part/products.jsonl');
   });
+
+  it('a retried import with the same --idempotency-key uploads to the same paths and gets the same job back', async () => {
+    const name = uniqueName('cli');
+    await createExampleCollection(gw, key, name);
+    const args = ['import', name, resolve(EXAMPLES, 'products.parquet'), '--idempotency-key', `retry-${name}`];
+    const first = await cli(gw, args, { IMPORT_GATEWAY_KEY: key });
+    expect(first.code, first.stderr).toBe(0);
+    const second = await cli(gw, args, { IMPORT_GATEWAY_KEY: key });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    expect(first.stderr).toMatch(new RegExp(`uploads:cli/${name}/key-[0-9a-f]{16}/products\\.parquet`));
+    const waited = await cli(gw, ['jobs', 'wait', first.stdout.trim()], { IMPORT_GATEWAY_KEY: key });
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(await rowCount(gw, key, name)).toBe(4000);
+  });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, sep } from 'node:path';
 import { z } from 'zod';
@@ -50,13 +50,14 @@ export async function importCommand(ctx: CliContext, o: ImportOptions): Promise<
     request.objectUrls = urls.map((u) => [u]);
   } else {
     const volume = o.volume ?? DEFAULT_VOLUME;
-    const prefix = (o.prefix ?? defaultPrefix(o.collection)).replace(/^\/+|\/+$/g, '');
+    const prefix = (o.prefix ?? defaultPrefix(o.collection, o.idempotencyKey)).replace(/^\/+|\/+$/g, '');
     const { groups, files } = planUploads(o.sources, prefix);
     await ensureVolume(ctx, volume);
     for (const f of files) {
       const t0 = Date.now();
-      const r = await ctx.client().upload(volume, f.remote, f.file, f.size);
+      const r = await ctx.client().upload(volume, f.remote, f.file, f.size, uploadMeter(ctx, f, t0));
       const secs = Math.max(0.001, (Date.now() - t0) / 1000);
+      if (ctx.stderr.isTTY === true) ctx.stderr.write('\r\x1b[K');
       ctx.stderr.write(
         `uploaded ${f.file} → ${volume}:${f.remote} (${formatBytes(r.size)}, ${formatBytes(r.size / secs)}/s, sha256 ${r.sha256.slice(0, 12)}…)\n`,
       );
@@ -74,7 +75,31 @@ export async function importCommand(ctx: CliContext, o: ImportOptions): Promise<
   await waitForJob(ctx, jobId, o.intervalMs);
 }
 
-function defaultPrefix(collection: string): string {
+/**
+ * A fresh folder per import, so a second import of a file with the same name never replaces the
+ * one a running job reads. With an Idempotency-Key the folder follows the key instead: a retried
+ * import then sends the same dataPaths, which the gateway needs to replay the original job.
+ */
+/** On a terminal, a redrawn `uploading …` line (at most every 200 ms); elsewhere nothing. */
+function uploadMeter(ctx: CliContext, f: LocalFile, t0: number): (sent: number) => void {
+  if (ctx.stderr.isTTY !== true) return () => undefined;
+  let last = 0;
+  return (sent) => {
+    const now = Date.now();
+    if (now - last < 200) return;
+    last = now;
+    const rate = sent / Math.max(0.001, (now - t0) / 1000);
+    const pct = f.size === 0 ? 100 : Math.floor((100 * sent) / f.size);
+    ctx.stderr.write(
+      `\r\x1b[Kuploading ${f.file}  ${pct}%  ${formatBytes(sent)} / ${formatBytes(f.size)}  ${formatBytes(rate)}/s`,
+    );
+  };
+}
+
+function defaultPrefix(collection: string, idempotencyKey: string | undefined): string {
+  if (idempotencyKey !== undefined) {
+    return `cli/${collection}/key-${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 16)}`;
+  }
   const stamp = new Date()
     .toISOString()
     .replace(/[-:]/g, '')
