@@ -36,6 +36,7 @@ const benches: { name: string; file: string; args: string[]; env?: Record<string
     file: 'volumes.js',
     args: [],
   },
+  { name: 'build once (issue 17.6): an up-to-date prebuild vs a full build', file: 'build-once.js', args: [] },
 ];
 
 let failed = 0;

@@ -19,3 +19,4 @@ export {
 } from './duration';
 export { APP_CONFIG, ConfigModule } from './config.module';
 export { type AzureConnectionString, parseAzureConnectionString } from './azure-connection-string';
+export { type CliConfig, loadCliConfig, parseGatewayUrl } from './cli-config';
