@@ -14,6 +14,11 @@ import {
   zstdRleBomb,
   type VirtualBody,
 } from '../../../test/support/hostile-files';
+import { parquetMetadata } from 'hyparquet';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { byteInputFromBuffer, type ByteInput } from './byte-input';
 import { FormatErrorCode } from './formats.errors';
 import { failure, readAll } from './spec-helpers';
@@ -34,6 +39,30 @@ function virtualInput(name: string, body: VirtualBody, chunk = 1 << 20): ByteInp
       for (let at = from; at < body.size; at += chunk) yield body.read(at, Math.min(body.size, at + chunk));
     },
   };
+}
+
+const vectors128: CollectionSchema = {
+  enableDynamicField: false,
+  fields: [fieldOf('id', 'Int64', { isPrimary: true }), fieldOf('vec', 'FloatVector', { dim: 128 })],
+};
+
+/** DuckDB, `rows` rows of 128-d vectors whose values repeat with a period of 997 (zstd > 1000:1). */
+async function duckdbVectors(rows: number): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'igw-regular-'));
+  try {
+    const inst = await DuckDBInstance.create(':memory:');
+    const con = await inst.connect();
+    await con.run(
+      `COPY (SELECT i::BIGINT AS id, list_transform(range(128), k -> ((i * 31 + k) % 997)::FLOAT / 997) AS vec
+               FROM range(0, ${rows}) t(i))
+         TO '${dir}/r.parquet' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rows})`,
+    );
+    con.closeSync();
+    inst.closeSync();
+    return readFileSync(join(dir, 'r.parquet'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const GiB2 = 2 ** 31 - 1;
@@ -186,7 +215,7 @@ describe('Parquet declared sizes', () => {
     );
     const e = await parquetFailure('values.parquet', file);
     expect(e.message).toBe(
-      `values.parquet: field 'id': page at byte ${at} declares ${GiB2} values (${GiB2 * 8} bytes to decode), more than IMPORT_MAX_PAGE_BYTES (268435456) (rows 1–1000, row group 1)`,
+      `values.parquet: field 'id': page at byte ${at} declares ${GiB2} values (${GiB2 * 2} bytes to decode), more than IMPORT_MAX_PAGE_BYTES (268435456) (rows 1–1000, row group 1)`,
     );
   });
 
@@ -234,6 +263,37 @@ describe('Parquet declared sizes', () => {
     expect(e2.message).toBe(
       'big.parquet: parquet footer declares 600000000 bytes, more than the 67108864 a footer may take (IMPORT_MAX_PAGE_BYTES, at most 64 MiB)',
     );
+  });
+
+  it('holds the pages all columns of a row group decode at once to IMPORT_MAX_PAGE_BYTES', async () => {
+    // Real pages, each within the limit, that together pass it: declared sizes multiplied by the
+    // number of columns are bounded too.
+    const meta = parquetMetadata(new Uint8Array(zstdFile));
+    const chunk = (name: string): number =>
+      Number(
+        meta.row_groups[0]!.columns.find((c) => c.meta_data?.path_in_schema[0] === name)!.meta_data!
+          .total_uncompressed_size,
+      );
+    const limit = Math.max(chunk('id'), chunk('vector'));
+    expect(chunk('id') + chunk('vector')).toBeGreaterThan(limit);
+    const e = await parquetFailure('wide.parquet', zstdFile, limit);
+    expect(e.code).toBe(FormatErrorCode.TooLarge);
+    expect(e.message).toMatch(
+      new RegExp(
+        `^wide\\.parquet: field '(id|vector)': page at byte \\d+ declares \\d+ bytes uncompressed while the other columns of its row group hold \\d+: more than IMPORT_MAX_PAGE_BYTES \\(${limit}\\) at once`,
+      ),
+    );
+    const ok = await readAll('parquet', [byteInputFromBuffer('wide.parquet', zstdFile)], schema, {
+      maxPageBytes: chunk('id') + chunk('vector'),
+    });
+    expect(ok.reduce((a, b) => a + b.rowCount, 0)).toBe(rows);
+  });
+
+  it('reads a page of regular data compressed past 1024:1 when it decompresses to at most 64 MiB', async () => {
+    // DuckDB, 16,384 rows of 128-d vectors with a period of 997: one 8 MiB page zstd makes ~7 KB.
+    const bytes = await duckdbVectors(16_384);
+    const batches = await readAll('parquet', [byteInputFromBuffer('regular.parquet', bytes)], vectors128);
+    expect(batches.reduce((a, b) => a + b.rowCount, 0)).toBe(16_384);
   });
 
   it('still reads the unpatched files', async () => {

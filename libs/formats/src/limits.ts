@@ -10,8 +10,13 @@ export const DEFAULT_MAX_PAGE_BYTES = 256 * 1024 * 1024;
  */
 export const MAX_DECOMPRESSION_RATIO = 1024;
 
-/** Pages that decompress to at most this much are not held to the ratio (tiny, constant pages). */
-export const RATIO_FREE_BYTES = 1 << 20;
+/**
+ * Pages that decompress to at most this much are not held to the ratio: a DuckDB page is a whole
+ * column chunk (122,880 rows × 128 floats = 63 MB), and regular or constant data (all-zero
+ * vectors) compresses past 1024:1. Memory stays bounded by IMPORT_MAX_PAGE_BYTES across the
+ * columns of a row group (PageBudget).
+ */
+export const RATIO_FREE_BYTES = 64 << 20;
 
 /**
  * Largest Parquet footer read: it is parsed into objects several times its size, so it gets a

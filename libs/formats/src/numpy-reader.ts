@@ -237,19 +237,28 @@ function blockDecoder(file: string, h: NpyHeader, bytes: Uint8Array, firstRow: n
     case 'U': {
       if (vector) break;
       const chars = h.itemSize / 4;
+      // Code points go through a small reused array: a wide `<U` row (up to IMPORT_MAX_PAGE_BYTES)
+      // as one array of numbers would take twice its size again in JS heap.
+      const cps = new Array<number>(4096);
       return (r) => {
-        const cps: number[] = [];
-        for (let k = 0; k < chars; k++) cps.push(dv.getUint32(r * h.itemSize + 4 * k, le));
-        while (cps.length > 0 && cps[cps.length - 1] === 0) cps.pop();
-        const bad = cps.findIndex((c) => c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff));
-        if (bad >= 0)
-          throw new FormatError(
-            FormatErrorCode.Syntax,
-            { file, row: firstRow + r },
-            `invalid code point in a '<U' string`,
-          );
+        const at = r * h.itemSize;
+        let n = chars;
+        while (n > 0 && dv.getUint32(at + 4 * (n - 1), le) === 0) n--;
         let s = '';
-        for (let k = 0; k < cps.length; k += 4096) s += String.fromCodePoint(...cps.slice(k, k + 4096));
+        for (let k0 = 0; k0 < n; k0 += cps.length) {
+          const m = Math.min(cps.length, n - k0);
+          for (let k = 0; k < m; k++) {
+            const c = dv.getUint32(at + 4 * (k0 + k), le);
+            if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+              throw new FormatError(
+                FormatErrorCode.Syntax,
+                { file, row: firstRow + r },
+                `invalid code point in a '<U' string`,
+              );
+            cps[k] = c;
+          }
+          s += String.fromCodePoint(...(m === cps.length ? cps : cps.slice(0, m)));
+        }
         return s;
       };
     }

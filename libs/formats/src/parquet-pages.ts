@@ -39,6 +39,24 @@ export class ParquetStructureError extends Error {}
  */
 export class ParquetDeclaredSizeError extends ParquetStructureError {}
 
+/**
+ * Decompressed page bytes the leaf columns of one row group may hold at once (IMPORT_MAX_PAGE_BYTES):
+ * each leaf keeps a page (and a reused page buffer) of its own, so a per-page bound alone would
+ * be multiplied by the number of columns a file declares.
+ */
+export class PageBudget {
+  private used = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** A leaf's holding grows from `had` to `want` bytes; refused past the limit. */
+  grow(had: number, want: number, refuse: (held: number) => never): void {
+    if (want <= had) return;
+    if (this.used - had + want > this.limit) refuse(this.used - had);
+    this.used += want - had;
+  }
+}
+
 /** A failure while decoding one top-level column, so the reader can name the field. */
 export class ParquetColumnError extends Error {
   constructor(
@@ -72,10 +90,14 @@ function plainValueBytes(decoder: ColumnDecoder): number {
 }
 
 /**
- * Bytes a decoder may allocate per declared value: levels (1–4 bytes each, two arrays),
- * dictionary indices (4) or a JS array slot (8, booleans and byte arrays).
+ * Bytes decoding may allocate per declared value: two level arrays (1 byte each) and, unless the
+ * values are PLAIN numbers read in place from the page, up to 8 more (dictionary indices, a
+ * decoded typed array or a JS array slot for booleans and byte arrays).
  */
-const BYTES_PER_DECLARED_VALUE = 8;
+function bytesPerDeclaredValue(header: PageHeader, decoder: ColumnDecoder): number {
+  const encoding = header.data_page_header?.encoding ?? header.data_page_header_v2?.encoding;
+  return encoding === 'PLAIN' && decoder.type !== 'BOOLEAN' ? 2 : 10;
+}
 
 /** Above this declared size a ZSTD/SNAPPY/GZIP page is streamed into the reused page buffer. */
 const STREAM_PAGES_ABOVE = 8 << 20;
@@ -373,6 +395,8 @@ export class LeafColumnCursor {
   /** Buffer that large pages are decompressed into, reused (see pageBuffer). */
   private scratch: Uint8Array | null = null;
   private readonly levels = new LevelBuffers();
+  /** Largest decompressed page this leaf held (its share of the row group's PageBudget). */
+  private holding = 0;
   /** Buffer for unaligned PLAIN floats (plainFloats), and the take that last filled it. */
   private aligned: ArrayBuffer | null = null;
   private alignedTake = -1;
@@ -712,10 +736,9 @@ export class LeafColumnCursor {
     const values =
       header.data_page_header?.num_values ?? v2?.num_values ?? header.dictionary_page_header?.num_values ?? 0;
     if (!(Number.isSafeInteger(values) && values >= 0)) refuse(`declares ${values} values`);
-    if (values * BYTES_PER_DECLARED_VALUE > max)
-      refuse(
-        `declares ${values} values (${values * BYTES_PER_DECLARED_VALUE} bytes to decode), more than IMPORT_MAX_PAGE_BYTES (${max})`,
-      );
+    const decodeBytes = values * bytesPerDeclaredValue(header, this.decoder);
+    if (decodeBytes > max)
+      refuse(`declares ${values} values (${decodeBytes} bytes to decode), more than IMPORT_MAX_PAGE_BYTES (${max})`);
     if (header.type === 'DICTIONARY_PAGE' && values * plainValueBytes(this.decoder) > raw)
       refuse(`declares ${values} dictionary values, more than its ${raw} bytes hold`);
     if (!this.nested && header.type !== 'DICTIONARY_PAGE' && values > this.limits.rows)
@@ -725,6 +748,12 @@ export class LeafColumnCursor {
       if (!(levelBytes >= 0 && levelBytes <= size && levelBytes <= raw))
         refuse(`declares ${levelBytes} bytes of levels, more than the page holds`);
     }
+    this.limits.budget?.grow(this.holding, raw, (held) =>
+      refuse(
+        `declares ${raw} bytes uncompressed while the other columns of its row group hold ${held}: more than IMPORT_MAX_PAGE_BYTES (${max}) at once`,
+      ),
+    );
+    this.holding = Math.max(this.holding, raw);
   }
 
   /** Makes a decoded page current, first continuing the open row if the page starts mid-row. */
@@ -832,6 +861,8 @@ export interface PageLimits {
   readonly maxPageBytes: number;
   /** Rows of the row group: a page of a column without repetition holds no more values. */
   readonly rows: number;
+  /** Shared by the leaves of the row group. */
+  readonly budget?: PageBudget;
 }
 
 export interface RowGroupColumns {
@@ -876,6 +907,8 @@ export function openRowGroupColumns(o: RowGroupReadOptions): RowGroupColumns {
     if (wanted.has(meta.path_in_schema[0]!)) chunks.push(meta);
   }
   const perLeaf = Math.max(256 << 10, Math.min(8 << 20, Math.floor(o.readAheadBytes / Math.max(1, chunks.length))));
+  const maxPageBytes = o.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES;
+  const budget = new PageBudget(maxPageBytes);
   const leaves = new Map<string, LeafColumnCursor[]>();
   for (const meta of chunks) {
     const schemaPath = getTreePath(o.tree, meta.path_in_schema);
@@ -893,8 +926,9 @@ export function openRowGroupColumns(o: RowGroupReadOptions): RowGroupColumns {
     const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
     const end = start + Number(meta.total_compressed_size);
     const cursor = new LeafColumnCursor(o.input, decoder, start, end, perLeaf, o.countBytes, {
-      maxPageBytes: o.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES,
+      maxPageBytes,
       rows: Number(rg.num_rows),
+      budget,
     });
     const top = meta.path_in_schema[0]!;
     leaves.set(top, [...(leaves.get(top) ?? []), cursor]);
