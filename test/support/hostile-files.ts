@@ -84,6 +84,7 @@ class CompactWriter {
 
 const PLAIN = 0;
 const RLE = 3;
+const RLE_DICTIONARY = 8;
 
 /** A DATA_PAGE (v1) or DICTIONARY_PAGE header with the sizes and count given. */
 export function pageHeader(h: {
@@ -91,12 +92,15 @@ export function pageHeader(h: {
   uncompressed: number;
   compressed: number;
   values: number;
+  /** Data page values are dictionary indices (RLE_DICTIONARY), not PLAIN. */
+  dictionaryIndices?: boolean;
 }): Buffer {
   const w = new CompactWriter();
   w.i32(1, h.type === 'DATA_PAGE' ? 0 : 2)
     .i32(2, h.uncompressed)
     .i32(3, h.compressed);
-  if (h.type === 'DATA_PAGE') w.begin(5).i32(1, h.values).i32(2, PLAIN).i32(3, RLE).i32(4, RLE).end();
+  const encoding = h.dictionaryIndices === true ? RLE_DICTIONARY : PLAIN;
+  if (h.type === 'DATA_PAGE') w.begin(5).i32(1, h.values).i32(2, encoding).i32(3, RLE).i32(4, RLE).end();
   else w.begin(7).i32(1, h.values).i32(2, PLAIN).end();
   w.end();
   return Buffer.from(w.bytes);
@@ -141,6 +145,53 @@ export function patchFirstPage(file: Buffer, column: string, header: Buffer, bod
   header.copy(out, start);
   body.copy(out, start + header.length);
   return out;
+}
+
+/**
+ * The file with the first *data* page of `column` (after its dictionary page) replaced in place,
+ * as patchFirstPage does for the first page.
+ */
+export function patchFirstDataPage(file: Buffer, column: string, header: Buffer, body: Buffer): Buffer {
+  const meta = parquetMetadata(new Uint8Array(file));
+  const chunk = meta.row_groups[0]!.columns.find((c) => c.meta_data?.path_in_schema[0] === column)!.meta_data!;
+  const at = Number(chunk.data_page_offset);
+  const end = Number(chunk.dictionary_page_offset || chunk.data_page_offset) + Number(chunk.total_compressed_size);
+  if (at + header.length + body.length > end) throw new Error('crafted data page does not fit its chunk');
+  const out = Buffer.from(file);
+  header.copy(out, at);
+  body.copy(out, at + header.length);
+  return out;
+}
+
+/**
+ * The body of a v1 data page of an OPTIONAL column: `values` definition levels of 1 (one RLE
+ * run), then dictionary indices of 2 bits as one RLE run declaring `run` values.
+ */
+export function dictionaryRunPage(values: number, run: number): Buffer {
+  const def = [...varint(values * 2), 1];
+  const defLength = Buffer.alloc(4);
+  defLength.writeUInt32LE(def.length, 0);
+  return Buffer.concat([defLength, Buffer.from(def), Buffer.from([2, ...varint(run * 2), 0])]);
+}
+
+/** A DuckDB Parquet file (uncompressed) of `rows` rows with a 3-value `tag` column DuckDB dictionary-encodes. */
+export async function duckdbTagged(rows: number): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'igw-hostile-'));
+  try {
+    const file = join(dir, 'tagged.parquet');
+    const inst = await DuckDBInstance.create(':memory:');
+    const con = await inst.connect();
+    await con.run(
+      `COPY (SELECT i::BIGINT AS id, [i::FLOAT, 0.5::FLOAT, (-i)::FLOAT, 0.25::FLOAT] AS vector, 'tag-' || (i % 3) AS tag
+               FROM range(0, ${rows}) t(i))
+         TO '${file}' (FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE ${rows})`,
+    );
+    con.closeSync();
+    inst.closeSync();
+    return readFileSync(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The byte offset of the first page of `column` in row group 0 (where a crafted header goes). */

@@ -1,12 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fieldOf, type CollectionSchema } from '@gw/schema';
 import {
+  dictionaryRunPage,
   duckdbParquet,
+  duckdbTagged,
   firstPageOffset,
   gzipZeros,
   numpyIds,
   numpyVectors,
   pageHeader,
+  patchFirstDataPage,
   patchFirstPage,
   patchNpyHeader,
   snappyLyingPreamble,
@@ -294,6 +297,29 @@ describe('Parquet declared sizes', () => {
     const bytes = await duckdbVectors(16_384);
     const batches = await readAll('parquet', [byteInputFromBuffer('regular.parquet', bytes)], vectors128);
     expect(batches.reduce((a, b) => a + b.rowCount, 0)).toBe(16_384);
+  });
+
+  it('clamps an RLE run of dictionary indices declaring 2^31 − 1 values to the page (no 2-billion-step loop)', async () => {
+    const tagged = await duckdbTagged(3000);
+    const body = dictionaryRunPage(100, GiB2);
+    const file = patchFirstDataPage(
+      tagged,
+      'tag',
+      pageHeader({
+        type: 'DATA_PAGE',
+        uncompressed: body.length,
+        compressed: body.length,
+        values: 100,
+        dictionaryIndices: true,
+      }),
+      body,
+    );
+    const started = performance.now();
+    const e = await parquetFailure('run.parquet', file);
+    const ms = performance.now() - started;
+    expect(e.message).toMatch(/^run\.parquet: field 'tag': /);
+    // hyparquet's decoder stepped through all 2^31 − 1 indices: seconds of CPU.
+    expect(ms).toBeLessThan(1000);
   });
 
   it('still reads the unpatched files', async () => {

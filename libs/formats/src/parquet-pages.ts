@@ -4,7 +4,7 @@ import { parquetHeader, readPage } from 'hyparquet/src/column.js';
 import { convert, DEFAULT_PARSERS } from 'hyparquet/src/convert.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { deltaBinaryUnpack, deltaByteArray, deltaLengthByteArray } from 'hyparquet/src/delta.js';
-import { byteStreamSplit, readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import { byteStreamSplit } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hyparquet/src/schema.js';
 import type { Compressors } from 'hyparquet';
@@ -153,7 +153,7 @@ interface PageState {
  */
 type PageValues =
   | { readonly kind: 'plain'; readonly reader: { view: DataView; offset: number } }
-  | { readonly kind: 'dictionary'; readonly indices: Int32Array }
+  | { readonly kind: 'dictionary'; readonly indices: Uint32Array }
   | { readonly kind: 'decoded'; readonly values: DecodedArray };
 
 /** Values of a data page, raw; the switch mirrors hyparquet's readDataPage/readDataPageV2. */
@@ -175,12 +175,14 @@ function readValues(
     case 'RLE_DICTIONARY': {
       if (type === 'BOOLEAN') {
         const bits = new Uint8Array(nValues);
-        readRleBitPackedHybrid(reader, 1, bits);
+        readLevels(reader, 1, bits);
         return { kind: 'decoded', values: Array.from(bits, (b) => b !== 0) };
       }
       const width = reader.view.getUint8(reader.offset++);
-      const indices = new Int32Array(nValues);
-      if (width) readRleBitPackedHybrid(reader, width, indices, reader.view.byteLength - reader.offset);
+      // Our hybrid decoder, not hyparquet's: its RLE runs are clamped to the output, where
+      // hyparquet's loops over a declared run of up to 2^31 values writing past the array.
+      const indices = new Uint32Array(nValues);
+      if (width) readLevels(reader, width, indices, reader.view.byteLength - reader.offset);
       return { kind: 'dictionary', indices };
     }
     case 'BYTE_STREAM_SPLIT':
