@@ -115,6 +115,17 @@ describe('loadConfig', () => {
     expect(problems({ GATEWAY_SECRET_KEY: KEY, IMPORT_BATCH_BYTES: '1000' })[0]).toMatch(/^IMPORT_BATCH_BYTES: /);
   });
 
+  it('reads IMPORT_MAX_PAGE_BYTES (256 MiB by default) and refuses a limit below 64 KiB or past 2 GiB', () => {
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY }).import.maxPageBytes).toBe(268_435_456);
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_MAX_PAGE_BYTES: '1048576' }).import.maxPageBytes).toBe(
+      1_048_576,
+    );
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, IMPORT_MAX_PAGE_BYTES: '1000' })[0]).toMatch(/^IMPORT_MAX_PAGE_BYTES: /);
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, IMPORT_MAX_PAGE_BYTES: '4294967296' })[0]).toMatch(
+      /^IMPORT_MAX_PAGE_BYTES: /,
+    );
+  });
+
   it('requires GATEWAY_SECRET_KEY in production', () => {
     expect(problems({ NODE_ENV: 'production' })[0]).toMatch(/^GATEWAY_SECRET_KEY: required when NODE_ENV=production/);
   });

@@ -136,6 +136,8 @@ const envSchema = z.object({
   /** About how many bytes of row data one batch holds at most (wide vectors end batches before IMPORT_BATCH_ROWS). */
   IMPORT_BATCH_BYTES: int(33_554_432, 65_536, 1_073_741_824),
   IMPORT_MAX_ATTEMPTS: int(5, 1, 100),
+  /** Largest page or value a reader allocates on a file's word (Parquet page and footer sizes, NumPy rows). */
+  IMPORT_MAX_PAGE_BYTES: int(268_435_456, 65_536, 2_147_483_647),
   WORKER_CONCURRENCY: int(2, 1, 256),
   WORKER_COLLECTION_CONCURRENCY: int(1, 1, 256),
   WORKER_LEASE_MS: int(30_000, 1000),
@@ -254,6 +256,7 @@ export interface AppConfig {
     batchRows: number;
     batchBytes: number;
     maxAttempts: number;
+    maxPageBytes: number;
   };
   worker: {
     concurrency: number;
@@ -457,6 +460,7 @@ export function loadConfig(
       batchRows: env.IMPORT_BATCH_ROWS,
       batchBytes: env.IMPORT_BATCH_BYTES,
       maxAttempts: env.IMPORT_MAX_ATTEMPTS,
+      maxPageBytes: env.IMPORT_MAX_PAGE_BYTES,
     },
     worker: {
       concurrency: env.WORKER_CONCURRENCY,

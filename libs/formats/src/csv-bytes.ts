@@ -51,13 +51,13 @@ export class CsvByteSplitter {
     return this.out.splice(0, this.out.length);
   }
 
-  private fail(problem: string): never {
-    throw new FormatError(
-      FormatErrorCode.Syntax,
-      { file: this.file, row: this.rowOf() + 1, line: this.recordLine },
-      problem,
-    );
+  private fail(problem: string, field?: string): never {
+    const loc = { file: this.file, row: this.rowOf() + 1, line: this.recordLine };
+    throw new FormatError(FormatErrorCode.Syntax, field === undefined ? loc : { ...loc, field }, problem);
   }
+
+  /** Header cells (the first record), to name the cell a too-large row is stuck in. */
+  private header: readonly Uint8Array[] | null = null;
 
   private append(chunk: Uint8Array, from: number, to: number): void {
     if (to <= from) return;
@@ -67,7 +67,13 @@ export class CsvByteSplitter {
 
   private grow(bytes: number): void {
     this.recordBytes += bytes;
-    if (this.recordBytes > MAX_ROW_BYTES) this.fail(`row is larger than ${MAX_ROW_BYTES} bytes`);
+    if (this.recordBytes > MAX_ROW_BYTES) {
+      const name = this.header?.[this.cells.length];
+      this.fail(
+        `row is larger than ${MAX_ROW_BYTES} bytes`,
+        name === undefined ? undefined : Buffer.from(name).toString(),
+      );
+    }
   }
 
   private endField(): void {
@@ -81,7 +87,10 @@ export class CsvByteSplitter {
   private endRecord(): void {
     this.endField();
     const blank = this.cells.length === 1 && this.cells[0]!.length === 0 && !this.lastWasQuoted;
-    if (!blank) this.out.push({ cells: this.cells, line: this.recordLine });
+    if (!blank) {
+      this.out.push({ cells: this.cells, line: this.recordLine });
+      this.header ??= this.cells;
+    }
     this.cells = [];
     this.recordBytes = 0;
     this.recordLine = this.line;

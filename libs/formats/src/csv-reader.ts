@@ -57,12 +57,16 @@ export class CsvRecordSplitter {
     return this.out.splice(0, this.out.length);
   }
 
-  private fail(problem: string): never {
-    throw new FormatError(
-      FormatErrorCode.Syntax,
-      { file: this.file, row: this.rowOf() + 1, line: this.recordLine },
-      problem,
-    );
+  private fail(problem: string, field?: string): never {
+    const loc = { file: this.file, row: this.rowOf() + 1, line: this.recordLine };
+    throw new FormatError(FormatErrorCode.Syntax, field === undefined ? loc : { ...loc, field }, problem);
+  }
+
+  /** Header names (the first record), to name the cell a too-large row is stuck in. */
+  private header: readonly string[] | null = null;
+
+  private tooLarge(): never {
+    this.fail(`row is larger than ${MAX_ROW_BYTES} bytes`, this.header?.[this.cells.length]);
   }
 
   private endField(): void {
@@ -75,7 +79,10 @@ export class CsvRecordSplitter {
   private endRecord(): void {
     this.endField();
     const blank = this.cells.length === 1 && this.cells[0] === '' && !this.lastWasQuoted;
-    if (!blank) this.out.push({ cells: this.cells, line: this.recordLine });
+    if (!blank) {
+      this.out.push({ cells: this.cells, line: this.recordLine });
+      this.header ??= this.cells;
+    }
     this.cells = [];
     this.recordChars = 0;
     this.recordLine = this.line;
@@ -104,7 +111,7 @@ export class CsvRecordSplitter {
         for (let k = run.indexOf('\n'); k >= 0; k = run.indexOf('\n', k + 1)) this.line++;
         this.field += run;
         this.recordChars += run.length;
-        if (this.recordChars > MAX_ROW_BYTES) this.fail(`row is larger than ${MAX_ROW_BYTES} bytes`);
+        if (this.recordChars > MAX_ROW_BYTES) this.tooLarge();
         if (q < 0) return;
         this.inQuotes = false;
         this.quoteClosed = true;
@@ -146,7 +153,7 @@ export class CsvRecordSplitter {
         }
         this.field += text.slice(i, j);
         this.recordChars += j - i;
-        if (this.recordChars > MAX_ROW_BYTES) this.fail(`row is larger than ${MAX_ROW_BYTES} bytes`);
+        if (this.recordChars > MAX_ROW_BYTES) this.tooLarge();
         i = j;
       }
     }

@@ -21,6 +21,12 @@ export enum FormatErrorCode {
   RowCountMismatch = 'ROW_COUNT_MISMATCH',
   /** Corrupt or truncated binary file (wrong magic, bad header/footer, short data). */
   Corrupt = 'CORRUPT',
+  /**
+   * A size the file declares (Parquet footer or page, value count, NumPy row) past what holds it
+   * (file, column chunk, a sane decompression ratio) or past IMPORT_MAX_PAGE_BYTES; refused before
+   * anything of that size is allocated.
+   */
+  TooLarge = 'TOO_LARGE',
   /** A valid file using something we do not read (codec, pickled objects, Fortran order, encryption). */
   Unsupported = 'UNSUPPORTED',
 }

@@ -8,10 +8,19 @@ import {
 } from '@gw/schema';
 import type { ByteInput } from './byte-input';
 import { FastRowParser } from './fast-json';
-import { FormatError, FormatErrorCode } from './formats.errors';
+import { FormatError, FormatErrorCode, type FormatErrorLocation } from './formats.errors';
 import type { FileGroupReader, ReadOptions } from './reader';
-import { asBuffer, concatParts, decodeUtf8, MAX_ROW_BYTES, rethrowLocated } from './text';
+import { asBuffer, concatParts, decodeUtf8, MAX_ROW_BYTES, openJsonKey, rethrowLocated } from './text';
 
+/** A row past MAX_ROW_BYTES (a string or line that never ends), naming the member it is stuck in. */
+function tooLargeRow(loc: FormatErrorLocation, parts: readonly Uint8Array[]): FormatError {
+  const field = openJsonKey(parts);
+  return new FormatError(
+    FormatErrorCode.Syntax,
+    field === undefined ? loc : { ...loc, field },
+    `row is larger than ${MAX_ROW_BYTES} bytes`,
+  );
+}
 /**
  * One row cut out of the stream: its bytes are buf[from, to) (a chunk, or a copy when the row spans
  * chunks — no view per row), `start` is its file offset, `row` its 1-based number.
@@ -238,11 +247,7 @@ export class JsonRowSplitter {
     this.parts.push(seg);
     this.partsLen += seg.length;
     if (this.partsLen > MAX_ROW_BYTES)
-      throw new FormatError(
-        FormatErrorCode.Syntax,
-        { file: this.file, row: this.rows, byte: this.elemStart },
-        `row is larger than ${MAX_ROW_BYTES} bytes`,
-      );
+      throw tooLargeRow({ file: this.file, row: this.rows, byte: this.elemStart }, this.parts);
     return n;
   }
 
@@ -317,11 +322,7 @@ export class JsonLinesSplitter {
       this.parts.push(seg);
       this.partsLen += seg.length;
       if (this.partsLen > MAX_ROW_BYTES)
-        throw new FormatError(
-          FormatErrorCode.Syntax,
-          { file: this.file, row: this.line + 1, byte: this.lineStart },
-          `row is larger than ${MAX_ROW_BYTES} bytes`,
-        );
+        throw tooLargeRow({ file: this.file, row: this.line + 1, byte: this.lineStart }, this.parts);
     }
     this.pos += chunk.length;
   }

@@ -10,6 +10,7 @@ import {
 } from '@gw/schema';
 import { baseNameOf, type ByteInput } from './byte-input';
 import { FormatError, FormatErrorCode } from './formats.errors';
+import { DEFAULT_MAX_PAGE_BYTES, maxPageBytesOf, tooLarge } from './limits';
 import type { FileGroupReader, ReadOptions } from './reader';
 import { decodeUtf8, rethrowLocated } from './text';
 
@@ -30,9 +31,18 @@ export interface NpyHeader {
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const PICKLED = "pickled object arrays are not supported; save strings with a fixed-width unicode dtype ('<U')";
 
-/** Reads and checks a `.npy` header (versions 1.0–3.0) with two small ranged reads. */
-export async function readNpyHeader(input: ByteInput): Promise<NpyHeader> {
+/**
+ * Reads and checks a `.npy` header (versions 1.0–3.0) with two small ranged reads. `field` (the
+ * file's key in its group) names the field in errors; a row wider than `maxPageBytes`
+ * (IMPORT_MAX_PAGE_BYTES) is refused, since a block of rows is read whole.
+ */
+export async function readNpyHeader(
+  input: ByteInput,
+  maxPageBytes: number = DEFAULT_MAX_PAGE_BYTES,
+  field?: string,
+): Promise<NpyHeader> {
   const file = input.name;
+  const loc = field === undefined ? { file } : { file, field };
   const corrupt = (problem: string): FormatError => new FormatError(FormatErrorCode.Corrupt, { file }, problem);
   if (input.byteLength < 10) throw corrupt('not a NumPy file: too short');
   const pre = await input.slice(0, 12);
@@ -86,10 +96,20 @@ export async function readNpyHeader(input: ByteInput): Promise<NpyHeader> {
     throw new FormatError(FormatErrorCode.ColumnType, { file }, 'a 0-dimensional NumPy array holds no rows');
   const rowItems = shape.slice(1).reduce((a, b) => a * b, 1);
   const rowBytes = rowItems * itemSize;
+  const described = `shape (${shape.join(', ')}) of '${descr}'`;
+  if (!(rowBytes <= maxPageBytes))
+    throw tooLarge(
+      loc,
+      `NumPy ${described} declares rows of ${rowBytes} bytes, more than IMPORT_MAX_PAGE_BYTES (${maxPageBytes})`,
+    );
   const dataOffset = start + headerLen;
   const need = dataOffset + shape[0]! * rowBytes;
   if (input.byteLength < need)
-    throw corrupt(`file is truncated: ${shape[0]} rows need ${need} bytes, the file has ${input.byteLength}`);
+    throw new FormatError(
+      FormatErrorCode.Corrupt,
+      loc,
+      `file is truncated: ${shape[0]} rows need ${need} bytes, the file has ${input.byteLength}`,
+    );
   return {
     descr,
     kind,
@@ -219,19 +239,28 @@ function blockDecoder(file: string, h: NpyHeader, bytes: Uint8Array, firstRow: n
     case 'U': {
       if (vector) break;
       const chars = h.itemSize / 4;
+      // Code points go through a small reused array: a wide `<U` row (up to IMPORT_MAX_PAGE_BYTES)
+      // as one array of numbers would take twice its size again in JS heap.
+      const cps = new Array<number>(4096);
       return (r) => {
-        const cps: number[] = [];
-        for (let k = 0; k < chars; k++) cps.push(dv.getUint32(r * h.itemSize + 4 * k, le));
-        while (cps.length > 0 && cps[cps.length - 1] === 0) cps.pop();
-        const bad = cps.findIndex((c) => c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff));
-        if (bad >= 0)
-          throw new FormatError(
-            FormatErrorCode.Syntax,
-            { file, row: firstRow + r },
-            `invalid code point in a '<U' string`,
-          );
+        const at = r * h.itemSize;
+        let n = chars;
+        while (n > 0 && dv.getUint32(at + 4 * (n - 1), le) === 0) n--;
         let s = '';
-        for (let k = 0; k < cps.length; k += 4096) s += String.fromCodePoint(...cps.slice(k, k + 4096));
+        for (let k0 = 0; k0 < n; k0 += cps.length) {
+          const m = Math.min(cps.length, n - k0);
+          for (let k = 0; k < m; k++) {
+            const c = dv.getUint32(at + 4 * (k0 + k), le);
+            if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+              throw new FormatError(
+                FormatErrorCode.Syntax,
+                { file, row: firstRow + r },
+                `invalid code point in a '<U' string`,
+              );
+            cps[k] = c;
+          }
+          s += String.fromCodePoint(...(m === cps.length ? cps : cps.slice(0, m)));
+        }
         return s;
       };
     }
@@ -377,7 +406,7 @@ export function openNumpyReader(
     let rows = -1;
     let rowsFile = '';
     for (const m of members) {
-      const h = await readNpyHeader(m.input);
+      const h = await readNpyHeader(m.input, maxPageBytesOf(opts), m.key);
       m.header = h;
       if (m.field !== null) checkDtype(m.input.name, m.field, h);
       else if (m.key === META_FIELD && !(h.kind === 'U' || h.kind === 'S'))

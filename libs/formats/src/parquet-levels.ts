@@ -120,6 +120,23 @@ export function readLevels(reader: DataReader, width: number, out: Levels, lengt
         out[seen++] = v;
         if (v === countOf) matches++;
       }
+    } else if (width <= 24) {
+      // Integer bit reader (dictionary indices of up to 16M entries): at most 31 bits pending.
+      const mask = (1 << width) - 1;
+      let b = at;
+      let data = 0;
+      let bits = 0;
+      for (; seen < stop; seen++) {
+        while (bits < width) {
+          data |= (bytes[b++] ?? 0) << bits;
+          bits += 8;
+        }
+        const v = data & mask;
+        data >>>= width;
+        bits -= width;
+        out[seen] = v;
+        if (v === countOf) matches++;
+      }
     } else {
       const range = 2 ** width;
       let bit = at * 8;

@@ -4,15 +4,17 @@ import { parquetHeader, readPage } from 'hyparquet/src/column.js';
 import { convert, DEFAULT_PARSERS } from 'hyparquet/src/convert.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
 import { deltaBinaryUnpack, deltaByteArray, deltaLengthByteArray } from 'hyparquet/src/delta.js';
-import { byteStreamSplit, readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
+import { byteStreamSplit } from 'hyparquet/src/encoding.js';
 import { readPlain } from 'hyparquet/src/plain.js';
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath } from 'hyparquet/src/schema.js';
 import type { Compressors } from 'hyparquet';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import type { ByteInput } from './byte-input';
+import { DEFAULT_MAX_PAGE_BYTES, MAX_DECOMPRESSION_RATIO, RATIO_FREE_BYTES } from './limits';
 import { readLevels, type Levels } from './parquet-levels';
 import { SnappyStreamDecoder } from './snappy-stream';
+import { ZstdFrameWalker, zstdWindowLimit } from './bounded-decompress';
 
 /**
  * Page-at-a-time Parquet decoding (docs/decisions/0204-parquet-page-streaming.md).
@@ -31,6 +33,30 @@ type PageHeader = ReturnType<typeof parquetHeader>;
 /** Thrown for structural problems (row counts, page bounds); the reader maps it to a Corrupt error. */
 export class ParquetStructureError extends Error {}
 
+/**
+ * A size a page declares (bytes, values) that is past its column chunk, past a sane decompression
+ * ratio or past IMPORT_MAX_PAGE_BYTES: refused before anything of that size is allocated.
+ */
+export class ParquetDeclaredSizeError extends ParquetStructureError {}
+
+/**
+ * Decompressed page bytes the leaf columns of one row group may hold at once (IMPORT_MAX_PAGE_BYTES):
+ * each leaf keeps a page (and a reused page buffer) of its own, so a per-page bound alone would
+ * be multiplied by the number of columns a file declares.
+ */
+export class PageBudget {
+  private used = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** A leaf's holding grows from `had` to `want` bytes; refused past the limit. */
+  grow(had: number, want: number, refuse: (held: number) => never): void {
+    if (want <= had) return;
+    if (this.used - had + want > this.limit) refuse(this.used - had);
+    this.used += want - had;
+  }
+}
+
 /** A failure while decoding one top-level column, so the reader can name the field. */
 export class ParquetColumnError extends Error {
   constructor(
@@ -43,6 +69,38 @@ export class ParquetColumnError extends Error {
 
 /** Bytes a page header can need before we give up growing the window (headers carry statistics). */
 const MAX_PAGE_HEADER_BYTES = 16 << 20;
+
+/** Least bytes a PLAIN value of the type takes (a BYTE_ARRAY its 4-byte length; booleans 1 bit). */
+function plainValueBytes(decoder: ColumnDecoder): number {
+  switch (decoder.type) {
+    case 'BOOLEAN':
+      return 1 / 8;
+    case 'INT32':
+    case 'FLOAT':
+    case 'BYTE_ARRAY':
+      return 4;
+    case 'INT64':
+    case 'DOUBLE':
+      return 8;
+    case 'INT96':
+      return 12;
+    case 'FIXED_LEN_BYTE_ARRAY':
+      return Math.max(1, decoder.element.type_length ?? 1);
+  }
+}
+
+/**
+ * Bytes decoding may allocate per declared value: two level arrays (1 byte each) and, unless the
+ * values are PLAIN numbers read in place from the page, up to 8 more (dictionary indices, a
+ * decoded typed array or a JS array slot for booleans and byte arrays).
+ */
+function bytesPerDeclaredValue(header: PageHeader, decoder: ColumnDecoder): number {
+  const encoding = header.data_page_header?.encoding ?? header.data_page_header_v2?.encoding;
+  return encoding === 'PLAIN' && decoder.type !== 'BOOLEAN' ? 2 : 10;
+}
+
+/** Above this declared size a ZSTD/SNAPPY/GZIP page is streamed into the reused page buffer. */
+const STREAM_PAGES_ABOVE = 8 << 20;
 
 function bitWidth(value: number): number {
   return 32 - Math.clz32(value);
@@ -95,7 +153,7 @@ interface PageState {
  */
 type PageValues =
   | { readonly kind: 'plain'; readonly reader: { view: DataView; offset: number } }
-  | { readonly kind: 'dictionary'; readonly indices: Int32Array }
+  | { readonly kind: 'dictionary'; readonly indices: Uint32Array }
   | { readonly kind: 'decoded'; readonly values: DecodedArray };
 
 /** Values of a data page, raw; the switch mirrors hyparquet's readDataPage/readDataPageV2. */
@@ -117,12 +175,14 @@ function readValues(
     case 'RLE_DICTIONARY': {
       if (type === 'BOOLEAN') {
         const bits = new Uint8Array(nValues);
-        readRleBitPackedHybrid(reader, 1, bits);
+        readLevels(reader, 1, bits);
         return { kind: 'decoded', values: Array.from(bits, (b) => b !== 0) };
       }
       const width = reader.view.getUint8(reader.offset++);
-      const indices = new Int32Array(nValues);
-      if (width) readRleBitPackedHybrid(reader, width, indices, reader.view.byteLength - reader.offset);
+      // Our hybrid decoder, not hyparquet's: its RLE runs are clamped to the output, where
+      // hyparquet's loops over a declared run of up to 2^31 values writing past the array.
+      const indices = new Uint32Array(nValues);
+      if (width) readLevels(reader, width, indices, reader.view.byteLength - reader.offset);
       return { kind: 'dictionary', indices };
     }
     case 'BYTE_STREAM_SPLIT':
@@ -260,8 +320,13 @@ function streamingDecompressor(codec: string, sink: Uint8Array, overflow: () => 
   };
   if (codec === 'ZSTD') {
     const zstd = new ZstdDecompress(put);
+    // fzstd allocates each frame's window as declared: frames are checked before they reach it.
+    const frames = new ZstdFrameWalker(sink.length, zstdWindowLimit(sink.length));
     return {
-      push: (chunk, final) => void zstd.push(chunk, final),
+      push: (chunk, final) => {
+        frames.push(chunk);
+        zstd.push(chunk, final);
+      },
       get written() {
         return written;
       },
@@ -332,6 +397,8 @@ export class LeafColumnCursor {
   /** Buffer that large pages are decompressed into, reused (see pageBuffer). */
   private scratch: Uint8Array | null = null;
   private readonly levels = new LevelBuffers();
+  /** Largest decompressed page this leaf held (its share of the row group's PageBudget). */
+  private holding = 0;
   /** Buffer for unaligned PLAIN floats (plainFloats), and the take that last filled it. */
   private aligned: ArrayBuffer | null = null;
   private alignedTake = -1;
@@ -344,6 +411,7 @@ export class LeafColumnCursor {
     endByte: number,
     private readonly readAhead: number,
     private readonly countBytes: (n: number) => void,
+    private readonly limits: PageLimits = { maxPageBytes: 2 ** 31 - 1, rows: Infinity },
   ) {
     this.pathKey = decoder.pathInSchema.join('.');
     this.bufStart = startByte;
@@ -578,6 +646,7 @@ export class LeafColumnCursor {
 
   private async readNextPage(): Promise<void> {
     let headerBytes = Math.min(64 << 10, this.readAhead);
+    const headerAt = this.pos;
     let header: PageHeader;
     for (;;) {
       await this.ensure(headerBytes);
@@ -600,10 +669,15 @@ export class LeafColumnCursor {
     const size = header.compressed_page_size;
     if (!(size >= 0) || this.pos + size > this.end)
       throw new ParquetStructureError(`column '${this.pathKey}': page of ${size} bytes runs past the column chunk`);
+    this.checkDeclaredSizes(header, headerAt, size);
     const compressedValues =
       header.type === 'DATA_PAGE' ||
       (header.type === 'DATA_PAGE_V2' && header.data_page_header_v2?.is_compressed !== false);
-    if (STREAMED_CODECS.has(this.decoder.codec) && size > this.readAhead && compressedValues) {
+    if (
+      STREAMED_CODECS.has(this.decoder.codec) &&
+      (size > this.readAhead || header.uncompressed_page_size > STREAM_PAGES_ABOVE) &&
+      compressedValues
+    ) {
       const page = await this.streamPage(header, size);
       this.acceptDataPage(decodeDataPage(page, header, this.decoder, true, this.levels));
       return;
@@ -637,6 +711,51 @@ export class LeafColumnCursor {
     }
     if (header.type !== 'DATA_PAGE' && header.type !== 'DATA_PAGE_V2') return; // index pages: skipped
     this.acceptDataPage(decodeDataPage(compressed, header, this.decoder, false, this.levels));
+  }
+
+  /**
+   * Every size the page header declares, checked before it is allocated (decision 0801): stored
+   * and decompressed bytes against IMPORT_MAX_PAGE_BYTES, the decompressed size against the
+   * stored one (MAX_DECOMPRESSION_RATIO), value counts against what the page can hold.
+   */
+  private checkDeclaredSizes(header: PageHeader, headerAt: number, size: number): void {
+    const at = `page at byte ${headerAt}`;
+    const max = this.limits.maxPageBytes;
+    const refuse = (problem: string): never => {
+      throw new ParquetDeclaredSizeError(`${at} ${problem}`);
+    };
+    if (size > max) refuse(`declares ${size} stored bytes, more than IMPORT_MAX_PAGE_BYTES (${max})`);
+    const raw = header.uncompressed_page_size;
+    if (!(Number.isSafeInteger(raw) && raw >= 0)) refuse(`declares ${raw} bytes uncompressed`);
+    if (raw > max) refuse(`declares ${raw} bytes uncompressed, more than IMPORT_MAX_PAGE_BYTES (${max})`);
+    const v2 = header.data_page_header_v2;
+    const compressed =
+      this.decoder.codec !== 'UNCOMPRESSED' && !(header.type === 'DATA_PAGE_V2' && v2?.is_compressed === false);
+    if (compressed && raw > RATIO_FREE_BYTES && raw > size * MAX_DECOMPRESSION_RATIO)
+      refuse(
+        `declares ${raw} bytes uncompressed from ${size} stored bytes, more than ${MAX_DECOMPRESSION_RATIO} times (a decompression bomb?)`,
+      );
+    const values =
+      header.data_page_header?.num_values ?? v2?.num_values ?? header.dictionary_page_header?.num_values ?? 0;
+    if (!(Number.isSafeInteger(values) && values >= 0)) refuse(`declares ${values} values`);
+    const decodeBytes = values * bytesPerDeclaredValue(header, this.decoder);
+    if (decodeBytes > max)
+      refuse(`declares ${values} values (${decodeBytes} bytes to decode), more than IMPORT_MAX_PAGE_BYTES (${max})`);
+    if (header.type === 'DICTIONARY_PAGE' && values * plainValueBytes(this.decoder) > raw)
+      refuse(`declares ${values} dictionary values, more than its ${raw} bytes hold`);
+    if (!this.nested && header.type !== 'DICTIONARY_PAGE' && values > this.limits.rows)
+      refuse(`declares ${values} values, more than the ${this.limits.rows} rows of its row group`);
+    if (v2 !== undefined && header.type === 'DATA_PAGE_V2') {
+      const levelBytes = v2.repetition_levels_byte_length + v2.definition_levels_byte_length;
+      if (!(levelBytes >= 0 && levelBytes <= size && levelBytes <= raw))
+        refuse(`declares ${levelBytes} bytes of levels, more than the page holds`);
+    }
+    this.limits.budget?.grow(this.holding, raw, (held) =>
+      refuse(
+        `declares ${raw} bytes uncompressed while the other columns of its row group hold ${held}: more than IMPORT_MAX_PAGE_BYTES (${max}) at once`,
+      ),
+    );
+    this.holding = Math.max(this.holding, raw);
   }
 
   /** Makes a decoded page current, first continuing the open row if the page starts mid-row. */
@@ -738,6 +857,16 @@ export class LeafColumnCursor {
   }
 }
 
+/** What a page of a leaf column may declare (decision 0801). */
+export interface PageLimits {
+  /** IMPORT_MAX_PAGE_BYTES: stored or decompressed bytes, and bytes to decode its values. */
+  readonly maxPageBytes: number;
+  /** Rows of the row group: a page of a column without repetition holds no more values. */
+  readonly rows: number;
+  /** Shared by the leaves of the row group. */
+  readonly budget?: PageBudget;
+}
+
 export interface RowGroupColumns {
   /** Top-level column names in read order. */
   readonly names: readonly string[];
@@ -762,6 +891,8 @@ export interface RowGroupReadOptions {
   /** Total read-ahead budget across this row group's leaf columns. */
   readonly readAheadBytes: number;
   readonly countBytes: (n: number) => void;
+  /** IMPORT_MAX_PAGE_BYTES (DEFAULT_MAX_PAGE_BYTES when absent). */
+  readonly maxPageBytes?: number;
 }
 
 /** Leaf cursors of the requested top-level columns of one row group, assembled window by window. */
@@ -778,6 +909,8 @@ export function openRowGroupColumns(o: RowGroupReadOptions): RowGroupColumns {
     if (wanted.has(meta.path_in_schema[0]!)) chunks.push(meta);
   }
   const perLeaf = Math.max(256 << 10, Math.min(8 << 20, Math.floor(o.readAheadBytes / Math.max(1, chunks.length))));
+  const maxPageBytes = o.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES;
+  const budget = new PageBudget(maxPageBytes);
   const leaves = new Map<string, LeafColumnCursor[]>();
   for (const meta of chunks) {
     const schemaPath = getTreePath(o.tree, meta.path_in_schema);
@@ -794,7 +927,11 @@ export function openRowGroupColumns(o: RowGroupReadOptions): RowGroupColumns {
     // Same range as hyparquet's planner (polars writes dictionary_page_offset 0 for "none").
     const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
     const end = start + Number(meta.total_compressed_size);
-    const cursor = new LeafColumnCursor(o.input, decoder, start, end, perLeaf, o.countBytes);
+    const cursor = new LeafColumnCursor(o.input, decoder, start, end, perLeaf, o.countBytes, {
+      maxPageBytes,
+      rows: Number(rg.num_rows),
+      budget,
+    });
     const top = meta.path_in_schema[0]!;
     leaves.set(top, [...(leaves.get(top) ?? []), cursor]);
   }

@@ -1,10 +1,16 @@
 import { parquetMetadataAsync, parquetSchema } from 'hyparquet';
 import type { AsyncBuffer, DecodedArray, FileMetaData, ParquetParsers, SchemaTree } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 import { META_FIELD, RowBatchBuilder, type CollectionSchema, type FieldSchema, type RowBatch } from '@gw/schema';
 import type { ByteInput } from './byte-input';
 import { FormatError, FormatErrorCode } from './formats.errors';
-import { openRowGroupColumns, ParquetColumnError, type RowGroupColumns } from './parquet-pages';
+import { boundedCompressors, DecompressedSizeError } from './bounded-decompress';
+import { MAX_FOOTER_BYTES, maxPageBytesOf, tooLarge } from './limits';
+import {
+  openRowGroupColumns,
+  ParquetColumnError,
+  ParquetDeclaredSizeError,
+  type RowGroupColumns,
+} from './parquet-pages';
 import type { FileGroupReader, ReadOptions } from './reader';
 import { firstInvalidUtf8, rethrowLocated } from './text';
 
@@ -164,6 +170,7 @@ interface Prepared {
  */
 export function openParquetReader(input: ByteInput, schema: CollectionSchema, opts: ReadOptions): FileGroupReader {
   const file = input.name;
+  const maxPageBytes = maxPageBytesOf(opts);
   let consumed = 0;
   const buffer = asyncBufferOf(input, (n) => (consumed += n));
   let meta: Promise<Prepared> | null = null;
@@ -171,11 +178,25 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
   const prepare = async (): Promise<Prepared> => {
     if (input.byteLength < 12)
       throw new FormatError(FormatErrorCode.Corrupt, { file }, 'not a parquet file: too short');
-    const tail = await input.slice(input.byteLength - 4);
-    const magic = Buffer.from(tail).toString('latin1');
+    const tail = await input.slice(input.byteLength - 8);
+    const magic = Buffer.from(tail.subarray(4)).toString('latin1');
     if (magic === 'PARE')
       throw new FormatError(FormatErrorCode.Unsupported, { file }, 'encrypted parquet files are not supported');
     if (magic !== 'PAR1') throw new FormatError(FormatErrorCode.Corrupt, { file }, 'not a parquet file: wrong magic');
+    // The footer is read whole and parsed into objects several times its size: its declared
+    // length is checked before hyparquet allocates it.
+    const footerBytes = new DataView(tail.buffer, tail.byteOffset, 8).getUint32(0, true);
+    const footerLimit = Math.min(MAX_FOOTER_BYTES, maxPageBytes);
+    if (footerBytes > input.byteLength - 12)
+      throw tooLarge(
+        { file },
+        `parquet footer declares ${footerBytes} bytes, more than the ${input.byteLength}-byte file holds`,
+      );
+    if (footerBytes > footerLimit)
+      throw tooLarge(
+        { file },
+        `parquet footer declares ${footerBytes} bytes, more than the ${footerLimit} a footer may take (IMPORT_MAX_PAGE_BYTES, at most 64 MiB)`,
+      );
     let metadata: FileMetaData;
     try {
       metadata = await parquetMetadataAsync(buffer);
@@ -246,6 +267,8 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
           const field = e instanceof ParquetColumnError ? e.column : undefined;
           const cause = e instanceof ParquetColumnError ? e.cause : e;
           const where = field === undefined ? { file } : { file, field };
+          if (cause instanceof ParquetDeclaredSizeError || cause instanceof DecompressedSizeError)
+            return tooLarge(where, `${cause.message} (rows ${from + 1}–${to}, row group ${g + 1})`);
           if (cause instanceof InvalidUtf8InParquet)
             return new FormatError(
               FormatErrorCode.Syntax,
@@ -268,8 +291,9 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
             rowGroup: g,
             columns,
             parsers,
-            compressors,
+            compressors: boundedCompressors,
             readAheadBytes: READ_AHEAD_BYTES,
+            maxPageBytes,
             countBytes: (k) => (consumed += k),
           });
         } catch (e) {

@@ -9,6 +9,11 @@ export interface ReadOptions {
    * whichever comes first. Unbounded when absent.
    */
   readonly batchBytes?: number;
+  /**
+   * Largest page, footer or row a reader allocates because the file declares it
+   * (IMPORT_MAX_PAGE_BYTES); DEFAULT_MAX_PAGE_BYTES when absent.
+   */
+  readonly maxPageBytes?: number;
   /** CSV separator, one character (default `,`). */
   readonly sep?: string;
   /** CSV cell text meaning null for nullable/defaulted fields (default ``). */

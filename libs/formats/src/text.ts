@@ -75,3 +75,41 @@ export function concatParts(parts: readonly Uint8Array[], total: number): Uint8A
 
 /** Largest single row (JSON element, JSONL line, CSV record) a text reader buffers. */
 export const MAX_ROW_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The key of the row object's member that a row cut short (`parts`: its bytes so far) is inside,
+ * so a row too large to buffer names its field. One pass over the held bytes, on that error path
+ * only; undefined when the cut falls outside any member.
+ */
+export function openJsonKey(parts: readonly Uint8Array[]): string | undefined {
+  const b = concatParts(
+    parts,
+    parts.reduce((a, p) => a + p.length, 0),
+  );
+  let depth = 0;
+  let key: [number, number] | null = null;
+  let last: [number, number] | null = null;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c === 0x22) {
+      const start = i + 1;
+      for (i = start; i < b.length && b[i] !== 0x22; i++) if (b[i] === 0x5c) i++;
+      if (i >= b.length) break; // cut inside this string
+      last = depth === 1 ? [start, i] : null;
+    } else if (c === 0x3a) {
+      if (last !== null) key = last;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x2c && depth === 1) key = null;
+    if (c !== 0x22 && WS_JSON[c] !== 1 && c !== 0x3a) last = null;
+  }
+  if (key === null) return undefined;
+  try {
+    return JSON.parse(`"${Buffer.from(b.subarray(key[0], key[1])).toString()}"`) as string;
+  } catch {
+    return undefined;
+  }
+}
+
+const WS_JSON = new Uint8Array(256);
+WS_JSON[0x20] = WS_JSON[0x09] = WS_JSON[0x0a] = WS_JSON[0x0d] = 1;

@@ -31,8 +31,15 @@ export interface Faults {
   drip?: { count: number; bytes: number; step: number; everyMs: number };
 }
 
+/** An object whose bytes are made on demand (test/support/hostile-files.ts), e.g. a 1 GB JSON string. */
+export interface GeneratedBody {
+  readonly size: number;
+  read(start: number, end: number): Buffer;
+}
+
 interface Stored {
   body: Buffer;
+  generated?: GeneratedBody;
   etag: string;
   lastModified: Date;
   faults: Faults;
@@ -69,6 +76,18 @@ export class HttpTestServer {
 
   put(path: string, body: Buffer, faults: Faults = {}): void {
     this.objects.set(path, { body, etag: etagOf(body), lastModified: new Date(), faults, served: 0 });
+  }
+
+  /** An object of `body.size` bytes served by ranges made on demand, never held whole. */
+  putGenerated(path: string, body: GeneratedBody): void {
+    this.objects.set(path, {
+      body: Buffer.alloc(0),
+      generated: body,
+      etag: `"generated-${body.size}-${this.objects.size}"`,
+      lastModified: new Date(),
+      faults: {},
+      served: 0,
+    });
   }
 
   faults(path: string): Faults {
@@ -143,7 +162,7 @@ export class HttpTestServer {
         return;
       }
     }
-    const size = o.body.length;
+    const size = o.generated?.size ?? o.body.length;
     let start = 0;
     let end = size - 1;
     let status = 200;
@@ -161,6 +180,12 @@ export class HttpTestServer {
       }
       status = 206;
       headers['content-range'] = `bytes ${start}-${end}/${size}`;
+    }
+    if (o.generated !== undefined) {
+      headers['content-length'] = end + 1 - start;
+      res.writeHead(status, headers);
+      await this.sendGenerated(o.generated, start, end + 1, res);
+      return;
     }
     const body = o.body.subarray(start, end + 1);
     headers['content-length'] = body.length;
@@ -209,6 +234,18 @@ export class HttpTestServer {
     }
     res.end(body);
     this.account(o, body.length);
+  }
+
+  /** Bytes [from, to) of a generated body, 1 MiB at a time as the client takes them. */
+  private async sendGenerated(g: GeneratedBody, from: number, to: number, res: http.ServerResponse): Promise<void> {
+    for (let at = from; at < to && !res.destroyed; at += 1 << 20) {
+      if (!res.write(g.read(at, Math.min(to, at + (1 << 20)))))
+        await new Promise<void>((ok) => {
+          res.once('drain', ok);
+          res.once('close', ok);
+        });
+    }
+    if (!res.destroyed) res.end();
   }
 
   private account(o: Stored, bytes: number): void {

@@ -189,6 +189,7 @@ export class GroupStager {
     const readOptions: ReadOptions = {
       batchRows: this.deps.config.import.batchRows,
       batchBytes: this.deps.config.import.batchBytes,
+      maxPageBytes: this.deps.config.import.maxPageBytes,
       ...(run.options.sep === undefined ? {} : { sep: run.options.sep }),
       ...(run.options.nullkey === undefined ? {} : { nullkey: run.options.nullkey }),
       ignoreUnknownFields: run.options.ignore_unknown_fields?.toLowerCase() === 'true',

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { FormatError, FormatErrorCode } from '@gw/formats';
 import {
   rebuildError,
   serializeError,
@@ -62,6 +63,21 @@ export function parseThreadEntry(): string {
 
 /** Heap limits of a parse thread: pieces are 4 MiB of text; a thread holds a few batches of them. */
 const THREAD_HEAP_LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 };
+
+/**
+ * Why a task's thread died. A thread past its heap limit is ended by V8 and only its tasks fail
+ * (the process lives on): that is a file needing more than the limit, so the job fails naming it
+ * rather than retrying into the same wall.
+ */
+function threadFailure(e: unknown, spec: TaskSpec): Error {
+  if ((e as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY')
+    return new FormatError(
+      FormatErrorCode.TooLarge,
+      { file: spec.inputs.map((i) => i.name).join(', ') },
+      `reading it took more than a parse thread's ${THREAD_HEAP_LIMITS.maxOldGenerationSizeMb} MB heap`,
+    );
+  return e instanceof Error ? e : new Error(`parse thread stopped: ${String(e)}`);
+}
 
 /**
  * Worker threads that parse, validate and encode pieces of files (see stageGroup). Shared by all
@@ -139,7 +155,7 @@ export class ParsePool {
       const tasks = [...slot.tasks.values()];
       slot.tasks.clear();
       this.slots.splice(this.slots.indexOf(slot), 1);
-      for (const t of tasks) t.reject(e instanceof Error ? e : new Error(`parse thread stopped: ${String(e)}`));
+      for (const t of tasks) t.reject(threadFailure(e, t.spec));
       if (!this.closed) this.pump();
     };
     worker.on('error', fail);

@@ -433,7 +433,7 @@ interface NpyLayout {
  * The few header facts needed to cut a `.npy` by rows, or null for anything the reader should look
  * at itself (odd version, dtype, Fortran order, size not matching the shape exactly).
  */
-async function npyLayout(input: ByteInput): Promise<NpyLayout | null> {
+async function npyLayout(input: ByteInput, maxRowBytes: number): Promise<NpyLayout | null> {
   const pre = await input.slice(0, 12);
   if (pre.length < 10 || pre[0] !== 0x93 || ascii('NUMPY').some((b, k) => pre[k + 1] !== b)) return null;
   const major = pre[6];
@@ -458,6 +458,9 @@ async function npyLayout(input: ByteInput): Promise<NpyLayout | null> {
   const rows = Number(shape[1]);
   const dataOffset = start + len;
   if (!Number.isSafeInteger(rows) || rowBytes <= 0 || input.byteLength !== dataOffset + rows * rowBytes) return null;
+  // A row wider than a piece is left to the reader, which checks it against IMPORT_MAX_PAGE_BYTES
+  // before reading it (a piece holds at least one row of every file).
+  if (rowBytes > maxRowBytes) return null;
   return { head, dataOffset, rows, rowBytes };
 }
 
@@ -478,7 +481,7 @@ function npyHeadFor(l: NpyLayout, rows: number): Uint8Array {
  * the range's row count, then the range's data), so the reader checks dtypes and decodes as usual.
  */
 async function* numpyPieces(inputs: readonly ByteInput[], pieceBytes: number): AsyncGenerator<Piece> {
-  const layouts = await Promise.all(inputs.map(npyLayout));
+  const layouts = await Promise.all(inputs.map((input) => npyLayout(input, pieceBytes)));
   const rows = layouts[0]?.rows ?? -1;
   if (rows <= 0 || layouts.some((l) => l === null || l.rows !== rows)) {
     yield wholeGroupPiece(inputs);
