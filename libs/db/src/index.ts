@@ -14,6 +14,7 @@ export {
   ImportJobsRepository,
   type AdmitResult,
   type JobFileRow,
+  type JobListRow,
   type JobRow,
   type ListFilter,
   type NewJob,
