@@ -18,8 +18,8 @@ export function principalOf(key: ApiKeyRecord): Principal {
 /** Parsed request state attached by the middleware, guard and interceptor. */
 export interface GatewayState {
   requestId: string;
-  rawBody?: Buffer;
-  bodyTooLarge?: boolean;
+  /** The body has been (or is being) read in full; unread bodies close the connection. */
+  bodyRead?: boolean;
   principal?: Principal;
   /** The JSON body (§2 rules applied) merged over the query string. */
   fields?: Record<string, unknown>;
