@@ -23,7 +23,7 @@ export class ApiModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [ConfigModule.forRoot(config), DbModule.forRoot(), QueueModule.forRoot(), ImportJobsModule],
+      imports: [ConfigModule.forRoot(config), DbModule.forRoot('api'), QueueModule.forRoot(), ImportJobsModule],
       controllers: [
         HealthController,
         MetricsController,

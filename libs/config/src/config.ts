@@ -35,6 +35,21 @@ const int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
       return Number(v);
     });
 
+/** A whole number in [min, max], or undefined when unset (the caller derives a default). */
+const optionalInt = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return Number(v);
+    });
+
 const optionalText = z
   .string()
   .trim()
@@ -116,6 +131,12 @@ const envSchema = z.object({
   /** About how many bytes of row data one batch holds at most (wide vectors end batches before IMPORT_BATCH_ROWS). */
   IMPORT_BATCH_BYTES: int(33_554_432, 65_536, 1_073_741_824),
   IMPORT_MAX_ATTEMPTS: int(5, 1, 100),
+  // PostgreSQL pools and sessions (decision 0902). Unset: a default per role (`databaseSettings`).
+  DATABASE_POOL_SIZE: optionalInt(1, 10_000),
+  DATABASE_POOL_TIMEOUT_MS: optionalInt(100, 3_600_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: optionalInt(0, 2_147_483_647),
+  DATABASE_LOCK_TIMEOUT_MS: optionalInt(0, 2_147_483_647),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: optionalInt(0, 2_147_483_647),
   WORKER_CONCURRENCY: int(2, 1, 256),
   WORKER_COLLECTION_CONCURRENCY: int(1, 1, 256),
   WORKER_LEASE_MS: int(30_000, 1000),
@@ -202,6 +223,14 @@ export interface AppConfig {
     batchRows: number;
     batchBytes: number;
     maxAttempts: number;
+  };
+  /** PostgreSQL pools and session timeouts as configured; `databaseSettings` applies the role defaults. */
+  database: {
+    poolSize?: number;
+    poolTimeoutMs?: number;
+    statementTimeoutMs?: number;
+    lockTimeoutMs?: number;
+    idleInTransactionTimeoutMs?: number;
   };
   worker: {
     concurrency: number;
@@ -376,6 +405,17 @@ export function loadConfig(
       batchRows: env.IMPORT_BATCH_ROWS,
       batchBytes: env.IMPORT_BATCH_BYTES,
       maxAttempts: env.IMPORT_MAX_ATTEMPTS,
+    },
+    database: {
+      ...(env.DATABASE_POOL_SIZE === undefined ? {} : { poolSize: env.DATABASE_POOL_SIZE }),
+      ...(env.DATABASE_POOL_TIMEOUT_MS === undefined ? {} : { poolTimeoutMs: env.DATABASE_POOL_TIMEOUT_MS }),
+      ...(env.DATABASE_STATEMENT_TIMEOUT_MS === undefined
+        ? {}
+        : { statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS }),
+      ...(env.DATABASE_LOCK_TIMEOUT_MS === undefined ? {} : { lockTimeoutMs: env.DATABASE_LOCK_TIMEOUT_MS }),
+      ...(env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS === undefined
+        ? {}
+        : { idleInTransactionTimeoutMs: env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS }),
     },
     worker: {
       concurrency: env.WORKER_CONCURRENCY,

@@ -12,3 +12,10 @@ export {
 export { MAX_JOB_TIMEOUT_MS, parseByteSize, parseDuration, parseJobTimeout } from './duration';
 export { APP_CONFIG, ConfigModule } from './config.module';
 export { type AzureConnectionString, parseAzureConnectionString } from './azure-connection-string';
+export {
+  CONNECTIONS_PER_WORKER_SLOT,
+  type DatabaseSettings,
+  databaseSettings,
+  type ProcessRole,
+  WORKER_BACKGROUND_CONNECTIONS,
+} from './database-settings';
