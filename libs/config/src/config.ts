@@ -117,6 +117,7 @@ const envSchema = z.object({
   AUTH_DISABLED: bool(false),
   IMPORT_MAX_ACTIVE_JOBS_PER_COLLECTION: int(10_000, 1),
   IMPORT_MAX_FILE_GROUPS: int(1024, 1),
+  IMPORT_MAX_PATHS: int(16_384, 1),
   IMPORT_MAX_FILE_BYTES: int(17_179_869_184, 1),
   IMPORT_DEFAULT_TIMEOUT: optionalText.transform((v, ctx) => {
     if (v === undefined) return undefined;
@@ -218,6 +219,8 @@ export interface AppConfig {
   import: {
     maxActiveJobsPerCollection: number;
     maxFileGroups: number;
+    /** Paths (files, URLs, folders) in one create request, over all its groups. */
+    maxPaths: number;
     maxFileBytes: number;
     defaultTimeout?: { text: string; ms: number };
     batchRows: number;
@@ -400,6 +403,7 @@ export function loadConfig(
     import: {
       maxActiveJobsPerCollection: env.IMPORT_MAX_ACTIVE_JOBS_PER_COLLECTION,
       maxFileGroups: env.IMPORT_MAX_FILE_GROUPS,
+      maxPaths: env.IMPORT_MAX_PATHS,
       maxFileBytes: env.IMPORT_MAX_FILE_BYTES,
       ...(env.IMPORT_DEFAULT_TIMEOUT ? { defaultTimeout: env.IMPORT_DEFAULT_TIMEOUT } : {}),
       batchRows: env.IMPORT_BATCH_ROWS,

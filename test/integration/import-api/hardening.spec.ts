@@ -106,6 +106,40 @@ describe('authentication comes from the headers, before any body is read', () =>
   });
 });
 
+describe('request caps (2100)', () => {
+  const create = (body: Record<string, unknown>) => call(gw, 'POST', `${V2}/create`, { key: admin, body });
+
+  it('caps a NumPy group at the collection fields plus $meta', async () => {
+    const collection = await makeCollection(gw.db); // id, vector (+ $meta): 3 files at most
+    const group = (n: number) => Array.from({ length: n }, (_, i) => `s3://bkt/g/f${i}.npy`);
+    expect((await create({ collectionName: collection, files: [group(3)] })).body.code).toBe(0);
+    const r = await create({ collectionName: collection, files: [group(5000)] });
+    expect(r.body.code).toBe(2100);
+    expect(r.body.message).toBe(
+      "importing data failed: a NumPy file group has 5000 files, more than the collection's fields plus $meta (3): " +
+        's3://bkt/g/f0.npy,s3://bkt/g/f1.npy,s3://bkt/g/f2.npy,… (5000 paths)',
+    );
+  });
+
+  it('caps the paths of one request (IMPORT_MAX_PATHS, default 16,384) before parsing them', async () => {
+    const collection = await makeCollection(gw.db);
+    const files = Array.from({ length: 16_385 }, (_, i) => [`s3://bkt/${i}.json`]);
+    const r = await create({ collectionName: collection, files });
+    expect(r.body).toEqual({
+      code: 2100,
+      message: 'importing data failed: too many paths: 16385, at most 16384 per request',
+    });
+  });
+
+  it('refuses a path longer than 8,192 characters, naming only its start', async () => {
+    const collection = await makeCollection(gw.db);
+    const r = await create({ collectionName: collection, objectUrl: `s3://bkt/${'a'.repeat(9000)}.json` });
+    expect(r.body.code).toBe(2100);
+    expect(r.body.message).toMatch(/^importing data failed: path longer than 8192 characters: s3:\/\/bkt\/a+…$/);
+    expect(r.text.length).toBeLessThan(400);
+  });
+});
+
 describe('Request-Timeout', () => {
   it('clamps a value beyond what a timer holds (2,147,483 s) instead of timing out at once', async () => {
     for (const t of ['2147484', '9999999999', '99999999999999999999']) {
