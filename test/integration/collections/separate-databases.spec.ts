@@ -89,7 +89,7 @@ describe('concurrent creates of one collection (catalog and target apart)', () =
           createCollection(wide, 'default', { collectionName: name, dimension: 5 }),
         ]);
         const rejected = results.filter((r) => r.status === 'rejected');
-        const messages = rejected.map((r) => String((r as PromiseRejectedResult).reason));
+        const messages = rejected.map((r) => String(r.reason));
         // The odd one out either lost (1100, different schema) or won (then all 24 lose with 1100).
         expect(rejected.length === 1 || rejected.length === 24, messages.join('\n')).toBe(true);
         for (const m of messages) expect(m).toContain('collection already exists with a different schema');
