@@ -11,6 +11,14 @@ export interface Principal {
 
 export const OPEN_PRINCIPAL: Principal = { scopes: ['admin'], databases: [], collections: [] };
 
+/**
+ * Operator detail (collection names in /metrics, connection errors in /health/ready) is for a
+ * valid key that is not limited to some databases or collections.
+ */
+export function seesOperatorDetail(p: Principal | undefined): boolean {
+  return p !== undefined && p.databases.length === 0 && p.collections.length === 0;
+}
+
 export function principalOf(key: ApiKeyRecord): Principal {
   return { keyId: key.id, scopes: key.scopes, databases: key.databases, collections: key.collections };
 }

@@ -7,7 +7,7 @@ import { APP_CONFIG, type AppConfig } from '@gw/config';
 import { JOB_DB_POOL, pendingMigrations, readMigrations, TARGET_DB_POOL } from '@gw/db';
 import { pingRedis, REDIS_PROBE } from '@gw/jobs';
 import { UnbufferedBody } from '../http/raw-body.middleware';
-import { stateOf } from '../http/request-context';
+import { seesOperatorDetail, stateOf } from '../http/request-context';
 
 type CheckResult = ({ status: 'ok' } | { status: 'error'; error: string }) & Record<string, unknown>;
 
@@ -101,10 +101,9 @@ export class HealthController {
         ? await this.vectorStorage()
         : ({ status: 'error', error: 'PostgreSQL unreachable' } as const);
     const all = { postgres, redis, migrations, vectors };
-    const checks =
-      stateOf(req).principal === undefined
-        ? (Object.fromEntries(Object.entries(all).map(([k, c]) => [k, withoutDetail(c)])) as typeof all)
-        : all;
+    const checks = !seesOperatorDetail(stateOf(req).principal)
+      ? (Object.fromEntries(Object.entries(all).map(([k, c]) => [k, withoutDetail(c)])) as typeof all)
+      : all;
     const failing = Object.entries(checks)
       .filter(([, c]) => c.status !== 'ok')
       .map(([name]) => name);

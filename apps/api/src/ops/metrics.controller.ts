@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Pool } from 'pg';
 import { JOB_DB_POOL } from '@gw/db';
 import { UnbufferedBody } from '../http/raw-body.middleware';
-import { stateOf } from '../http/request-context';
+import { seesOperatorDetail, stateOf } from '../http/request-context';
 
 /** HTTP request counts by route and status, kept in memory per API process. */
 @Injectable()
@@ -26,8 +26,8 @@ const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').repla
 /**
  * Prometheus text exposition: active jobs per collection (from the admission counters, so cheap
  * with millions of jobs), jobs created in the last 24 h by state, and HTTP requests of this process.
- * Collection and database names are labels only for a caller with a valid key; an anonymous
- * scrape gets the total (decision 0901).
+ * Collection and database names are labels only for a valid key not limited to some databases or
+ * collections; other scrapes get the total (decision 0901).
  */
 @Controller('metrics')
 @UnbufferedBody()
@@ -40,7 +40,7 @@ export class MetricsController {
   @Get()
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   async metrics(@Req() req: Request): Promise<string> {
-    const detailed = stateOf(req).principal !== undefined;
+    const detailed = seesOperatorDetail(stateOf(req).principal);
     const out: string[] = [];
     const active = await this.pool.query<{ db: string; collection: string; n: number }>(
       `SELECT db_name AS db, collection_name AS collection, active_jobs AS n FROM import_collection_counters WHERE active_jobs > 0`,
