@@ -6,6 +6,8 @@ import { CredentialsCipher, ImportJobsModule, QueueModule, RunImportJob } from '
 import { ImportProcessor } from './import/import.processor';
 import { ImportWorkerService } from './import/import-worker.service';
 import { ParseThreads } from './import/parse-threads';
+import { WorkerOpsServer } from './ops/ops-server';
+import { WorkerMetrics } from './ops/worker-metrics';
 
 @Module({})
 export class WorkerModule {
@@ -16,20 +18,33 @@ export class WorkerModule {
       providers: [
         {
           provide: RunImportJob,
-          inject: [JOB_DB_POOL, TARGET_DB_POOL, CredentialsCipher, APP_CONFIG, ParseThreads],
-          useFactory: (jobs: Pool, target: Pool, cipher: CredentialsCipher, c: AppConfig, threads: ParseThreads) =>
+          inject: [JOB_DB_POOL, TARGET_DB_POOL, CredentialsCipher, APP_CONFIG, ParseThreads, WorkerMetrics],
+          useFactory: (
+            jobs: Pool,
+            target: Pool,
+            cipher: CredentialsCipher,
+            c: AppConfig,
+            threads: ParseThreads,
+            metrics: WorkerMetrics,
+          ) =>
             new RunImportJob({
               jobs,
               target,
               cipher,
               config: c,
-              storageDeps: { ambientCredentials: c.storage.ambientCredentials },
+              storageDeps: {
+                ambientCredentials: c.storage.ambientCredentials,
+                onRetry: (e) => metrics.storageRetry(e),
+              },
               parsePool: threads.pool,
+              observer: metrics,
             }),
         },
         ParseThreads,
+        WorkerMetrics,
         ImportProcessor,
         ImportWorkerService,
+        WorkerOpsServer,
       ],
     };
   }

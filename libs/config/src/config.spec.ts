@@ -17,6 +17,28 @@ function problems(env: NodeJS.ProcessEnv): readonly string[] {
 }
 
 describe('loadConfig', () => {
+  it('defaults the storage read budget and warns when server storage credentials are lent to no bucket', () => {
+    const c = loadConfig({ GATEWAY_SECRET_KEY: KEY });
+    expect(c.storage).toMatchObject({ readTimeoutMs: 60_000, readMinBytesPerSec: 32_768, allowedBuckets: [] });
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, STORAGE_READ_TIMEOUT_MS: '50' })[0]).toMatch(
+      /^STORAGE_READ_TIMEOUT_MS:/,
+    );
+    const keys = { GATEWAY_SECRET_KEY: KEY, STORAGE_S3_ACCESS_KEY: 'AK', STORAGE_S3_SECRET_KEY: 'SECRETVALUE' };
+    const warned = (env: NodeJS.ProcessEnv) => {
+      const w: string[] = [];
+      loadConfig(env, (m) => w.push(m));
+      return w;
+    };
+    const w = warned(keys);
+    expect(w).toEqual([
+      'STORAGE_S3_ACCESS_KEY set, but neither STORAGE_ALLOWED_BUCKETS nor STORAGE_DEFAULT_URL names a bucket: ' +
+        'server credentials are used for no bucket (others are read anonymously)',
+    ]);
+    expect(w.join()).not.toContain('SECRETVALUE');
+    expect(warned({ ...keys, STORAGE_ALLOWED_BUCKETS: 'imports-*' })).toEqual([]);
+    expect(warned({ ...keys, STORAGE_DEFAULT_URL: 's3://milvus-bucket/' })).toEqual([]);
+  });
+
   it('applies the documented defaults', () => {
     const c = loadConfig({ GATEWAY_SECRET_KEY: KEY });
     expect(c.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/postgres');
@@ -43,6 +65,21 @@ describe('loadConfig', () => {
     expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, WORKER_PARSE_THREADS: '3' }).worker.parseThreads).toBe(3);
     expect(problems({ GATEWAY_SECRET_KEY: KEY, WORKER_PARSE_THREADS: '-1' })).toEqual([
       'WORKER_PARSE_THREADS: expected a whole number from 0 to 256 (got "-1")',
+    ]);
+  });
+
+  it('serves worker metrics only when WORKER_METRICS_PORT is set, on WORKER_METRICS_HOST', () => {
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY }).worker.metrics).toBeUndefined();
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, WORKER_METRICS_PORT: '9464' }).worker.metrics).toEqual({
+      port: 9464,
+      host: '0.0.0.0',
+    });
+    expect(
+      loadConfig({ GATEWAY_SECRET_KEY: KEY, WORKER_METRICS_PORT: '0', WORKER_METRICS_HOST: '127.0.0.1' }).worker
+        .metrics,
+    ).toEqual({ port: 0, host: '127.0.0.1' });
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, WORKER_METRICS_PORT: '70000' })).toEqual([
+      'WORKER_METRICS_PORT: expected a whole number from 0 to 65535 (got "70000")',
     ]);
   });
 

@@ -56,6 +56,17 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v === '' ? undefined : v));
 
+/** A whole number in [min, max], or undefined when the variable is absent or empty. */
+const optionalInt = (min: number, max: number) =>
+  optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return Number(v);
+  });
+
 const url = (def: string, protocols: readonly string[]) =>
   z
     .string()
@@ -145,6 +156,9 @@ const envSchema = z.object({
   // 0 parses on the main thread (still overlapped with COPY); N ≥ 1 runs a pool of N parse threads.
   // Default: the cores left after the main thread and a PostgreSQL backend (decision 0402).
   WORKER_PARSE_THREADS: int(defaultParseThreads(), 0, 256),
+  /** Where a worker serves /metrics and /health/*; absent: not served. 0 picks a free port (tests). */
+  WORKER_METRICS_PORT: optionalInt(0, 65_535),
+  WORKER_METRICS_HOST: z.string().trim().default('0.0.0.0'),
   STORAGE_DEFAULT_URL: optionalText,
   STORAGE_S3_ENDPOINT: optionalUrl(['http:', 'https:']),
   STORAGE_S3_REGION: optionalText,
@@ -176,6 +190,8 @@ const envSchema = z.object({
   STORAGE_DENIED_HOSTS: list,
   STORAGE_ALLOWED_BUCKETS: list,
   STORAGE_REQUEST_TIMEOUT_MS: int(30_000, 100),
+  STORAGE_READ_TIMEOUT_MS: int(60_000, 100),
+  STORAGE_READ_MIN_BYTES_PER_SEC: int(32_768, 0),
   STORAGE_AMBIENT_CREDENTIALS: bool(true),
   STORAGE_CA_FILE: optionalText,
   COLLECTIONS_PGVECTOR: z.enum(['auto', 'require', 'off']).default('auto'),
@@ -242,6 +258,8 @@ export interface AppConfig {
     reconcileIntervalMs: number;
     /** Parse threads of a worker process, shared by its jobs; 0 = parse on the main thread. */
     parseThreads: number;
+    /** The worker's metrics and health listener (WORKER_METRICS_PORT/HOST); undefined: off. */
+    metrics?: { port: number; host: string };
   };
   storage: {
     defaultUrl?: string;
@@ -253,9 +271,21 @@ export interface AppConfig {
     allowHttp: boolean;
     allowedHosts: string[];
     deniedHosts: string[];
-    /** Empty = any bucket. `name`, `prefix-*`, or `s3://name` / `gs://…` / `azure://account/container`. */
+    /**
+     * Buckets the server's own and ambient credentials are used for (others are read anonymously),
+     * besides the bucket of `defaultUrl`: `name`, `prefix-*`, or `s3://name` / `gs://…` /
+     * `azure://account/container` (storage.md §4, decision 0106).
+     */
     allowedBuckets: string[];
     requestTimeoutMs: number;
+    /**
+     * Slow-drip guard of one ranged GET's body (storage.md §2, decision 0107): it may spend
+     * `readTimeoutMs` plus one second per `readMinBytesPerSec` bytes received waiting for the
+     * server; past that the attempt is cut and retried, and a read that stays too slow fails.
+     * `readMinBytesPerSec` 0 makes `readTimeoutMs` a flat cap per GET.
+     */
+    readTimeoutMs: number;
+    readMinBytesPerSec: number;
     /** Let the SDKs look for ambient credentials (AWS chain, Google ADC) when none are configured. */
     ambientCredentials: boolean;
     /** Extra trusted CA certificates (PEM) for object-store TLS, e.g. an on-premises MinIO's private CA. */
@@ -390,6 +420,18 @@ export function loadConfig(
   }
   const azure = azureDefaults(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
+  const serverKeys = [
+    env.STORAGE_S3_ACCESS_KEY === undefined ? undefined : 'STORAGE_S3_ACCESS_KEY',
+    env.STORAGE_GCS_CREDENTIALS_FILE === undefined ? undefined : 'STORAGE_GCS_CREDENTIALS_FILE',
+    azure.key === undefined && azure.sas === undefined ? undefined : 'STORAGE_AZURE_KEY',
+  ].filter((v) => v !== undefined);
+  if (serverKeys.length > 0 && env.STORAGE_ALLOWED_BUCKETS.length === 0 && env.STORAGE_DEFAULT_URL === undefined) {
+    // Until storage.md §4 changed, an empty list lent these to any bucket; now to none (0106).
+    warn(
+      `${serverKeys.join(', ')} set, but neither STORAGE_ALLOWED_BUCKETS nor STORAGE_DEFAULT_URL names a bucket: ` +
+        'server credentials are used for no bucket (others are read anonymously)',
+    );
+  }
   return {
     env: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
@@ -427,6 +469,9 @@ export function loadConfig(
       leaseMs: env.WORKER_LEASE_MS,
       reconcileIntervalMs: env.WORKER_RECONCILE_INTERVAL_MS,
       parseThreads: env.WORKER_PARSE_THREADS,
+      ...(env.WORKER_METRICS_PORT === undefined
+        ? {}
+        : { metrics: { port: env.WORKER_METRICS_PORT, host: env.WORKER_METRICS_HOST } }),
     },
     storage: {
       defaultUrl: env.STORAGE_DEFAULT_URL,
@@ -445,6 +490,8 @@ export function loadConfig(
       deniedHosts: env.STORAGE_DENIED_HOSTS,
       allowedBuckets: env.STORAGE_ALLOWED_BUCKETS,
       requestTimeoutMs: env.STORAGE_REQUEST_TIMEOUT_MS,
+      readTimeoutMs: env.STORAGE_READ_TIMEOUT_MS,
+      readMinBytesPerSec: env.STORAGE_READ_MIN_BYTES_PER_SEC,
       ambientCredentials: env.STORAGE_AMBIENT_CREDENTIALS,
       ...(caPem === undefined ? {} : { caPem }),
     },

@@ -92,3 +92,54 @@ export async function finishJob(
   }
   await recordEvent(c, id, from, to, reason, actor);
 }
+
+/** How a job that does not complete ends. */
+export interface JobEnding {
+  state: 'Failed' | 'Cancelled';
+  reason: string;
+}
+
+/**
+ * With the collections in another database, publish and the job's Completed state are two commits
+ * (decision 0503). Before a job that may have run is failed or cancelled, this closes the job's
+ * publish fence in the target database — no run can publish after it — and answers the rows a run
+ * already published (null: none). Published rows make the job Completed instead: the two databases
+ * then tell the same story.
+ */
+export type PublishedRowsCheck = (jobPk: string, ending: JobEnding) => Promise<number | null>;
+
+/**
+ * Ends an active job (row locked by the caller) as `ending` says — or Completed, when `check`
+ * finds that a run of it already published its rows. Only an Importing job can have published.
+ */
+export async function endJob(
+  c: PoolClient,
+  id: string,
+  from: JobState,
+  ending: JobEnding,
+  actor: string,
+  check?: PublishedRowsCheck,
+): Promise<TerminalState> {
+  if (check !== undefined && from === 'Importing') {
+    const published = await check(id, ending);
+    if (published !== null) {
+      await completeJob(c, id, published, actor);
+      return 'Completed';
+    }
+  }
+  await finishJob(c, id, from, ending.state, ending.reason, actor);
+  return ending.state;
+}
+
+/** Importing → Completed with the published row count (row locked by the caller). */
+export async function completeJob(c: PoolClient, id: string, rows: number, actor: string): Promise<void> {
+  await c.query(
+    `UPDATE import_jobs SET imported_rows = $2, total_rows = $2, consumed_bytes = total_bytes WHERE id = $1`,
+    [id, rows],
+  );
+  await c.query(
+    `UPDATE import_job_files SET state = 'Completed', progress = 100, completed_at = coalesce(completed_at, now()) WHERE job_id = $1`,
+    [id],
+  );
+  await finishJob(c, id, 'Importing', 'Completed', '', actor);
+}

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { inTransaction } from '@gw/pg';
-import { ACTIVE_STATES, type FileState, finishJob, type JobState } from './import-job-state';
+import { ACTIVE_STATES, endJob, type FileState, type JobState, type PublishedRowsCheck } from './import-job-state';
 
 export interface NewJobFile {
   paths: string[];
@@ -90,7 +90,11 @@ const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", c
  * are one atomic step across API processes, in one round trip.
  */
 export class ImportJobsRepository {
-  constructor(private readonly pool: Pool) {}
+  /** `publishedRows`: see JobRunsRepository (collections in another database, decision 0503). */
+  constructor(
+    private readonly pool: Pool,
+    private readonly publishedRows?: PublishedRowsCheck,
+  ) {}
 
   async admit(job: NewJob, maxActive: number): Promise<AdmitResult> {
     const s = job.sealedCredentials;
@@ -173,8 +177,9 @@ export class ImportJobsRepository {
       const row = r.rows[0];
       if (row === undefined) return null;
       if (!ACTIVE_STATES.includes(row.state)) return row.state;
-      await finishJob(c, row.id, row.state, 'Cancelled', reason, actor);
-      return row.state;
+      const ended = await endJob(c, row.id, row.state, { state: 'Cancelled', reason }, actor, this.publishedRows);
+      // Rows a run published before the cancel arrived make the job Completed: as if it came late.
+      return ended === 'Completed' ? 'Completed' : row.state;
     });
   }
 
@@ -193,7 +198,8 @@ export class ImportJobsRepository {
           ORDER BY id FOR UPDATE`,
         [dbName, collectionName, partitionName ?? null],
       );
-      for (const row of r.rows) await finishJob(c, row.id, row.state, 'Cancelled', reason, 'collections');
+      const ending = { state: 'Cancelled', reason } as const;
+      for (const row of r.rows) await endJob(c, row.id, row.state, ending, 'collections', this.publishedRows);
       return r.rows.map((x) => x.jobId);
     });
   }

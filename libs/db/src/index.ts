@@ -23,13 +23,17 @@ export {
 export {
   ACTIVE_STATES,
   canMove,
+  completeJob,
+  endJob,
   finishJob,
   IllegalTransitionError,
   isActive,
   JOB_TRANSITIONS,
   TERMINAL_STATES,
   type FileState,
+  type JobEnding,
   type JobState,
+  type PublishedRowsCheck,
   type TerminalState,
 } from './import-job-state';
 export {

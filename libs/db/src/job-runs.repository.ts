@@ -1,6 +1,14 @@
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '@gw/pg';
-import { finishJob, type JobState, recordEvent } from './import-job-state';
+import {
+  completeJob,
+  endJob,
+  type JobEnding,
+  type JobState,
+  type PublishedRowsCheck,
+  recordEvent,
+  type TerminalState,
+} from './import-job-state';
 import type { JobFileRow } from './import-jobs.repository';
 
 /** One run of a job, as acquired: what the worker needs, and the fencing token it holds. */
@@ -63,7 +71,14 @@ const FILE_COLUMNS = `group_index AS "groupIndex", urls, display_name AS "displa
 export class JobRunsRepository {
   private installation: Promise<string> | undefined;
 
-  constructor(private readonly pool: Pool) {}
+  /**
+   * `publishedRows`: set when the collections live in another database (decision 0503); every
+   * ending other than Completed then asks it first whether a run already published the job.
+   */
+  constructor(
+    private readonly pool: Pool,
+    private readonly publishedRows?: PublishedRowsCheck,
+  ) {}
 
   /** This installation's id (migration-created), used in staging table names. */
   installationId(): Promise<string> {
@@ -109,7 +124,8 @@ export class JobRunsRepository {
           prior.leaseOwner !== null
             ? `worker stopped while importing (attempt ${prior.attempts} of ${maxAttempts})`
             : `gave up after ${prior.attempts} of ${maxAttempts} attempts: ${prior.reason.replace(/^attempt \d+ of \d+ failed: /, '')}`;
-        await finishJob(c, prior.id, prior.state, 'Failed', reason, owner);
+        const ended = await endJob(c, prior.id, prior.state, { state: 'Failed', reason }, owner, this.publishedRows);
+        if (ended === 'Completed') return { kind: 'skipped', why: 'finished' } as const;
         return { kind: 'exhausted', id: prior.id, jobId, reason } as const;
       }
       const u = await c.query<Omit<JobRun, 'fromState' | 'token' | 'maxAttempts' | 'owner'> & { token: string }>(
@@ -166,20 +182,28 @@ export class JobRunsRepository {
   }
 
   /** Fails the job if this run still owns it; the reason also lands on the failing file group. */
-  async fail(run: RunRef, reason: string, group: number | null): Promise<boolean> {
+  async fail(run: RunRef, reason: string, group: number | null): Promise<TerminalState | null> {
+    return this.end(run, { state: 'Failed', reason }, group);
+  }
+
+  /**
+   * Ends the job as `ending` says if this run still owns it (the reason also lands on the file
+   * group at fault) — or Completed, when its rows turn out to be published already (decision
+   * 0503). Null when the run no longer owns the job.
+   */
+  async end(run: RunRef, ending: JobEnding, group: number | null): Promise<TerminalState | null> {
     return inTransaction(this.pool, async (c) => {
       const r = await c.query<{ state: JobState }>(
         `SELECT state FROM import_jobs WHERE id = $1 AND run_token = $2 FOR UPDATE`,
         [run.id, run.token.toString()],
       );
       const state = r.rows[0]?.state;
-      if (state !== 'Pending' && state !== 'Importing') return false;
+      if (state !== 'Pending' && state !== 'Importing') return null;
       await c.query(
         `UPDATE import_job_files SET reason = $3 WHERE job_id = $1 AND state <> 'Completed' AND ($2::int IS NULL OR group_index = $2)`,
-        [run.id, group, reason],
+        [run.id, group, ending.reason],
       );
-      await finishJob(c, run.id, state, 'Failed', reason, 'worker');
-      return true;
+      return endJob(c, run.id, state, ending, 'worker', this.publishedRows);
     });
   }
 
@@ -194,15 +218,7 @@ export class JobRunsRepository {
       [run.id, run.token.toString()],
     );
     if (r.rows[0]?.state !== 'Importing') return false;
-    await c.query(
-      `UPDATE import_jobs SET imported_rows = $2, total_rows = $2, consumed_bytes = total_bytes WHERE id = $1`,
-      [run.id, rows],
-    );
-    await c.query(
-      `UPDATE import_job_files SET state = 'Completed', progress = 100, completed_at = coalesce(completed_at, now()) WHERE job_id = $1`,
-      [run.id],
-    );
-    await finishJob(c, run.id, 'Importing', 'Completed', '', owner);
+    await completeJob(c, run.id, rows, owner);
     return true;
   }
 
@@ -438,7 +454,8 @@ export class JobRunsRepository {
         );
         const row = j.rows[0];
         if (row === undefined) return false;
-        await finishJob(c, id, row.state, 'Failed', reasonOf(row.text, row.ms), actor);
+        const ending = { state: 'Failed', reason: reasonOf(row.text, row.ms) } as const;
+        await endJob(c, id, row.state, ending, actor, this.publishedRows);
         return true;
       });
       if (done) failed.push(id);

@@ -53,6 +53,98 @@ describe('NumPy reader', () => {
     ]);
   });
 
+  it('copies little-endian columns block by block with exact values across batch and block bounds, as the row path reads them', async () => {
+    const n = 23;
+    const ids = new BigInt64Array(Array.from({ length: n }, (_, k) => BigInt(k) * 4_000_000_000n - 7n));
+    const vec = new Float32Array(Array.from({ length: 2 * n }, (_, k) => Math.fround(k / 3 - 5)));
+    const wide: CollectionSchema = {
+      enableDynamicField: false,
+      fields: [
+        ...schema.fields,
+        fieldOf('score', 'Double', {}),
+        fieldOf('rank', 'Int32', { nullable: true }),
+        fieldOf('bits', 'BinaryVector', { dim: 16 }),
+        fieldOf('name', 'VarChar', { maxLength: 64 }),
+      ],
+    };
+    // Strings go row by row next to the copied columns; some long enough to end batches early.
+    const names = Array.from({ length: n }, (_, k) => (k % 5 === 0 ? 'x'.repeat(40) : `n${k}`));
+    const utf32 = (le: boolean) => {
+      const out = Buffer.alloc(n * 40 * 4);
+      // ASCII names: one code unit per code point.
+      names.forEach((t, r) => {
+        for (let c = 0; c < t.length; c++) {
+          if (le) out.writeUInt32LE(t.charCodeAt(c), (r * 40 + c) * 4);
+          else out.writeUInt32BE(t.charCodeAt(c), (r * 40 + c) * 4);
+        }
+      });
+      return out;
+    };
+    const score = new Float64Array(Array.from({ length: n }, (_, k) => k * 1.5));
+    const rank = new Int32Array(Array.from({ length: n }, (_, k) => -k));
+    const bits = new Uint8Array(Array.from({ length: 2 * n }, (_, k) => k % 256));
+    const files = (le: boolean) => {
+      const swap = (b: Uint8Array, size: number) => {
+        const out = Buffer.from(b);
+        if (!le) for (let k = 0; k < out.length; k += size) out.subarray(k, k + size).reverse();
+        return out;
+      };
+      const e = le ? '<' : '>';
+      return [
+        byteInputFromBuffer('g/id.npy', npy(`${e}i8`, [n], swap(new Uint8Array(ids.buffer), 8))),
+        byteInputFromBuffer('g/vec.npy', npy(`${e}f4`, [n, 2], swap(new Uint8Array(vec.buffer), 4))),
+        byteInputFromBuffer('g/score.npy', npy(`${e}f8`, [n], swap(new Uint8Array(score.buffer), 8))),
+        byteInputFromBuffer('g/rank.npy', npy(`${e}i4`, [n], swap(new Uint8Array(rank.buffer), 4))),
+        byteInputFromBuffer('g/bits.npy', npy('|u1', [n, 2], bits)),
+        byteInputFromBuffer('g/name.npy', npy(`${e}U40`, [n], utf32(le))),
+      ];
+    };
+    // 10-row batches over 7-row blocks (byte bound): batches and blocks end at different rows.
+    const opts = { batchRows: 10, batchBytes: 7 * (8 + 8 + 8 + 4 + 2) };
+    const fast = await readAll('numpy', files(true), wide, opts);
+    const slow = await readAll('numpy', files(false), wide, opts); // big-endian: row by row
+    // With the dynamic field every row goes through addRow, the general path.
+    const general = await readAll('numpy', files(true), { ...wide, enableDynamicField: true }, opts);
+    expect(fast.map((b) => [b.firstRow, b.rowCount])).toEqual(slow.map((b) => [b.firstRow, b.rowCount]));
+    expect(fast.length).toBeGreaterThan(Math.ceil(n / 10)); // string bytes ended some batches early
+    for (const name of ['id', 'vec', 'score', 'rank', 'bits', 'name']) {
+      expect(columnValues(fast, name), name).toEqual(columnValues(slow, name));
+      expect(columnValues(fast, name), name).toEqual(columnValues(general, name));
+    }
+    expect(columnValues(fast, 'id')).toEqual([...ids]);
+    expect(columnValues(fast, 'rank')).toEqual([...rank]);
+    expect(columnValues(fast, 'name')).toEqual(names);
+  });
+
+  it("a non-finite value copied in a block fails with the row path's message, naming the file and row", async () => {
+    const n = 9;
+    const ids = new BigInt64Array(Array.from({ length: n }, (_, k) => BigInt(k)));
+    const vec = new Float32Array(2 * n).fill(0.5);
+    vec[2 * 6 + 1] = Number.NaN; // row 7
+    const read = (e: string) =>
+      failure(
+        readAll(
+          'numpy',
+          [
+            byteInputFromBuffer(
+              'g/id.npy',
+              npy(`${e}i8`, [n], e === '<' ? new Uint8Array(ids.buffer) : swapEach(ids, 8)),
+            ),
+            byteInputFromBuffer(
+              'g/vec.npy',
+              npy(`${e}f4`, [n, 2], e === '<' ? new Uint8Array(vec.buffer) : swapEach(vec, 4)),
+            ),
+          ],
+          schema,
+          { batchRows: 4 },
+        ),
+      );
+    const fast = await read('<');
+    const slow = await read('>');
+    expect(fast.message).toBe(slow.message);
+    expect(fast.message).toMatch(/^g\/vec\.npy: row 7, field 'vec': element 1 is not finite$/);
+  });
+
   it('refuses a vector file whose width is not the dimension, before reading rows', async () => {
     const e = await failure(
       readAll(
@@ -121,3 +213,9 @@ describe('NumPy reader', () => {
     );
   });
 });
+
+function swapEach(a: BigInt64Array | Float32Array, size: number): Uint8Array {
+  const out = Buffer.from(new Uint8Array(a.buffer));
+  for (let k = 0; k < out.length; k += size) out.subarray(k, k + size).reverse();
+  return out;
+}

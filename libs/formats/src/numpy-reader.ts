@@ -1,8 +1,10 @@
+import { endianness } from 'node:os';
 import {
   fromFloat16Bits,
   META_FIELD,
   RowBatchBuilder,
   type CollectionSchema,
+  type DirectStorage,
   type FieldSchema,
   type RowBatch,
 } from '@gw/schema';
@@ -250,6 +252,60 @@ function blockDecoder(file: string, h: NpyHeader, bytes: Uint8Array, firstRow: n
   );
 }
 
+/**
+ * Copies `rows` rows of a block, from row `from`, into a batch column at row `at`; returns the
+ * first copied row whose values the column's checks refuse (non-finite floats), or -1.
+ */
+type BlockCopy = (block: Uint8Array, storage: DirectStorage, from: number, rows: number, at: number) => number;
+
+const HOST_LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * A column whose file bytes already are the batch column's bytes (little-endian, same width, C
+ * order) is copied block by block instead of row by row; only the checks addRow would make are
+ * repeated (finite floats). Null for every other dtype/field pairing: those go row by row.
+ */
+function blockCopier(field: FieldSchema, h: NpyHeader): BlockCopy | null {
+  if (!HOST_LITTLE_ENDIAN || (!h.littleEndian && h.itemSize > 1) || (h.fortranOrder && h.shape.length > 1)) return null;
+  const rowBytes = h.rowBytes;
+  const bytesOf = (st: DirectStorage): Uint8Array | null =>
+    Array.isArray(st) ? null : new Uint8Array(st.buffer, st.byteOffset, st.byteLength);
+  const copy =
+    (check: ((st: Float32Array | Float64Array, at: number, rows: number) => number) | null): BlockCopy =>
+    (block, st, from, rows, at) => {
+      const out = bytesOf(st);
+      if (out === null) return 0;
+      out.set(block.subarray(from * rowBytes, (from + rows) * rowBytes), at * rowBytes);
+      return check === null ? -1 : check(st as Float32Array | Float64Array, at, rows);
+    };
+  const finite =
+    (per: number) =>
+    (st: Float32Array | Float64Array, at: number, rows: number): number => {
+      const end = (at + rows) * per;
+      for (let k = at * per; k < end; k++) {
+        const x = st[k]!;
+        if (x - x !== 0) return Math.floor(k / per) - at; // NaN or ±Infinity
+      }
+      return -1;
+    };
+  switch (field.dataType) {
+    case 'FloatVector':
+      return h.kind === 'f' && h.itemSize === 4 && h.rowItems === field.dim ? copy(finite(h.rowItems)) : null;
+    case 'BinaryVector':
+      return h.kind === 'u' && h.itemSize === 1 && h.rowItems * 8 === field.dim ? copy(null) : null;
+    case 'Int64':
+      return h.kind === 'i' && h.itemSize === 8 && h.shape.length === 1 ? copy(null) : null;
+    case 'Int32':
+      return h.kind === 'i' && h.itemSize === 4 && h.shape.length === 1 ? copy(null) : null;
+    case 'Float':
+      return h.kind === 'f' && h.itemSize === 4 && h.shape.length === 1 ? copy(finite(1)) : null;
+    case 'Double':
+      return h.kind === 'f' && h.itemSize === 8 && h.shape.length === 1 ? copy(finite(1)) : null;
+    default:
+      return null;
+  }
+}
+
 interface NpyMember {
   readonly input: ByteInput;
   /** Key in the row object: field name, '$meta', or an unknown name stored in `$meta`. */
@@ -360,18 +416,72 @@ export function openNumpyReader(
         Math.min(builder.capacity, Math.floor((opts.batchBytes ?? Infinity) / Math.max(1, fileRowBytes))),
       );
       let batchFirst = 1;
+      // Without the dynamic field, rows are written straight into the batch columns: columns whose
+      // file bytes are the column's bytes are copied block by block, the others converted per row.
+      const direct = !schema.enableDynamicField && members.length > 0;
+      const copiers = direct ? members.map((m) => blockCopier(m.field!, m.header!)) : [];
+      const perRow = members.flatMap((m, k) => (direct && copiers[k] === null ? [k] : []));
+      const present = new Uint8Array(schema.fields.length);
+      if (direct) for (const m of members) present[schema.fields.indexOf(m.field!)] = 1;
       for (let r0 = 0; r0 < rows; r0 += blockRows) {
         const r1 = Math.min(rows, r0 + blockRows);
-        const decoders = await Promise.all(
+        const blocks = await Promise.all(
           members.map(async (m) => {
             const h = m.header!;
             const bytes = await m.input.slice(h.dataOffset + r0 * h.rowBytes, h.dataOffset + r1 * h.rowBytes);
             consumed += bytes.length;
             if (bytes.length !== (r1 - r0) * h.rowBytes)
               throw new FormatError(FormatErrorCode.Corrupt, { file: m.input.name }, 'file is truncated');
-            return { key: m.key, decode: blockDecoder(m.input.name, h, bytes, r0 + 1), file: m.input.name };
+            return bytes;
           }),
         );
+        const decoderOf = (k: number) => blockDecoder(members[k]!.input.name, members[k]!.header!, blocks[k]!, r0 + 1);
+        if (direct) {
+          const decoders = perRow.map((k) => ({ k, decode: decoderOf(k) }));
+          for (let from = 0; from < r1 - r0;) {
+            if (builder.isFull) {
+              const n = builder.rowCount;
+              yield builder.flush(group, batchFirst);
+              batchFirst += n;
+            }
+            const take = Math.min(r1 - r0 - from, builder.capacity - builder.rowCount);
+            const at = builder.rowCount;
+            for (const [k, m] of members.entries()) {
+              const copy = copiers[k];
+              const bad = copy ? copy(blocks[k]!, builder.directStorage(m.key)!, from, take, at) : -1;
+              if (bad >= 0) {
+                // The row-by-row conversion of that row throws the usual error; this names where.
+                const row = r0 + from + bad + 1;
+                try {
+                  builder.directSet(m.key, decoderOf(k)(from + bad));
+                } catch (e) {
+                  rethrowLocated(e, { file: m.input.name, row });
+                }
+                throw new FormatError(FormatErrorCode.Corrupt, { file: m.input.name, row }, 'value out of range');
+              }
+            }
+            let done = 0;
+            while (done < take) {
+              for (const { k, decode } of decoders) {
+                try {
+                  builder.directSet(members[k]!.key, decode(from + done));
+                } catch (e) {
+                  rethrowLocated(e, { file: members[k]!.input.name, row: r0 + from + done + 1 });
+                }
+              }
+              builder.directCommit(present, 0);
+              done++;
+              // Long strings may fill the batch early: the next chunk copies the rest again.
+              if (decoders.length > 0 && builder.isFull) break;
+            }
+            from += done;
+          }
+          const n = builder.rowCount;
+          if (n > 0) yield builder.flush(group, batchFirst);
+          batchFirst += n;
+          continue;
+        }
+        const decoders = members.map((m, k) => ({ key: m.key, decode: decoderOf(k), file: m.input.name }));
         for (let r = 0; r < r1 - r0; r++) {
           if (builder.isFull) {
             // Long strings filled the batch before the block ended.

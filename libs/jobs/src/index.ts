@@ -56,6 +56,7 @@ export {
   type RunOutcome,
   type RunResult,
 } from './import/run-import.usecase';
+export type { ImportObserver } from './import/observer';
 export { sweepSpoolFiles } from './import/plan';
 export {
   ChunkQueue,

@@ -31,4 +31,6 @@ export {
   stagingTablePrefix,
   type GroupCopy,
   type JobStagingSpec,
+  fenceEndingOf,
+  type FenceEnding,
 } from './job-staging';

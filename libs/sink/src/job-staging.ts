@@ -13,6 +13,18 @@ export const STAGING_SCHEMA = 'igw_staging';
 const RUNS = `${quoteIdent(STAGING_SCHEMA)}.job_runs`;
 const GROUPS = `${quoteIdent(STAGING_SCHEMA)}.staged_groups`;
 
+/**
+ * How long a closed fence row outlives its job's end. A run that stalled past its lease and only
+ * then begins still meets it (and stops); an hour is far beyond any lease.
+ */
+const CLOSED_FENCE_KEEP_MS = 3_600_000;
+
+/** How a job ended, as recorded on its closed fence (decision 0503). */
+export interface FenceEnding {
+  state: 'Failed' | 'Cancelled';
+  reason: string;
+}
+
 /** Staging tables of one installation are named `j_<installation>_<job id>`. */
 export const stagingTableName = (installation: string, jobPk: string): string => `j_${installation}_${jobPk}`;
 export const stagingTablePrefix = (installation: string): string => `j_${installation}_`;
@@ -57,6 +69,11 @@ export class JobStaging {
              created_at timestamptz NOT NULL DEFAULT now())`,
         )
         .catch(ignoreAlreadyExists);
+      // A closed fence: the job ended (decision 0503). Added apart so older installations gain it.
+      await c.query(
+        `ALTER TABLE ${RUNS} ADD COLUMN IF NOT EXISTS closed_at timestamptz,
+           ADD COLUMN IF NOT EXISTS closed_state text, ADD COLUMN IF NOT EXISTS closed_reason text`,
+      );
       await c
         .query(
           `CREATE TABLE IF NOT EXISTS ${GROUPS} (staging_table text NOT NULL, group_index integer NOT NULL,
@@ -76,13 +93,14 @@ export class JobStaging {
   async begin(spec: JobStagingSpec): Promise<{ staged: Map<number, number>; publishedRows: number | null }> {
     await this.ensureSchema();
     return inTransaction(this.pool, async (c) => {
-      const r = await c.query<{ token: string; published: string | null }>(
+      const r = await c.query<FenceRow>(
         `INSERT INTO ${RUNS} (staging_table, job_id, token) VALUES ($1, $2, $3)
          ON CONFLICT (staging_table) DO UPDATE SET token = GREATEST(${RUNS}.token, EXCLUDED.token)
-         RETURNING token::text, published_rows::text AS published`,
+         RETURNING ${FENCE_COLUMNS}`,
         [spec.table.name, spec.jobId, spec.token.toString()],
       );
       const row = r.rows[0]!;
+      assertFenceOpen(spec, row);
       if (BigInt(row.token) !== spec.token) throw fenceLost(spec, BigInt(row.token));
       const exists = await c.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [
         qualifiedName(spec.table),
@@ -218,14 +236,52 @@ export class JobStaging {
     );
   }
 
-  /** Drops a job's staging table and bookkeeping (terminal jobs; idempotent). */
+  /**
+   * Closes a job's fence so that no run can stage or publish it any more, and answers the rows a
+   * run already published (null: none). Waits for a publish in flight (row lock). Used before a
+   * job that may have run ends other than Completed (decision 0503); idempotent.
+   */
+  async close(tableName: string, jobId: string, ending: FenceEnding): Promise<number | null> {
+    await this.ensureSchema();
+    const r = await this.pool.query<{ published: string | null }>(
+      `INSERT INTO ${RUNS} AS f (staging_table, job_id, token, closed_at, closed_state, closed_reason)
+       VALUES ($1, $2, 0, now(), $3, $4)
+       ON CONFLICT (staging_table) DO UPDATE SET closed_at = coalesce(f.closed_at, now()),
+              closed_state = coalesce(f.closed_state, EXCLUDED.closed_state),
+              closed_reason = coalesce(f.closed_reason, EXCLUDED.closed_reason)
+       RETURNING published_rows::text AS published`,
+      [tableName, jobId, ending.state, ending.reason],
+    );
+    const published = r.rows[0]?.published ?? null;
+    return published === null ? null : Number(published);
+  }
+
+  /**
+   * Drops a terminal job's staging table and group records (idempotent). Its fence row stays,
+   * closed, for CLOSED_FENCE_KEEP_MS (`forgetClosed`), so a stalled run cannot start over.
+   */
   async drop(tableName: string): Promise<void> {
     await this.ensureSchema();
     await withClient(this.pool, async (c) => {
       await c.query(`DROP TABLE IF EXISTS ${quoteIdent(STAGING_SCHEMA)}.${quoteIdent(tableName)}`);
       await c.query(`DELETE FROM ${GROUPS} WHERE staging_table = $1`, [tableName]);
-      await c.query(`DELETE FROM ${RUNS} WHERE staging_table = $1`, [tableName]);
+      await c.query(
+        `UPDATE ${RUNS} SET closed_at = now(), closed_state = 'Failed', closed_reason = 'the job ended'
+          WHERE staging_table = $1 AND closed_at IS NULL`,
+        [tableName],
+      );
     });
+  }
+
+  /** Deletes fence rows closed longer ago than CLOSED_FENCE_KEEP_MS (one installation's). */
+  async forgetClosed(installation: string, keepMs = CLOSED_FENCE_KEEP_MS): Promise<number> {
+    await this.ensureSchema();
+    const r = await this.pool.query(
+      `DELETE FROM ${RUNS} WHERE starts_with(staging_table, $1)
+          AND closed_at < now() - make_interval(secs => $2 / 1000.0)`,
+      [stagingTablePrefix(installation), keepMs],
+    );
+    return r.rowCount ?? 0;
   }
 
   /** Staging tables of one installation (tables and bookkeeping rows), for clean-up. */
@@ -234,7 +290,7 @@ export class JobStaging {
     const prefix = stagingTablePrefix(installation);
     const r = await this.pool.query<{ name: string }>(
       `SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 AND starts_with(tablename, $2)
-       UNION SELECT staging_table FROM ${RUNS} WHERE starts_with(staging_table, $2)`,
+       UNION SELECT staging_table FROM ${RUNS} WHERE starts_with(staging_table, $2) AND closed_at IS NULL`,
       [STAGING_SCHEMA, prefix],
     );
     return r.rows.map((x) => x.name);
@@ -314,19 +370,44 @@ async function recordPublished(c: PoolClient, spec: JobStagingSpec, rows: number
   ]);
 }
 
+const FENCE_COLUMNS = `token::text, published_rows::text AS published, closed_state AS "closedState", closed_reason AS "closedReason"`;
+
+interface FenceRow {
+  token: string;
+  published: string | null;
+  closedState: FenceEnding['state'] | null;
+  closedReason: string | null;
+}
+
 async function checkFence(
   c: PoolClient,
   spec: JobStagingSpec,
   lock: 'SHARE' | 'UPDATE',
 ): Promise<{ published: number | null }> {
-  const r = await c.query<{ token: string; published: string | null }>(
-    `SELECT token::text, published_rows::text AS published FROM ${RUNS} WHERE staging_table = $1 FOR ${lock}`,
-    [spec.table.name],
-  );
+  const r = await c.query<FenceRow>(`SELECT ${FENCE_COLUMNS} FROM ${RUNS} WHERE staging_table = $1 FOR ${lock}`, [
+    spec.table.name,
+  ]);
   const row = r.rows[0];
   if (row === undefined) throw fenceLost(spec, null, 'its staging was dropped');
+  assertFenceOpen(spec, row);
   if (BigInt(row.token) !== spec.token) throw fenceLost(spec, BigInt(row.token));
   return { published: row.published === null ? null : Number(row.published) };
+}
+
+/** A closed fence stops every run — unless the job's rows were published first (then it completes). */
+function assertFenceOpen(spec: JobStagingSpec, row: FenceRow): void {
+  if (row.closedState === null || row.published !== null) return;
+  const ending: FenceEnding = { state: row.closedState, reason: row.closedReason ?? '' };
+  throw new SinkError(SinkErrorCode.FenceClosed, `run ${spec.token} of ${spec.jobId} stopped: the job was ended`, {
+    details: { jobId: spec.jobId, state: ending.state, reason: ending.reason },
+  });
+}
+
+/** The ending a FenceClosed error carries. */
+export function fenceEndingOf(e: SinkError): FenceEnding | undefined {
+  const d = e.details as { state?: unknown; reason?: unknown } | undefined;
+  if (e.code !== SinkErrorCode.FenceClosed || (d?.state !== 'Failed' && d?.state !== 'Cancelled')) return undefined;
+  return { state: d.state, reason: typeof d.reason === 'string' ? d.reason : '' };
 }
 
 function fenceLost(spec: JobStagingSpec, newer: bigint | null, why?: string): SinkError {

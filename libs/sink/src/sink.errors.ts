@@ -22,6 +22,11 @@ export enum SinkErrorCode {
   Database = 'DATABASE',
   /** A newer run of the job holds the staging table's fence: this run must stop writing. */
   FenceLost = 'FENCE_LOST',
+  /**
+   * The job was ended (cancelled, failed) while this run was going: its fence is closed and no run
+   * may stage or publish any more. Details carry the ending (`state`, `reason`).
+   */
+  FenceClosed = 'FENCE_CLOSED',
   /** Staged rows of a group differ from the rows its commit recorded; the group is staged again. */
   StagedCountMismatch = 'STAGED_COUNT_MISMATCH',
 }

@@ -47,12 +47,26 @@ describe('address classifier', () => {
     expect(classifyAddress(a)).toBe('private');
   });
 
-  it.each(['169.254.169.254', '::ffff:169.254.169.254', 'fd00:ec2::254', '100.100.100.200', '64:ff9b::a9fe:a9fe'])(
-    'classifies %s as cloud metadata',
-    (a) => {
-      expect(classifyAddress(a)).toBe('metadata');
-    },
-  );
+  it.each([
+    '169.254.169.254',
+    '::ffff:169.254.169.254',
+    'fd00:ec2::254',
+    '100.100.100.200',
+    '64:ff9b::a9fe:a9fe',
+    // the whole link-local /16: ECS/EKS credential endpoints and whatever a provider adds next
+    '169.254.170.2',
+    '169.254.170.23',
+    '169.254.0.1',
+    '169.254.255.255',
+    '::ffff:169.254.170.23',
+    // the whole AWS IPv6 metadata /32 (fd00:ec2::23 is the EKS Pod Identity agent)
+    'fd00:ec2::23',
+    'fd00:ec2:ffff::1',
+    // GCP's IPv6 metadata server
+    'fd20:ce::254',
+  ])('classifies %s as cloud metadata', (a) => {
+    expect(classifyAddress(a)).toBe('metadata');
+  });
 
   it.each(['8.8.8.8', '52.216.1.1', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808'])(
     'classifies %s as public',
@@ -70,7 +84,11 @@ describe('address classifier', () => {
   it('lets STORAGE_ALLOW_PRIVATE_NETWORKS=true open private but not metadata addresses', () => {
     const open = { ...strict, allowPrivateAll: true };
     expect(isAddressAllowed('10.0.0.1', open)).toBe(true);
-    expect(isAddressAllowed('169.254.169.254', open)).toBe(false);
+    expect(isAddressAllowed('fd00:ec3::1', open)).toBe(true); // unique-local next to the AWS /32
+    expect(isAddressAllowed('fd20:ce::253', open)).toBe(true);
+    for (const a of ['169.254.169.254', '169.254.170.23', '169.254.7.7', 'fd00:ec2::23', 'fd20:ce::254']) {
+      expect(isAddressAllowed(a, open), a).toBe(false);
+    }
   });
 
   it('exempts only the listed CIDR ranges', () => {
@@ -98,6 +116,30 @@ describe('EgressGuard with a test resolver', () => {
     await expect(guard.resolve('files.example.com')).rejects.toThrow(
       /^object URL host is not allowed: files\.example\.com$/,
     );
+  });
+
+  it.each(['169.254.170.23', '169.254.42.1', 'fd00:ec2::23', 'fd00:ec2::254', 'fd20:ce::254', '::ffff:169.254.170.2'])(
+    'refuses a host resolving to the metadata address %s even with private networks allowed',
+    async (address) => {
+      const guard = new EgressGuard({ ...strict, allowPrivateAll: true }, resolverOf(address));
+      await expect(guard.resolve('objects.example.com')).rejects.toThrow(
+        /^object URL host is not allowed: objects\.example\.com$/,
+      );
+      // The connect-time lookup is called directly (no socket), so even a regression cannot dial it.
+      const err = await new Promise<Error | null>((resolve) =>
+        guard.lookup('objects.example.com', {}, (e) => resolve(e)),
+      );
+      expect(err?.message).toBe('object URL host is not allowed: objects.example.com');
+    },
+  );
+
+  it('refuses literal metadata addresses in URLs before any lookup', async () => {
+    const resolver = vi.fn(resolverOf('93.184.216.34'));
+    const guard = new EgressGuard({ ...strict, allowPrivateAll: true }, resolver);
+    for (const h of ['169.254.170.23', '[fd00:ec2::23]', '[fd20:ce::254]']) {
+      await expect(guard.resolve(h)).rejects.toThrow('object URL host is not allowed');
+    }
+    expect(resolver).not.toHaveBeenCalled();
   });
 
   it('returns the checked addresses for a public host', async () => {

@@ -78,14 +78,25 @@ const NON_PUBLIC_V6: readonly [string, number][] = [
   ['fec0::', 10], // deprecated site-local
   ['ff00::', 8], // multicast
 ];
-/** Cloud metadata endpoints (AWS, GCP, Azure, Alibaba, Oracle; AWS IPv6). */
-const METADATA = ['169.254.169.254', '169.254.170.2', '100.100.100.200', '192.0.0.192', 'fd00:ec2::254'];
+/**
+ * Cloud metadata and credential endpoints. Whole ranges where a provider serves more than one
+ * address from it: 169.254.0.0/16 (AWS 169.254.169.254 and 169.254.170.2/.23 for ECS/EKS Pod
+ * Identity, GCP, Azure, Oracle) and fd00:ec2::/32 (AWS IPv6 IMDS and its neighbours); single
+ * addresses otherwise (GCP IPv6 fd20:ce::254, Alibaba, Oracle's 192.0.0.192). They stay refused
+ * even with STORAGE_ALLOW_PRIVATE_NETWORKS=true: no object store lives there.
+ */
+const METADATA_RANGES: readonly [string, number][] = [
+  ['169.254.0.0', 16],
+  ['fd00:ec2::', 32],
+];
+const METADATA = ['fd20:ce::254', '100.100.100.200', '192.0.0.192'];
 
 const nonPublic = new BlockList();
 for (const [net, prefix] of NON_PUBLIC_V4) nonPublic.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of NON_PUBLIC_V6) nonPublic.addSubnet(net, prefix, 'ipv6');
 const metadata = new BlockList();
 for (const a of METADATA) metadata.addAddress(a, isIP(a) === 6 ? 'ipv6' : 'ipv4');
+for (const [net, prefix] of METADATA_RANGES) metadata.addSubnet(net, prefix, isIP(net) === 6 ? 'ipv6' : 'ipv4');
 
 /** 16 bytes of an IPv6 address (any textual form Node accepts), or null. */
 function v6Bytes(address: string): number[] | null {

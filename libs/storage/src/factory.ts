@@ -4,7 +4,7 @@ import { HttpDriver, type RequestFn } from './drivers/http';
 import type { AzureDriverOptions } from './drivers/azure';
 import type { GcsDriverOptions } from './drivers/gcs';
 import { guarded } from './guarded';
-import type { ObjectLocation, StorageConfig } from './location';
+import { serverCredentialsApply, type ObjectLocation, type StorageConfig, type StorageProvider } from './location';
 import { DEFAULT_RETRY, type ClosableObjectSource, type RetryOptions } from './object-source';
 import { ResilientSource, type RawDriver, type RawPage, type RawRead } from './resilient';
 import type { ObjectStat, ReadPin } from './object-source';
@@ -18,6 +18,8 @@ export interface ObjectSourceDeps {
   retry?: Partial<RetryOptions>;
   /** Overrides STORAGE_REQUEST_TIMEOUT_MS. */
   requestTimeoutMs?: number;
+  /** Overrides STORAGE_READ_TIMEOUT_MS / STORAGE_READ_MIN_BYTES_PER_SEC. */
+  read?: { timeoutMs: number; minBytesPerSec: number };
   /**
    * Whether the SDKs may look for ambient credentials (AWS default chain, Google ADC) when neither
    * the request nor the server config has any. Those chains query metadata services, so tests
@@ -26,6 +28,8 @@ export interface ObjectSourceDeps {
   ambientCredentials?: boolean;
   /** Plain-HTTPS request function (tests count connection attempts). */
   httpRequest?: RequestFn;
+  /** Told of every retried request or resumed stream (the worker's metrics); must not throw. */
+  onRetry?: (e: { provider: StorageProvider; code: string }) => void;
 }
 
 /** Builds the display form of a key inside the location's bucket (URL form, never a query). */
@@ -56,7 +60,10 @@ export function openObjectSource(
   const guard = new EgressGuard(egressPolicyFrom(config), deps.resolver);
   const requestTimeoutMs = deps.requestTimeoutMs ?? config.requestTimeoutMs;
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...deps.retry };
-  const ambient = deps.ambientCredentials ?? true;
+  // Spec §4: the server's identity (configured keys, ambient chains) only for buckets an operator
+  // named; any other bucket without request credentials is read anonymously.
+  const serverIdentity = creds === undefined && serverCredentialsApply(location, config);
+  const ambient = serverIdentity && (deps.ambientCredentials ?? true);
   const display = keyDisplay(location);
   let raw: RawDriver;
   switch (location.provider) {
@@ -66,7 +73,7 @@ export function openObjectSource(
     case 's3': {
       const region = location.region ?? config.s3.region;
       const fromConfig =
-        config.s3.accessKey !== undefined && config.s3.secretKey !== undefined
+        serverIdentity && config.s3.accessKey !== undefined && config.s3.secretKey !== undefined
           ? { accessKeyId: config.s3.accessKey, secretAccessKey: config.s3.secretKey }
           : undefined;
       const fromRequest =
@@ -117,7 +124,9 @@ export function openObjectSource(
       let credential: GcsDriverOptions['credential'] = ambient ? 'ambient' : 'anonymous';
       if (serviceAccount !== undefined) credential = { serviceAccount };
       else if (creds?.token !== undefined) credential = { accessToken: creds.token };
-      else if (config.gcs.credentialsFile !== undefined) credential = { keyFile: config.gcs.credentialsFile };
+      else if (serverIdentity && config.gcs.credentialsFile !== undefined) {
+        credential = { keyFile: config.gcs.credentialsFile };
+      }
       raw = lazyDriver(
         display,
         async () =>
@@ -133,7 +142,7 @@ export function openObjectSource(
     case 'azure': {
       const account = location.account ?? '';
       // A SAS in the URL is the URL's own authorisation (spec §1); then request fields; then the
-      // server's key, only for its own account; else anonymous (public containers).
+      // server's key, only for its own account and a named container; else anonymous.
       let credential: AzureDriverOptions['credential'] = 'anonymous';
       const connection = creds?.secretKey === undefined ? null : parseAzureConnectionString(creds.secretKey);
       if (location.signed !== undefined) credential = { sas: location.signed };
@@ -142,9 +151,9 @@ export function openObjectSource(
       else if (creds?.accessKey !== undefined && creds.secretKey !== undefined) {
         credential = { account, key: creds.secretKey };
       } else if (creds?.token !== undefined) credential = { sas: creds.token };
-      else if (config.azure.account === account && config.azure.key !== undefined) {
+      else if (serverIdentity && config.azure.account === account && config.azure.key !== undefined) {
         credential = { account, key: config.azure.key };
-      } else if (config.azure.account === account && config.azure.sas !== undefined) {
+      } else if (serverIdentity && config.azure.account === account && config.azure.sas !== undefined) {
         credential = { sas: config.azure.sas };
       }
       raw = lazyDriver(
@@ -163,7 +172,17 @@ export function openObjectSource(
     default:
       throw new StorageError(StorageErrorCode.Unsupported, `provider not available: ${location.display}`);
   }
-  return guarded(new ResilientSource(raw, { retry, requestTimeoutMs }), guard, location.host);
+  const read = deps.read ?? { timeoutMs: config.readTimeoutMs, minBytesPerSec: config.readMinBytesPerSec };
+  const onRetry = deps.onRetry;
+  const resilience = {
+    retry,
+    requestTimeoutMs,
+    read,
+    ...(onRetry === undefined
+      ? {}
+      : { onRetry: (e: StorageError) => onRetry({ provider: location.provider, code: e.code }) }),
+  };
+  return guarded(new ResilientSource(raw, resilience), guard, location.host);
 }
 
 /**

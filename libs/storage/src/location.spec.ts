@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseObjectLocation, type StorageConfig } from './location';
+import { parseObjectLocation, serverCredentialsApply, type StorageConfig } from './location';
 import { StorageErrorCode } from './storage.errors';
 
 const base: StorageConfig = {
@@ -12,6 +12,8 @@ const base: StorageConfig = {
   deniedHosts: [],
   allowedBuckets: [],
   requestTimeoutMs: 30_000,
+  readTimeoutMs: 60_000,
+  readMinBytesPerSec: 32_768,
   ambientCredentials: false,
 };
 const cfg = (over: Partial<StorageConfig> = {}): StorageConfig => ({ ...base, ...over });
@@ -25,21 +27,56 @@ function code(f: () => unknown): string | undefined {
   return undefined;
 }
 
-describe('STORAGE_ALLOWED_BUCKETS', () => {
-  it('lets only matching buckets through, by name, wildcard or provider-qualified entry', () => {
-    const c = cfg({ allowedBuckets: ['imports-*', 'gs://ml-data', 'azure://acct/landing'] });
-    expect(parseObjectLocation('s3://imports-prod/a.parquet', c).bucket).toBe('imports-prod');
-    expect(parseObjectLocation('gs://ml-data/x.npy', c).bucket).toBe('ml-data');
-    expect(parseObjectLocation('https://acct.blob.core.windows.net/landing/f.json', c).bucket).toBe('landing');
-    expect(() => parseObjectLocation('s3://ml-data/x.json', c)).toThrow('object bucket is not allowed: s3://ml-data');
-    expect(() => parseObjectLocation('s3://other/x.json', c)).toThrow('object bucket is not allowed: s3://other');
-    expect(code(() => parseObjectLocation('https://acct.blob.core.windows.net/other/f.json', c))).toBe(
-      StorageErrorCode.HostNotAllowed,
-    );
+describe('STORAGE_ALLOWED_BUCKETS limits whose credentials are lent, not which buckets are read (spec §4)', () => {
+  const lent = (url: string, c: StorageConfig) => serverCredentialsApply(parseObjectLocation(url, c), c);
+
+  it('accepts buckets outside the list at create: they are read anonymously, not refused', () => {
+    const c = cfg({ allowedBuckets: ['imports-*'] });
+    expect(parseObjectLocation('s3://other/x.json', c).bucket).toBe('other');
+    expect(parseObjectLocation('gs://public-dataset/x.npy', c).bucket).toBe('public-dataset');
+    expect(parseObjectLocation('https://acct.blob.core.windows.net/other/f.json', c).bucket).toBe('other');
   });
 
-  it('allows every bucket when unset', () => {
-    expect(parseObjectLocation('s3://anything/a.json', cfg()).bucket).toBe('anything');
+  it('lends server credentials only to matching buckets, by name, wildcard or provider-qualified entry', () => {
+    const c = cfg({ allowedBuckets: ['imports-*', 'gs://ml-data', 'azure://acct/landing'] });
+    expect(lent('s3://imports-prod/a.parquet', c)).toBe(true);
+    expect(lent('https://imports-prod.s3.eu-west-1.amazonaws.com/a.parquet', c)).toBe(true);
+    expect(lent('gs://imports-x/a.parquet', c)).toBe(true);
+    expect(lent('gs://ml-data/x.npy', c)).toBe(true);
+    expect(lent('https://storage.googleapis.com/ml-data/x.npy', c)).toBe(true);
+    expect(lent('https://acct.blob.core.windows.net/landing/f.json', c)).toBe(true);
+    expect(lent('s3://ml-data/x.json', c)).toBe(false); // qualified entry: gs only
+    expect(lent('s3://other/x.json', c)).toBe(false);
+    expect(lent('s3://imports/x.json', c)).toBe(false); // "imports-*" needs the dash
+    expect(lent('https://acct.blob.core.windows.net/other/f.json', c)).toBe(false);
+    expect(lent('https://acct2.blob.core.windows.net/landing/f.json', c)).toBe(false);
+  });
+
+  it('with an empty list lends them only to the bucket of STORAGE_DEFAULT_URL, relative paths included', () => {
+    const c = cfg({ defaultUrl: 's3://milvus-bucket/seed/' });
+    expect(lent('a/b.parquet', c)).toBe(true);
+    expect(lent('s3://milvus-bucket/elsewhere/x.json', c)).toBe(true);
+    expect(lent('s3://other-bucket/x.json', c)).toBe(false);
+    expect(lent('gs://milvus-bucket/x.json', c)).toBe(false); // same name, other provider
+    expect(lent('https://example.com/x.json', c)).toBe(false);
+    const az = cfg({ defaultUrl: 'https://acct.blob.core.windows.net/seed/' });
+    expect(lent('f.json', az)).toBe(true);
+    expect(lent('https://acct.blob.core.windows.net/seed/g.json', az)).toBe(true);
+    expect(lent('https://acct2.blob.core.windows.net/seed/g.json', az)).toBe(false);
+  });
+
+  it('lends them to nothing when neither a list nor a default URL names a bucket', () => {
+    expect(lent('s3://anything/a.json', cfg())).toBe(false);
+    expect(lent('gs://anything/a.json', cfg())).toBe(false);
+  });
+
+  it('with a list, lends them only to the buckets it names — the default bucket too only when named (spec §4)', () => {
+    const c = cfg({ defaultUrl: 's3://milvus-bucket/', allowedBuckets: ['imports-*'] });
+    expect(lent('a.json', c)).toBe(false);
+    expect(lent('s3://imports-1/a.json', c)).toBe(true);
+    expect(lent('s3://other/a.json', c)).toBe(false);
+    const named = cfg({ defaultUrl: 's3://milvus-bucket/', allowedBuckets: ['imports-*', 'milvus-bucket'] });
+    expect(lent('a.json', named)).toBe(true);
   });
 });
 

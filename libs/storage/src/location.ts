@@ -52,23 +52,49 @@ export function parseObjectLocation(urlOrPath: string, config: StorageConfig): O
   const loc = parseUnchecked(input, config);
   checkHostName(loc.host, policy);
   if (loc.endpoint !== undefined) checkEndpointScheme(loc.endpoint, loc.display, policy);
-  checkBucket(loc, config.allowedBuckets ?? []);
   return loc;
 }
 
-/** `STORAGE_ALLOWED_BUCKETS`: the bucket (container) must match one entry when the list is set. */
-function checkBucket(loc: ObjectLocation, allowed: readonly string[]): void {
-  if (allowed.length === 0 || loc.provider === 'http') return;
+/**
+ * Spec §4: may the server's own credentials (configured keys, or ambient ones) be used for this
+ * location? Only for buckets an operator named: those matching `STORAGE_ALLOWED_BUCKETS`, and the
+ * bucket of `STORAGE_DEFAULT_URL` (which alone counts when the list is empty; decision 0106).
+ * Any other bucket is read anonymously unless the request brings credentials — the list limits
+ * whose identity is lent, not which buckets can be read.
+ */
+export function serverCredentialsApply(loc: ObjectLocation, config: StorageConfig): boolean {
+  if (loc.provider === 'http') return false;
+  const allowed = config.allowedBuckets;
+  // storage.md §4: the list decides when set; only an empty list falls back to the default bucket.
+  if (allowed.length === 0) return isDefaultBucket(loc, config);
   const scheme = loc.provider === 'gcs' ? 'gs' : loc.provider;
   const qualified =
     loc.provider === 'azure' ? `azure://${loc.account ?? ''}/${loc.bucket}` : `${scheme}://${loc.bucket}`;
   const matches = (pattern: string) => {
     const p = pattern.trim();
+    if (p === '') return false;
     const target = p.includes('://') ? qualified : loc.bucket;
     const re = new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
     return re.test(target);
   };
-  if (!allowed.some(matches)) throw storageErrors.bucketNotAllowed(qualified);
+  return allowed.some(matches);
+}
+
+/** Same provider, bucket (and Azure account) as STORAGE_DEFAULT_URL. */
+function isDefaultBucket(loc: ObjectLocation, config: StorageConfig): boolean {
+  if (config.defaultUrl === undefined) return false;
+  let base: ObjectLocation;
+  try {
+    base = parseUnchecked(config.defaultUrl.trim(), config);
+  } catch {
+    return false; // an unusable default URL names no bucket
+  }
+  return (
+    base.provider !== 'http' &&
+    base.provider === loc.provider &&
+    base.bucket === loc.bucket &&
+    base.account === loc.account
+  );
 }
 
 function parseUnchecked(input: string, config: StorageConfig): ObjectLocation {

@@ -40,7 +40,11 @@ function fakeDriver(behave: Behaviour, version = 'v1') {
   return { raw, calls, stats: () => stats };
 }
 
-const opts = { retry: { retries: 5, baseDelayMs: 1, maxDelayMs: 5 }, requestTimeoutMs: 100 };
+const opts = {
+  retry: { retries: 5, baseDelayMs: 1, maxDelayMs: 5 },
+  requestTimeoutMs: 100,
+  read: { timeoutMs: 60_000, minBytesPerSec: 32_768 },
+};
 
 async function all(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];

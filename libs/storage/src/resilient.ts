@@ -36,6 +36,14 @@ export interface ResilienceOptions {
   retry: RetryOptions;
   /** Per attempt: time to the response head, and the longest silence inside a body. */
   requestTimeoutMs: number;
+  /**
+   * Slow-drip guard of one body (one ranged GET): the time spent waiting for its bytes may not
+   * exceed `readTimeoutMs` + received / `minBytesPerSec` seconds. Time the caller spends between
+   * pulls (parsing, COPY backpressure) is not counted. `minBytesPerSec` 0: a flat cap.
+   */
+  read: { timeoutMs: number; minBytesPerSec: number };
+  /** Told of every retry (metrics); must not throw. */
+  onRetry?: (err: StorageError) => void;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -55,7 +63,16 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
+/**
+ * A broken attempt resets the failure count only when it delivered this much, or a quarter of
+ * what was left: flaky links still finish, a server cutting every body after a few bytes does not
+ * get unlimited attempts.
+ */
+const FORGIVE_AFTER_BYTES = 1 << 20;
+
 class AttemptTimeout extends Error {}
+/** A body that keeps trickling (so the idle timeout never fires) but under the throughput floor. */
+class SlowBody extends Error {}
 
 /** Certificate verification failures: retrying cannot help, and the operator must act (CA, host name). */
 const TLS_CODES = new Set([
@@ -94,6 +111,7 @@ export function classifyError(e: unknown, display: string, callerSignal?: AbortS
   }
   if (callerSignal?.aborted === true) return storageErrors.aborted(display);
   if (e instanceof AttemptTimeout) return storageErrors.transient(display, 'timeout');
+  if (e instanceof SlowBody) return storageErrors.transient(display, 'too slow');
   if (e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError) {
     const code = (e as { code?: unknown }).code;
     if (typeof code !== 'string' || !TRANSIENT_CODES.has(code)) return e;
@@ -163,6 +181,7 @@ export class ResilientSource implements ObjectSource {
       } catch (e) {
         const err = classifyError(e, display, signal);
         if (!(err instanceof StorageError) || !err.retryable || attempt >= this.opts.retry.retries) throw err;
+        this.opts.onRetry?.(err);
         await this.backoff(attempt, signal);
         if (signal?.aborted === true) throw storageErrors.aborted(display);
       }
@@ -262,9 +281,9 @@ export class ResilientSource implements ObjectSource {
     let failures = 0;
     while (pos < end) {
       let progressed = false;
+      const from = pos;
       let read: RawRead | undefined;
       try {
-        const from = pos;
         read = await this.attempt((sig) => this.raw.get(key, from, end, pin, sig), signal);
         if (read.version !== undefined && read.version !== '' && !sameVersion(read.version, pin.version)) {
           throw storageErrors.changed(display);
@@ -283,8 +302,16 @@ export class ResilientSource implements ObjectSource {
       } catch (e) {
         read?.cancel();
         const err = classifyError(e, display, signal);
-        if (progressed) failures = 0;
+        // A dripping server progresses on every attempt, and so does one that resets after a
+        // few bytes each time: neither may reset the count, or a slot is held indefinitely, a few
+        // bytes per attempt. An attempt is forgiven only for real progress (decision 0107).
+        const slow = e instanceof SlowBody && signal?.aborted !== true;
+        if (progressed && !slow && pos - from >= Math.min(FORGIVE_AFTER_BYTES, (end - from) / 4)) failures = 0;
+        if (slow && failures >= this.opts.retry.retries) {
+          throw storageErrors.tooSlow(display, this.opts.read.minBytesPerSec, failures + 1);
+        }
         if (!(err instanceof StorageError) || !err.retryable || failures >= this.opts.retry.retries) throw err;
+        this.opts.onRetry?.(err);
         await this.backoff(failures, signal);
         failures++;
         if (signal?.aborted === true) throw storageErrors.aborted(display);
@@ -294,27 +321,40 @@ export class ResilientSource implements ObjectSource {
     }
   }
 
-  /** Iterates a body, failing with a timeout when it stays silent for requestTimeoutMs. */
+  /**
+   * Iterates a body, failing with a timeout when it stays silent for requestTimeoutMs, and with
+   * SlowBody when the time spent waiting for it outruns the read budget (slow drip).
+   */
   private async *withIdleTimeout(read: RawRead, signal: AbortSignal | undefined): AsyncIterable<Uint8Array> {
     const it = read.body[Symbol.asyncIterator]();
-    const ms = this.opts.requestTimeoutMs;
+    const idleMs = this.opts.requestTimeoutMs;
+    const { timeoutMs, minBytesPerSec } = this.opts.read;
+    let waitedMs = 0;
+    let received = 0;
     try {
       for (;;) {
+        const budgetMs = timeoutMs + (minBytesPerSec > 0 ? (received * 1000) / minBytesPerSec : 0) - waitedMs;
         let timer: NodeJS.Timeout | undefined;
         let onAbort: (() => void) | undefined;
         const stop = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new AttemptTimeout()), ms);
+          timer =
+            budgetMs < idleMs
+              ? setTimeout(() => reject(new SlowBody()), Math.max(0, budgetMs))
+              : setTimeout(() => reject(new AttemptTimeout()), idleMs);
           onAbort = () => reject(new AttemptTimeout());
           signal?.addEventListener('abort', onAbort, { once: true });
         });
+        const began = performance.now();
         let r: IteratorResult<Uint8Array>;
         try {
           r = await Promise.race([it.next(), stop]);
         } finally {
           clearTimeout(timer);
           if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+          waitedMs += performance.now() - began;
         }
         if (r.done === true) return;
+        received += r.value.length;
         yield r.value;
       }
     } finally {

@@ -29,6 +29,8 @@ export enum StorageErrorCode {
   Unsupported = 'STORAGE_UNSUPPORTED',
   /** 5xx, 429, timeouts, resets, short bodies — still failing after the retries of one request. */
   Transient = 'STORAGE_TRANSIENT',
+  /** A body kept arriving below STORAGE_READ_MIN_BYTES_PER_SEC through every retry (slow drip). */
+  TooSlow = 'STORAGE_TOO_SLOW',
   /** The caller's AbortSignal fired. */
   Aborted = 'STORAGE_ABORTED',
 }
@@ -50,8 +52,6 @@ export const storageErrors = {
   /** `fix` tells the operator what makes the CA trusted; it differs for the GCS SDK (decision 0104). */
   tlsRejected: (display: string, code: string, fix = 'set STORAGE_CA_FILE for a private CA') =>
     new StorageError(StorageErrorCode.AccessDenied, `TLS certificate rejected: ${display} (${code}; ${fix})`),
-  bucketNotAllowed: (bucket: string) =>
-    new StorageError(StorageErrorCode.HostNotAllowed, `object bucket is not allowed: ${bucket}`),
   accessDenied: (display: string, cause?: unknown) =>
     new StorageError(StorageErrorCode.AccessDenied, `access denied: ${display}`, { cause: safeCause(cause) }),
   notFound: (display: string, cause?: unknown) =>
@@ -74,6 +74,14 @@ export const storageErrors = {
     }),
   transient: (display: string, what: string) =>
     new StorageError(StorageErrorCode.Transient, `storage unavailable (${what}): ${display}`, { retryable: true }),
+  tooSlow: (display: string, minBytesPerSec: number, attempts: number) =>
+    new StorageError(
+      StorageErrorCode.TooSlow,
+      minBytesPerSec > 0
+        ? `storage read too slow: ${display} (under ${minBytesPerSec} bytes/s in ${attempts} attempts)`
+        : `storage read too slow: ${display} (over the read deadline in ${attempts} attempts)`,
+      { details: { minBytesPerSec, attempts } },
+    ),
   aborted: (display: string) => new StorageError(StorageErrorCode.Aborted, `storage read aborted: ${display}`),
 };
 

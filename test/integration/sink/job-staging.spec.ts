@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CollectionSchema, type RowBatch, rowsToBatch } from '@gw/schema';
-import { copyingBatches, JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, STAGING_SCHEMA } from '@gw/sink';
+import {
+  copyingBatches,
+  fenceEndingOf,
+  JobStaging,
+  type JobStagingSpec,
+  SinkError,
+  SinkErrorCode,
+  STAGING_SCHEMA,
+} from '@gw/sink';
 import { uniqueName } from '@gw/testing';
 import { ARRAY_STORAGE, field, fromArray, pk, setupDb } from './helpers';
 
@@ -154,6 +162,61 @@ describe('job staging with fencing tokens', () => {
     expect(await staging.listTables('test')).not.toContain(spec.table.name);
     const r = await env.pool.query(`SELECT to_regclass($1) AS t`, [`"${STAGING_SCHEMA}"."${spec.table.name}"`]);
     expect(r.rows[0].t).toBeNull();
+  });
+
+  it('a closed fence stops every run at begin, stage and publish, naming the ending; a closed table is forgotten after the keep time', async () => {
+    const spec = (await newJob())(1n);
+    await staging.begin(spec);
+    await staging.stageGroup(spec, 0, copyingBatches(fromArray([batch([1, 2])]), never), never);
+    expect(
+      await staging.close(spec.table.name, spec.jobId, { state: 'Cancelled', reason: 'cancelled by request' }),
+    ).toBe(null);
+    for (const attempt of [
+      staging.stageGroup(spec, 1, copyingBatches(fromArray([batch([3])]), never), never),
+      staging.inPublishTransaction(spec, [0], (_c, publish) => publish()),
+      staging.begin({ ...spec, token: 2n }),
+    ]) {
+      const e = await expectSinkError(attempt, SinkErrorCode.FenceClosed);
+      expect(fenceEndingOf(e)).toEqual({ state: 'Cancelled', reason: 'cancelled by request' });
+    }
+    expect(await env.count(spec.target)).toBe(0);
+    // The first ending recorded stays; dropping keeps the closed row until it is old enough.
+    await staging.close(spec.table.name, spec.jobId, { state: 'Failed', reason: 'later' });
+    await staging.drop(spec.table.name);
+    expect(await staging.forgetClosed('test')).toBe(0);
+    await expectSinkError(staging.begin({ ...spec, token: 3n }), SinkErrorCode.FenceClosed);
+    expect(await staging.forgetClosed('test', 0)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('close waits for a publish in flight and answers its rows; a later run still completes from them', async () => {
+    const spec = (await newJob())(1n);
+    await staging.begin(spec);
+    await staging.stageGroup(spec, 0, copyingBatches(fromArray([batch([1, 2, 3])]), never), never);
+    let commit!: () => void;
+    const held = new Promise<void>((r) => (commit = r));
+    let published!: () => void;
+    const inFlight = new Promise<void>((r) => (published = r));
+    const publishing = staging.inPublishTransaction(spec, [0], async (_c, publish) => {
+      const n = await publish();
+      published();
+      await held; // the publish transaction is open, its fence row locked
+      return n;
+    });
+    await inFlight;
+    let closedWith: number | null | undefined;
+    const closing = staging
+      .close(spec.table.name, spec.jobId, { state: 'Failed', reason: 'import timeout of 1s exceeded' })
+      .then((n) => (closedWith = n));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(closedWith).toBeUndefined(); // waits for the publish to commit or roll back
+    commit();
+    expect(await publishing).toBe(3);
+    await closing;
+    expect(closedWith).toBe(3);
+    // Published first: a newer run is not stopped by the closed fence, it finds the rows published.
+    const again = await staging.begin({ ...spec, token: 2n });
+    expect(again.publishedRows).toBe(3);
+    expect(await env.count(spec.target)).toBe(3);
   });
 
   it('stages into an UNLOGGED table, and a resumed run forgets groups whose rows a server crash emptied', async () => {

@@ -108,7 +108,11 @@ beforeAll(async () => {
   s3.putDirect('private', 'obj.bin', DATA);
   s3.createBucket('public', { public: true });
   s3.putDirect('public', 'obj.bin', DATA);
-  config = testStorageConfig({ s3: { endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' } });
+  // The ambient identity is lent only to the buckets named here (spec §4).
+  config = testStorageConfig({
+    s3: { endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' },
+    allowedBuckets: ['private', 'public'],
+  });
 });
 
 afterAll(async () => {
@@ -221,6 +225,7 @@ describe('S3 ambient credentials (AWS SDK default chain), every source served on
         accessKey: 'S3RVER',
         secretKey: 'S3RVER',
       },
+      allowedBuckets: ['private'],
     });
     const r = await withAwsEnv({ ...envKeys(ROGUE), AWS_CONTAINER_CREDENTIALS_FULL_URI: metadata.containerUri }, () =>
       readPrivate(ambient, cfg),
@@ -258,6 +263,37 @@ describe('S3 ambient credentials (AWS SDK default chain), every source served on
     }
   });
 
+  it('consults no source of the chain for a bucket outside STORAGE_ALLOWED_BUCKETS: unsigned, a private one denied', async () => {
+    const before = metadata.requests.length;
+    const unlisted = testStorageConfig({
+      s3: { endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1' },
+      allowedBuckets: ['imports-*'],
+    });
+    const everySource = {
+      ...envKeys(ENV),
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: metadata.containerUri,
+      AWS_EC2_METADATA_DISABLED: undefined,
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: metadata.origin,
+    };
+    const n = s3.requests.length;
+    const err = await withAwsEnv(everySource, () => storageFailure(readPrivate(ambient, unlisted)));
+    expect(err.message).toBe('access denied: s3://private/obj.bin');
+    const pub = await withAwsEnv(everySource, async () => {
+      const loc = parseObjectLocation('s3://public/obj.bin', unlisted);
+      const src = openObjectSource(loc, undefined, unlisted, ambient);
+      try {
+        return (await src.stat(loc.key)).size;
+      } finally {
+        src.close();
+      }
+    });
+    expect(pub).toBe(DATA.length);
+    const seen = s3.requests.slice(n);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.every((q) => !q.signed && q.accessKey === undefined && q.sessionToken === undefined)).toBe(true);
+    expect(metadata.requests.length).toBe(before);
+  });
+
   it('never puts ambient keys into the error of a refused read', async () => {
     const err = await withAwsEnv(envKeys(ROGUE), () => storageFailure(readPrivate()));
     expect(err.code).toBe(StorageErrorCode.AccessDenied);
@@ -279,6 +315,7 @@ describe('a worker with STORAGE_AMBIENT_CREDENTIALS=true', () => {
       STORAGE_S3_FORCE_PATH_STYLE: 'true',
       STORAGE_S3_REGION: 'us-east-1',
       STORAGE_AMBIENT_CREDENTIALS: 'true',
+      STORAGE_ALLOWED_BUCKETS: 'private',
       WORKER_RECONCILE_INTERVAL_MS: '500',
     });
     const worker = await startTestWorker(gw.config);

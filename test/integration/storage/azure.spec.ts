@@ -116,6 +116,7 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
   it('uses the server default key when the request brings none and the account matches', async () => {
     const cfg = testStorageConfig({
       azure: { endpoint: azurite.endpoint, account: AZURITE_ACCOUNT, key: AZURITE_KEY },
+      allowedBuckets: ['imports'],
     });
     const { loc, src } = open('imports/one/file.bin', null, cfg);
     expect((await src.stat(loc.key)).size).toBe(DATA.length);
@@ -153,10 +154,13 @@ describe('Azure driver (@azure/storage-blob) against azurite', () => {
       STORAGE_AZURE_CONNECTION_STRING: withKey,
     }).storage;
     expect(fromEnv.azure).toEqual({ endpoint: azurite.endpoint, account: AZURITE_ACCOUNT, key: AZURITE_KEY });
-    const cfg = testStorageConfig({ azure: fromEnv.azure });
+    const cfg = testStorageConfig({ azure: fromEnv.azure, allowedBuckets: ['imports'] });
     const viaDefault = open('imports/one/file.bin', null, cfg);
     expect((await viaDefault.src.stat(viaDefault.loc.key)).size).toBe(DATA.length);
-    const sasDefault = testStorageConfig({ azure: { endpoint: azurite.endpoint, account: AZURITE_ACCOUNT, sas } });
+    const sasDefault = testStorageConfig({
+      azure: { endpoint: azurite.endpoint, account: AZURITE_ACCOUNT, sas },
+      allowedBuckets: ['imports'],
+    });
     const viaSas = open('imports/one/file.bin', null, sasDefault);
     expect((await viaSas.src.stat(viaSas.loc.key)).size).toBe(DATA.length);
   });
@@ -313,5 +317,98 @@ describe('Azure driver through a fault-injecting proxy in front of azurite', () 
     expect(err.message).toBe(
       `object changed during import: ${proxy.origin}/${AZURITE_ACCOUNT}/imports/fault/replaced.bin`,
     );
+  });
+});
+
+describe('the server default key is lent only to named containers (spec §4, confused deputy)', () => {
+  let proxy: FaultProxy;
+  const origin = () => `${proxy.origin}/${AZURITE_ACCOUNT}`;
+  const withKey = (over: Partial<StorageConfig> = {}) =>
+    testStorageConfig({ azure: { endpoint: origin(), account: AZURITE_ACCOUNT, key: AZURITE_KEY }, ...over });
+  /** Authorization headers azurite was sent for one container since `from`. */
+  const authFor = (container: string, from: number) =>
+    proxy.requests
+      .slice(from)
+      .filter((r) => r.path.startsWith(`/${AZURITE_ACCOUNT}/${container}`))
+      .map((r) => r.headers.authorization);
+  const openVia = (path: string, cfg: StorageConfig, c?: StorageCredentials) => {
+    const loc = parseObjectLocation(path.includes('://') ? path : `${origin()}/${path}`, cfg);
+    return { loc, src: openObjectSource(loc, c, cfg, fastDeps) };
+  };
+
+  beforeAll(async () => {
+    proxy = new FaultProxy(new URL(azurite.endpoint).origin);
+    await proxy.start();
+    const victim = service.getContainerClient('victim');
+    await victim.create();
+    await victim.getBlockBlobClient('secret.bin').uploadData(DATA);
+    const open = service.getContainerClient('open-dataset');
+    await open.create({ access: 'container' });
+    await open.getBlockBlobClient('rows.bin').uploadData(DATA);
+  });
+  afterAll(async () => {
+    await proxy.stop();
+  });
+
+  it('signs with Shared Key for a listed container', async () => {
+    const from = proxy.requests.length;
+    const { loc, src } = openVia(
+      'imports/one/file.bin',
+      withKey({ allowedBuckets: [`azure://${AZURITE_ACCOUNT}/imports`] }),
+    );
+    expect(sha256(await src.readRange(loc.key, 0, DATA.length))).toBe(sha256(DATA));
+    const auth = authFor('imports', from);
+    expect(auth.length).toBeGreaterThanOrEqual(2);
+    for (const a of auth) expect(a).toMatch(new RegExp(`^SharedKey ${AZURITE_ACCOUNT}:`));
+  });
+
+  it('reads a container outside the list anonymously: a private one fails as access denied, no Shared Key sent', async () => {
+    const cfg = withKey({ allowedBuckets: [`azure://${AZURITE_ACCOUNT}/imports`] });
+    const from = proxy.requests.length;
+    const { loc, src } = openVia('victim/secret.bin', cfg);
+    const err = await storageFailure(src.stat(loc.key));
+    expect(err.code).toBe(StorageErrorCode.AccessDenied);
+    expect(err.message).toBe(`access denied: ${origin()}/victim/secret.bin`);
+    const folder = openVia('victim/', cfg);
+    const keys: string[] = [];
+    const listErr = await storageFailure(
+      (async () => {
+        for await (const s of folder.src.list(folder.loc.key)) keys.push(s.key);
+      })(),
+    );
+    expect(listErr.code).toBe(StorageErrorCode.AccessDenied);
+    expect(keys).toEqual([]);
+    const auth = authFor('victim', from);
+    expect(auth.length).toBeGreaterThanOrEqual(2);
+    expect(auth.every((a) => a === undefined)).toBe(true);
+  });
+
+  it('reads a public container outside the list anonymously (public datasets keep working)', async () => {
+    const from = proxy.requests.length;
+    const { loc, src } = openVia('open-dataset/rows.bin', withKey({ allowedBuckets: ['imports'] }));
+    expect(sha256(await collect(src.stream(loc.key)))).toBe(sha256(DATA));
+    const auth = authFor('open-dataset', from);
+    expect(auth.length).toBeGreaterThanOrEqual(2);
+    expect(auth.every((a) => a === undefined)).toBe(true);
+  });
+
+  it('still uses request credentials for any container', async () => {
+    const from = proxy.requests.length;
+    const { loc, src } = openVia('victim/secret.bin', withKey({ allowedBuckets: ['imports'] }), shared);
+    expect((await src.stat(loc.key)).size).toBe(DATA.length);
+    expect(authFor('victim', from).every((a) => a?.startsWith(`SharedKey ${AZURITE_ACCOUNT}:`) === true)).toBe(true);
+  });
+
+  it('with an empty list lends the key to the container of STORAGE_DEFAULT_URL only (relative paths keep working)', async () => {
+    const cfg = withKey({ defaultUrl: `${origin()}/imports/one/` });
+    const from = proxy.requests.length;
+    const relLoc = parseObjectLocation('file.bin', cfg);
+    const rel = { loc: relLoc, src: openObjectSource(relLoc, undefined, cfg, fastDeps) };
+    expect(rel.loc.display).toBe(`${origin()}/imports/one/file.bin`);
+    expect((await rel.src.stat(rel.loc.key)).size).toBe(DATA.length);
+    expect(authFor('imports', from).every((a) => a?.startsWith(`SharedKey ${AZURITE_ACCOUNT}:`) === true)).toBe(true);
+    const other = openVia('victim/secret.bin', cfg);
+    expect((await storageFailure(other.src.stat(other.loc.key))).code).toBe(StorageErrorCode.AccessDenied);
+    expect(authFor('victim', from).every((a) => a === undefined)).toBe(true);
   });
 });

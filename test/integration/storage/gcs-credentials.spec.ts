@@ -100,6 +100,8 @@ const baseCase = (over: Partial<GcsReadCase>): GcsReadCase => ({
   gcs: {},
   ambient: false,
   names: PROXY_ENV_HOSTS,
+  // Server and ambient credentials are lent only to named buckets (spec §4).
+  allowedBuckets: ['igw-data'],
   ...over,
 });
 
@@ -211,6 +213,58 @@ describe('GCS ambient credentials (application default credentials)', () => {
     expect(r.metadataRequests).toEqual([]);
     expect(r.grants).toEqual([]);
     expect(new Set(r.connectTargets)).toEqual(new Set([`${GOOGLE_STORAGE_HOST}:443`]));
+  });
+});
+
+describe('GCS server and ambient credentials are lent only to named buckets (spec §4, confused deputy)', () => {
+  it('reads a bucket outside STORAGE_ALLOWED_BUCKETS anonymously: no metadata token asked or sent', async () => {
+    google.requiredToken = undefined;
+    const r = await runChild(baseCase({ ambient: true, allowedBuckets: ['some-other-bucket'] }));
+    expectReadAndLoopback(r);
+    expect(authorizations(r.googleRequests)).toEqual([undefined]);
+    expect(r.metadataRequests).toEqual([]);
+    expect(r.grants).toEqual([]);
+  });
+
+  it('fails a private bucket outside the list as access denied without granting or sending the STORAGE_GCS_CREDENTIALS_FILE token', async () => {
+    custom.requiredToken = issuedByProxy;
+    try {
+      const r = await runChild(
+        baseCase({
+          gcs: { endpoint: custom.endpoint, credentialsFile: serviceAccountFile },
+          names: {},
+          allowedBuckets: ['gs://some-other-bucket'],
+          folder: undefined,
+        }),
+      );
+      expect(r.error).toMatchObject({
+        code: 'STORAGE_ACCESS_DENIED',
+        message: `access denied: gs://igw-data/dir/file.bin`,
+        retryable: false,
+      });
+      expect(r.grants).toEqual([]);
+      expect(r.connectTargets).toEqual([]);
+      expect(r.customRequests.length).toBeGreaterThan(0);
+      expect(authorizations(r.customRequests)).toEqual([undefined]);
+      expect(r.refused).toEqual([]);
+    } finally {
+      custom.requiredToken = undefined;
+    }
+  });
+
+  it('with an empty list lends the metadata token to the bucket of STORAGE_DEFAULT_URL: relative paths keep working', async () => {
+    google.requiredToken = METADATA_TOKEN;
+    const r = await runChild(
+      baseCase({
+        ambient: true,
+        allowedBuckets: [],
+        defaultUrl: 'gs://igw-data/',
+        url: 'dir/file.bin',
+        folder: 'dir/',
+      }),
+    );
+    expectReadAndLoopback(r);
+    expect(authorizations(r.googleRequests)).toEqual([`Bearer ${METADATA_TOKEN}`]);
   });
 });
 

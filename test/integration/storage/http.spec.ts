@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openObjectSource, parseObjectLocation, StorageErrorCode } from '@gw/storage';
 import { HttpTestServer } from '../../support/storage/http-test-server';
@@ -149,6 +150,139 @@ describe('plain HTTP(S) driver against a local Range server', () => {
     const { loc, src } = open('/slow.bin', { requestTimeoutMs: 200 });
     expect((await src.stat(loc.key)).size).toBe(DATA.length);
     expect(requestsFor('/slow.bin').length).toBe(2);
+  });
+
+  it('cuts a slow-drip body at the read deadline, retries from the last byte, then fails naming the file', async () => {
+    // 1 byte every 20 ms never trips the 2 s idle timeout; 200 ms + 1 s per 1,000 bytes does.
+    const read = { timeoutMs: 200, minBytesPerSec: 1_000 };
+    server.put('/drip.bin', DATA, { drip: { count: 100, bytes: 100, step: 1, everyMs: 20 } });
+    const { loc, src } = open('/drip.bin', { read, retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 10 } });
+    await src.stat(loc.key);
+    const before = requestsFor('/drip.bin').length;
+    const started = Date.now();
+    const err = await storageFailure(collect(src.stream(loc.key)));
+    const took = Date.now() - started;
+    expect(err.code).toBe(StorageErrorCode.TooSlow);
+    expect(err.message).toBe(`storage read too slow: ${server.url('/drip.bin')} (under 1000 bytes/s in 3 attempts)`);
+    expect(err.retryable).toBe(false);
+    const gets = requestsFor('/drip.bin').slice(before);
+    expect(gets).toHaveLength(3);
+    // each retry resumes after the bytes already received, pinned to the version seen at stat
+    const starts = gets.map((g) => Number(/^bytes=(\d+)-/.exec(g.range ?? '')?.[1]));
+    expect(starts[0]).toBe(0);
+    expect(starts[1]).toBeGreaterThan(100);
+    expect(starts[2]).toBeGreaterThan(starts[1]!);
+    expect(gets.slice(1).every((g) => g.ifMatch !== undefined)).toBe(true);
+    // each attempt: 100 bytes at once buy 100 ms + 200 ms; the drip adds ~50 bytes/s → ~0.35 s
+    expect(took).toBeLessThan(5_000);
+  });
+
+  it('lets a body through that is slow but above the throughput floor, and a consumer that is slower than the server', async () => {
+    const read = { timeoutMs: 200, minBytesPerSec: 1_000 };
+    // 64 KiB in 1 KiB steps every 2 ms (~500 KB/s): well above the floor.
+    const small = DATA.subarray(0, 64 * 1024);
+    server.put('/steady.bin', Buffer.from(small), { drip: { count: 1, bytes: 1024, step: 1024, everyMs: 2 } });
+    const a = open('/steady.bin', { read });
+    expect(sha256(await collect(a.src.stream(a.loc.key)))).toBe(sha256(small));
+    // A consumer pausing 300 ms per chunk under a flat 200 ms cap: its own time is not charged.
+    server.put('/fast.bin', Buffer.from(small));
+    const b = open('/fast.bin', { read: { timeoutMs: 200, minBytesPerSec: 0 } });
+    const parts: Uint8Array[] = [];
+    for await (const c of b.src.stream(b.loc.key)) {
+      parts.push(c);
+      if (parts.length <= 3) await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(sha256(Buffer.concat(parts))).toBe(sha256(small));
+  });
+
+  describe('signed-URL parameters never reach an error (storage.md §4 secrecy)', () => {
+    const SECRETS = ['AKIASECRETCRED', 'f00dsignaturevalue', 'goog-sig-value', 'sas-sig-value', 'sas-se-2030'];
+    const QUERY =
+      `?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${SECRETS[0]}&X-Amz-Signature=${SECRETS[1]}` +
+      `&X-Goog-Signature=${SECRETS[2]}&sv=2024-01-01&sig=${SECRETS[3]}&se=${SECRETS[4]}`;
+    const renderings = (e: unknown) => [String(e), JSON.stringify(e), inspect(e, { depth: 20, showHidden: true })];
+    const expectNoSecret = (e: unknown) => {
+      for (const text of renderings(e)) for (const secret of SECRETS) expect(text).not.toContain(secret);
+    };
+    const openSigned = (path: string) => {
+      const loc = parseObjectLocation(server.url(path) + QUERY, config);
+      expect(loc.display).toBe(server.url(path));
+      return { loc, src: openObjectSource(loc, undefined, config, fastDeps) };
+    };
+
+    it.each([
+      ['403', '/sig-403.bin', { always: 403 }, 'access denied: '],
+      ['404', '/sig-404.bin', undefined, 'object not found: '],
+      [
+        'persistent 503',
+        '/sig-503.bin',
+        { failNext: { count: 1000, status: 503 } },
+        'storage unavailable (HTTP 503): ',
+      ],
+    ] as const)('names the URL without its query on a %s', async (_, path, faults, prefix) => {
+      if (faults !== undefined) server.put(path, DATA, { ...faults });
+      const { loc, src } = openSigned(path);
+      const err = await storageFailure(src.stat(loc.key));
+      expect(err.message).toBe(`${prefix}${server.url(path)}`);
+      expectNoSecret(err);
+    });
+
+    it('names the URL without its query when every body is cut after a few bytes, and gives up after the retries', async () => {
+      server.put('/sig-reset.bin', DATA, { resetAfter: { count: 1000, bytes: 10 } });
+      const { loc, src } = openSigned('/sig-reset.bin');
+      await src.stat(loc.key);
+      const before = requestsFor('/sig-reset.bin').length;
+      const err = await storageFailure(collect(src.stream(loc.key)));
+      expect(err.message).toMatch(new RegExp(`^storage unavailable \\([^)]+\\): ${server.url('/sig-reset.bin')}$`));
+      // 10 bytes per attempt is no progress worth forgiving: 1 + 5 retries, not 26,000 attempts
+      expect(requestsFor('/sig-reset.bin').length - before).toBe(6);
+      expectNoSecret(err);
+    });
+
+    it('keeps a redirect Location out of errors: too many hops, a refused target, an unparsable one', async () => {
+      server.put('/sig-target.bin', DATA);
+      const hops = openSigned('/redirect/4/sig-target.bin');
+      const tooMany = await storageFailure(hops.src.stat(hops.loc.key));
+      expect(tooMany.message).toBe(`too many redirects: ${server.url('/redirect/4/sig-target.bin')}`);
+      expectNoSecret(tooMany);
+
+      const strict = testStorageConfig({ allowPrivateNetworks: { all: false, cidrs: ['127.0.0.0/8'] } });
+      server.put('/sig-to-private.bin', DATA, { redirectTo: `http://10.1.2.3/x.bin${QUERY}` });
+      const refusedLoc = parseObjectLocation(server.url('/sig-to-private.bin') + QUERY, strict);
+      const refused = await storageFailure(
+        openObjectSource(refusedLoc, undefined, strict, fastDeps).stat(refusedLoc.key),
+      );
+      expect(refused.message).toBe('object URL host is not allowed: 10.1.2.3');
+      expectNoSecret(refused);
+
+      server.put('/sig-bad-location.bin', DATA, { redirectTo: `http://[not-an-address${QUERY}` });
+      const bad = openSigned('/sig-bad-location.bin');
+      const invalid = await storageFailure(bad.src.stat(bad.loc.key));
+      expect(invalid.message).toBe(`invalid redirect: ${server.url('/sig-bad-location.bin')}`);
+      expect(invalid.retryable).toBe(false);
+      expectNoSecret(invalid);
+    });
+
+    it('never echoes the query of a URL refused at create', () => {
+      for (const bad of [
+        `ftp://h/f.json${QUERY}`,
+        `https://user:pw@h.example.com/f.json${QUERY}`,
+        `https://h.example.com/folder/${QUERY}`,
+        `http://h.example.com/f.json${QUERY}`,
+        `https://acct1.blob.core.windows.net/Bad_Container/b${QUERY}`,
+        `s3://ab${QUERY}`,
+      ]) {
+        const cfgNoHttp = testStorageConfig({ allowHttp: false });
+        let thrown: unknown;
+        try {
+          parseObjectLocation(bad, cfgNoHttp);
+        } catch (e) {
+          thrown = e;
+        }
+        expect(thrown, bad).toBeDefined();
+        expectNoSecret(thrown);
+      }
+    });
   });
 
   it('reads a server that ignores Range as one forward stream', async () => {

@@ -149,9 +149,10 @@ describe('S3 driver (AWS SDK) against the in-repo S3 server', () => {
     expect((await storageFailure(noToken.src.stat(noToken.loc.key))).code).toBe(StorageErrorCode.AccessDenied);
   });
 
-  it('uses the server default credentials when the request brings none', async () => {
+  it('uses the server default credentials when the request brings none, for a bucket in STORAGE_ALLOWED_BUCKETS', async () => {
     const withDefaults = testStorageConfig({
       s3: { endpoint: server.endpoint, forcePathStyle: true, accessKey: 'S3RVER', secretKey: 'S3RVER' },
+      allowedBuckets: ['data'],
     });
     const { loc, src } = open('s3://data/one/file.bin', null, withDefaults);
     expect((await src.stat(loc.key)).size).toBe(DATA.length);
@@ -187,6 +188,99 @@ describe('S3 driver (AWS SDK) against the in-repo S3 server', () => {
     expect(reqs('/gcs-bucket/x/y.parquet').at(-1)!.accessKey).toBe('HMACKEY');
   });
 });
+
+describe('server credentials are lent only to named buckets (spec §4, confused deputy)', () => {
+  const serverKeys = (over: Partial<StorageConfig> = {}) =>
+    testStorageConfig({
+      s3: {
+        endpoint: server.endpoint,
+        forcePathStyle: true,
+        region: 'us-east-1',
+        accessKey: 'S3RVER',
+        secretKey: 'S3RVER',
+      },
+      ...over,
+    });
+  const seenFor = (bucket: string, from: number) =>
+    server.requests.slice(from).filter((r) => r.path === `/${bucket}` || r.path.startsWith(`/${bucket}/`));
+
+  beforeAll(() => {
+    // S3RVER (the server's own key) may read every bucket of this store: the deputy holds the key
+    // to a bucket its caller may not read.
+    server.putDirect('victim-private', 'secret.bin', DATA);
+    server.createBucket('open-dataset', { public: true });
+    server.putDirect('open-dataset', 'rows.bin', DATA);
+  });
+
+  it('never signs with the server keys for a bucket outside STORAGE_ALLOWED_BUCKETS: a private one fails as access denied', async () => {
+    const cfg = serverKeys({ allowedBuckets: ['data'] });
+    const from = server.requests.length;
+    const { loc, src } = open('s3://victim-private/secret.bin', null, cfg);
+    const err = await storageFailure(src.stat(loc.key));
+    expect(err.code).toBe(StorageErrorCode.AccessDenied);
+    expect(err.message).toBe('access denied: s3://victim-private/secret.bin');
+    const seen = seenFor('victim-private', from);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((r) => !r.signed && r.accessKey === undefined)).toBe(true);
+    // and the folder form: the listing goes out unsigned too
+    const folder = open('s3://victim-private/', null, cfg);
+    const listed = await storageFailure(collect(mapKeys(folder.src.list(folder.loc.key))));
+    expect(listed.code).toBe(StorageErrorCode.AccessDenied);
+    expect(seenFor('victim-private', from).every((r) => !r.signed)).toBe(true);
+  });
+
+  it('reads a public bucket outside the list anonymously (public datasets keep working)', async () => {
+    const cfg = serverKeys({ allowedBuckets: ['data'] });
+    const from = server.requests.length;
+    const { loc, src } = open('s3://open-dataset/rows.bin', null, cfg);
+    expect(sha256(await collect(src.stream(loc.key)))).toBe(sha256(DATA));
+    const seen = seenFor('open-dataset', from);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.every((r) => !r.signed)).toBe(true);
+  });
+
+  it('still signs with the request credentials for any bucket', async () => {
+    const cfg = serverKeys({ allowedBuckets: ['data'] });
+    const from = server.requests.length;
+    const { loc, src } = open(
+      's3://victim-private/secret.bin',
+      { accessKey: 'TEMPKEY', secretKey: 'TEMPSECRET', token: 'SESSIONTOKEN' },
+      cfg,
+    );
+    expect((await src.stat(loc.key)).size).toBe(DATA.length);
+    const seen = seenFor('victim-private', from);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((r) => r.accessKey === 'TEMPKEY')).toBe(true);
+  });
+
+  it('with an empty list lends the server keys to the bucket of STORAGE_DEFAULT_URL only: seed-style relative paths keep working', async () => {
+    const cfg = serverKeys({ defaultUrl: 's3://data/one/' });
+    const from = server.requests.length;
+    const rel = open('file.bin', null, cfg);
+    expect(rel.loc.display).toBe('s3://data/one/file.bin');
+    expect(sha256(await rel.src.readRange(rel.loc.key, 0, DATA.length))).toBe(sha256(DATA));
+    const full = open('s3://data/one/file.bin', null, cfg);
+    expect((await full.src.stat(full.loc.key)).size).toBe(DATA.length);
+    const data = seenFor('data', from);
+    expect(data.length).toBeGreaterThanOrEqual(3);
+    expect(data.every((r) => r.accessKey === 'S3RVER')).toBe(true);
+
+    const other = open('s3://victim-private/secret.bin', null, cfg);
+    expect((await storageFailure(other.src.stat(other.loc.key))).code).toBe(StorageErrorCode.AccessDenied);
+    expect(seenFor('victim-private', from).every((r) => !r.signed)).toBe(true);
+  });
+
+  it('lends the server keys to no bucket when neither a list nor a default URL names one', async () => {
+    const from = server.requests.length;
+    const { loc, src } = open('s3://data/one/file.bin', null, serverKeys());
+    expect((await storageFailure(src.stat(loc.key))).code).toBe(StorageErrorCode.AccessDenied);
+    expect(seenFor('data', from).every((r) => !r.signed)).toBe(true);
+  });
+});
+
+async function* mapKeys(it: AsyncIterable<ObjectStat>): AsyncIterable<Uint8Array> {
+  for await (const s of it) yield Buffer.from(s.key);
+}
 
 /** node:crypto behind the Hash interface SignatureV4 expects (the signer itself is AWS's). */
 class Sha256 {

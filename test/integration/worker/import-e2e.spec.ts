@@ -33,6 +33,8 @@ beforeAll(async () => {
     STORAGE_S3_REGION: 'us-east-1',
     STORAGE_S3_ACCESS_KEY: 'S3RVER',
     STORAGE_S3_SECRET_KEY: 'S3RVER',
+    // The server keys above are lent to this bucket only (spec §4).
+    STORAGE_ALLOWED_BUCKETS: 'data',
     STORAGE_REQUEST_TIMEOUT_MS: '3000',
     WORKER_LEASE_MS: '3000',
     WORKER_RECONCILE_INTERVAL_MS: '500',
@@ -151,6 +153,20 @@ describe('HTTP create → worker → rows in PostgreSQL (S3 emulator)', () => {
     const jobId = await createJob({ collectionName: c, objectUrl: `s3://data/${c}/nothing.parquet` });
     const d = await waitFor(jobId, ['Completed', 'Failed']);
     expect(d.reason).toBe(`object not found: s3://data/${c}/nothing.parquet`);
+  });
+
+  it('accepts a bucket outside STORAGE_ALLOWED_BUCKETS and reads it without the server keys: a private one fails as access denied', async () => {
+    const c = await newCollection();
+    s3.putDirect('victim', `${c}/rows.jsonl`, jsonl(range(1, 10)));
+    const from = s3.requests.length;
+    const jobId = await createJob({ collectionName: c, objectUrl: `s3://victim/${c}/rows.jsonl` });
+    const d = await waitFor(jobId, ['Completed', 'Failed']);
+    expect(d.gatewayState).toBe('Failed');
+    expect(d.reason).toBe(`access denied: s3://victim/${c}/rows.jsonl`);
+    const seen = s3.requests.slice(from).filter((r) => r.path.startsWith('/victim/'));
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((r) => !r.signed)).toBe(true);
+    expect(await digest(c)).toEqual({ n: 0, text: '' });
   });
 
   it('refuses a duplicate primary key against existing rows, naming the key, and leaves no new rows', async () => {

@@ -13,6 +13,8 @@ export function testStorageConfig(over: Partial<StorageConfig> = {}): StorageCon
     deniedHosts: [],
     allowedBuckets: [],
     requestTimeoutMs: 2_000,
+    readTimeoutMs: 60_000,
+    readMinBytesPerSec: 32_768,
     ambientCredentials: false,
     ...over,
   };

@@ -16,12 +16,19 @@ export interface Faults {
   slowFirstByte?: { count: number; ms: number };
   /** After this many body bytes have been served in total, the object is replaced. */
   replaceAfterBytes?: { bytes: number; with: Buffer };
+  /** Answer every GET with a 302 to this Location (any text, even an unparsable URL). */
+  redirectTo?: string;
   /** Ignore Range headers and answer 200 with the whole object. */
   ignoreRange?: boolean;
   /** Do not send ETag (and so ignore If-Match). */
   noEtag?: boolean;
   /** Next N bodies: send this many bytes, then hold the rest until `until` settles (a stalled read). */
   pauseAfter?: { count: number; bytes: number; until: Promise<void> };
+  /**
+   * Next N bodies: send `bytes` bytes at once, then `step` bytes every `everyMs` (a slow drip that
+   * never goes silent long enough for an idle timeout). Stops when the client goes away.
+   */
+  drip?: { count: number; bytes: number; step: number; everyMs: number };
 }
 
 interface Stored {
@@ -112,6 +119,10 @@ export class HttpTestServer {
       f.slowFirstByte.count--;
       await new Promise((r) => setTimeout(r, f.slowFirstByte!.ms));
     }
+    if (f.redirectTo !== undefined) {
+      res.writeHead(302, { location: f.redirectTo }).end();
+      return;
+    }
     if (f.always !== undefined) {
       res.writeHead(f.always).end();
       return;
@@ -179,6 +190,21 @@ export class HttpTestServer {
       if (res.destroyed) return; // the reader gave up meanwhile
       res.end(body.subarray(pause.bytes));
       this.account(o, body.length - pause.bytes);
+      return;
+    }
+    const drip = f.drip;
+    if (drip !== undefined && drip.count > 0 && body.length > drip.bytes) {
+      drip.count--;
+      res.write(body.subarray(0, drip.bytes));
+      this.account(o, drip.bytes);
+      for (let at = drip.bytes; at < body.length; at += drip.step) {
+        await new Promise((r) => setTimeout(r, drip.everyMs));
+        if (res.destroyed || req.socket.destroyed) return; // the reader gave up
+        const piece = body.subarray(at, Math.min(at + drip.step, body.length));
+        res.write(piece);
+        this.account(o, piece.length);
+      }
+      res.end();
       return;
     }
     res.end(body);

@@ -85,6 +85,21 @@ export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplic
     }
   }
 
+  /** Busy and total import slots (metrics). */
+  slots(): { total: number; busy: number } {
+    return { total: this.config.worker.concurrency, busy: this.dispatcher.running };
+  }
+
+  /** Waiting jobs and the oldest wait of each queue this process consumes (metrics). */
+  waiting(): Promise<{ queue: string; waiting: number; oldestMs: number | null }[]> {
+    return this.queue.waiting(this.dispatcher.queueNames);
+  }
+
+  /** Taking jobs: started and not shutting down (readiness). */
+  get accepting(): boolean {
+    return this.dispatcher.accepting;
+  }
+
   /**
    * Before any module's onApplicationShutdown closes Redis and PostgreSQL: running imports must
    * still be able to release their leases and hand their BullMQ jobs back.

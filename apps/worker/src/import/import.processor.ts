@@ -1,24 +1,34 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import { FatalImportError, type ImportJobData, RunImportJob } from '@gw/jobs';
+import { WorkerMetrics } from '../ops/worker-metrics';
 
 /** Thin: unpacks the job id and runs the one use-case; a terminal failure must not be retried. */
 @Injectable()
 export class ImportProcessor {
   private readonly log = new Logger('ImportProcessor');
 
-  constructor(@Inject(RunImportJob) private readonly runImport: RunImportJob) {}
+  constructor(
+    @Inject(RunImportJob) private readonly runImport: RunImportJob,
+    @Inject(WorkerMetrics) private readonly metrics: WorkerMetrics,
+  ) {}
 
   async process(data: ImportJobData, ctx: { shutdown: AbortSignal }): Promise<void> {
     const t0 = Date.now();
     try {
       const { outcome, detail } = await this.runImport.execute(data.jobId, { shutdown: ctx.shutdown });
+      this.metrics.runEnded(
+        outcome,
+        Date.now() - t0,
+        outcome === 'failed' && detail === 'timeout' ? 'TIMEOUT' : undefined,
+      );
       const line = { jobId: data.jobId, outcome, ms: Date.now() - t0, ...(detail === undefined ? {} : { detail }) };
       // A released run stopped because a newer run owns the job (lost lease or fence): say why.
       if (outcome === 'released') this.log.warn(line, `import released: ${detail ?? ''}`);
       else this.log.log(line, `import ${outcome}`);
     } catch (e) {
       const fatal = e instanceof FatalImportError;
+      this.metrics.runEnded(fatal ? 'failed' : 'retry', Date.now() - t0, fatal ? e.code : undefined);
       this.log.warn(
         { jobId: data.jobId, outcome: fatal ? 'failed' : 'retry', ms: Date.now() - t0, reason: (e as Error).message },
         fatal ? 'import failed' : 'import attempt failed; will retry',

@@ -67,7 +67,8 @@ export class HelpRunningImport {
     } catch (thrown) {
       const err = thrown instanceof GroupFailed ? thrown.cause : thrown;
       const stopped =
-        guard.reasonOf(err) !== null || (err instanceof SinkError && err.code === SinkErrorCode.FenceLost);
+        guard.reasonOf(err) !== null ||
+        (err instanceof SinkError && (err.code === SinkErrorCode.FenceLost || err.code === SinkErrorCode.FenceClosed));
       if (!stopped && !(isTransientPgError(err) && !(err instanceof PlanError))) {
         // Bad input fails the job wherever it is found; the run sees it at its next renewal.
         const group = thrown instanceof GroupFailed ? thrown.group : null;

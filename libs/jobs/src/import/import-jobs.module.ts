@@ -8,6 +8,7 @@ import { REDIS_PRODUCER } from '../queues/queue.module';
 import { CreateImportJob } from './create-import-job.usecase';
 import { CredentialsCipher } from './credentials-cipher';
 import { CollectionsImportCatalog } from './import-catalog';
+import { targetPublishedRows } from './published-check';
 import { CancelImportJob, DescribeImportJob, ListImportJobs } from './query-import-jobs.usecase';
 
 export const IMPORT_JOB_QUEUE = Symbol('IMPORT_JOB_QUEUE');
@@ -17,7 +18,11 @@ const log = new Logger('ImportJobs');
 /** Wires the import use-cases to Postgres, the collections catalog and the per-collection queues. */
 @Module({
   providers: [
-    { provide: ImportJobsRepository, inject: [JOB_DB_POOL], useFactory: (p: Pool) => new ImportJobsRepository(p) },
+    {
+      provide: ImportJobsRepository,
+      inject: [JOB_DB_POOL, TARGET_DB_POOL],
+      useFactory: (jobs: Pool, target: Pool) => new ImportJobsRepository(jobs, targetPublishedRows(jobs, target)),
+    },
     {
       provide: CredentialsCipher,
       inject: [APP_CONFIG],

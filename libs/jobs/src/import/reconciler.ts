@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { isActive, JobRunsRepository } from '@gw/db';
 import { JobStaging, stagingTablePrefix } from '@gw/sink';
 import { timeoutReason } from '../jobs.errors';
+import { targetPublishedRows } from './published-check';
 import type { BullJobQueue } from '../queues/import/import-queue';
 import { importQueueName } from '../queues/import/import-queue';
 
@@ -37,7 +38,7 @@ export class Reconciler {
     private readonly queue: BullJobQueue,
     private readonly opts: ReconcilerOptions,
   ) {
-    this.runs = new JobRunsRepository(jobs);
+    this.runs = new JobRunsRepository(jobs, opts.target && targetPublishedRows(jobs, opts.target));
     this.staging = opts.target === undefined ? undefined : new JobStaging(opts.target);
   }
 
@@ -91,6 +92,7 @@ export class Reconciler {
       await this.staging.drop(`${prefix}${id}`);
       dropped++;
     }
+    await this.staging.forgetClosed(installation);
     return dropped;
   }
 }

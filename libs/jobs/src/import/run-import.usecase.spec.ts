@@ -3,7 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { CollectionDef } from '@gw/collections';
 import { loadConfig } from '@gw/config';
-import type { AcquireResult, JobRun, RenewResult } from '@gw/db';
+import type { AcquireResult, JobRun, RenewResult, TerminalState } from '@gw/db';
 import { CodedError } from '@gw/errors';
 import { SinkError, SinkErrorCode } from '@gw/sink';
 import { CredentialsCipher } from './credentials-cipher';
@@ -64,7 +64,8 @@ function fakes(over: { runs?: Partial<JobRunsPort>; staging?: Partial<JobStaging
     claimGroup: note('claimGroup', async () => null),
     complete: note('complete', async () => true),
     credentials: note('credentials', async () => undefined),
-    fail: note('fail', async () => true),
+    end: note('end', async (_r: unknown, e: { state: TerminalState }): Promise<TerminalState | null> => e.state),
+    fail: note('fail', async (): Promise<TerminalState | null> => 'Failed'),
     files: note('files', async () => []),
     findJobToHelp: note('findJobToHelp', async () => null),
     installationId: async () => 'inst',

@@ -4,9 +4,9 @@ import { hostname } from 'node:os';
 import type { Pool } from 'pg';
 import type { AppConfig } from '@gw/config';
 import type { CollectionDef } from '@gw/collections';
-import { type JobRun, JobRunsRepository } from '@gw/db';
+import { type JobRun, JobRunsRepository, type TerminalState } from '@gw/db';
 import { inTransaction, isTransientPgError } from '@gw/pg';
-import { JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, stagingTableName } from '@gw/sink';
+import { fenceEndingOf, JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, stagingTableName } from '@gw/sink';
 import type { ClosableObjectSource, ObjectSourceDeps } from '@gw/storage';
 import { timeoutReason } from '../jobs.errors';
 import type { ParsePool } from '../pipeline';
@@ -15,6 +15,8 @@ import { PlanError, type PlannedGroup, planGroups, versionsOf } from './plan';
 import { Aborted, RunGuard } from './run-guard';
 import type { JobRunsPort, JobStagingPort } from './run-ports';
 import { HelpRunningImport } from './help-import.usecase';
+import type { ImportObserver } from './observer';
+import { targetPublishedRows } from './published-check';
 import { GroupFailed, GroupStager, type StageSlot } from './stage-group';
 
 export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'released';
@@ -28,7 +30,22 @@ export interface RunResult {
 /** Thrown to BullMQ for a transient failure with attempts left; the job is retried with backoff. */
 export class RetryableImportError extends Error {}
 /** Thrown to BullMQ when the job reached a terminal state by failing: no retry. */
-export class FatalImportError extends Error {}
+export class FatalImportError extends Error {
+  /** The failure's error code (FormatError, StorageError, SinkError…) or its class: a metrics label. */
+  readonly code: string;
+
+  constructor(message: string, cause?: unknown) {
+    super(message);
+    this.code = errorCodeOf(cause);
+  }
+}
+
+/** A bounded label for an error: its `code` when it has a string one, else its class name. */
+export function errorCodeOf(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code)) return code;
+  return e instanceof Error ? e.constructor.name : 'unknown';
+}
 
 export interface RunImportDeps {
   /** Job tables (runs, progress, states). */
@@ -47,6 +64,8 @@ export interface RunImportDeps {
   staging?: JobStagingPort;
   /** The collection a job loads into (the catalog when absent). */
   collection?: (dbName: string, collectionName: string) => Promise<CollectionDef>;
+  /** Told of staged groups and publishes (the worker's metrics). */
+  observer?: ImportObserver;
 }
 
 /** How often a run whose last groups are staged by other slots looks again. */
@@ -71,7 +90,7 @@ export class RunImportJob {
 
   constructor(private readonly deps: RunImportDeps) {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.runs = deps.runs ?? new JobRunsRepository(deps.jobs);
+    this.runs = deps.runs ?? new JobRunsRepository(deps.jobs, targetPublishedRows(deps.jobs, deps.target));
     this.staging = deps.staging ?? new JobStaging(deps.target);
     this.stager = new GroupStager(this.runs, this.staging, deps);
     this.helper = new HelpRunningImport(this.workerId, this.runs, this.stager, deps.config);
@@ -173,6 +192,7 @@ export class RunImportJob {
   /** One transaction makes every staged row visible and (same database) marks the job Completed. */
   private async publish(run: JobRun, spec: JobStagingSpec, plan: PlannedGroup[], signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
+    const t0 = performance.now();
     const same = this.deps.target === this.deps.jobs;
     const groups = plan.map((g) => g.row.groupIndex);
     const rows = await this.staging.inPublishTransaction(spec, groups, async (c, publish) => {
@@ -183,6 +203,7 @@ export class RunImportJob {
       }
       return n;
     });
+    this.deps.observer?.published({ rows, ms: performance.now() - t0 });
     await this.completeApart(run, rows);
     await this.staging.drop(spec.table.name).catch(() => undefined);
   }
@@ -205,17 +226,27 @@ export class RunImportJob {
       await this.runs.release(run, 'worker shutting down; the job resumes elsewhere');
       throw new RetryableImportError('worker shut down during the import');
     }
-    if (aborted?.why === 'timeout') {
-      await this.runs.fail(run, timeoutReason(run.options.timeout, run.timeoutMs), null);
+    const closed = err instanceof SinkError ? fenceEndingOf(err) : undefined;
+    if (closed !== undefined) {
+      // The job was ended in the target database first (decision 0503); the job tables follow.
+      const ended = await this.runs.end(run, closed, null);
       await this.dropStaging(run.id);
-      return { outcome: 'failed', detail: 'timeout' };
+      return outcomeOf(ended, closed.reason);
+    }
+    if (aborted?.why === 'timeout') {
+      const ended = await this.runs.fail(run, timeoutReason(run.options.timeout, run.timeoutMs), null);
+      await this.dropStaging(run.id);
+      return outcomeOf(ended, 'timeout');
     }
     const message = err instanceof Error ? err.message : String(err);
     const retryable = !(err instanceof PlanError) && isTransientPgError(err);
     if (!retryable || run.attempt >= run.maxAttempts) {
       const reason = retryable ? `gave up after ${run.attempt} of ${run.maxAttempts} attempts: ${message}` : message;
-      if (await this.runs.fail(run, reason, group)) await this.dropStaging(run.id);
-      throw new FatalImportError(reason);
+      const ended = await this.runs.fail(run, reason, group);
+      if (ended !== null) await this.dropStaging(run.id);
+      // Rows published before the failure (collections apart, decision 0503) completed the job.
+      if (ended === 'Completed') return { outcome: 'completed' };
+      throw new FatalImportError(reason, err);
     }
     await this.runs.release(run, `attempt ${run.attempt} of ${run.maxAttempts} failed: ${message}`);
     throw new RetryableImportError(message);
@@ -225,4 +256,12 @@ export class RunImportJob {
     const name = stagingTableName(await this.runs.installationId(), jobPk);
     await this.staging.drop(name).catch(() => undefined); // the reconciler sweeps what is left
   }
+}
+
+/** What an ending the run asked for turned into (null: the run no longer owned the job). */
+function outcomeOf(ended: TerminalState | null, detail: string): RunResult {
+  if (ended === 'Completed') return { outcome: 'completed' };
+  if (ended === 'Cancelled') return { outcome: 'cancelled' };
+  if (ended === 'Failed') return { outcome: 'failed', detail };
+  return { outcome: 'released', detail: 'the job was ended elsewhere' };
 }

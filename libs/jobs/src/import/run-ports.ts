@@ -8,6 +8,7 @@ export type JobRunsPort = Pick<
   | 'claimGroup'
   | 'complete'
   | 'credentials'
+  | 'end'
   | 'fail'
   | 'files'
   | 'findJobToHelp'

@@ -8,6 +8,7 @@ import type { ClosableObjectSource, ObjectSourceDeps, StorageCredentials } from 
 import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
 import { type ParsePool, type StageGroupOptions, type StageUnit, stageUnits } from '../pipeline';
 import { openUnitInputs, type PlanContext, type PlannedGroup } from './plan';
+import { formatLabel, type ImportObserver } from './observer';
 import { ProgressTracker } from './progress';
 import { Aborted } from './run-guard';
 import type { JobRunsPort, JobStagingPort } from './run-ports';
@@ -48,6 +49,7 @@ export class GroupStager {
       storageDeps?: ObjectSourceDeps;
       parsePool?: ParsePool | null;
       collection?: (dbName: string, collectionName: string) => Promise<CollectionDef>;
+      observer?: ImportObserver;
     },
   ) {}
 
@@ -124,10 +126,12 @@ export class GroupStager {
       return;
     }
     progress.startFile(group, g.bytes);
+    const t0 = performance.now();
     try {
       const rows = await this.staging.stageGroup(spec, group, this.groupCopy(slot, g), signal, (c, n) =>
         same ? this.runs.markGroupStaged(c, run, group, n) : Promise.resolve(),
       );
+      this.observeStaged(g, rows, t0);
       if (!same) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
     } finally {
       progress.endFile(group);
@@ -149,17 +153,27 @@ export class GroupStager {
     const group = g.row.groupIndex;
     if ((await this.runs.claimGroup(run, slot.owner, this.deps.config.worker.leaseMs)) !== group) return null;
     progress.startFile(group, g.bytes);
+    const t0 = performance.now();
     try {
-      return await this.staging.publishDirect(spec, this.groupCopy(slot, g), signal, async (c, rows) => {
-        await this.runs.markGroupStaged(c, run, group, rows);
+      const rows = await this.staging.publishDirect(spec, this.groupCopy(slot, g), signal, async (c, rows) => {
+        // `c` is the target database's: the job's own tables are there only when they share it
+        // (apart, completing the job marks its files).
+        if (this.deps.target === this.deps.jobs) await this.runs.markGroupStaged(c, run, group, rows);
         await complete(c, rows);
       });
+      this.observeStaged(g, rows, t0);
+      this.deps.observer?.published({ rows, ms: performance.now() - t0 });
+      return rows;
     } catch (e) {
       await this.runs.releaseClaim(run, group, slot.owner).catch(() => undefined);
       throw new GroupFailed(group, e);
     } finally {
       progress.endFile(group);
     }
+  }
+
+  private observeStaged(g: PlannedGroup, rows: number, t0: number): void {
+    this.deps.observer?.groupStaged({ format: formatLabel(g.units), rows, bytes: g.bytes, ms: performance.now() - t0 });
   }
 
   /**

@@ -69,7 +69,12 @@ export class HttpDriver implements RawDriver {
         throw new StorageError(StorageErrorCode.BadRequest, `too many redirects: ${this.location.display}`);
       }
       previous = url;
-      url = new URL(location, url);
+      try {
+        url = new URL(location, url);
+      } catch {
+        // URL's TypeError keeps the raw Location (`input`), which may carry a signature.
+        throw new StorageError(StorageErrorCode.BadRequest, `invalid redirect: ${this.location.display}`);
+      }
     }
   }
 

@@ -19,6 +19,10 @@ export interface GcsReadCase {
   gcs: { endpoint?: string; credentialsFile?: string };
   /** STORAGE_AMBIENT_CREDENTIALS */
   ambient: boolean;
+  /** STORAGE_ALLOWED_BUCKETS: the buckets server and ambient credentials are lent to (spec §4). */
+  allowedBuckets?: string[];
+  /** STORAGE_DEFAULT_URL */
+  defaultUrl?: string;
   /** Answers for the SSRF pre-check's DNS (no real lookup happens); names not here do not resolve. */
   names: Record<string, string>;
   /** Also list this folder URL. */
@@ -50,6 +54,8 @@ async function main(): Promise<void> {
     gcs: input.gcs,
     requestTimeoutMs: 5_000,
     ambientCredentials: input.ambient,
+    allowedBuckets: input.allowedBuckets ?? [],
+    ...(input.defaultUrl === undefined ? {} : { defaultUrl: input.defaultUrl }),
     ...(input.caPem === undefined ? {} : { caPem: input.caPem }),
   });
   const deps = {

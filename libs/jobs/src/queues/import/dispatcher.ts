@@ -179,6 +179,16 @@ export class FairDispatcher {
     return this.inFlight.size;
   }
 
+  /** The queues this process consumes (one per collection it has seen work for). */
+  get queueNames(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  /** True between start() and stop(): the process is taking jobs. */
+  get accepting(): boolean {
+    return this.loops.length > 0 && !this.stopping;
+  }
+
   /**
    * Stops taking jobs, asks running ones to stop (they release their Postgres lease and go back
    * to the queue), waits for them up to `graceMs`, then closes the per-queue consumers.
