@@ -35,21 +35,6 @@ const int = (def: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
       return Number(v);
     });
 
-/** A whole number in [min, max], or undefined when unset (the caller derives a default). */
-const optionalInt = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return undefined;
-      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
-        return z.NEVER;
-      }
-      return Number(v);
-    });
-
 const optionalText = z
   .string()
   .trim()
