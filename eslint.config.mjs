@@ -6,6 +6,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      '.dist-*/**',
       'node_modules/**',
       'libs/db/src/generated/**',
       'test/fixtures/generated/**',

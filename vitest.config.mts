@@ -14,6 +14,7 @@ export default defineConfig({
       '@gw/db': lib('db'),
       '@gw/jobs': lib('jobs'),
       '@gw/storage': lib('storage'),
+      '@gw/volumes': lib('volumes'),
       '@gw/formats': lib('formats'),
       '@gw/sink': lib('sink'),
       '@gw/schema': lib('schema'),

@@ -31,6 +31,12 @@ const benches: { name: string; file: string; args: string[]; env?: Record<string
     args: [],
     env: { BENCH_E2E_ROWS: '200000' },
   },
+  {
+    name: 'volumes (issue 17): 1 GiB upload through the API vs a direct disk write; import from a volume vs S3',
+    file: 'volumes.js',
+    args: [],
+  },
+  { name: 'build once (issue 17.6): an up-to-date prebuild vs a full build', file: 'build-once.js', args: [] },
 ];
 
 let failed = 0;

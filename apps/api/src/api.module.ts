@@ -15,6 +15,7 @@ import { MetricsController, RequestMetrics } from './ops/metrics.controller';
 import { V1ImportController } from './v1/import.controller';
 import { COLLECTIONS_CONTEXT, V2CollectionsController } from './v2/collections.controller';
 import { V2ImportController } from './v2/import.controller';
+import { V2VolumesController } from './v2/volumes.controller';
 
 @Module({})
 export class ApiModule implements NestModule {
@@ -30,6 +31,7 @@ export class ApiModule implements NestModule {
         V2ImportController,
         V1ImportController,
         V2CollectionsController,
+        V2VolumesController,
       ],
       providers: [
         RequestMetrics,

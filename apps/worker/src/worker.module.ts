@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig, ConfigModule } from '@gw/config';
 import { DbModule, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
 import { CredentialsCipher, ImportJobsModule, QueueModule, RunImportJob } from '@gw/jobs';
+import { VolumeStore } from '@gw/volumes';
 import { ImportProcessor } from './import/import.processor';
 import { ImportWorkerService } from './import/import-worker.service';
 import { ParseThreads } from './import/parse-threads';
@@ -18,7 +19,15 @@ export class WorkerModule {
       providers: [
         {
           provide: RunImportJob,
-          inject: [JOB_DB_POOL, TARGET_DB_POOL, CredentialsCipher, APP_CONFIG, ParseThreads, WorkerMetrics],
+          inject: [
+            JOB_DB_POOL,
+            TARGET_DB_POOL,
+            CredentialsCipher,
+            APP_CONFIG,
+            ParseThreads,
+            WorkerMetrics,
+            VolumeStore,
+          ],
           useFactory: (
             jobs: Pool,
             target: Pool,
@@ -26,6 +35,7 @@ export class WorkerModule {
             c: AppConfig,
             threads: ParseThreads,
             metrics: WorkerMetrics,
+            volumes: VolumeStore,
           ) =>
             new RunImportJob({
               jobs,
@@ -36,6 +46,7 @@ export class WorkerModule {
                 ambientCredentials: c.storage.ambientCredentials,
                 onRetry: (e) => metrics.storageRetry(e),
               },
+              volumes,
               parsePool: threads.pool,
               observer: metrics,
             }),

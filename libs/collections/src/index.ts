@@ -14,6 +14,7 @@ export {
   type PgvectorMode,
 } from './ddl';
 export { parseCreateCollection } from './create-request';
+export { checkName, NAME_LIMITS, type NameKind } from './names';
 export { parseFilter, compileFilter, type FilterAst } from './filter';
 export { DEFAULT_DB, DEFAULT_PARTITION, resolveDatabase, requireCollection as getCollection } from './catalog';
 export { buildInsert, runInsert } from './rows';

@@ -2,8 +2,8 @@ import { invalidParameter } from './collections.errors';
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Byte limits of spec §2: PostgreSQL identifiers are ≤ 63 bytes and "milvus_" takes 7 of a schema name. */
-export const NAME_LIMITS = { database: 56, collection: 63, field: 63, partition: 255 } as const;
+/** Byte limits of spec §2 (volumes follow the collection rules, storage.md §7): PostgreSQL identifiers are ≤ 63 bytes and "milvus_" takes 7 of a schema name. */
+export const NAME_LIMITS = { database: 56, collection: 63, field: 63, partition: 255, volume: 63 } as const;
 
 export type NameKind = keyof typeof NAME_LIMITS;
 

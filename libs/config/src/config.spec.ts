@@ -83,6 +83,16 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads IMPORT_JOB_RETENTION as days or a duration of at least 24 h (the idempotency window)', () => {
+    const day = 24 * 3_600_000;
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY }).import.jobRetentionMs).toBeUndefined();
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_JOB_RETENTION: '30d' }).import.jobRetentionMs).toBe(30 * day);
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_JOB_RETENTION: '36h' }).import.jobRetentionMs).toBe(1.5 * day);
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, IMPORT_JOB_RETENTION: '12h' })).toEqual([
+      'IMPORT_JOB_RETENTION: expected a duration of at least 24h, such as 30d or 720h (got "12h")',
+    ]);
+  });
+
   it('names every invalid variable and the expected form at once', () => {
     const p = problems({ PORT: 'abc', REDIS_URL: 'http://x', AUTH_DISABLED: 'maybe', GATEWAY_SECRET_KEY: KEY });
     expect(p).toHaveLength(3);
@@ -144,6 +154,33 @@ describe('loadConfig', () => {
     expect(problems({ GATEWAY_SECRET_KEY: KEY, IMPORT_DEFAULT_TIMEOUT: 'soon' })[0]).toContain(
       'IMPORT_DEFAULT_TIMEOUT',
     );
+  });
+});
+
+describe('VOLUMES_* (storage.md §7)', () => {
+  it('defaults to ./.gateway/volumes, resolved, with the import file limit', () => {
+    const c = loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_MAX_FILE_BYTES: '1000' });
+    expect(c.volumes).toEqual({
+      dir: join(process.cwd(), '.gateway', 'volumes'),
+      maxFileBytes: 1000,
+      presignTtlSeconds: 0,
+    });
+  });
+
+  it('takes an S3 or Azure bucket prefix (with a trailing /) and its own file limit', () => {
+    const c = loadConfig({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: 's3://bkt/vols', VOLUMES_MAX_FILE_BYTES: '5' });
+    expect(c.volumes).toMatchObject({ url: 's3://bkt/vols/', maxFileBytes: 5 });
+    const az = 'https://acct.blob.core.windows.net/vols/prefix/';
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: az }).volumes.url).toBe(az);
+  });
+
+  it('refuses other URLs and limits that are not a positive number of bytes', () => {
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: 'gs://bkt/vols/' })).toEqual([
+      expect.stringMatching(/^VOLUMES_URL: expected s3:\/\/bucket\/prefix\/ or an Azure container URL/),
+    ]);
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, VOLUMES_MAX_FILE_BYTES: '0' })).toEqual([
+      expect.stringMatching(/^VOLUMES_MAX_FILE_BYTES: expected a whole number of bytes/),
+    ]);
   });
 });
 

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseAzureConnectionString } from './azure-connection-string';
-import { parseByteSize, parseJobTimeout } from './duration';
+import { parseByteSize, parseJobRetention, parseJobTimeout } from './duration';
 
 /** Every environment variable the gateway reads. The only place that touches `process.env`. */
 const bool = (def: boolean) =>
@@ -124,6 +124,15 @@ const envSchema = z.object({
     }
     return { text: v, ms };
   }),
+  IMPORT_JOB_RETENTION: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const ms = parseJobRetention(v);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration of at least 24h, such as 30d or 720h' });
+      return z.NEVER;
+    }
+    return ms;
+  }),
   IMPORT_BATCH_ROWS: int(10_000, 1, 1_000_000),
   /** About how many bytes of row data one batch holds at most (wide vectors end batches before IMPORT_BATCH_ROWS). */
   IMPORT_BATCH_BYTES: int(33_554_432, 65_536, 1_073_741_824),
@@ -179,6 +188,31 @@ const envSchema = z.object({
   STORAGE_READ_MIN_BYTES_PER_SEC: int(32_768, 0),
   STORAGE_AMBIENT_CREDENTIALS: bool(true),
   STORAGE_CA_FILE: optionalText,
+  VOLUMES_DIR: z.string().trim().default('./.gateway/volumes'),
+  // A bucket prefix for deployments with many machines; parsed by libs/volumes (provider rules of storage.md §1).
+  VOLUMES_URL: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    // S3 / S3-compatible and Azure have a volume writer (decision 0601); the provider is checked at start.
+    if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/|$)/.test(v) && !/^https?:\/\/[^/]+\/[^/]+/.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'expected s3://bucket/prefix/ or an Azure container URL (https://<account>.blob.core.windows.net/<container>/<prefix>/)',
+      });
+      return z.NEVER;
+    }
+    return v.endsWith('/') ? v : `${v}/`;
+  }),
+  VOLUMES_MAX_FILE_BYTES: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+      ctx.addIssue({ code: 'custom', message: 'expected a whole number of bytes ≥ 1' });
+      return z.NEVER;
+    }
+    return Number(v);
+  }),
+  // Seconds a presigned S3 PUT URL from /v2/volumes/apply lives; 0 = apply answers the gateway's route only.
+  VOLUMES_PRESIGN_TTL_SECONDS: int(0, 0, 7 * 24 * 3600),
   COLLECTIONS_PGVECTOR: z.enum(['auto', 'require', 'off']).default('auto'),
   REQUEST_BODY_LIMIT: z
     .string()
@@ -224,6 +258,8 @@ export interface AppConfig {
     maxPaths: number;
     maxFileBytes: number;
     defaultTimeout?: { text: string; ms: number };
+    /** IMPORT_JOB_RETENTION: terminal jobs whose end is older are deleted; undefined: kept. */
+    jobRetentionMs?: number;
     batchRows: number;
     batchBytes: number;
     maxAttempts: number;
@@ -276,6 +312,8 @@ export interface AppConfig {
     /** Extra trusted CA certificates (PEM) for object-store TLS, e.g. an on-premises MinIO's private CA. */
     caPem?: string;
   };
+  /** Where uploaded volumes live (storage.md §7): a local directory unless `url` names a bucket prefix. */
+  volumes: { dir: string; url?: string; maxFileBytes: number; presignTtlSeconds: number };
   collections: { pgvector: 'auto' | 'require' | 'off' };
   requestBodyLimit: number;
   logLevel: Env['LOG_LEVEL'];
@@ -433,6 +471,7 @@ export function loadConfig(
       maxPaths: env.IMPORT_MAX_PATHS,
       maxFileBytes: env.IMPORT_MAX_FILE_BYTES,
       ...(env.IMPORT_DEFAULT_TIMEOUT ? { defaultTimeout: env.IMPORT_DEFAULT_TIMEOUT } : {}),
+      ...(env.IMPORT_JOB_RETENTION === undefined ? {} : { jobRetentionMs: env.IMPORT_JOB_RETENTION }),
       batchRows: env.IMPORT_BATCH_ROWS,
       batchBytes: env.IMPORT_BATCH_BYTES,
       maxAttempts: env.IMPORT_MAX_ATTEMPTS,
@@ -479,6 +518,12 @@ export function loadConfig(
       readMinBytesPerSec: env.STORAGE_READ_MIN_BYTES_PER_SEC,
       ambientCredentials: env.STORAGE_AMBIENT_CREDENTIALS,
       ...(caPem === undefined ? {} : { caPem }),
+    },
+    volumes: {
+      dir: resolve(env.VOLUMES_DIR),
+      ...(env.VOLUMES_URL === undefined ? {} : { url: env.VOLUMES_URL }),
+      maxFileBytes: env.VOLUMES_MAX_FILE_BYTES ?? env.IMPORT_MAX_FILE_BYTES,
+      presignTtlSeconds: env.VOLUMES_PRESIGN_TTL_SECONDS,
     },
     collections: { pgvector: env.COLLECTIONS_PGVECTOR },
     requestBodyLimit: env.REQUEST_BODY_LIMIT,

@@ -52,6 +52,20 @@ export function parseJobTimeout(text: string): number | null {
   return ms;
 }
 
+/** The shortest job retention: the idempotency window (import-api.md §5) must outlive it. */
+export const MIN_JOB_RETENTION_MS = 24 * 3_600_000;
+
+/**
+ * IMPORT_JOB_RETENTION: whole days (`30d`) or a duration as for timeouts (`720h`), at least 24 h —
+ * a shorter one would let a retried create with the same Idempotency-Key start a second job.
+ */
+export function parseJobRetention(text: string): number | null {
+  const days = /^\s*(\d+)d\s*$/.exec(text);
+  const ms = days ? Number(days[1]) * 24 * 3_600_000 : parseDuration(text);
+  if (ms === null || !Number.isFinite(ms) || ms < MIN_JOB_RETENTION_MS) return null;
+  return ms;
+}
+
 /** `64mb`, `1gb`, `512kb`, `1048576` → bytes. */
 export function parseByteSize(text: string): number | null {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(text);

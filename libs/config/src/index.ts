@@ -9,7 +9,14 @@ export {
   redactUrl,
   resetConfigCache,
 } from './config';
-export { MAX_JOB_TIMEOUT_MS, parseByteSize, parseDuration, parseJobTimeout } from './duration';
+export {
+  MAX_JOB_TIMEOUT_MS,
+  MIN_JOB_RETENTION_MS,
+  parseByteSize,
+  parseDuration,
+  parseJobRetention,
+  parseJobTimeout,
+} from './duration';
 export { APP_CONFIG, ConfigModule } from './config.module';
 export { type AzureConnectionString, parseAzureConnectionString } from './azure-connection-string';
 export {
@@ -19,3 +26,4 @@ export {
   type ProcessRole,
   WORKER_BACKGROUND_CONNECTIONS,
 } from './database-settings';
+export { type CliConfig, loadCliConfig, parseGatewayUrl } from './cli-config';

@@ -1,7 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 
-export const SCOPES = ['admin', 'import:write', 'import:read', 'collections:write', 'collections:read'] as const;
+export const SCOPES = [
+  'admin',
+  'import:write',
+  'import:read',
+  'collections:write',
+  'collections:read',
+  'volumes:write',
+  'volumes:read',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** What a scope also grants (import-api.md §3). */
@@ -11,6 +19,8 @@ const IMPLIES: Readonly<Record<Scope, readonly Scope[]>> = {
   'import:read': ['import:read'],
   'collections:write': ['collections:write', 'collections:read'],
   'collections:read': ['collections:read'],
+  'volumes:write': ['volumes:write', 'volumes:read'],
+  'volumes:read': ['volumes:read'],
 };
 
 export function grants(held: readonly string[], needed: Scope): boolean {

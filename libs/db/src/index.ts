@@ -54,3 +54,4 @@ export {
   type ApiKeyRecord,
   type Scope,
 } from './api-keys.repository';
+export { VolumesRepository, type DeleteVolumeResult, type VolumeRecord } from './volumes.repository';

@@ -463,6 +463,24 @@ export class JobRunsRepository {
     return failed;
   }
 
+  /**
+   * IMPORT_JOB_RETENTION: deletes up to `limit` terminal jobs that ended more than `olderThanMs`
+   * ago, oldest first, with their files and events (foreign keys cascade); rows another reconciler
+   * is deleting are skipped. Active-job counters are untouched (only active jobs count).
+   */
+  async deleteEndedBefore(olderThanMs: number, limit: number): Promise<number> {
+    const r = await this.pool.query(
+      `WITH doomed AS (
+         SELECT id FROM import_jobs
+          WHERE state IN ('Completed', 'Failed', 'Cancelled')
+            AND completed_at < now() - make_interval(secs => $1 / 1000.0)
+          ORDER BY completed_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+       DELETE FROM import_jobs j USING doomed WHERE j.id = doomed.id`,
+      [olderThanMs, limit],
+    );
+    return r.rowCount ?? 0;
+  }
+
   /** The state of each job id given; ids of deleted jobs are absent. */
   async statesOf(ids: readonly string[]): Promise<Map<string, JobState>> {
     if (ids.length === 0) return new Map();

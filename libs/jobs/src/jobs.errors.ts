@@ -31,6 +31,8 @@ export const jobsErrors = {
     new JobsError(JobsErrorCode.CollectionNotFound, `collection not found[collection=${c}]`),
   partitionNotFound: (p: string) =>
     new JobsError(JobsErrorCode.PartitionNotFound, `partition not found[partition=${p}]`),
+  /** import-api.md §5: 1100 with exactly this text. */
+  volumeNotFound: (name: string) => new JobsError(JobsErrorCode.InvalidParameter, `volume not found: ${name}`),
   refused: (detail: string) => new JobsError(JobsErrorCode.ImportRequestRefused, `importing data failed: ${detail}`),
   jobNotFound: (id: string) =>
     new JobsError(JobsErrorCode.JobNotFound, `importing data failed: import job not found, jobId=${id}`),

@@ -9,6 +9,7 @@ import { DEFAULT_RETRY, type ClosableObjectSource, type RetryOptions } from './o
 import { ResilientSource, type RawDriver, type RawPage, type RawRead } from './resilient';
 import type { ObjectStat, ReadPin } from './object-source';
 import { StorageError, StorageErrorCode } from './storage.errors';
+import type { ObjectWriter } from './object-writer';
 import { parseAzureConnectionString } from '@gw/config';
 
 /** Test seams and tuning; production passes nothing. */
@@ -211,4 +212,58 @@ function lazyDriver(display: (key: string) => string, load: () => Promise<RawDri
     ): Promise<RawRead> => (await ready()).get(key, start, end, pin, signal),
     close: () => loaded?.close?.(),
   };
+}
+
+/**
+ * A writer for a bucket prefix the gateway owns (VOLUMES_URL), with the server's own credentials
+ * only (configured keys, else the ambient chain): never a caller's. S3 / S3-compatible and Azure.
+ */
+export async function openObjectWriter(
+  location: ObjectLocation,
+  config: StorageConfig,
+  deps: ObjectSourceDeps = {},
+): Promise<ObjectWriter> {
+  const guard = new EgressGuard(egressPolicyFrom(config), deps.resolver);
+  const display = keyDisplay(location);
+  if (location.provider === 'azure') {
+    const account = location.account ?? '';
+    let credential: AzureDriverOptions['credential'] = 'anonymous';
+    if (config.azure.account === account && config.azure.key !== undefined) {
+      credential = { account, key: config.azure.key };
+    } else if (config.azure.account === account && config.azure.sas !== undefined) {
+      credential = { sas: config.azure.sas };
+    }
+    const { AzureDriver } = await import('./drivers/azure');
+    const { azureWriter } = await import('./drivers/azure-writer');
+    const driver = new AzureDriver({
+      serviceUrl: location.endpoint ?? `https://${account}.blob.core.windows.net`,
+      container: location.bucket,
+      credential,
+      guard,
+      display,
+    });
+    return azureWriter(driver, location.key);
+  }
+  if (location.provider !== 's3') {
+    throw new StorageError(StorageErrorCode.Unsupported, `volumes cannot be written to ${location.display}`);
+  }
+  const region = location.region ?? config.s3.region;
+  const { S3Driver } = await import('./drivers/s3');
+  const { s3Writer } = await import('./drivers/s3-writer');
+  const driver = new S3Driver({
+    bucket: location.bucket,
+    ...(location.endpoint === undefined ? {} : { endpoint: location.endpoint }),
+    ...(region === undefined ? {} : { region }),
+    forcePathStyle: location.endpoint !== undefined && config.s3.forcePathStyle,
+    credentials:
+      config.s3.accessKey !== undefined && config.s3.secretKey !== undefined
+        ? { accessKeyId: config.s3.accessKey, secretAccessKey: config.s3.secretKey }
+        : (deps.ambientCredentials ?? config.ambientCredentials)
+          ? 'ambient'
+          : 'anonymous',
+    guard,
+    requestTimeoutMs: deps.requestTimeoutMs ?? config.requestTimeoutMs,
+    display,
+  });
+  return s3Writer(driver, location.bucket, location.key);
 }

@@ -23,4 +23,8 @@ export {
 } from './egress';
 export { guarded } from './guarded';
 export { groupObjects, assertFileSize, expandFolder, type FileGroup, type FileGroupKind } from './groups';
-export { openObjectSource, keyDisplay, type ObjectSourceDeps } from './factory';
+export { openObjectSource, openObjectWriter, keyDisplay, type ObjectSourceDeps } from './factory';
+export { openLocalSource } from './drivers/local';
+export { openLocalWriter, UPLOAD_TEMP_PREFIX, type ObjectWriter } from './object-writer';
+export { MAX_RELATIVE_KEY_BYTES, relativeKeyProblem } from './relative-key';
+export { presignS3Put } from './presign';

@@ -71,6 +71,7 @@ describe('Prisma client against the migrated schema (drift check)', () => {
         await tx.apiKey.create({
           data: { name: 'drift', keyPrefix: 'igw_x', keyHash: `h${Date.now()}`, scopes: ['admin'] },
         });
+        await tx.volume.create({ data: { name: `drift_${Date.now()}`, backend: 'local', location: '/tmp/v' } });
         for (const model of [
           tx.importJob,
           tx.importJobFile,
@@ -81,6 +82,7 @@ describe('Prisma client against the migrated schema (drift check)', () => {
           tx.gatewayPartition,
           tx.apiKey,
           tx.gatewayInstallation,
+          tx.volume,
         ] as const) {
           await (model as unknown as { findFirst: () => Promise<unknown> }).findFirst();
         }

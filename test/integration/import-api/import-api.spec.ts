@@ -213,7 +213,12 @@ describe('create validation, in the order of the spec', () => {
     ],
     ['auto_commit=false', { files: [['a.json']], options: { auto_commit: false } }, 1100, /auto_commit=false/],
     ['a two-character sep', { files: [['a.csv']], options: { sep: ';;' } }, 1100, /sep/],
-    ['a Zilliz volume', { volumeName: 'v1', files: [['a.json']] }, 1100, /volumes are not supported/],
+    [
+      'a volume name with files instead of dataPaths',
+      { volumeName: 'v1', files: [['a.json']] },
+      1100,
+      'invalid parameter: volumeName needs dataPaths (the paths inside the volume)',
+    ],
     [
       'accessKey without secretKey',
       { files: [['a.json']], accessKey: 'AK' },

@@ -171,12 +171,13 @@ describe('job staging with fencing tokens', () => {
     expect(
       await staging.close(spec.table.name, spec.jobId, { state: 'Cancelled', reason: 'cancelled by request' }),
     ).toBe(null);
+    // Thunks, one at a time: an attempt made before the previous one is awaited would reject unobserved.
     for (const attempt of [
-      staging.stageGroup(spec, 1, copyingBatches(fromArray([batch([3])]), never), never),
-      staging.inPublishTransaction(spec, [0], (_c, publish) => publish()),
-      staging.begin({ ...spec, token: 2n }),
+      () => staging.stageGroup(spec, 1, copyingBatches(fromArray([batch([3])]), never), never),
+      () => staging.inPublishTransaction(spec, [0], (_c, publish) => publish()),
+      () => staging.begin({ ...spec, token: 2n }),
     ]) {
-      const e = await expectSinkError(attempt, SinkErrorCode.FenceClosed);
+      const e = await expectSinkError(attempt(), SinkErrorCode.FenceClosed);
       expect(fenceEndingOf(e)).toEqual({ state: 'Cancelled', reason: 'cancelled by request' });
     }
     expect(await env.count(spec.target)).toBe(0);

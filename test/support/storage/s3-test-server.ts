@@ -100,6 +100,74 @@ export class S3TestServer {
     });
   }
 
+  /** Multipart uploads in progress: id → parts by number. */
+  private readonly uploads = new Map<string, { bucket: string; key: string; parts: Map<number, Buffer> }>();
+  /** Completed and aborted multipart uploads, for assertions (the volume writer's big files). */
+  readonly multipartLog: { key: string; parts: number; outcome: 'completed' | 'aborted' }[] = [];
+
+  get openUploads(): number {
+    return this.uploads.size;
+  }
+
+  /** CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload; false: not one of them. */
+  private multipart(
+    req: http.IncomingMessage,
+    url: URL,
+    bucket: string,
+    key: string,
+    body: Buffer,
+    res: http.ServerResponse,
+  ): boolean {
+    const xml = (text: string) => {
+      res.writeHead(200, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>${text}`);
+    };
+    if (req.method === 'POST' && url.searchParams.has('uploads')) {
+      const id = createHash('md5').update(`${bucket}/${key}/${Date.now()}/${Math.random()}`).digest('hex');
+      this.uploads.set(id, { bucket, key, parts: new Map() });
+      xml(
+        `<InitiateMultipartUploadResult><Bucket>${bucket}</Bucket><Key>${key}</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`,
+      );
+      return true;
+    }
+    const id = url.searchParams.get('uploadId');
+    if (id === null) return false;
+    const upload = this.uploads.get(id);
+    if (upload === undefined) {
+      this.error(res, 404, 'NoSuchUpload');
+      return true;
+    }
+    if (req.method === 'PUT') {
+      upload.parts.set(Number(url.searchParams.get('partNumber')), body);
+      res.writeHead(200, { etag: `"${createHash('md5').update(body).digest('hex')}"` }).end();
+      return true;
+    }
+    if (req.method === 'DELETE') {
+      this.uploads.delete(id);
+      this.multipartLog.push({ key, parts: upload.parts.size, outcome: 'aborted' });
+      res.writeHead(204).end();
+      return true;
+    }
+    if (req.method === 'POST') {
+      const order = [...body.toString().matchAll(/<PartNumber>(\d+)<\/PartNumber>/g)].map((m) => Number(m[1]));
+      this.putDirect(bucket, key, Buffer.concat(order.map((n) => upload.parts.get(n) ?? Buffer.alloc(0))));
+      this.uploads.delete(id);
+      this.multipartLog.push({ key, parts: order.length, outcome: 'completed' });
+      xml(`<CompleteMultipartUploadResult><Key>${key}</Key><ETag>"x"</ETag></CompleteMultipartUploadResult>`);
+      return true;
+    }
+    return false;
+  }
+
+  /** An object's bytes, or undefined. */
+  object(bucket: string, key: string): Buffer | undefined {
+    return this.buckets.get(bucket)?.objects.get(key)?.body;
+  }
+
+  /** Keys of a bucket, sorted. */
+  keys(bucket: string): string[] {
+    return [...(this.buckets.get(bucket)?.objects.keys() ?? [])].sort();
+  }
+
   async start(): Promise<void> {
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const chunks: Buffer[] = [];
@@ -257,6 +325,12 @@ export class S3TestServer {
     }
     if (key === '' && req.method === 'GET') {
       this.list(bucketName, bucket.objects, url, res);
+      return;
+    }
+    if (this.multipart(req, url, bucketName, key, body, res)) return;
+    if (req.method === 'DELETE') {
+      bucket.objects.delete(key);
+      res.writeHead(204).end();
       return;
     }
     if (req.method === 'PUT') {

@@ -76,3 +76,16 @@ export function assertDatabaseAccess(p: Principal | undefined, dbName?: string):
   if (dbName !== undefined) assertAccess(p, dbName);
   if (p.collections.length > 0) throw httpErrors.forbidden('a key not limited to collections');
 }
+
+/**
+ * Volumes belong to the whole gateway, not to a database: a key limited to databases or
+ * collections could otherwise read another tenant's uploads into its own collection. Such keys
+ * are refused volume routes and volume imports (decision 0602).
+ */
+export function assertVolumeAccess(p: Principal | undefined, scope: Scope): void {
+  if (p === undefined) throw httpErrors.unauthenticated();
+  if (!grants(p.scopes, scope)) throw httpErrors.forbidden(scope);
+  if (p.databases.length > 0 || p.collections.length > 0) {
+    throw httpErrors.forbidden('a key not limited to databases or collections for volumes');
+  }
+}

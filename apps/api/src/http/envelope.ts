@@ -1,5 +1,6 @@
 import { CollectionsError, CollectionsErrorCode, COLLECTIONS_TO_MILVUS } from '@gw/collections';
 import { JobsError, JobsErrorCode } from '@gw/jobs';
+import { VolumesError, VolumesErrorCode } from '@gw/volumes';
 import { HttpError, HttpErrorCode } from './http.errors';
 
 export interface Envelope {
@@ -33,6 +34,17 @@ export const HTTP_TO_MILVUS: Record<HttpErrorCode, Mapping> = {
   [HttpErrorCode.RequestTimeout]: { http: 408, code: 10001 },
   [HttpErrorCode.RouteNotFound]: { http: 404, code: 404 },
   [HttpErrorCode.InvalidParameter]: { http: 200, code: 1100 },
+};
+
+export const VOLUMES_TO_MILVUS: Record<VolumesErrorCode, Mapping> = {
+  [VolumesErrorCode.InvalidParameter]: { http: 200, code: 1100 },
+  [VolumesErrorCode.MissingParameter]: { http: 200, code: 1802 },
+  [VolumesErrorCode.VolumeNotFound]: { http: 200, code: 1100 },
+  [VolumesErrorCode.VolumeExists]: { http: 200, code: 1100 },
+  [VolumesErrorCode.VolumeInUse]: { http: 200, code: 2100 },
+  [VolumesErrorCode.FileNotFound]: { http: 200, code: 1100 },
+  [VolumesErrorCode.FileTooLarge]: { http: 413, code: 1102 },
+  [VolumesErrorCode.BackendFailed]: { http: 200, code: 65535 },
 };
 
 const COLLECTIONS_HTTP: Record<CollectionsErrorCode, Mapping> = Object.fromEntries(
@@ -70,6 +82,7 @@ export function toEnvelope(err: unknown, errorId: string): Envelope {
   if (err instanceof JobsError) m = JOBS_TO_MILVUS[err.code];
   else if (err instanceof HttpError) m = HTTP_TO_MILVUS[err.code];
   else if (err instanceof CollectionsError) m = COLLECTIONS_HTTP[err.code];
+  else if (err instanceof VolumesError) m = VOLUMES_TO_MILVUS[err.code];
   if (m !== undefined && err instanceof Error) return { status: m.http, body: { code: m.code, message: err.message } };
   return { status: 200, body: { code: 65535, message: `unexpected error, errorId=${errorId}` } };
 }

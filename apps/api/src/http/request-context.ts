@@ -28,6 +28,8 @@ export interface GatewayState {
   requestId: string;
   /** The body has been (or is being) read in full; unread bodies close the connection. */
   bodyRead?: boolean;
+  /** The route streams the body itself (`@UnbufferedBody()`, volume uploads): no JSON, no request timeout. */
+  streamedBody?: boolean;
   principal?: Principal;
   /** The JSON body (§2 rules applied) merged over the query string. */
   fields?: Record<string, unknown>;

@@ -39,17 +39,27 @@ export class RequestInterceptor implements NestInterceptor {
       ctx.getHandler(),
       ctx.getClass(),
     ]);
-    const body = unbuffered === true ? Promise.resolve(undefined) : readBody(req, this.config.requestBodyLimit);
-    return from(body).pipe(
+    if (unbuffered === true) {
+      // The route streams the body (volume uploads): query fields only, and no request timeout —
+      // an upload lasts as long as its bytes take; the socket's own timeouts still apply.
+      state.streamedBody = true;
+      this.resolveFields(req, undefined);
+      return next.handle();
+    }
+    return from(readBody(req, this.config.requestBodyLimit)).pipe(
       mergeMap((raw) => {
-        const fields = mergeFields(parseRequestBody(raw), req.query);
-        state.fields = fields;
-        const db = fields.dbName;
-        state.dbName = typeof db === 'string' && db !== '' ? db : req.header('db-name')?.trim() || 'default';
+        this.resolveFields(req, raw);
         return next.handle();
       }),
       timeout(requestTimeoutMs(req.header('request-timeout'))),
       catchError((e: unknown) => throwError(() => (e instanceof TimeoutError ? httpErrors.timeout() : e))),
     );
+  }
+  private resolveFields(req: Request, raw: Buffer | undefined): void {
+    const state = stateOf(req);
+    const fields = mergeFields(parseRequestBody(raw), req.query);
+    state.fields = fields;
+    const db = fields.dbName;
+    state.dbName = typeof db === 'string' && db !== '' ? db : req.header('db-name')?.trim() || 'default';
   }
 }

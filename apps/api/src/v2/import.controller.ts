@@ -13,7 +13,7 @@ import {
   MAX_PAGE_SIZE,
   parseStateFilter,
 } from '@gw/jobs';
-import { assertAccess, RequireScope } from '../http/auth.guard';
+import { assertAccess, assertVolumeAccess, RequireScope } from '../http/auth.guard';
 import { intField, stringField } from '../http/body';
 import { type Principal, stateOf } from '../http/request-context';
 import { describeV2, listRecordV2 } from './import.presenter';
@@ -35,6 +35,8 @@ export async function createFromRequest(
   body: Record<string, unknown>,
 ): Promise<string> {
   const s = stateOf(req);
+  // Reading a volume into a collection is reading the volume (decision 0602).
+  if (body.volumeName !== undefined || body.dataPaths !== undefined) assertVolumeAccess(s.principal, 'volumes:read');
   const result = await create.execute({
     dbName: s.dbName!,
     body,

@@ -57,6 +57,7 @@ export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplic
       batch: 1_000,
       onQueueTouched: (name) => this.dispatcher.workerFor(name),
       target,
+      ...(config.import.jobRetentionMs === undefined ? {} : { retentionMs: config.import.jobRetentionMs }),
     });
   }
 
@@ -74,7 +75,7 @@ export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplic
     this.reconciling = true;
     try {
       const r = await this.reconciler.runOnce();
-      if (r.enqueued + r.recovered + r.timedOut + r.stagingDropped > 0) {
+      if (r.enqueued + r.recovered + r.timedOut + r.stagingDropped + r.expired > 0) {
         this.log.log(r, 'reconciled jobs Redis did not hold');
         this.dispatcher.nudge();
       }

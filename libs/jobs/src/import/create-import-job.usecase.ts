@@ -8,6 +8,11 @@ import type { ImportCatalog } from './import-catalog';
 import { newJobId } from './job-id';
 import { jobsErrors } from '../jobs.errors';
 
+/** Whether a volume exists (VolumeStore in the apps; the create check of import-api.md §5). */
+export interface VolumeLookup {
+  exists(volumeName: string): Promise<boolean>;
+}
+
 export interface CreateImportJobCommand {
   dbName: string;
   body: RequestBody;
@@ -36,6 +41,7 @@ export class CreateImportJob {
     private readonly queue: JobQueue,
     private readonly cipher: CredentialsCipher,
     private readonly config: Pick<AppConfig, 'storage' | 'import'>,
+    private readonly volumes?: VolumeLookup,
   ) {}
 
   async execute(cmd: CreateImportJobCommand): Promise<CreateImportJobResult> {
@@ -44,6 +50,9 @@ export class CreateImportJob {
     const target = await this.catalog.checkTarget(cmd.dbName, head.collectionName, head.partitionName);
     const idempotencyKey = validateIdempotencyKey(cmd.idempotencyKey);
     const req = normalizeCreateRequest(cmd.body, head, { config: this.config, maxGroupFiles: target.maxGroupFiles });
+    if (req.volumeName !== undefined && !(await this.volumes?.exists(req.volumeName))) {
+      throw jobsErrors.volumeNotFound(req.volumeName);
+    }
 
     const jobId = newJobId();
     const result = await this.repo.admit(
@@ -55,6 +64,8 @@ export class CreateImportJob {
         request: {
           source: req.source,
           groups: req.groups.map((g) => g.paths),
+          // Read by a volume's delete: a volume an active job names cannot be deleted.
+          ...(req.volumeName === undefined ? {} : { volumeName: req.volumeName }),
           ...req.cloud,
         },
         options: req.options,

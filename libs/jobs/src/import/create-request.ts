@@ -3,7 +3,8 @@ import type { AppConfig } from '@gw/config';
 import { parseJobTimeout } from '@gw/config';
 import { type FileFormat, FormatError, formatOf, formatOfPath, validateCsvOptions } from '@gw/formats';
 import { canonicalJson } from '@gw/schema';
-import { isStorageError, parseObjectLocation, stripQuery, validateCredentials } from '@gw/storage';
+import { isStorageError, parseObjectLocation, relativeKeyProblem, stripQuery, validateCredentials } from '@gw/storage';
+import { checkVolumeName, volumeUrl, VolumesError } from '@gw/volumes';
 import type { StoredCredentials } from './credentials-cipher';
 import { jobsErrors } from '../jobs.errors';
 
@@ -14,7 +15,7 @@ export type RequestBody = Readonly<Record<string, unknown>>;
 export interface CreateRequestHead {
   collectionName: string;
   partitionName?: string;
-  source: 'files' | 'objectUrl' | 'objectUrls';
+  source: 'files' | 'objectUrl' | 'objectUrls' | 'dataPaths';
 }
 
 export interface FileGroupSpec {
@@ -39,9 +40,11 @@ export interface NormalizedCreateRequest {
   source: CreateRequestHead['source'];
   /** sha256 of the request without credentials or signed-URL queries (idempotency comparison). */
   requestHash: string;
+  /** The volume of a `volumeName` + `dataPaths` request (its paths are stored as `volume://<name>/<path>`). */
+  volumeName?: string;
 }
 
-const SOURCES = ['files', 'objectUrl', 'objectUrls'] as const;
+const SOURCES = ['files', 'objectUrl', 'objectUrls', 'dataPaths'] as const;
 
 function str(body: RequestBody, name: string): string | undefined {
   const v = body[name];
@@ -55,12 +58,15 @@ export function readCreateHead(body: RequestBody): CreateRequestHead {
   const missing: string[] = [];
   const collectionName = body.collectionName;
   if (collectionName === undefined) missing.push('collectionName');
+  if (present.length === 0 && body.volumeName !== undefined && collectionName !== undefined) {
+    throw jobsErrors.invalid('volumeName needs dataPaths (the paths inside the volume)');
+  }
   if (present.length === 0) missing.push('files');
   if (missing.length > 0) throw jobsErrors.missing(missing);
   if (typeof collectionName !== 'string') throw jobsErrors.invalid('collectionName must be a string');
   const partitionName = str(body, 'partitionName');
   if (present.length > 1) {
-    throw jobsErrors.invalid(`give only one of files, objectUrl and objectUrls (got ${present.join(', ')})`);
+    throw jobsErrors.invalid(`give only one of files, objectUrl, objectUrls and dataPaths (got ${present.join(', ')})`);
   }
   return { collectionName, ...(partitionName === undefined ? {} : { partitionName }), source: present[0]! };
 }
@@ -136,9 +142,7 @@ export function normalizeCreateRequest(
   head: CreateRequestHead,
   ctx: ShapeContext,
 ): NormalizedCreateRequest {
-  for (const unsupported of ['volumeName', 'dataPaths']) {
-    if (body[unsupported] !== undefined) throw jobsErrors.invalid(`${unsupported}: Zilliz volumes are not supported`);
-  }
+  const volumeName = volumeOf(body, head.source);
   const rawGroups = groupsOf(body, head.source);
   // Counted before any path is parsed, so a request of a million paths costs a count, not a million parses.
   const totalPaths = rawGroups.reduce((n, g) => n + g.length, 0);
@@ -169,8 +173,13 @@ export function normalizeCreateRequest(
   // URLs: every path must resolve to a supported location (1100), checked before limits.
   const signedUrls: Record<string, string> = {};
   let firstLocation: ReturnType<typeof parseObjectLocation> | undefined;
-  const groupsAsGiven = rawGroups.map((group) =>
-    group.map((p) => {
+  const groupsAsGiven = rawGroups.map((group, i) =>
+    group.map((p, j) => {
+      if (volumeName !== undefined) {
+        const why = relativeKeyProblem(p);
+        if (why !== null) throw jobsErrors.invalid(`dataPaths[${i}][${j}] ${JSON.stringify(p)}: ${why}`);
+        return { display: volumeUrl(volumeName, p), isFolder: p.endsWith('/') };
+      }
       let loc: ReturnType<typeof parseObjectLocation>;
       try {
         loc = parseObjectLocation(p, ctx.config.storage);
@@ -186,6 +195,9 @@ export function normalizeCreateRequest(
   );
 
   let credentials: StoredCredentials | undefined;
+  if (volumeName !== undefined && ['accessKey', 'secretKey', 'token'].some((k) => body[k] !== undefined)) {
+    throw jobsErrors.invalid('accessKey, secretKey and token do not apply to volumes (the gateway reads its own)');
+  }
   try {
     credentials = validateCredentials(
       { accessKey: str(body, 'accessKey'), secretKey: str(body, 'secretKey'), token: str(body, 'token') },
@@ -256,7 +268,24 @@ export function normalizeCreateRequest(
     cloud,
     source: head.source,
     requestHash: createHash('sha256').update(canonicalJson(hashed)).digest('hex'),
+    ...(volumeName === undefined ? {} : { volumeName }),
   };
+}
+
+/** `volumeName` and `dataPaths` come together (import-api.md §5); a volume name follows its rules. */
+function volumeOf(body: RequestBody, source: CreateRequestHead['source']): string | undefined {
+  const name = body.volumeName;
+  if (source !== 'dataPaths') {
+    if (name !== undefined) throw jobsErrors.invalid('volumeName needs dataPaths (the paths inside the volume)');
+    return undefined;
+  }
+  if (name === undefined) throw jobsErrors.invalid('dataPaths needs volumeName (the volume they are in)');
+  try {
+    return checkVolumeName(name);
+  } catch (e) {
+    if (e instanceof VolumesError) throw jobsErrors.invalid(e.message.replace(/^invalid parameter: /, ''));
+    throw e;
+  }
 }
 
 /** `Idempotency-Key`: 1–256 printable ASCII characters. */

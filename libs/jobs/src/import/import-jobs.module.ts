@@ -2,7 +2,8 @@ import { Logger, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '@gw/config';
-import { ImportJobsRepository, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
+import { ImportJobsRepository, JOB_DB_POOL, TARGET_DB_POOL, VolumesRepository } from '@gw/db';
+import { VolumeStore } from '@gw/volumes';
 import { BullJobQueue } from '../queues/import/import-queue';
 import { REDIS_PRODUCER } from '../queues/queue.module';
 import { CreateImportJob } from './create-import-job.usecase';
@@ -44,15 +45,30 @@ const log = new Logger('ImportJobs');
       useFactory: (catalog: Pool, target: Pool) => new CollectionsImportCatalog(catalog, target),
     },
     {
+      // Volumes: the API's routes, the create check and the worker's reads share one store.
+      provide: VolumeStore,
+      inject: [JOB_DB_POOL, APP_CONFIG],
+      useFactory: (p: Pool, c: AppConfig) =>
+        new VolumeStore(new VolumesRepository(p), c, { ambientCredentials: c.storage.ambientCredentials }),
+    },
+    {
       provide: CreateImportJob,
-      inject: [ImportJobsRepository, CollectionsImportCatalog, IMPORT_JOB_QUEUE, CredentialsCipher, APP_CONFIG],
+      inject: [
+        ImportJobsRepository,
+        CollectionsImportCatalog,
+        IMPORT_JOB_QUEUE,
+        CredentialsCipher,
+        APP_CONFIG,
+        VolumeStore,
+      ],
       useFactory: (
         repo: ImportJobsRepository,
         catalog: CollectionsImportCatalog,
         queue: BullJobQueue,
         cipher: CredentialsCipher,
         c: AppConfig,
-      ) => new CreateImportJob(repo, catalog, queue, cipher, c),
+        volumes: VolumeStore,
+      ) => new CreateImportJob(repo, catalog, queue, cipher, c, volumes),
     },
     {
       provide: ListImportJobs,
@@ -77,6 +93,7 @@ const log = new Logger('ImportJobs');
     },
   ],
   exports: [
+    VolumeStore,
     CredentialsCipher,
     ImportJobsRepository,
     CreateImportJob,

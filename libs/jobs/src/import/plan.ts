@@ -20,6 +20,11 @@ import {
 } from '@gw/storage';
 import { objectInput } from './object-input';
 
+/** Opens the `volume://<name>/<path>` a volume job stores (VolumeStore.openForImport). */
+export interface VolumeSources {
+  openForImport(url: string): Promise<{ source: ClosableObjectSource; key: string; isFolder: boolean }>;
+}
+
 /** One reader's worth of objects: a single file, or the .npy files of a NumPy group. */
 export interface PlannedUnit {
   format: FileFormat;
@@ -45,16 +50,25 @@ export interface PlanContext {
   signal: AbortSignal;
   /** Every source opened is added here, so the caller closes them (sockets, credentials in memory). */
   sources: ClosableObjectSource[];
+  /** Volumes of this gateway; absent in processes that cannot read them. */
+  volumes?: VolumeSources;
 }
 
 /** Stats every object (expanding folders) before reading, so size limits fail early and progress has a total. */
 export async function planGroups(files: readonly JobFileRow[], ctx: PlanContext): Promise<PlannedGroup[]> {
   const cfg = ctx.config;
-  const open = (url: string) => {
+  const open = async (url: string): Promise<{ key: string; source: ClosableObjectSource }> => {
+    if (url.startsWith('volume://')) {
+      // A volume is one more ObjectSource (local files or the volume bucket, server credentials).
+      if (ctx.volumes === undefined) throw new PlanError(`volumes cannot be read by this worker: ${url}`);
+      const v = await ctx.volumes.openForImport(url);
+      ctx.sources.push(v.source);
+      return v;
+    }
     const loc = parseObjectLocation(ctx.signed[url] ?? url, cfg.storage);
     const source = openObjectSource(loc, ctx.creds, cfg.storage, ctx.storageDeps);
     ctx.sources.push(source);
-    return { loc, source };
+    return { key: loc.key, source };
   };
   const out: PlannedGroup[] = [];
   let unitCount = 0;
@@ -62,15 +76,15 @@ export async function planGroups(files: readonly JobFileRow[], ctx: PlanContext)
     const units: PlannedUnit[] = [];
     if (row.isFolder) {
       const url = row.urls[0]!;
-      const { loc, source } = open(url);
-      const groups = await expandFolder(source, loc.key, url, {
+      const { key: folderKey, source } = await open(url);
+      const groups = await expandFolder(source, folderKey, url, {
         maxGroups: cfg.import.maxFileGroups - unitCount,
         signal: ctx.signal,
       });
       for (const g of groups) {
         const inputs = [];
         for (const o of g.objects) {
-          const display = url + o.key.slice(loc.key.length);
+          const display = url + o.key.slice(folderKey.length);
           assertFileSize(o, cfg.import.maxFileBytes, display);
           inputs.push({ source, stat: await source.stat(o.key, ctx.signal), display });
         }
@@ -79,8 +93,8 @@ export async function planGroups(files: readonly JobFileRow[], ctx: PlanContext)
     } else {
       const inputs = [];
       for (const url of row.urls) {
-        const { loc, source } = open(url);
-        const stat = await source.stat(loc.key, ctx.signal);
+        const { key, source } = await open(url);
+        const stat = await source.stat(key, ctx.signal);
         assertFileSize(stat, cfg.import.maxFileBytes, url);
         inputs.push({ source, stat, display: url });
       }

@@ -93,6 +93,78 @@ describe('Reconciler', () => {
     expect((await reconciler.runOnce()).stagingDropped).toBe(0);
     await queue.close();
   });
+
+  it('deletes terminal jobs that ended before IMPORT_JOB_RETENTION with their files and events, in bounded batches per pass', async () => {
+    const prefix = `${testEnv().queuePrefix}-rec-${uniqueName()}`;
+    const queue = new BullJobQueue(redis, { prefix, attempts: 1, timeoutMs: 10_000 });
+    const coll = uniqueName('ret');
+    // Five jobs that ended three days ago, two that ended an hour ago, and active ones of any age.
+    const jobs = await pool.query<{ id: string }>(
+      `INSERT INTO import_jobs (job_id, db_name, collection_name, state, request_hash, created_at, completed_at)
+       SELECT 'job-ret' || lpad(t.i::text, 4, '0') || substr(md5($1), 1, 15), 'default', $1, t.state, 'h',
+              now() - t.age - interval '1 hour', CASE WHEN t.state IN ('Pending', 'Importing') THEN NULL ELSE now() - t.age END
+         FROM (VALUES (1, 'Completed', interval '3 days'), (2, 'Failed', interval '3 days'),
+                      (3, 'Cancelled', interval '3 days'), (4, 'Completed', interval '4 days'),
+                      (5, 'Completed', interval '5 days'), (6, 'Completed', interval '1 hour'),
+                      (7, 'Failed', interval '1 hour'), (8, 'Pending', interval '9 days'),
+                      (9, 'Importing', interval '9 days')) AS t(i, state, age)
+       RETURNING id::text`,
+      [coll],
+    );
+    expect(jobs.rows).toHaveLength(9);
+    for (const j of jobs.rows) {
+      await pool.query(
+        `INSERT INTO import_job_files (job_id, group_index, urls, display_name, format) VALUES ($1, 0, ARRAY['u'], 'u', 'json')`,
+        [j.id],
+      );
+      await pool.query(`INSERT INTO import_job_events (job_id, to_state) VALUES ($1, 'Pending')`, [j.id]);
+    }
+    const active = async () =>
+      (
+        await pool.query(
+          `SELECT active_jobs AS n FROM import_collection_counters WHERE db_name = 'default' AND collection_name = $1`,
+          [coll],
+        )
+      ).rows[0]?.n as number;
+    expect(await active()).toBe(2);
+    const day = 24 * 3_600_000;
+    const reconciler = new Reconciler(pool, queue, {
+      graceMs: 60_000,
+      batch: 10,
+      retentionMs: 2 * day,
+      retentionBatch: 2,
+      retentionBatchesPerPass: 2,
+    });
+    expect(await reconciler.expireEnded()).toBe(4); // two batches of two, then the pass ends
+    expect(await reconciler.expireEnded()).toBe(1);
+    expect(await reconciler.expireEnded()).toBe(0);
+    const left = await pool.query<{ state: string }>(
+      `SELECT state FROM import_jobs WHERE collection_name = $1 ORDER BY state`,
+      [coll],
+    );
+    expect(left.rows.map((r) => r.state)).toEqual(['Completed', 'Failed', 'Importing', 'Pending']);
+    const orphans = await pool.query(
+      `SELECT (SELECT count(*) FROM import_job_files f WHERE NOT EXISTS (SELECT 1 FROM import_jobs j WHERE j.id = f.job_id))::int
+            + (SELECT count(*) FROM import_job_events e WHERE NOT EXISTS (SELECT 1 FROM import_jobs j WHERE j.id = e.job_id))::int AS n`,
+    );
+    expect(orphans.rows[0].n).toBe(0);
+    const kept = await pool.query(
+      `SELECT count(*)::int AS n FROM import_job_files f JOIN import_jobs j ON j.id = f.job_id WHERE j.collection_name = $1`,
+      [coll],
+    );
+    expect(kept.rows[0].n).toBe(4);
+    expect(await active()).toBe(2); // deleting ended jobs leaves the admission counters alone
+    const plan = await pool.query(
+      `EXPLAIN SELECT id FROM import_jobs WHERE state IN ('Completed', 'Failed', 'Cancelled')
+         AND completed_at < now() - interval '2 days' ORDER BY completed_at, id LIMIT 1000`,
+    );
+    expect(plan.rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n')).toMatch(
+      /import_jobs_terminal_completed_idx/,
+    );
+    // Without a retention nothing is deleted.
+    expect(await new Reconciler(pool, queue, { graceMs: 60_000, batch: 10 }).expireEnded()).toBe(0);
+    await queue.close();
+  });
 });
 
 describe('sweepSpoolFiles', () => {

@@ -12,6 +12,8 @@ export interface ReconcileResult {
   timedOut: number;
   /** Staging tables of finished (or deleted) jobs that were dropped. */
   stagingDropped: number;
+  /** Terminal jobs deleted past IMPORT_JOB_RETENTION. */
+  expired: number;
 }
 
 export interface ReconcilerOptions {
@@ -20,14 +22,19 @@ export interface ReconcilerOptions {
   onQueueTouched?: (queueName: string) => void;
   /** The collections' database, where staging tables live; staging clean-up is off without it. */
   target?: Pool;
+  /** IMPORT_JOB_RETENTION in ms: terminal jobs that ended longer ago are deleted; absent: kept. */
+  retentionMs?: number;
+  /** Jobs deleted per statement, and statements per pass at most (so a pass stays short). */
+  retentionBatch?: number;
+  retentionBatchesPerPass?: number;
 }
 
 /**
  * Postgres is the source of truth; Redis is dispatch. At worker start and every few seconds:
  * Pending jobs Redis does not hold are enqueued again, Importing jobs whose lease expired are put
  * back in front of a worker (which fails them once their attempts are used up), jobs past their
- * deadline that nobody runs fail with the timeout, and staging tables of jobs that are no longer
- * active are dropped. Every step is idempotent, so several workers may reconcile at once.
+ * deadline that nobody runs fail with the timeout, staging tables of jobs that are no longer
+ * active are dropped, and (IMPORT_JOB_RETENTION) terminal jobs past the retention are deleted. Every step is idempotent, so several workers may reconcile at once.
  */
 export class Reconciler {
   private readonly runs: JobRunsRepository;
@@ -71,7 +78,26 @@ export class Reconciler {
       this.opts.onQueueTouched?.(name);
     }
     const stagingDropped = await this.sweepStaging();
-    return { enqueued, recovered, timedOut, stagingDropped };
+    const expired = await this.expireEnded();
+    return { enqueued, recovered, timedOut, stagingDropped, expired };
+  }
+
+  /**
+   * IMPORT_JOB_RETENTION: deletes terminal jobs that ended before the retention, in batches of
+   * `retentionBatch` (short transactions, no long lock on the table), a bounded number per pass;
+   * a backlog (retention just turned on over millions of jobs) drains over successive passes.
+   */
+  async expireEnded(): Promise<number> {
+    const retention = this.opts.retentionMs;
+    if (retention === undefined) return 0;
+    const batch = this.opts.retentionBatch ?? 1_000;
+    let deleted = 0;
+    for (let i = 0; i < (this.opts.retentionBatchesPerPass ?? 10); i++) {
+      const n = await this.runs.deleteEndedBefore(retention, batch);
+      deleted += n;
+      if (n < batch) break;
+    }
+    return deleted;
   }
 
   /**

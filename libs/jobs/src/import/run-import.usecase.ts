@@ -11,7 +11,7 @@ import type { ClosableObjectSource, ObjectSourceDeps } from '@gw/storage';
 import { timeoutReason } from '../jobs.errors';
 import type { ParsePool } from '../pipeline';
 import type { CredentialsCipher } from './credentials-cipher';
-import { PlanError, type PlannedGroup, planGroups, versionsOf } from './plan';
+import { PlanError, type PlannedGroup, planGroups, versionsOf, type VolumeSources } from './plan';
 import { Aborted, RunGuard } from './run-guard';
 import type { JobRunsPort, JobStagingPort } from './run-ports';
 import { HelpRunningImport } from './help-import.usecase';
@@ -55,6 +55,8 @@ export interface RunImportDeps {
   cipher: CredentialsCipher;
   config: Pick<AppConfig, 'storage' | 'import' | 'worker'>;
   storageDeps?: ObjectSourceDeps;
+  /** This gateway's volumes (jobs created with volumeName + dataPaths). */
+  volumes?: VolumeSources;
   /** Identifies this process in leases and events. */
   workerId?: string;
   /** This process's parse threads (WORKER_PARSE_THREADS), or none: parse on the main thread. */

@@ -7,7 +7,7 @@ import { type CollectionDef, type CollectionsContext, getCollection, pgSchemaNam
 import type { ClosableObjectSource, ObjectSourceDeps, StorageCredentials } from '@gw/storage';
 import type { CredentialsCipher, StoredCredentials } from './credentials-cipher';
 import { type ParsePool, type StageGroupOptions, type StageUnit, stageUnits } from '../pipeline';
-import { openUnitInputs, type PlanContext, type PlannedGroup } from './plan';
+import { openUnitInputs, type PlanContext, type PlannedGroup, type VolumeSources } from './plan';
 import { formatLabel, type ImportObserver } from './observer';
 import { ProgressTracker } from './progress';
 import { Aborted } from './run-guard';
@@ -47,6 +47,7 @@ export class GroupStager {
       cipher: CredentialsCipher;
       config: Pick<AppConfig, 'storage' | 'import' | 'worker'>;
       storageDeps?: ObjectSourceDeps;
+      volumes?: VolumeSources;
       parsePool?: ParsePool | null;
       collection?: (dbName: string, collectionName: string) => Promise<CollectionDef>;
       observer?: ImportObserver;
@@ -86,6 +87,7 @@ export class GroupStager {
       signed: stored?.signedUrls ?? {},
       config: this.deps.config,
       ...(this.deps.storageDeps === undefined ? {} : { storageDeps: this.deps.storageDeps }),
+      ...(this.deps.volumes === undefined ? {} : { volumes: this.deps.volumes }),
       signal,
       sources,
     };

@@ -65,6 +65,16 @@ export class AzureDriver implements RawDriver {
     for (const a of this.agents) a.destroy();
   }
 
+  /** The container client (the volume writer's uploads and deletes). */
+  get client(): ContainerClient {
+    return this.container;
+  }
+
+  /** A StorageError for an SDK failure about `key`, when the status says what it is. */
+  storageError(e: unknown, key: string): unknown {
+    return this.mapError(e, key);
+  }
+
   display(key: string): string {
     return this.o.display(key);
   }

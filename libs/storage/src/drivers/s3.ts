@@ -120,6 +120,16 @@ export class S3Driver implements RawDriver {
     return this.o.display(key);
   }
 
+  /** One SDK call with this driver's client and region handling (the volume writer's commands). */
+  send<T>(run: (client: S3Client) => Promise<T>): Promise<T> {
+    return this.call(run);
+  }
+
+  /** A StorageError for an SDK failure about `key`, when the status says what it is. */
+  storageError(e: unknown, key: string): unknown {
+    return this.mapError(e, key);
+  }
+
   private mapError(e: unknown, key: string): unknown {
     if (e instanceof S3ServiceException) {
       const status = e.$metadata.httpStatusCode;
