@@ -8,26 +8,23 @@ import { ApiKeysRepository, DbModule, ImportJobsRepository, JOB_DB_POOL, TARGET_
 import { IMPORT_JOB_QUEUE, ImportJobsModule, type JobQueue, QueueModule } from '@gw/jobs';
 import { AuthGuard } from './http/auth.guard';
 import { EnvelopeFilter } from './http/envelope.filter';
-import { rawBodyMiddleware } from './http/raw-body.middleware';
+import { requestIdMiddleware } from './http/raw-body.middleware';
 import { RequestInterceptor } from './http/request.interceptor';
 import { HealthController } from './ops/health.controller';
 import { MetricsController, RequestMetrics } from './ops/metrics.controller';
 import { V1ImportController } from './v1/import.controller';
 import { COLLECTIONS_CONTEXT, V2CollectionsController } from './v2/collections.controller';
 import { V2ImportController } from './v2/import.controller';
-import { isVolumeUpload, V2VolumesController } from './v2/volumes.controller';
+import { V2VolumesController } from './v2/volumes.controller';
 
 @Module({})
 export class ApiModule implements NestModule {
-  private static bodyLimit = 64 * 1024 * 1024;
-
   constructor(@Inject(RequestMetrics) private readonly requestMetrics: RequestMetrics) {}
 
   static forRoot(config: AppConfig): DynamicModule {
-    ApiModule.bodyLimit = config.requestBodyLimit;
     return {
       module: ApiModule,
-      imports: [ConfigModule.forRoot(config), DbModule.forRoot(), QueueModule.forRoot(), ImportJobsModule],
+      imports: [ConfigModule.forRoot(config), DbModule.forRoot('api'), QueueModule.forRoot(), ImportJobsModule],
       controllers: [
         HealthController,
         MetricsController,
@@ -69,12 +66,9 @@ export class ApiModule implements NestModule {
 
   configure(consumer: MiddlewareConsumer): void {
     consumer
-      .apply(
-        rawBodyMiddleware(ApiModule.bodyLimit, isVolumeUpload),
-        (req: Request, res: Response, next: NextFunction) => {
-          this.requestMetrics.use(req, res, next);
-        },
-      )
+      .apply(requestIdMiddleware(), (req: Request, res: Response, next: NextFunction) => {
+        this.requestMetrics.use(req, res, next);
+      })
       .forRoutes('*path');
   }
 }

@@ -15,7 +15,7 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DbModule.forRoot(), QueueModule.forRoot(), ImportJobsModule],
+      imports: [ConfigModule.forRoot(config), DbModule.forRoot('worker'), QueueModule.forRoot(), ImportJobsModule],
       providers: [
         {
           provide: RunImportJob,

@@ -19,7 +19,7 @@ import { chooseVectorStorage, createTableSql, detectPgvector, type PgvectorInfo 
 import type { CollectionDef, IndexParam } from './model';
 import { checkName } from './names';
 import { dbText } from './rows';
-import { pgRunner, pgSchemaName, quoteIdent, tableRef } from './sql';
+import { pgRunner, pgSchemaName, quoteIdent, type SqlRunner, tableRef } from './sql';
 
 /*
  * Collection, partition, index and database use-cases (spec §1). Each takes the context, the
@@ -41,20 +41,21 @@ const sameSchema = (a: CollectionDef['schema'], b: CollectionDef['schema']): boo
 export async function createCollection(ctx: CollectionsContext, db: string, body: unknown): Promise<Empty> {
   const spec = parseCreateCollection(body);
   await resolveDatabase(ctx, db);
-  const existingCheck = async (): Promise<Empty | null> => {
-    const existing = await guard(readCollection(pgRunner(ctx.catalog), db, spec.name));
+  const judgeExisting = async (q: SqlRunner): Promise<Empty | null> => {
+    const existing = await guard(readCollection(q, db, spec.name));
     if (!existing) return null;
     if (sameSchema(existing.schema, spec.schema)) return EMPTY;
     throw invalidParameter('collection already exists with a different schema');
   };
-  const before = await existingCheck();
+  // The common case (it exists already) answers without taking a lock.
+  const before = await judgeExisting(pgRunner(ctx.catalog));
   if (before) return before;
   const info: PgvectorInfo =
     ctx.config.pgvector === 'off' ? { available: false } : await guard(detectPgvector(pgRunner(ctx.target)));
   const storage = chooseVectorStorage(spec.schema, ctx.config.pgvector, info);
   const ddl = createTableSql(db, spec.name, spec.schema, storage);
   try {
-    await withCatalogAndTarget(
+    return await withCatalogAndTarget(
       ctx,
       {
         commitFirst: 'target',
@@ -64,6 +65,13 @@ export async function createCollection(ctx: CollectionsContext, db: string, body
         },
       },
       async (cat, tgt) => {
+        // Concurrent creates of one name queue here, across API processes, until the first one's
+        // catalog row commits (the catalog commits last); each then sees it and judges its schema.
+        await cat.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+          `igw:collection-create:${db}.${spec.name}`,
+        ]);
+        const raced = await judgeExisting(cat);
+        if (raced) return raced;
         await createSchemaTolerant(tgt, db, true);
         for (const s of ddl) await tgt.query(s);
         const r = await cat.query(
@@ -83,24 +91,17 @@ export async function createCollection(ctx: CollectionsContext, db: string, body
           r.rows[0]!.id,
           DEFAULT_PARTITION,
         ]);
+        return EMPTY;
       },
     );
   } catch (e) {
-    // A concurrent create of the same collection won the race: judge against what it created.
     const code = (e as { code?: unknown }).code;
     if (code === '23505' || code === '42P07') {
-      // With separate databases the winner's table commits a moment before its catalog row; on a
-      // loaded machine that moment passed 250 ms (a test saw it), so allow up to 2 s.
-      for (let attempt = 0; attempt < 40; attempt++) {
-        const after = await existingCheck();
-        if (after) return after;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      // Under the lock only a table made outside the gateway (or a dropped-but-lingering one) is left.
       throw invalidParameter(`table ${pgSchemaName(db)}.${spec.name} already exists outside the gateway catalog`);
     }
     throw e;
   }
-  return EMPTY;
 }
 
 export interface DescribeField {

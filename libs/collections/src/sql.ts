@@ -42,15 +42,28 @@ export class Params {
   readonly values: unknown[] = [];
   add(value: string | null, cast: string): string {
     if (value !== null && value.includes('\u0000')) throw invalidParameter('values cannot contain NUL characters');
+    this.reserve();
     this.values.push(value);
     const p = `$${this.values.length}`;
     return cast === 'text' ? `${p}::text` : `${p}::text::${cast}`;
   }
   addBytes(value: Uint8Array | null): string {
+    this.reserve();
     this.values.push(value);
     return `$${this.values.length}::bytea`;
   }
+  /**
+   * The wire protocol numbers parameters with 16 bits: past 65,535 PostgreSQL refuses the
+   * statement, which reads as "service unavailable". Too many values is the caller's mistake (1100).
+   */
+  private reserve(): void {
+    if (this.values.length >= MAX_BIND_PARAMETERS) {
+      throw invalidParameter(`too many values in one request (at most ${MAX_BIND_PARAMETERS.toLocaleString('en-US')})`);
+    }
+  }
 }
+
+export const MAX_BIND_PARAMETERS = 65_535;
 
 /** `"milvus_<db>"`: the PostgreSQL schema holding a Milvus database's tables. */
 export const pgSchemaName = (db: string): string => `milvus_${db}`;

@@ -113,6 +113,7 @@ const envSchema = z.object({
   AUTH_DISABLED: bool(false),
   IMPORT_MAX_ACTIVE_JOBS_PER_COLLECTION: int(10_000, 1),
   IMPORT_MAX_FILE_GROUPS: int(1024, 1),
+  IMPORT_MAX_PATHS: int(16_384, 1),
   IMPORT_MAX_FILE_BYTES: int(17_179_869_184, 1),
   IMPORT_DEFAULT_TIMEOUT: optionalText.transform((v, ctx) => {
     if (v === undefined) return undefined;
@@ -138,6 +139,12 @@ const envSchema = z.object({
   IMPORT_MAX_ATTEMPTS: int(5, 1, 100),
   /** Largest page or value a reader allocates on a file's word (Parquet page and footer sizes, NumPy rows). */
   IMPORT_MAX_PAGE_BYTES: int(268_435_456, 65_536, 2_147_483_647),
+  // PostgreSQL pools and sessions (decision 0902). Unset: a default per role (`databaseSettings`).
+  DATABASE_POOL_SIZE: optionalInt(1, 10_000),
+  DATABASE_POOL_TIMEOUT_MS: optionalInt(100, 3_600_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: optionalInt(0, 2_147_483_647),
+  DATABASE_LOCK_TIMEOUT_MS: optionalInt(0, 2_147_483_647),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: optionalInt(0, 2_147_483_647),
   WORKER_CONCURRENCY: int(2, 1, 256),
   WORKER_COLLECTION_CONCURRENCY: int(1, 1, 256),
   WORKER_LEASE_MS: int(30_000, 1000),
@@ -249,6 +256,8 @@ export interface AppConfig {
   import: {
     maxActiveJobsPerCollection: number;
     maxFileGroups: number;
+    /** Paths (files, URLs, folders) in one create request, over all its groups. */
+    maxPaths: number;
     maxFileBytes: number;
     defaultTimeout?: { text: string; ms: number };
     /** IMPORT_JOB_RETENTION: terminal jobs whose end is older are deleted; undefined: kept. */
@@ -257,6 +266,14 @@ export interface AppConfig {
     batchBytes: number;
     maxAttempts: number;
     maxPageBytes: number;
+  };
+  /** PostgreSQL pools and session timeouts as configured; `databaseSettings` applies the role defaults. */
+  database: {
+    poolSize?: number;
+    poolTimeoutMs?: number;
+    statementTimeoutMs?: number;
+    lockTimeoutMs?: number;
+    idleInTransactionTimeoutMs?: number;
   };
   worker: {
     concurrency: number;
@@ -454,6 +471,7 @@ export function loadConfig(
     import: {
       maxActiveJobsPerCollection: env.IMPORT_MAX_ACTIVE_JOBS_PER_COLLECTION,
       maxFileGroups: env.IMPORT_MAX_FILE_GROUPS,
+      maxPaths: env.IMPORT_MAX_PATHS,
       maxFileBytes: env.IMPORT_MAX_FILE_BYTES,
       ...(env.IMPORT_DEFAULT_TIMEOUT ? { defaultTimeout: env.IMPORT_DEFAULT_TIMEOUT } : {}),
       ...(env.IMPORT_JOB_RETENTION === undefined ? {} : { jobRetentionMs: env.IMPORT_JOB_RETENTION }),
@@ -461,6 +479,17 @@ export function loadConfig(
       batchBytes: env.IMPORT_BATCH_BYTES,
       maxAttempts: env.IMPORT_MAX_ATTEMPTS,
       maxPageBytes: env.IMPORT_MAX_PAGE_BYTES,
+    },
+    database: {
+      ...(env.DATABASE_POOL_SIZE === undefined ? {} : { poolSize: env.DATABASE_POOL_SIZE }),
+      ...(env.DATABASE_POOL_TIMEOUT_MS === undefined ? {} : { poolTimeoutMs: env.DATABASE_POOL_TIMEOUT_MS }),
+      ...(env.DATABASE_STATEMENT_TIMEOUT_MS === undefined
+        ? {}
+        : { statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS }),
+      ...(env.DATABASE_LOCK_TIMEOUT_MS === undefined ? {} : { lockTimeoutMs: env.DATABASE_LOCK_TIMEOUT_MS }),
+      ...(env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS === undefined
+        ? {}
+        : { idleInTransactionTimeoutMs: env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS }),
     },
     worker: {
       concurrency: env.WORKER_CONCURRENCY,

@@ -19,4 +19,11 @@ export {
 } from './duration';
 export { APP_CONFIG, ConfigModule } from './config.module';
 export { type AzureConnectionString, parseAzureConnectionString } from './azure-connection-string';
+export {
+  CONNECTIONS_PER_WORKER_SLOT,
+  type DatabaseSettings,
+  databaseSettings,
+  type ProcessRole,
+  WORKER_BACKGROUND_CONNECTIONS,
+} from './database-settings';
 export { type CliConfig, loadCliConfig, parseGatewayUrl } from './cli-config';

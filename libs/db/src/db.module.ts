@@ -1,6 +1,6 @@
 import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { Pool } from 'pg';
-import { APP_CONFIG, type AppConfig } from '@gw/config';
+import { Pool, type PoolConfig } from 'pg';
+import { APP_CONFIG, type AppConfig, type DatabaseSettings, databaseSettings, type ProcessRole } from '@gw/config';
 import { createPrismaClient, PrismaClient } from './prisma';
 
 /** Raw-SQL pool on the job database (admission cap, progress, locks), apart from Prisma's. */
@@ -25,25 +25,28 @@ class DbLifecycle implements OnApplicationShutdown {
 @Global()
 @Module({})
 export class DbModule {
-  static forRoot(): DynamicModule {
+  /** `role` picks the pool size and session timeouts (decision 0902). */
+  static forRoot(role: ProcessRole): DynamicModule {
     return {
       module: DbModule,
       providers: [
         {
           provide: PrismaClient,
           inject: [APP_CONFIG],
-          useFactory: (c: AppConfig) => createPrismaClient(c.databaseUrl),
+          useFactory: (c: AppConfig) => createPrismaClient(c.databaseUrl, pgSessionConfig(databaseSettings(c, role))),
         },
         {
           provide: JOB_DB_POOL,
           inject: [APP_CONFIG],
-          useFactory: (c: AppConfig) => createPool(c.databaseUrl, 'igw-jobs'),
+          useFactory: (c: AppConfig) => createPool(c.databaseUrl, 'igw-jobs', databaseSettings(c, role)),
         },
         {
           provide: TARGET_DB_POOL,
           inject: [APP_CONFIG, JOB_DB_POOL],
           useFactory: (c: AppConfig, jobPool: Pool) =>
-            c.targetDatabaseUrl === c.databaseUrl ? jobPool : createPool(c.targetDatabaseUrl, 'igw-target'),
+            c.targetDatabaseUrl === c.databaseUrl
+              ? jobPool
+              : createPool(c.targetDatabaseUrl, 'igw-target', databaseSettings(c, role)),
         },
         DbLifecycle,
       ],
@@ -52,8 +55,43 @@ export class DbModule {
   }
 }
 
-export function createPool(connectionString: string, applicationName: string, max = 10): Pool {
-  const pool = new Pool({ connectionString, application_name: applicationName, max, connectionTimeoutMillis: 5_000 });
+/** Server-side keepalive and dead-client checks: the backend notices a vanished worker host. */
+const SERVER_KEEPALIVE = '-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3';
+/** PG ≥ 14: a running statement (a COPY waiting for data) ends when its client is gone. */
+const CLIENT_CHECK = '-c client_connection_check_interval=10000';
+
+/**
+ * The session part of a pg config: timeouts (0 = none) sent at connect, TCP keepalive on our
+ * side, and keepalive plus dead-client checks asked of the server, so a dead worker host can
+ * neither hold a transaction nor keep a COPY open for hours.
+ */
+export function pgSessionConfig(s: Partial<DatabaseSettings>): PoolConfig {
+  return {
+    ...(s.statementTimeoutMs === undefined ? {} : { statement_timeout: s.statementTimeoutMs }),
+    ...(s.lockTimeoutMs === undefined ? {} : { lock_timeout: s.lockTimeoutMs }),
+    ...(s.idleInTransactionTimeoutMs === undefined
+      ? {}
+      : { idle_in_transaction_session_timeout: s.idleInTransactionTimeoutMs }),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    options: `${SERVER_KEEPALIVE} ${CLIENT_CHECK}`,
+  };
+}
+
+/** A pool with the session settings of `settings` (a bare number: just the size, as the CLI uses). */
+export function createPool(
+  connectionString: string,
+  applicationName: string,
+  settings: Partial<DatabaseSettings> | number = {},
+): Pool {
+  const s = typeof settings === 'number' ? { poolSize: settings } : settings;
+  const pool = new Pool({
+    connectionString,
+    application_name: applicationName,
+    max: s.poolSize ?? 10,
+    connectionTimeoutMillis: s.poolTimeoutMs ?? 5_000,
+    ...pgSessionConfig(s),
+  });
   // A client losing its connection (Postgres restart, pg_terminate_backend) must not crash the
   // process: idle ones are reported on the pool, checked-out ones on themselves. The failing query
   // still rejects, and pg-pool drops the dead client when it is released.

@@ -68,7 +68,15 @@ export interface ListFilter {
   dbName: string;
   collectionName?: string;
   states?: readonly JobState[];
+  /** Only these collections (of `dbName`): a key limited to some collections sees only theirs. */
+  collectionsIn?: readonly string[];
 }
+
+/** What a list record shows (import-api.md §8), without the request JSON or counters. */
+export type JobListRow = Pick<JobRow, 'jobId' | 'collectionName' | 'state' | 'progress' | 'reason' | 'createdAt'>;
+
+const LIST_COLUMNS = `job_id AS "jobId", collection_name AS "collectionName", state, progress, reason,
+  created_at AS "createdAt"`;
 
 const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName",
   partition_name AS "partitionName", state, progress, imported_rows::text AS "importedRows",
@@ -137,10 +145,10 @@ export class ImportJobsRepository {
   }
 
   /** Newest first (createTime, then jobId), served by the (db, [collection,] [state,] created_at, job_id) indexes. */
-  async list(filter: ListFilter, limit: number, offset: number): Promise<JobRow[]> {
+  async list(filter: ListFilter, limit: number, offset: number): Promise<JobListRow[]> {
     const { where, params } = listWhere(filter);
-    const r = await this.pool.query<JobRow>(
-      `SELECT ${JOB_COLUMNS} FROM import_jobs WHERE ${where}
+    const r = await this.pool.query<JobListRow>(
+      `SELECT ${LIST_COLUMNS} FROM import_jobs WHERE ${where}
         ORDER BY created_at DESC, job_id DESC LIMIT ${limit} OFFSET ${offset}`,
       params,
     );
@@ -207,6 +215,10 @@ function listWhere(filter: ListFilter): { where: string; params: unknown[] } {
   if (filter.states !== undefined && filter.states.length > 0) {
     params.push(filter.states);
     where += ` AND state = ANY($${params.length}::text[])`;
+  }
+  if (filter.collectionsIn !== undefined) {
+    params.push(filter.collectionsIn);
+    where += ` AND collection_name = ANY($${params.length}::text[])`;
   }
   return { where, params };
 }

@@ -1,4 +1,4 @@
-export { createPool, DbModule, JOB_DB_POOL, TARGET_DB_POOL } from './db.module';
+export { createPool, DbModule, JOB_DB_POOL, pgSessionConfig, TARGET_DB_POOL } from './db.module';
 export {
   findMigrationsDir,
   migrate,
@@ -14,6 +14,7 @@ export {
   ImportJobsRepository,
   type AdmitResult,
   type JobFileRow,
+  type JobListRow,
   type JobRow,
   type ListFilter,
   type NewJob,

@@ -1,16 +1,63 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type Logger } from 'pino';
 
-/** Keys whose values never reach a log line, at any depth pino's redaction reaches. */
-const SECRET_KEYS = ['accessKey', 'secretKey', 'token', 'password', 'authorization', 'credentials', 'sasToken'];
-const REDACT_PATHS = [
-  ...SECRET_KEYS,
-  ...SECRET_KEYS.map((k) => `*.${k}`),
-  ...SECRET_KEYS.map((k) => `*.*.${k}`),
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-api-key"]',
-];
+/**
+ * Keys whose values never reach a log line, compared case-insensitively and at any depth
+ * (`redactDeep`); pino's own path redaction stays for the request headers it knows.
+ */
+const SECRET_KEYS = new Set(
+  [
+    'accessKey',
+    'secretKey',
+    'secretAccessKey',
+    'sessionToken',
+    'token',
+    'password',
+    'authorization',
+    'proxy-authorization',
+    'cookie',
+    'set-cookie',
+    'x-api-key',
+    'apiKey',
+    'credentials',
+    'sasToken',
+    'connectionString',
+  ].map((k) => k.toLowerCase()),
+);
+const REDACT_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]'];
+/** Deeper than this, a value is replaced: log objects are not meant to be deep, and a walk must end. */
+const MAX_DEPTH = 16;
+
+const isPlain = (v: object): boolean => {
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * A copy of `value` with every secret-named key censored (any letter case, any depth), signed-URL
+ * parameters and bearer tokens scrubbed from strings, and nested errors serialized the same way.
+ */
+export function redactDeep(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return scrubSecrets(value);
+  if (typeof value !== 'object' || value === null) return value;
+  if (seen.has(value)) return '[circular]';
+  if (depth >= MAX_DEPTH) return '[too deep]';
+  // pino's serialized error has its own prototype: spread it into a plain object to walk it.
+  if (value instanceof Error) return redactDeep({ ...pino.stdSerializers.err(value) }, depth, seen);
+  if (!Array.isArray(value) && !isPlain(value)) return value; // Dates, Buffers, class instances: as pino prints them
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v: unknown) => redactDeep(v, depth + 1, seen));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      out[k] =
+        SECRET_KEYS.has(k.toLowerCase()) && v !== undefined && v !== null ? '***' : redactDeep(v, depth + 1, seen);
+    }
+    return out;
+  } finally {
+    seen.delete(value);
+  }
+}
 
 /** Signature and credential parameters of presigned S3/GCS/Azure URLs. */
 const SIGNED_PARAM =
@@ -29,6 +76,10 @@ export function createRootLogger(level: string, destination?: pino.DestinationSt
       base: { pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: '***' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        // Every logged object, whatever its shape: secret keys in any case at any depth.
+        log: (object) => redactDeep(object) as Record<string, unknown>,
+      },
       hooks: {
         // Last line of defence: scrub signed-URL parameters from every message string.
         logMethod(args, method) {
@@ -37,10 +88,8 @@ export function createRootLogger(level: string, destination?: pino.DestinationSt
         },
       },
       serializers: {
-        err: (e: unknown) => {
-          const s = pino.stdSerializers.err(e as Error);
-          return { ...s, message: scrubSecrets(s.message), stack: s.stack ? scrubSecrets(s.stack) : s.stack };
-        },
+        // `formatters.log` already turned errors into plain objects; anything still error-like is walked too.
+        err: (e: unknown) => (e instanceof Error ? redactDeep(e) : e),
       },
     },
     destination,

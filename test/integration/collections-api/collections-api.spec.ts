@@ -166,7 +166,7 @@ describe('collections API through the official Node SDK HttpClient', () => {
   });
 
   it('reports the vector storage choice in /health/ready', async () => {
-    const r = await call(gw, 'GET', '/health/ready');
+    const r = await call(gw, 'GET', '/health/ready', { key: await gw.apiKey(['collections:read']) });
     expect(r.body).toMatchObject({
       checks: { vectors: { status: 'ok', mode: 'auto', pgvector: false, uses: 'array' } },
     });

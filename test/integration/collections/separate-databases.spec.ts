@@ -74,3 +74,32 @@ describe('catalog and target in different databases', () => {
     expect(r.rowCount).toBe(0);
   });
 });
+
+describe('concurrent creates of one collection (catalog and target apart)', () => {
+  it('serialises 24 parallel identical creates: all succeed, one table, one catalog row; a different schema gets 1100', async () => {
+    // Pools wide enough that every create really runs at once.
+    const wideCatalog = new pg.Pool({ connectionString: catalogDb.url, max: 26 });
+    const wideTarget = new pg.Pool({ connectionString: targetDb.url, max: 26 });
+    const wide: CollectionsContext = { catalog: wideCatalog, target: wideTarget, config: { pgvector: 'auto' } };
+    try {
+      for (const name of ['crowd_a', 'crowd_b', 'crowd_c']) {
+        const same = { collectionName: name, dimension: 3 };
+        const results = await Promise.allSettled([
+          ...Array.from({ length: 24 }, () => createCollection(wide, 'default', same)),
+          createCollection(wide, 'default', { collectionName: name, dimension: 5 }),
+        ]);
+        const rejected = results.filter((r) => r.status === 'rejected');
+        const messages = rejected.map((r) => String(r.reason));
+        // The odd one out either lost (1100, different schema) or won (then all 24 lose with 1100).
+        expect(rejected.length === 1 || rejected.length === 24, messages.join('\n')).toBe(true);
+        for (const m of messages) expect(m).toContain('collection already exists with a different schema');
+        const rows = await catalog.query(`SELECT count(*)::int AS n FROM gateway_collections WHERE name = $1`, [name]);
+        expect(rows.rows[0]).toEqual({ n: 1 });
+        expect(await tableExists(name)).toBe(true);
+      }
+    } finally {
+      await wideCatalog.end();
+      await wideTarget.end();
+    }
+  }, 120_000);
+});

@@ -67,6 +67,27 @@ describe('starting the service', () => {
     expect(p.output()).toContain('WORKER_CONCURRENCY: expected a whole number from 1 to 256');
   });
 
+  it('refuses AUTH_DISABLED=true with NODE_ENV=production (exit 78) unless HOST is a loopback address', async () => {
+    for (const file of ['apps/api/src/main.js', 'apps/worker/src/main.js']) {
+      const p = start(
+        file,
+        gatewayEnv({ NODE_ENV: 'production', AUTH_DISABLED: 'true', HOST: '0.0.0.0', PORT: String(await freePort()) }),
+      );
+      const exit = await p.exited;
+      expect(exit.code, p.output()).toBe(78);
+      expect(p.output()).toContain(
+        'AUTH_DISABLED=true with NODE_ENV=production is refused unless HOST is a loopback address (HOST=0.0.0.0)',
+      );
+    }
+    const port = await freePort();
+    const api = start(
+      'apps/api/src/main.js',
+      gatewayEnv({ NODE_ENV: 'production', AUTH_DISABLED: 'true', HOST: '127.0.0.1', PORT: String(port) }),
+    );
+    await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 15_000);
+    expect(api.output()).toContain('AUTH_DISABLED=true');
+  });
+
   it('lets API and worker start at the same moment without a migration race', async () => {
     const port = await freePort();
     const api = start('apps/api/src/main.js', gatewayEnv({ PORT: String(port) }));

@@ -148,9 +148,19 @@ describe('GET /metrics', () => {
         });
       }
       await call(gw3, 'POST', `${V2}/describe`, { key: k, body: { jobId: 'job-none' } });
-      const r = await fetch(`${gw3.url}/metrics`);
+      const r = await fetch(`${gw3.url}/metrics`, { headers: { Authorization: `Bearer ${k}` } });
       expect(r.headers.get('content-type')).toContain('text/plain');
       const text = await r.text();
+      // Without a key: totals only, no database or collection names.
+      const anonymous = await (await fetch(`${gw3.url}/metrics`)).text();
+      expect(anonymous).toContain('igw_import_active_jobs 3');
+      expect(anonymous).not.toContain(c);
+      // A key limited to one collection does not learn the names of the others either.
+      const limited = await gw3.apiKey(['import:read'], { collections: ['another'] });
+      const scoped = await (
+        await fetch(`${gw3.url}/metrics`, { headers: { Authorization: `Bearer ${limited}` } })
+      ).text();
+      expect(scoped).not.toContain(c);
       expect(text).toContain(`igw_import_active_jobs{db="default",collection="${c}"} 3`);
       expect(text).toContain('igw_import_jobs_24h{state="Pending"} 3');
       expect(text).toMatch(

@@ -34,7 +34,6 @@ export class AuthGuard implements CanActivate {
       ctx.getHandler(),
       ctx.getClass(),
     ]);
-    if (scope === undefined) return true;
     const req = ctx.switchToHttp().getRequest<Request>();
     const state = stateOf(req);
     if (this.config.authDisabled) {
@@ -42,6 +41,12 @@ export class AuthGuard implements CanActivate {
       return true;
     }
     const key = bearerKey(req.header('authorization'));
+    if (scope === undefined) {
+      // Open routes (health, metrics) show their detail to a valid key only: note it, refuse nothing.
+      const record = key === undefined ? null : await this.keys.verify(key).catch(() => null);
+      if (record !== null) state.principal = principalOf(record);
+      return true;
+    }
     if (key === undefined) throw httpErrors.unauthenticated();
     const record = await this.keys.verify(key);
     if (record === null) throw httpErrors.unauthenticated();
@@ -60,6 +65,16 @@ export function assertAccess(p: Principal | undefined, dbName: string, collectio
     const ok = p.collections.some((c) => c === collectionName || c === `${dbName}.${collectionName}`);
     if (!ok) throw httpErrors.forbidden(`access to collection ${collectionName}`);
   }
+}
+
+/**
+ * Database routes (create, drop, list) act beyond any one collection: a key limited to
+ * collections may not use them; a key limited to databases is checked by `assertAccess`.
+ */
+export function assertDatabaseAccess(p: Principal | undefined, dbName?: string): void {
+  if (p === undefined) throw httpErrors.unauthenticated();
+  if (dbName !== undefined) assertAccess(p, dbName);
+  if (p.collections.length > 0) throw httpErrors.forbidden('a key not limited to collections');
 }
 
 /**

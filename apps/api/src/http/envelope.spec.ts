@@ -34,4 +34,11 @@ describe('toEnvelope', () => {
       expect(toEnvelope(e, 'x')).toEqual({ status: 200, body: { code: 2, message: 'service unavailable' } });
     }
   });
+
+  it('answers 2 to a lock or statement timeout (a drop behind a stuck import), so the client retries', () => {
+    for (const code of ['55P03', '57014']) {
+      const e = Object.assign(new Error('canceling statement due to lock timeout'), { code });
+      expect(toEnvelope(e, 'x')).toEqual({ status: 200, body: { code: 2, message: 'service unavailable' } });
+    }
+  });
 });

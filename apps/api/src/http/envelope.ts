@@ -59,6 +59,10 @@ const UNAVAILABLE_CODES = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
   '53300',
+  // lock_timeout and statement_timeout (decision 0902): a lock held by a stuck import, or a
+  // statement cancelled by its timeout; the client retries once the holder is gone.
+  '55P03',
+  '57014',
 ]);
 
 /** PostgreSQL (or the network to it) is down: Milvus code 2, the client should retry. */

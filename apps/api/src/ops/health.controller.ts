@@ -1,11 +1,13 @@
-import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Controller, Get, HttpCode, Inject, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { detectPgvector, pgRunner } from '@gw/collections';
 import { APP_CONFIG, type AppConfig } from '@gw/config';
 import { JOB_DB_POOL, pendingMigrations, readMigrations, TARGET_DB_POOL } from '@gw/db';
 import { pingRedis, REDIS_PROBE } from '@gw/jobs';
+import { UnbufferedBody } from '../http/raw-body.middleware';
+import { seesOperatorDetail, stateOf } from '../http/request-context';
 
 type CheckResult = ({ status: 'ok' } | { status: 'error'; error: string }) & Record<string, unknown>;
 
@@ -30,8 +32,17 @@ async function timed(run: () => Promise<void>): Promise<CheckResult> {
   }
 }
 
+/**
+ * What an anonymous probe sees of a check: its status only. Error texts (hosts, ports, server
+ * versions, migration names) are for callers with a valid key (decision 0901).
+ */
+function withoutDetail(c: CheckResult): CheckResult {
+  return c.status === 'ok' ? { status: 'ok' } : { status: 'error', error: 'unavailable' };
+}
+
 /** Liveness (process answers) and readiness (PostgreSQL, Redis and the schema are usable). */
 @Controller('health')
+@UnbufferedBody()
 export class HealthController {
   private readonly migrations = readMigrations();
 
@@ -69,6 +80,7 @@ export class HealthController {
 
   @Get('ready')
   async ready(
+    @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ status: string; checks: Record<string, CheckResult> }> {
     const [postgres, redis] = await Promise.all([
@@ -88,7 +100,10 @@ export class HealthController {
       postgres.status === 'ok'
         ? await this.vectorStorage()
         : ({ status: 'error', error: 'PostgreSQL unreachable' } as const);
-    const checks = { postgres, redis, migrations, vectors };
+    const all = { postgres, redis, migrations, vectors };
+    const checks = !seesOperatorDetail(stateOf(req).principal)
+      ? (Object.fromEntries(Object.entries(all).map(([k, c]) => [k, withoutDetail(c)])) as typeof all)
+      : all;
     const failing = Object.entries(checks)
       .filter(([, c]) => c.status !== 'ok')
       .map(([name]) => name);

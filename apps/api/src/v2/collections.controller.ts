@@ -2,7 +2,7 @@ import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import * as C from '@gw/collections';
 import { rowsToBatch, SchemaError } from '@gw/schema';
-import { assertAccess, RequireScope } from '../http/auth.guard';
+import { assertAccess, assertDatabaseAccess, RequireScope } from '../http/auth.guard';
 import { stateOf } from '../http/request-context';
 
 export const COLLECTIONS_CONTEXT = Symbol('COLLECTIONS_CONTEXT');
@@ -145,18 +145,26 @@ export class V2CollectionsController {
   @HttpCode(200)
   @RequireScope('collections:write')
   async createDatabase(@Req() q: Request, @Res() r: Response) {
+    assertDatabaseAccess(stateOf(q).principal, stateOf(q).dbName);
     await this.run(q, r, (ctx, _db, b) => C.createDatabase(ctx, b));
   }
   @Post('databases/list')
   @HttpCode(200)
   @RequireScope('collections:read')
   async listDatabases(@Req() q: Request, @Res() r: Response) {
-    await this.run(q, r, (ctx) => C.listDatabases(ctx));
+    const p = stateOf(q).principal;
+    assertDatabaseAccess(p);
+    // A key limited to databases lists only those.
+    const allowed = p?.databases ?? [];
+    await this.run(q, r, async (ctx) =>
+      (await C.listDatabases(ctx)).filter((d) => allowed.length === 0 || allowed.includes(d)),
+    );
   }
   @Post('databases/drop')
   @HttpCode(200)
   @RequireScope('collections:write')
   async dropDatabase(@Req() q: Request, @Res() r: Response) {
+    assertDatabaseAccess(stateOf(q).principal, stateOf(q).dbName);
     await this.run(q, r, (ctx, _db, b) => C.dropDatabase(ctx, b));
   }
 

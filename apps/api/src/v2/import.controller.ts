@@ -15,7 +15,7 @@ import {
 } from '@gw/jobs';
 import { assertAccess, assertVolumeAccess, RequireScope } from '../http/auth.guard';
 import { intField, stringField } from '../http/body';
-import { stateOf } from '../http/request-context';
+import { type Principal, stateOf } from '../http/request-context';
 import { describeV2, listRecordV2 } from './import.presenter';
 
 export function pageOf(fields: Record<string, unknown>): ListJobsQuery['page'] {
@@ -63,8 +63,9 @@ export async function describeForRequest(describer: DescribeImportJob, req: Requ
 }
 
 /**
- * A list request of either flavour: access to the database (and the named collection) checked,
- * then rows of collections the key may not read are dropped.
+ * A list request of either flavour: access to the database (and the named collection) checked;
+ * a key limited to some collections lists (and counts) only theirs, filtered in SQL so pages are
+ * full and `count` is what the key may see.
  */
 export async function listForRequest(
   lister: ListImportJobs,
@@ -74,15 +75,13 @@ export async function listForRequest(
   const s = stateOf(req);
   const collectionName = stringField(s.fields!, 'collectionName');
   assertAccess(s.principal, s.dbName!, collectionName);
-  const result = await lister.execute({
+  const visible = visibleCollections(s.principal, s.dbName!);
+  return lister.execute({
     dbName: s.dbName!,
     ...(collectionName === undefined ? {} : { collectionName }),
+    ...(visible === undefined ? {} : { collectionsIn: visible }),
     ...query,
   });
-  return {
-    count: result.count,
-    records: result.records.filter((j) => canSee(s.principal, j.dbName, j.collectionName)),
-  };
 }
 
 /** Milvus v2 / Zilliz Cloud v2 import routes (import-api.md §5–9). */
@@ -151,11 +150,12 @@ export class V2ImportController {
   }
 }
 
-function canSee(p: ReturnType<typeof stateOf>['principal'], db: string, collection: string): boolean {
-  try {
-    assertAccess(p, db, collection);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * The collections of `dbName` a key is limited to (bare `name` or qualified `db.name` entries;
+ * names cannot hold a dot), or undefined when it is not limited.
+ */
+export function visibleCollections(p: Principal | undefined, dbName: string): string[] | undefined {
+  if (p === undefined || p.collections.length === 0) return undefined;
+  const prefix = `${dbName}.`;
+  return p.collections.flatMap((c) => (!c.includes('.') ? [c] : c.startsWith(prefix) ? [c.slice(prefix.length)] : []));
 }

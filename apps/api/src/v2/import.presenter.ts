@@ -1,4 +1,4 @@
-import type { JobFileRow, JobRow, JobState } from '@gw/db';
+import type { JobFileRow, JobListRow, JobRow, JobState } from '@gw/db';
 import type { JobView } from '@gw/jobs';
 
 /** RFC 3339 UTC with seconds, as Milvus prints times. */
@@ -22,7 +22,7 @@ const num = (s: string) => Number(s);
  * Progress as clients must see it: 0 when Pending, stored value while Importing (never above 99),
  * 100 only when Completed, 0 when Failed or Cancelled.
  */
-export function jobProgress(job: JobRow): number {
+export function jobProgress(job: Pick<JobRow, 'state' | 'progress'>): number {
   switch (job.state) {
     case 'Completed':
       return 100;
@@ -74,7 +74,7 @@ export function describeV2(view: JobView): Record<string, unknown> {
   };
 }
 
-export function listRecordV2(job: JobRow): Record<string, unknown> {
+export function listRecordV2(job: JobListRow): Record<string, unknown> {
   const reason = job.state === 'Failed' || job.state === 'Cancelled' ? job.reason : '';
   return {
     collectionName: job.collectionName,

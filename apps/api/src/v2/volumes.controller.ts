@@ -4,15 +4,8 @@ import { MAX_PAGE_SIZE } from '@gw/jobs';
 import { checkVolumePath, VolumeStore, volumesErrors } from '@gw/volumes';
 import { assertVolumeAccess, RequireScope } from '../http/auth.guard';
 import { intField, stringField } from '../http/body';
+import { UnbufferedBody } from '../http/raw-body.middleware';
 import { stateOf } from '../http/request-context';
-
-const UPLOAD_PATH = /^\/v2\/volumes\/[^/]+\/files\/./;
-
-/** The upload route, whose body the raw-body middleware leaves unread for streaming. */
-export function isVolumeUpload(req: Request): boolean {
-  // originalUrl: inside middleware mounted on a pattern, req.path is relative to the mount.
-  return req.method === 'PUT' && UPLOAD_PATH.test(req.originalUrl.split('?')[0]!);
-}
 
 /**
  * The file path of a `/v2/volumes/<name>/files/<path>` URL, taken from the raw URL one segment at
@@ -139,6 +132,7 @@ export class V2VolumesController {
   }
 
   @Put(':volumeName/files/*path')
+  @UnbufferedBody()
   @HttpCode(200)
   @RequireScope('volumes:write')
   async upload(@Req() req: Request, @Res({ passthrough: true }) res: Response) {

@@ -47,9 +47,9 @@ export class CreateImportJob {
   async execute(cmd: CreateImportJobCommand): Promise<CreateImportJobResult> {
     const head = readCreateHead(cmd.body);
     cmd.authorize?.(cmd.dbName, head.collectionName);
-    await this.catalog.checkTarget(cmd.dbName, head.collectionName, head.partitionName);
+    const target = await this.catalog.checkTarget(cmd.dbName, head.collectionName, head.partitionName);
     const idempotencyKey = validateIdempotencyKey(cmd.idempotencyKey);
-    const req = normalizeCreateRequest(cmd.body, head, { config: this.config });
+    const req = normalizeCreateRequest(cmd.body, head, { config: this.config, maxGroupFiles: target.maxGroupFiles });
     if (req.volumeName !== undefined && !(await this.volumes?.exists(req.volumeName))) {
       throw jobsErrors.volumeNotFound(req.volumeName);
     }

@@ -117,6 +117,20 @@ function optionsOf(body: RequestBody): Record<string, string> {
 
 export interface ShapeContext {
   config: Pick<AppConfig, 'storage' | 'import'>;
+  /** Files a NumPy group may hold (schema fields plus `$meta`); unbounded when absent. */
+  maxGroupFiles?: number;
+}
+
+/**
+ * Longest path or URL accepted (2100): S3 keys stop at 1,024 bytes and presigned URLs with a
+ * session token stay under ~3 KB; this bounds what every describe answer repeats (decision 0903).
+ */
+export const MAX_PATH_CHARS = 8_192;
+
+/** A group named in an error: its first paths only, so a hostile group cannot make the message huge. */
+function shortName(paths: readonly string[]): string {
+  const head = paths.slice(0, 3).map((p) => (p.length > 200 ? `${p.slice(0, 200)}…` : p));
+  return paths.length > 3 ? `${head.join(',')},… (${paths.length} paths)` : head.join(',');
 }
 
 /**
@@ -130,6 +144,11 @@ export function normalizeCreateRequest(
 ): NormalizedCreateRequest {
   const volumeName = volumeOf(body, head.source);
   const rawGroups = groupsOf(body, head.source);
+  // Counted before any path is parsed, so a request of a million paths costs a count, not a million parses.
+  const totalPaths = rawGroups.reduce((n, g) => n + g.length, 0);
+  if (totalPaths > ctx.config.import.maxPaths) {
+    throw jobsErrors.refused(`too many paths: ${totalPaths}, at most ${ctx.config.import.maxPaths} per request`);
+  }
   const options = optionsOf(body);
 
   let timeout: NormalizedCreateRequest['timeout'];
@@ -198,13 +217,24 @@ export function normalizeCreateRequest(
   }
   const groups = groupsAsGiven.map((g): FileGroupSpec => {
     const paths = g.map((x) => x.display);
+    const long = paths.find((p) => p.length > MAX_PATH_CHARS);
+    if (long !== undefined) {
+      throw jobsErrors.refused(`path longer than ${MAX_PATH_CHARS} characters: ${shortName([long])}`);
+    }
     const displayName = paths.join(',');
     if (g.some((x) => x.isFolder)) {
-      if (g.length > 1) throw jobsErrors.refused(`a folder must be a file group of its own: ${displayName}`);
+      if (g.length > 1) throw jobsErrors.refused(`a folder must be a file group of its own: ${shortName(paths)}`);
       return { paths, displayName, format: 'folder', isFolder: true };
     }
     try {
-      return { paths, displayName, format: formatOf(paths), isFolder: false };
+      const format = formatOf(paths);
+      if (format === 'numpy' && ctx.maxGroupFiles !== undefined && paths.length > ctx.maxGroupFiles) {
+        throw jobsErrors.refused(
+          `a NumPy file group has ${paths.length} files, more than the collection's fields plus $meta ` +
+            `(${ctx.maxGroupFiles}): ${shortName(paths)}`,
+        );
+      }
+      return { paths, displayName, format, isFolder: false };
     } catch (e) {
       if (e instanceof FormatError) {
         const bad = paths.find((p) => formatOfPath(p) === null);

@@ -2,10 +2,16 @@ import type { Pool } from 'pg';
 import { type CollectionsContext, DEFAULT_PARTITION, getCollection, hasPartition } from '@gw/collections';
 import { jobsErrors } from '../jobs.errors';
 
+/** What admission learns about the target collection. */
+export interface ImportTarget {
+  /** Files one NumPy group may hold: one per schema field, plus `$meta`. */
+  maxGroupFiles: number;
+}
+
 /** What admission needs to know about the target collection. */
 export interface ImportCatalog {
   /** Database (800), collection (100) and partition (200) must exist; a partition-key collection refuses a partition (1100). */
-  checkTarget(dbName: string, collectionName: string, partitionName: string | undefined): Promise<void>;
+  checkTarget(dbName: string, collectionName: string, partitionName: string | undefined): Promise<ImportTarget>;
 }
 
 /** The catalog kept by libs/collections (gateway_* tables). */
@@ -16,13 +22,15 @@ export class CollectionsImportCatalog implements ImportCatalog {
     this.ctx = { catalog, target, config: { pgvector: 'auto' } };
   }
 
-  async checkTarget(dbName: string, collectionName: string, partitionName: string | undefined): Promise<void> {
+  async checkTarget(dbName: string, collectionName: string, partitionName: string | undefined): Promise<ImportTarget> {
     const def = await getCollection(this.ctx, dbName, collectionName);
-    if (partitionName === undefined || partitionName === DEFAULT_PARTITION) return;
+    const target = { maxGroupFiles: def.schema.fields.length + 1 };
+    if (partitionName === undefined || partitionName === DEFAULT_PARTITION) return target;
     const { has } = await hasPartition(this.ctx, dbName, { collectionName, partitionName });
     if (!has) throw jobsErrors.partitionNotFound(partitionName);
     if (def.schema.fields.some((f) => f.isPartitionKey)) {
       throw jobsErrors.invalid(`partitionName is not allowed: collection ${collectionName} has a partition key field`);
     }
+    return target;
   }
 }

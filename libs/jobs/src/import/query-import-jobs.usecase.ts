@@ -1,4 +1,4 @@
-import type { ImportJobsRepository, JobFileRow, JobRow, JobState, ListFilter } from '@gw/db';
+import type { ImportJobsRepository, JobFileRow, JobListRow, JobRow, JobState, ListFilter } from '@gw/db';
 import { jobsErrors } from '../jobs.errors';
 
 export interface JobView {
@@ -16,7 +16,7 @@ export interface ListJobsQuery extends ListFilter {
 }
 
 export interface ListJobsResult {
-  records: JobRow[];
+  records: JobListRow[];
   count?: number;
 }
 
@@ -51,6 +51,7 @@ export class ListImportJobs {
       dbName: q.dbName,
       ...(q.collectionName === undefined ? {} : { collectionName: q.collectionName }),
       ...(q.states === undefined ? {} : { states: q.states }),
+      ...(q.collectionsIn === undefined ? {} : { collectionsIn: q.collectionsIn }),
     };
     if (q.page === undefined) return { records: await this.repo.list(filter, UNPAGED_LIMIT, 0) };
     const [records, count] = await Promise.all([
