@@ -100,6 +100,30 @@ export class GcsDriver implements RawDriver {
     return this.o.display(key);
   }
 
+  /** The object handle for `key` (the volume writer uploads and deletes through it). */
+  async file(key: string): Promise<File> {
+    return (await this.bucket()).file(key);
+  }
+
+  /** Objects under `prefix`, one page per call (the volume writer's prefix delete). */
+  async filesPage(prefix: string, token: string | undefined): Promise<{ files: File[]; next?: string }> {
+    const [files, next] = await (
+      await this.bucket()
+    ).getFiles({
+      prefix,
+      maxResults: 1000,
+      autoPaginate: false,
+      ...(token === undefined ? {} : { pageToken: token }),
+    });
+    const pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
+    return pageToken === undefined || pageToken === '' ? { files } : { files, next: pageToken };
+  }
+
+  /** Maps an SDK failure to a StorageError naming `key` (the writer's errors). */
+  storageError(e: unknown, key: string): unknown {
+    return this.mapError(e, key);
+  }
+
   private mapError(e: unknown, key: string): unknown {
     const tls = tlsFailureCode(e);
     if (tls !== undefined) return storageErrors.tlsRejected(this.display(key), tls, GCS_TLS_FIX);
