@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openObjectWriter, parseObjectLocation, type ObjectWriter, type StorageConfig } from '@gw/storage';
+import { GcsDriver } from '../../../libs/storage/src/drivers/gcs';
+import { gcsWriter } from '../../../libs/storage/src/drivers/gcs-writer';
 import { GcsTestServer } from '../../support/storage/gcs-test-server';
 import { bytes, fastDeps, testStorageConfig } from '../../support/storage/config';
 
@@ -81,5 +83,35 @@ describe('GCS volume writer (@google-cloud/storage uploads) against the in-repo 
     expect(server.names('vols').filter((n) => n.includes('/d/') || n === 'gw/v1/e.bin')).toEqual(['gw/v2/d/x.bin']);
     await writer.deletePrefix('');
     expect(server.names('vols').filter((n) => n.startsWith('gw/'))).toEqual(['gw/v2/d/x.bin']);
+  });
+
+  it('authenticates every upload request to a custom endpoint that demands a token, resumable ones too', async () => {
+    // An access token stands in for STORAGE_GCS_CREDENTIALS_FILE (whose token needs Google's token
+    // endpoint, see gcs-credentials.spec.ts): both make the SDK authenticate to a custom endpoint,
+    // which its resumable uploads forget to do on their own.
+    const secured = new GcsTestServer('ya29.volume-writer-token');
+    await secured.start();
+    try {
+      secured.createBucket('vols');
+      const driver = new GcsDriver({
+        bucket: 'vols',
+        endpoint: secured.endpoint,
+        credential: { accessToken: 'ya29.volume-writer-token' },
+        display: (key) => `gs://vols/${key}`,
+      });
+      const w = gcsWriter(driver, 'gw/');
+      const big = bytes(9 * 1024 * 1024, 17);
+      expect(await w.put('big.bin', chunked(big))).toEqual({ size: big.length });
+      expect(await w.put('small.bin', chunked(bytes(10, 3)))).toEqual({ size: 10 });
+      expect(secured.object('vols', 'gw/big.bin')?.equals(big)).toBe(true);
+      const sent = secured.requests.map((r) => `${r.method} ${r.query.uploadType} ${r.authorization ?? 'none'}`);
+      expect(sent.length).toBeGreaterThanOrEqual(4); // session, two chunks, one multipart
+      expect(
+        sent.every((x) => x.endsWith('Bearer ya29.volume-writer-token')),
+        sent.join('\n'),
+      ).toBe(true);
+    } finally {
+      await secured.stop();
+    }
   });
 });

@@ -1,9 +1,13 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { File } from '@google-cloud/storage';
 import type { ObjectWriter } from '../object-writer';
 import { statusError } from '../resilient';
 import { StorageError, StorageErrorCode } from '../storage.errors';
 import type { GcsDriver } from './gcs';
+
+/** The SDK's request options as its interceptors see them (the type itself is not exported). */
+type RequestOptions = ReturnType<File['interceptors'][number]['request']>;
 
 /**
  * Chunks of a resumable upload: GCS wants multiples of 256 KiB and recommends at least 8 MiB. The
@@ -65,6 +69,16 @@ export function gcsWriter(driver: GcsDriver, prefix: string): ObjectWriter {
             size += next.value.length;
             yield next.value;
           }
+        }
+        const authorization = await driver.customEndpointAuthorization();
+        if (authorization !== undefined) {
+          // One token per upload: an upload outliving it (about an hour) fails and is retried whole.
+          file.interceptors.push({
+            request(o: RequestOptions): RequestOptions {
+              o.headers = { ...o.headers, Authorization: authorization };
+              return o;
+            },
+          });
         }
         await pipeline(
           Readable.from(all(), { objectMode: false }),

@@ -119,6 +119,19 @@ export class GcsDriver implements RawDriver {
     return pageToken === undefined || pageToken === '' ? { files } : { files, next: pageToken };
   }
 
+  /**
+   * The `Authorization` header a resumable upload to a custom endpoint must add itself, or
+   * undefined when the SDK's own authentication applies. @google-cloud/storage 7.22 does not pass
+   * `useAuthWithCustomEndpoint` to its resumable uploads, which then go out unauthenticated to a
+   * custom endpoint (reads and multipart uploads are authenticated). Only for the credentials this
+   * driver would send there anyway (never ambient ones).
+   */
+  async customEndpointAuthorization(): Promise<string | undefined> {
+    if (!this.custom || this.options.useAuthWithCustomEndpoint !== true) return undefined;
+    const token = await (await this.bucket()).storage.authClient.getAccessToken();
+    return typeof token === 'string' ? `Bearer ${token}` : undefined;
+  }
+
   /** Maps an SDK failure to a StorageError naming `key` (the writer's errors). */
   storageError(e: unknown, key: string): unknown {
     return this.mapError(e, key);
