@@ -178,16 +178,19 @@ describe('VOLUMES_* (storage.md §7)', () => {
     });
   });
 
-  it('takes an S3 or Azure bucket prefix (with a trailing /) and its own file limit', () => {
+  it('takes an S3, GCS or Azure bucket prefix (with a trailing /) and its own file limit', () => {
     const c = loadConfig({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: 's3://bkt/vols', VOLUMES_MAX_FILE_BYTES: '5' });
     expect(c.volumes).toMatchObject({ url: 's3://bkt/vols/', maxFileBytes: 5 });
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: 'gs://bkt/vols' }).volumes.url).toBe('gs://bkt/vols/');
     const az = 'https://acct.blob.core.windows.net/vols/prefix/';
     expect(loadConfig({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: az }).volumes.url).toBe(az);
   });
 
   it('refuses other URLs and limits that are not a positive number of bytes', () => {
-    expect(problems({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: 'gs://bkt/vols/' })).toEqual([
-      expect.stringMatching(/^VOLUMES_URL: expected s3:\/\/bucket\/prefix\/ or an Azure container URL/),
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, VOLUMES_URL: 'file:///srv/vols/' })).toEqual([
+      expect.stringMatching(
+        /^VOLUMES_URL: expected s3:\/\/bucket\/prefix\/, gs:\/\/bucket\/prefix\/ or an Azure container URL/,
+      ),
     ]);
     expect(problems({ GATEWAY_SECRET_KEY: KEY, VOLUMES_MAX_FILE_BYTES: '0' })).toEqual([
       expect.stringMatching(/^VOLUMES_MAX_FILE_BYTES: expected a whole number of bytes/),

@@ -194,12 +194,12 @@ const envSchema = z.object({
   // A bucket prefix for deployments with many machines; parsed by libs/volumes (provider rules of storage.md §1).
   VOLUMES_URL: optionalText.transform((v, ctx) => {
     if (v === undefined) return undefined;
-    // S3 / S3-compatible and Azure have a volume writer (decision 0601); the provider is checked at start.
-    if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/|$)/.test(v) && !/^https?:\/\/[^/]+\/[^/]+/.test(v)) {
+    // S3 / S3-compatible, GCS and Azure have a volume writer (decision 0601); the provider is checked at start.
+    if (!/^(s3|gs):\/\/[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](\/|$)/.test(v) && !/^https?:\/\/[^/]+\/[^/]+/.test(v)) {
       ctx.addIssue({
         code: 'custom',
         message:
-          'expected s3://bucket/prefix/ or an Azure container URL (https://<account>.blob.core.windows.net/<container>/<prefix>/)',
+          'expected s3://bucket/prefix/, gs://bucket/prefix/ or an Azure container URL (https://<account>.blob.core.windows.net/<container>/<prefix>/)',
       });
       return z.NEVER;
     }

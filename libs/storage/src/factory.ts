@@ -216,7 +216,7 @@ function lazyDriver(display: (key: string) => string, load: () => Promise<RawDri
 
 /**
  * A writer for a bucket prefix the gateway owns (VOLUMES_URL), with the server's own credentials
- * only (configured keys, else the ambient chain): never a caller's. S3 / S3-compatible and Azure.
+ * only (configured keys, else the ambient chain): never a caller's. S3 / S3-compatible, GCS and Azure.
  */
 export async function openObjectWriter(
   location: ObjectLocation,
@@ -243,6 +243,26 @@ export async function openObjectWriter(
       display,
     });
     return azureWriter(driver, location.key);
+  }
+  if (location.provider === 'gcs') {
+    // STORAGE_GCS_CREDENTIALS_FILE, else application default credentials (if allowed), else none.
+    // The SDK's transport takes no agent, so the endpoint is checked once here (as guarded() does).
+    await guard.resolve(location.host);
+    const credential: GcsDriverOptions['credential'] =
+      config.gcs.credentialsFile !== undefined
+        ? { keyFile: config.gcs.credentialsFile }
+        : (deps.ambientCredentials ?? config.ambientCredentials)
+          ? 'ambient'
+          : 'anonymous';
+    const { GcsDriver } = await import('./drivers/gcs');
+    const { gcsWriter } = await import('./drivers/gcs-writer');
+    const driver = new GcsDriver({
+      bucket: location.bucket,
+      ...(config.gcs.endpoint === undefined ? {} : { endpoint: config.gcs.endpoint }),
+      credential,
+      display,
+    });
+    return gcsWriter(driver, location.key);
   }
   if (location.provider !== 's3') {
     throw new StorageError(StorageErrorCode.Unsupported, `volumes cannot be written to ${location.display}`);

@@ -62,7 +62,7 @@ type VolumesConfig = Pick<AppConfig, 'volumes' | 'storage'>;
  */
 export class VolumeStore {
   /** Provider of VOLUMES_URL, or 'local'. */
-  private readonly backend: 'local' | 's3' | 'azure';
+  private readonly backend: 'local' | 's3' | 'gcs' | 'azure';
 
   /** Throws (at start) when VOLUMES_URL names a place volumes cannot be written to. */
   constructor(
@@ -76,8 +76,10 @@ export class VolumeStore {
       return;
     }
     const provider = parseObjectLocation(url, this.config.storage).provider;
-    if (provider !== 's3' && provider !== 'azure') {
-      throw new Error(`VOLUMES_URL: volumes can live in S3 / S3-compatible or Azure buckets, not ${provider} (${url})`);
+    if (provider !== 's3' && provider !== 'gcs' && provider !== 'azure') {
+      throw new Error(
+        `VOLUMES_URL: volumes can live in S3 / S3-compatible, GCS or Azure buckets, not ${provider} (${url})`,
+      );
     }
     this.backend = provider;
   }

@@ -6,6 +6,7 @@ import { VolumeManager } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from '../../support/storage/azurite';
+import { GcsTestServer } from '../../support/storage/gcs-test-server';
 import { S3TestServer } from '../../support/storage/s3-test-server';
 import { DIGEST_SQL, expectedDigestInput, jsonl, parquet, range } from '../worker/fixtures';
 
@@ -460,5 +461,84 @@ describe('a volume in an Azure container (VOLUMES_URL, azurite)', () => {
     const left: string[] = [];
     for await (const b of container.listBlobsFlat({ prefix: `gateway/${volume}/` })) left.push(b.name);
     expect(left).toEqual([]);
+  }, 120_000);
+});
+
+describe('a volume in a GCS bucket (VOLUMES_URL=gs://, in-repo GCS server)', () => {
+  let gcs: GcsTestServer;
+  let g: TestGateway;
+  let w: TestWorker;
+  let k: string;
+  beforeAll(async () => {
+    gcs = new GcsTestServer();
+    await gcs.start();
+    gcs.createBucket('vols');
+    g = await startTestGateway({
+      VOLUMES_URL: 'gs://vols/gateway/',
+      STORAGE_GCS_ENDPOINT: gcs.endpoint,
+      VOLUMES_MAX_FILE_BYTES: String(12 << 20),
+    });
+    w = await startTestWorker(g.config);
+    k = await g.apiKey(['admin']);
+  }, 60_000);
+  afterAll(async () => {
+    await w?.close();
+    await g?.close();
+    await gcs?.stop();
+  });
+
+  it('uploads through a resumable session, lists, imports a folder by dataPaths and deletes', async () => {
+    const volume = await createVolume(g, k);
+    expect((await call(g, 'GET', `/v2/volumes/${volume}`, { key: k })).body.data).toMatchObject({ backend: 'gcs' });
+    const big = Buffer.alloc(9 << 20, 0x64);
+    const up = await put(g, k, volume, 'blobs/big.bin', big);
+    expect(up.body.data).toMatchObject({ size: big.length });
+    expect(gcs.object('vols', `gateway/${volume}/blobs/big.bin`)?.equals(big)).toBe(true);
+    const session = [...gcs.sessions.values()].find((x) => x.name === `gateway/${volume}/blobs/big.bin`);
+    expect(session).toMatchObject({ done: true, chunks: 2 });
+    expect((await put(g, k, volume, 'data/rows.jsonl', jsonl(range(1, 50)))).body.code).toBe(0);
+    expect((await put(g, k, volume, 'data/rows.parquet', await parquet(range(51, 50)))).body.code).toBe(0);
+
+    const listed = await call(g, 'GET', `/v2/volumes/${volume}/files?prefix=data/&pageSize=1`, { key: k });
+    const page = listed.body.data as { files: { path: string }[]; nextPageToken: string };
+    expect(page.files.map((f) => f.path)).toEqual(['data/rows.jsonl']);
+    const next = await call(
+      g,
+      'GET',
+      `/v2/volumes/${volume}/files?prefix=data/&pageSize=1&pageToken=${page.nextPageToken}`,
+      { key: k },
+    );
+    expect(next.body).toMatchObject({ code: 0, data: { files: [{ path: 'data/rows.parquet' }] } });
+
+    const collection = await newCollection(g, k);
+    const r = await call(g, 'POST', '/v2/vectordb/jobs/import/create', {
+      key: k,
+      body: { collectionName: collection, volumeName: volume, dataPaths: [['data/']] },
+    });
+    expect(r.body.code, r.text).toBe(0);
+    expect(await waitForJob(g, k, (r.body.data as { jobId: string }).jobId)).toBe('Completed ');
+    const d = await g.db.query(DIGEST_SQL(`"milvus_default"."${collection}"`));
+    expect(d.rows[0]).toEqual({ n: 100, text: expectedDigestInput(range(1, 100)) });
+
+    // An upload beyond the limit (no declared length) fails midway: no object appears.
+    const tooBig = await fetch(`${g.url}/v2/volumes/${volume}/files/blobs/too-big.bin`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${k}` },
+      body: new ReadableStream<Uint8Array>({
+        start(c) {
+          for (let i = 0; i < 13; i++) c.enqueue(new Uint8Array(1 << 20));
+          c.close();
+        },
+      }),
+      duplex: 'half',
+    });
+    expect(tooBig.status).toBe(413);
+    expect(gcs.object('vols', `gateway/${volume}/blobs/too-big.bin`)).toBeUndefined();
+
+    expect((await call(g, 'DELETE', `/v2/volumes/${volume}/files/blobs/big.bin`, { key: k })).body.code).toBe(0);
+    expect(gcs.object('vols', `gateway/${volume}/blobs/big.bin`)).toBeUndefined();
+    expect((await call(g, 'DELETE', `/v2/volumes/${volume}/files/blobs/big.bin`, { key: k })).body.code).not.toBe(0);
+    expect((await call(g, 'DELETE', `/v2/volumes/${volume}`, { key: k })).body.code).toBe(0);
+    expect(gcs.names('vols').filter((x) => x.startsWith(`gateway/${volume}/`))).toEqual([]);
   }, 120_000);
 });

@@ -100,6 +100,43 @@ export class GcsDriver implements RawDriver {
     return this.o.display(key);
   }
 
+  /** The object handle for `key` (the volume writer uploads and deletes through it). */
+  async file(key: string): Promise<File> {
+    return (await this.bucket()).file(key);
+  }
+
+  /** Objects under `prefix`, one page per call (the volume writer's prefix delete). */
+  async filesPage(prefix: string, token: string | undefined): Promise<{ files: File[]; next?: string }> {
+    const [files, next] = await (
+      await this.bucket()
+    ).getFiles({
+      prefix,
+      maxResults: 1000,
+      autoPaginate: false,
+      ...(token === undefined ? {} : { pageToken: token }),
+    });
+    const pageToken = (next as { pageToken?: string } | null | undefined)?.pageToken;
+    return pageToken === undefined || pageToken === '' ? { files } : { files, next: pageToken };
+  }
+
+  /**
+   * The `Authorization` header a resumable upload to a custom endpoint must add itself, or
+   * undefined when the SDK's own authentication applies. @google-cloud/storage 7.22 does not pass
+   * `useAuthWithCustomEndpoint` to its resumable uploads, which then go out unauthenticated to a
+   * custom endpoint (reads and multipart uploads are authenticated). Only for the credentials this
+   * driver would send there anyway (never ambient ones).
+   */
+  async customEndpointAuthorization(): Promise<string | undefined> {
+    if (!this.custom || this.options.useAuthWithCustomEndpoint !== true) return undefined;
+    const token = await (await this.bucket()).storage.authClient.getAccessToken();
+    return typeof token === 'string' ? `Bearer ${token}` : undefined;
+  }
+
+  /** Maps an SDK failure to a StorageError naming `key` (the writer's errors). */
+  storageError(e: unknown, key: string): unknown {
+    return this.mapError(e, key);
+  }
+
   private mapError(e: unknown, key: string): unknown {
     const tls = tlsFailureCode(e);
     if (tls !== undefined) return storageErrors.tlsRejected(this.display(key), tls, GCS_TLS_FIX);
