@@ -196,6 +196,19 @@ describe('database routes for limited keys', () => {
     expect(listed.body.data).not.toContain('sneaky_db');
   });
 
+  it('lists only its own collections to a key limited to collections', async () => {
+    const mine = await makeCollection(gw.db);
+    const other = await makeCollection(gw.db);
+    const all = await call(gw, 'POST', '/v2/vectordb/collections/list', { key: admin, body: {} });
+    expect(all.body.data).toEqual(expect.arrayContaining([mine, other]));
+    const key = await gw.apiKey(['collections:read'], { collections: [mine] });
+    const r = await call(gw, 'POST', '/v2/vectordb/collections/list', { key, body: {} });
+    expect(r.body).toEqual({ code: 0, data: [mine] });
+    const qualified = await gw.apiKey(['collections:read'], { collections: [`default.${other}`] });
+    const q = await call(gw, 'POST', '/v2/vectordb/collections/list', { key: qualified, body: {} });
+    expect(q.body).toEqual({ code: 0, data: [other] });
+  });
+
   it('lists only its own databases to a key limited to databases', async () => {
     const db = await makeDatabase(gw.db);
     const key = await gw.apiKey(['collections:read'], { databases: [db] });

@@ -61,10 +61,15 @@ export function assertAccess(p: Principal | undefined, dbName: string, collectio
   if (p === undefined) throw httpErrors.unauthenticated();
   if (p.databases.length > 0 && !p.databases.includes(dbName))
     throw httpErrors.forbidden(`access to database ${dbName}`);
-  if (collectionName !== undefined && p.collections.length > 0) {
-    const ok = p.collections.some((c) => c === collectionName || c === `${dbName}.${collectionName}`);
-    if (!ok) throw httpErrors.forbidden(`access to collection ${collectionName}`);
-  }
+  if (collectionName !== undefined && !mayUseCollection(p, dbName, collectionName))
+    throw httpErrors.forbidden(`access to collection ${collectionName}`);
+}
+
+/** Whether a key limited to collections (`name` or `db.name`) may use this one; unlimited keys may. */
+export function mayUseCollection(p: Principal, dbName: string, collectionName: string): boolean {
+  return (
+    p.collections.length === 0 || p.collections.some((c) => c === collectionName || c === `${dbName}.${collectionName}`)
+  );
 }
 
 /**

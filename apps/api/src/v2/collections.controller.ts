@@ -2,7 +2,7 @@ import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import * as C from '@gw/collections';
 import { rowsToBatch, SchemaError } from '@gw/schema';
-import { assertAccess, assertDatabaseAccess, RequireScope } from '../http/auth.guard';
+import { assertAccess, assertDatabaseAccess, mayUseCollection, RequireScope } from '../http/auth.guard';
 import { stateOf } from '../http/request-context';
 
 export const COLLECTIONS_CONTEXT = Symbol('COLLECTIONS_CONTEXT');
@@ -49,7 +49,11 @@ export class V2CollectionsController {
   @HttpCode(200)
   @RequireScope('collections:read')
   async listCollections(@Req() q: Request, @Res() r: Response) {
-    await this.run(q, r, (ctx, db) => C.listCollections(ctx, db));
+    // A key limited to collections sees only those names (the others' existence is not its business).
+    const p = stateOf(q).principal;
+    await this.run(q, r, async (ctx, db) =>
+      (await C.listCollections(ctx, db)).filter((name) => p === undefined || mayUseCollection(p, db, name)),
+    );
   }
   @Post('collections/has')
   @HttpCode(200)
