@@ -11,7 +11,7 @@ import { EnvelopeFilter } from './http/envelope.filter';
 import { requestIdMiddleware } from './http/raw-body.middleware';
 import { RequestInterceptor } from './http/request.interceptor';
 import { HealthController } from './ops/health.controller';
-import { MetricsController, RequestMetrics } from './ops/metrics.controller';
+import { ApiMetrics, MetricsController } from './ops/metrics.controller';
 import { V1ImportController } from './v1/import.controller';
 import { COLLECTIONS_CONTEXT, V2CollectionsController } from './v2/collections.controller';
 import { V2ImportController } from './v2/import.controller';
@@ -19,7 +19,7 @@ import { V2VolumesController } from './v2/volumes.controller';
 
 @Module({})
 export class ApiModule implements NestModule {
-  constructor(@Inject(RequestMetrics) private readonly requestMetrics: RequestMetrics) {}
+  constructor(@Inject(ApiMetrics) private readonly requestMetrics: ApiMetrics) {}
 
   static forRoot(config: AppConfig): DynamicModule {
     return {
@@ -34,7 +34,7 @@ export class ApiModule implements NestModule {
         V2VolumesController,
       ],
       providers: [
-        RequestMetrics,
+        ApiMetrics,
         { provide: ApiKeysRepository, inject: [JOB_DB_POOL], useFactory: (p: Pool) => new ApiKeysRepository(p) },
         {
           provide: COLLECTIONS_CONTEXT,

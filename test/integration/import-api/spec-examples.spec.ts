@@ -154,6 +154,7 @@ describe('GET /metrics', () => {
       // Without a key: totals only, no database or collection names.
       const anonymous = await (await fetch(`${gw3.url}/metrics`)).text();
       expect(anonymous).toContain('igw_import_active_jobs 3');
+      expect(anonymous).toMatch(/^igw_import_jobs\{state="Pending"\} 3$/m);
       expect(anonymous).not.toContain(c);
       // A key limited to one collection does not learn the names of the others either.
       const limited = await gw3.apiKey(['import:read'], { collections: ['another'] });
@@ -162,7 +163,19 @@ describe('GET /metrics', () => {
       ).text();
       expect(scoped).not.toContain(c);
       expect(text).toContain(`igw_import_active_jobs{db="default",collection="${c}"} 3`);
-      expect(text).toContain('igw_import_jobs_24h{state="Pending"} 3');
+      expect(text).toContain(`igw_import_jobs{db="default",collection="${c}",state="Pending"} 3`);
+      // Latency by route pattern, and the process's own metrics.
+      expect(text).toMatch(
+        /igw_http_request_duration_seconds_count\{method="POST",route="\/v2\/vectordb\/jobs\/import\/create"\} 3/,
+      );
+      expect(text).toMatch(/^igw_api_process_resident_memory_bytes \d+/m);
+      // The job counts come from trigger-kept counters: they follow cancels without counting import_jobs.
+      const jobId = (await gw3.db.query(`SELECT job_id FROM import_jobs WHERE collection_name = $1 LIMIT 1`, [c]))
+        .rows[0].job_id as string;
+      await call(gw3, 'POST', `${V2}/cancel`, { key: k, body: { jobId } });
+      const after = await (await fetch(`${gw3.url}/metrics`, { headers: { Authorization: `Bearer ${k}` } })).text();
+      expect(after).toContain(`igw_import_jobs{db="default",collection="${c}",state="Pending"} 2`);
+      expect(after).toContain(`igw_import_jobs{db="default",collection="${c}",state="Cancelled"} 1`);
       expect(text).toMatch(
         /igw_http_requests_total\{method="POST",route="\/v2\/vectordb\/jobs\/import\/create",status="200"\} 3/,
       );

@@ -115,6 +115,11 @@ describe('worker metrics and health', () => {
     expect(t).not.toContain(good);
     expect(t).not.toContain('127.0.0.1');
     expect((await get(port, '/nowhere')).status).toBe(404);
+    // The API's view of the same jobs, from its trigger-kept counters.
+    const api = await (await fetch(`${gw.url}/metrics`, { headers: { Authorization: `Bearer ${key}` } })).text();
+    expect(api).toContain(`igw_import_completed_rows{db="default",collection="${c}"} 1500`);
+    expect(api).toContain(`igw_import_jobs{db="default",collection="${c}",state="Completed"} 1`);
+    expect(api).toContain(`igw_import_jobs{db="default",collection="${c}",state="Failed"} 1`);
   }, 90_000);
 
   it('readiness turns 503 naming PostgreSQL when its database goes away, while liveness stays 200', async () => {

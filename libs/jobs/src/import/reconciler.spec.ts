@@ -154,6 +154,17 @@ describe('Reconciler', () => {
     );
     expect(kept.rows[0].n).toBe(4);
     expect(await active()).toBe(2); // deleting ended jobs leaves the admission counters alone
+    // The per-state counts /metrics reads follow the deletes (trigger-kept, no count of import_jobs).
+    const counts = await pool.query<{ state: string; jobs: string }>(
+      `SELECT state, jobs::text FROM import_job_state_counts WHERE collection_name = $1 AND jobs > 0 ORDER BY state`,
+      [coll],
+    );
+    expect(counts.rows).toEqual([
+      { state: 'Completed', jobs: '1' },
+      { state: 'Failed', jobs: '1' },
+      { state: 'Importing', jobs: '1' },
+      { state: 'Pending', jobs: '1' },
+    ]);
     const plan = await pool.query(
       `EXPLAIN SELECT id FROM import_jobs WHERE state IN ('Completed', 'Failed', 'Cancelled')
          AND completed_at < now() - interval '2 days' ORDER BY completed_at, id LIMIT 1000`,
