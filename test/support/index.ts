@@ -43,6 +43,17 @@ export async function createScratchDatabase(): Promise<{ url: string; drop: () =
     drop: async () => {
       const c = new Client({ connectionString: adminDatabaseUrl });
       await c.connect();
+      // A pool's end() can resolve while its last connections are still closing; FORCE would then
+      // kill them mid-close and their clients report the 57P01 as an unhandled error. Give them up
+      // to 3 s to go (connections nobody closes are still terminated).
+      for (let waited = 0; waited < 3_000; waited += 50) {
+        const r = await c.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+          [name],
+        );
+        if (r.rows[0]!.n === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await c.end();
     },
