@@ -53,36 +53,20 @@ export interface JobStagingSpec {
  * the staged rows of every group against the recorded counts.
  */
 export class JobStaging {
-  private ready = false;
-
   constructor(private readonly pool: Pool) {}
 
-  /** Creates the staging schema and bookkeeping tables once (idempotent, race-tolerant). */
+  /**
+   * Creates the staging schema and bookkeeping tables once per pool (idempotent, race-tolerant):
+   * a process holds several JobStaging objects over one pool (runs, reconciler, endings).
+   */
   async ensureSchema(): Promise<void> {
-    if (this.ready) return;
-    await withClient(this.pool, async (c) => {
-      await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(STAGING_SCHEMA)}`).catch(ignoreAlreadyExists);
-      await c
-        .query(
-          `CREATE TABLE IF NOT EXISTS ${RUNS} (staging_table text PRIMARY KEY, job_id text NOT NULL,
-             token bigint NOT NULL, published_rows bigint, published_at timestamptz,
-             created_at timestamptz NOT NULL DEFAULT now())`,
-        )
-        .catch(ignoreAlreadyExists);
-      // A closed fence: the job ended (decision 0503). Added apart so older installations gain it.
-      await c.query(
-        `ALTER TABLE ${RUNS} ADD COLUMN IF NOT EXISTS closed_at timestamptz,
-           ADD COLUMN IF NOT EXISTS closed_state text, ADD COLUMN IF NOT EXISTS closed_reason text`,
-      );
-      await c
-        .query(
-          `CREATE TABLE IF NOT EXISTS ${GROUPS} (staging_table text NOT NULL, group_index integer NOT NULL,
-             rows bigint NOT NULL, token bigint NOT NULL, staged_at timestamptz NOT NULL DEFAULT now(),
-             PRIMARY KEY (staging_table, group_index))`,
-        )
-        .catch(ignoreAlreadyExists);
-    });
-    this.ready = true;
+    let ready = schemaReady.get(this.pool);
+    if (ready === undefined) {
+      ready = createSchema(this.pool);
+      schemaReady.set(this.pool, ready);
+      ready.catch(() => schemaReady.delete(this.pool)); // the next call tries again
+    }
+    await ready;
   }
 
   /**
@@ -342,6 +326,43 @@ async function forgetLostGroups(
   if (lost.length === 0) return recorded;
   await removeGroups(c, spec, lost);
   return new Map([...recorded].filter(([g]) => !lost.includes(g)));
+}
+
+/** Schema creation per pool, shared by every JobStaging over it. */
+const schemaReady = new WeakMap<Pool, Promise<void>>();
+
+async function createSchema(pool: Pool): Promise<void> {
+  await withClient(pool, async (c) => {
+    await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(STAGING_SCHEMA)}`).catch(ignoreAlreadyExists);
+    await c
+      .query(
+        `CREATE TABLE IF NOT EXISTS ${RUNS} (staging_table text PRIMARY KEY, job_id text NOT NULL,
+           token bigint NOT NULL, published_rows bigint, published_at timestamptz,
+           created_at timestamptz NOT NULL DEFAULT now(),
+           closed_at timestamptz, closed_state text, closed_reason text)`,
+      )
+      .catch(ignoreAlreadyExists);
+    // A closed fence (decision 0503), for installations whose table predates it. Only when missing:
+    // ALTER TABLE takes an exclusive lock, which would queue behind a long publish holding a fence
+    // row and stall every fence check behind it.
+    const closed = await c.query(
+      `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'job_runs' AND column_name = 'closed_reason'`,
+      [STAGING_SCHEMA],
+    );
+    if (closed.rowCount === 0) {
+      await c.query(
+        `ALTER TABLE ${RUNS} ADD COLUMN IF NOT EXISTS closed_at timestamptz,
+           ADD COLUMN IF NOT EXISTS closed_state text, ADD COLUMN IF NOT EXISTS closed_reason text`,
+      );
+    }
+    await c
+      .query(
+        `CREATE TABLE IF NOT EXISTS ${GROUPS} (staging_table text NOT NULL, group_index integer NOT NULL,
+           rows bigint NOT NULL, token bigint NOT NULL, staged_at timestamptz NOT NULL DEFAULT now(),
+           PRIMARY KEY (staging_table, group_index))`,
+      )
+      .catch(ignoreAlreadyExists);
+  });
 }
 
 /** Rows actually in the staging table, by group. */

@@ -9,7 +9,8 @@ import {
   SinkErrorCode,
   STAGING_SCHEMA,
 } from '@gw/sink';
-import { uniqueName } from '@gw/testing';
+import { createScratchDatabase, uniqueName } from '@gw/testing';
+import { Pool } from 'pg';
 import { ARRAY_STORAGE, field, fromArray, pk, setupDb } from './helpers';
 
 let env: Awaited<ReturnType<typeof setupDb>>;
@@ -218,6 +219,30 @@ describe('job staging with fencing tokens', () => {
     const again = await staging.begin({ ...spec, token: 2n });
     expect(again.publishedRows).toBe(3);
     expect(await env.count(spec.target)).toBe(3);
+  });
+
+  it('adds the closed-fence columns to a fence table that predates them, once per pool', async () => {
+    const db = await createScratchDatabase();
+    const pool = new Pool({ connectionString: db.url, max: 2 });
+    try {
+      await pool.query(`CREATE SCHEMA ${STAGING_SCHEMA}`);
+      await pool.query(
+        `CREATE TABLE ${STAGING_SCHEMA}.job_runs (staging_table text PRIMARY KEY, job_id text NOT NULL,
+           token bigint NOT NULL, published_rows bigint, published_at timestamptz,
+           created_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      await Promise.all([new JobStaging(pool).ensureSchema(), new JobStaging(pool).ensureSchema()]);
+      const cols = await pool.query<{ name: string }>(
+        `SELECT column_name AS name FROM information_schema.columns
+          WHERE table_schema = $1 AND table_name = 'job_runs' AND column_name LIKE 'closed%' ORDER BY 1`,
+        [STAGING_SCHEMA],
+      );
+      expect(cols.rows.map((r) => r.name)).toEqual(['closed_at', 'closed_reason', 'closed_state']);
+      expect(await new JobStaging(pool).close('j_x_1', 'job-1', { state: 'Cancelled', reason: 'r' })).toBeNull();
+    } finally {
+      await pool.end();
+      await db.drop();
+    }
   });
 
   it('stages into an UNLOGGED table, and a resumed run forgets groups whose rows a server crash emptied', async () => {
