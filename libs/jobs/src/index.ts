@@ -18,6 +18,15 @@ export {
   type NormalizedCreateRequest,
   type RequestBody,
 } from './import/create-request';
+export {
+  exceedsBadRowLimit,
+  parseBadRowLimit,
+  parseImportExtensions,
+  type BadRowLimit,
+  type ConflictMode,
+  type ErrorMode,
+  type ImportExtensions,
+} from './import/extension-options';
 export { CollectionsImportCatalog, type ImportCatalog } from './import/import-catalog';
 export {
   CreateImportJob,

@@ -213,6 +213,12 @@ describe('create validation, in the order of the spec', () => {
     ],
     ['auto_commit=false', { files: [['a.json']], options: { auto_commit: false } }, 1100, /auto_commit=false/],
     ['a two-character sep', { files: [['a.csv']], options: { sep: ';;' } }, 1100, /sep/],
+    ['an invalid dry_run', { files: [['a.json']], options: { dry_run: 'yes' } }, 1100, /options\.dry_run/],
+    ['an invalid error_mode', { files: [['a.json']], options: { error_mode: 'skip' } }, 1100, /options\.error_mode/],
+    ['an invalid max_bad_rows', { files: [['a.json']], options: { max_bad_rows: 'ten' } }, 1100, /max_bad_rows/],
+    ['an invalid on_conflict', { files: [['a.json']], options: { on_conflict: 'merge' } }, 1100, /on_conflict/],
+    ['an invalid skip_imported', { files: [['a.json']], options: { skip_imported: 1 } }, 1100, /skip_imported/],
+    ['a non-http webhook_url', { files: [['a.json']], options: { webhook_url: 'file:///x' } }, 1100, /webhook_url/],
     [
       'a volume name with files instead of dataPaths',
       { volumeName: 'v1', files: [['a.json']] },

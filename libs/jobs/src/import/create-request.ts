@@ -6,6 +6,7 @@ import { canonicalJson } from '@gw/schema';
 import { isStorageError, parseObjectLocation, relativeKeyProblem, stripQuery, validateCredentials } from '@gw/storage';
 import { checkVolumeName, volumeUrl, VolumesError } from '@gw/volumes';
 import type { StoredCredentials } from './credentials-cipher';
+import { type ImportExtensions, parseImportExtensions } from './extension-options';
 import { jobsErrors } from '../jobs.errors';
 
 /** The body of a create request after the API's parsing (§2: empty values already removed). */
@@ -32,6 +33,8 @@ export interface NormalizedCreateRequest {
   partitionName?: string;
   groups: FileGroupSpec[];
   options: Record<string, string>;
+  /** The gateway's own option keys, parsed (docs/api-extensions.md). */
+  extensions: ImportExtensions;
   timeout?: { text: string; ms: number };
   /** accessKey/secretKey/token plus the full URLs of paths that carry a signed query string. */
   credentials?: StoredCredentials;
@@ -169,6 +172,7 @@ export function normalizeCreateRequest(
     if (e instanceof FormatError) throw jobsErrors.invalid(`options: ${e.message}`);
     throw e;
   }
+  const extensions = parseImportExtensions(options);
 
   // URLs: every path must resolve to a supported location (1100), checked before limits.
   const signedUrls: Record<string, string> = {};
@@ -263,6 +267,7 @@ export function normalizeCreateRequest(
     ...(head.partitionName === undefined ? {} : { partitionName: head.partitionName }),
     groups,
     options,
+    extensions,
     ...(timeout === undefined ? {} : { timeout }),
     ...(credentials === undefined ? {} : { credentials }),
     cloud,
