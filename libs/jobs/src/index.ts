@@ -79,3 +79,4 @@ export {
   type StageUnit,
   type StageGroupOptions,
 } from './pipeline';
+export { describeV1, describeV2, jobProgress, listRecordV2, rfc3339, v1State, v2State } from './import/job-presenter';

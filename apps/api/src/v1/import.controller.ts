@@ -1,10 +1,9 @@
 import { Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CreateImportJob, DescribeImportJob, jobsErrors, ListImportJobs } from '@gw/jobs';
+import { CreateImportJob, DescribeImportJob, describeV1, jobsErrors, ListImportJobs, v1State } from '@gw/jobs';
 import { RequireScope } from '../http/auth.guard';
 import { stateOf } from '../http/request-context';
 import { createFromRequest, describeForRequest, listForRequest, pageOf } from '../v2/import.controller';
-import { describeV1, v1State } from '../v2/import.presenter';
 
 /** Legacy Zilliz v1 import routes (import-api.md §10). */
 @Controller('v1/vector/collections/import')

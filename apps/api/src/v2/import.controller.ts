@@ -12,11 +12,12 @@ import {
   type ListJobsResult,
   MAX_PAGE_SIZE,
   parseStateFilter,
+  describeV2,
+  listRecordV2,
 } from '@gw/jobs';
 import { assertAccess, assertVolumeAccess, RequireScope } from '../http/auth.guard';
 import { intField, stringField } from '../http/body';
 import { type Principal, stateOf } from '../http/request-context';
-import { describeV2, listRecordV2 } from './import.presenter';
 
 export function pageOf(fields: Record<string, unknown>): ListJobsQuery['page'] {
   const size = intField(fields, 'pageSize');

@@ -1,5 +1,5 @@
 import type { JobFileRow, JobListRow, JobRow, JobState } from '@gw/db';
-import type { JobView } from '@gw/jobs';
+import type { JobView } from './query-import-jobs.usecase';
 
 /** RFC 3339 UTC with seconds, as Milvus prints times. */
 export function rfc3339(d: Date | null): string {
