@@ -14,6 +14,7 @@ import {
   parseStateFilter,
   describeV2,
   listRecordV2,
+  ReadJobRejects,
 } from '@gw/jobs';
 import { assertAccess, assertVolumeAccess, RequireScope } from '../http/auth.guard';
 import { intField, stringField } from '../http/body';
@@ -93,7 +94,32 @@ export class V2ImportController {
     @Inject(ListImportJobs) private readonly lister: ListImportJobs,
     @Inject(DescribeImportJob) private readonly describer: DescribeImportJob,
     @Inject(CancelImportJob) private readonly canceller: CancelImportJob,
+    @Inject(ReadJobRejects) private readonly rejects: ReadJobRejects,
   ) {}
+
+  /**
+   * The rejected-rows report (error_mode=continue, docs/api-extensions.md): one page as JSONL, one
+   * `{file,row,field,reason,raw}` object a line; `Gateway-Rejects-Next` names the next page's
+   * `after` (absent on the last). Same key rules as describe.
+   */
+  @Get('rejects')
+  @RequireScope('import:read')
+  async rejectsPage(@Req() req: Request, @Res() res: Response) {
+    const s = stateOf(req);
+    const f = s.fields!;
+    const after = stringField(f, 'after');
+    const limit = intField(f, 'limit');
+    const page = await this.rejects.execute({
+      jobId: requireJobId(f),
+      ...(after === undefined ? {} : { after }),
+      ...(limit === undefined ? {} : { limit }),
+      authorize: (v) => assertAccess(s.principal, v.job.dbName, v.job.collectionName),
+    });
+    res.setHeader('Gateway-Rejected-Rows', String(page.rejectedRows));
+    if (page.next !== null) res.setHeader('Gateway-Rejects-Next', page.next);
+    res.type('application/x-ndjson');
+    res.status(200).send(page.rows.map((r) => JSON.stringify(r) + '\n').join(''));
+  }
 
   @Post('create')
   @HttpCode(200)

@@ -44,6 +44,19 @@ function fileState(job: JobRow, f: JobFileRow): string {
   return f.state;
 }
 
+/**
+ * error_mode=continue (decision 1301): `rejectedRows` of a job (and of each file), shown when the
+ * job runs in that mode or skipped rows — absent otherwise, so Milvus answers stay as they were.
+ */
+function rejectedRowsOf(
+  row: { rejectedRows?: string },
+  options?: Readonly<Record<string, string>>,
+): { rejectedRows?: number } {
+  const n = Number(row.rejectedRows ?? 0);
+  const continuing = options?.error_mode?.toLowerCase() === 'continue' || options?.max_bad_rows !== undefined;
+  return n > 0 || continuing ? { rejectedRows: n } : {};
+}
+
 export function describeV2(view: JobView): Record<string, unknown> {
   const { job, files } = view;
   const terminal = job.state === 'Completed' || job.state === 'Failed' || job.state === 'Cancelled';
@@ -58,6 +71,7 @@ export function describeV2(view: JobView): Record<string, unknown> {
     progress: jobProgress(job),
     importedRows: job.state === 'Completed' || job.state === 'Importing' ? num(job.importedRows) : 0,
     totalRows: num(job.totalRows),
+    ...rejectedRowsOf(job, job.options),
     reason: terminal && job.state !== 'Completed' ? job.reason : '',
     createTime: rfc3339(job.createdAt),
     completeTime: terminal ? rfc3339(job.completedAt) : '',
@@ -68,6 +82,7 @@ export function describeV2(view: JobView): Record<string, unknown> {
       progress: fileProgress(job, f),
       importedRows: job.state === 'Failed' || job.state === 'Cancelled' ? 0 : num(f.importedRows),
       totalRows: num(f.totalRows),
+      ...rejectedRowsOf(f, job.options),
       reason: f.reason,
       completeTime: rfc3339(f.completedAt),
     })),
@@ -83,6 +98,7 @@ export function listRecordV2(job: JobListRow): Record<string, unknown> {
     gatewayState: job.state,
     progress: jobProgress(job),
     createTime: rfc3339(job.createdAt),
+    ...rejectedRowsOf(job),
     ...(reason === '' ? {} : { reason }),
   };
 }

@@ -163,6 +163,7 @@ export class RunImportJob {
           await sleep(WAIT_FOR_OTHERS_MS, undefined, { signal }); // an expired claim is ours on the next pass
         }
       }
+      await this.stager.checkRejectedRows(run); // error_mode=continue: max_bad_rows before anything is visible
       await this.publish(run, spec, plan, signal);
     } finally {
       for (const src of sources) src.close(); // sockets and in-memory credentials
