@@ -100,18 +100,18 @@ export class JobRejectsRepository {
       cursor = c;
     }
     const r = await this.pool.query<{
-      id: string;
+      id_text: string;
       group_index: number;
       file: string;
-      row_number: string;
+      row_text: string;
       field: string;
       reason: string;
       raw: string;
     }>(
-      `SELECT id::text, group_index, file, row_number::text, field, reason, raw
+      `SELECT id::text AS id_text, group_index, file, row_number::text AS row_text, field, reason, raw
          FROM import_job_rejects
         WHERE job_id = $1 AND (group_index, row_number, id) > ($2, $3::bigint, $4::bigint)
-        ORDER BY group_index, row_number, id
+        ORDER BY import_job_rejects.group_index, import_job_rejects.row_number, import_job_rejects.id
         LIMIT $5`,
       [jobPk, cursor[0], cursor[1], cursor[2], limit + 1],
     );
@@ -121,12 +121,12 @@ export class JobRejectsRepository {
     return {
       rows: shown.map((x) => ({
         file: x.file,
-        row: Number(x.row_number),
+        row: Number(x.row_text),
         field: x.field,
         reason: x.reason,
         raw: x.raw,
       })),
-      next: more && last !== undefined ? encodeCursor(last.group_index, last.row_number, last.id) : null,
+      next: more && last !== undefined ? encodeCursor(last.group_index, last.row_text, last.id_text) : null,
     };
   }
 }
