@@ -61,3 +61,4 @@ export {
   type RejectRecord,
   type RejectsPage,
 } from './job-rejects.repository';
+export { DRY_RUN_ERRORS_PER_GROUP, DryRunRepository, type DryRunError } from './dry-run.repository';

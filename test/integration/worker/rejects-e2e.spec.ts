@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { S3TestServer } from '../../support/storage/s3-test-server';
 import { range, vectorOf } from './fixtures';
 
@@ -10,6 +14,22 @@ import { range, vectorOf } from './fixtures';
  */
 const V2 = '/v2/vectordb';
 type Describe = {
+  dryRun?: {
+    done: boolean;
+    files: number;
+    rows: number;
+    bytes: number;
+    rejectedRows: number;
+    estimatedSeconds: number | null;
+    details: {
+      fileName: string;
+      rows: number;
+      bytes: number;
+      rejectedRows: number;
+      problem: string;
+      errors: { file: string; row: number; field: string; reason: string }[];
+    }[];
+  };
   state: string;
   gatewayState: string;
   importedRows: number;
@@ -98,7 +118,7 @@ async function rejects(jobId: string, extra = '', k = key) {
 
 describe('error_mode=continue', () => {
   const N = 6000; // one piece per file here; rows across pieces are checked in test/integration/pipeline
-  const bad = new Set([1, 2500, 2501, 5999]);
+  const bad = new Set([1, 30, 200, 2500, 5999]); // numeric order differs from text order
 
   it('skips refused rows, completes with rejectedRows, and reports them as JSONL in row order, page by page', async () => {
     const c = await newCollection();
@@ -131,10 +151,10 @@ describe('error_mode=continue', () => {
 
     // Pages of 3: the cursor header leads to the rest, and is absent on the last page.
     const p1 = await rejects(jobId, '&limit=3');
-    expect(p1.rows.map((r) => r.row)).toEqual([1, 2500, 2501]);
+    expect(p1.rows.map((r) => r.row)).toEqual([1, 30, 200]);
     expect(p1.next).not.toBeNull();
     const p2 = await rejects(jobId, `&limit=3&after=${p1.next}`);
-    expect(p2.rows.map((r) => r.row)).toEqual([5999]);
+    expect(p2.rows.map((r) => r.row)).toEqual([2500, 5999]);
     expect(p2.next).toBeNull();
   });
 
@@ -158,7 +178,7 @@ describe('error_mode=continue', () => {
     });
     const d = await finished(jobId);
     expect(d.state).toBe('Failed');
-    expect(d.reason).toContain('4 of 6000 rows rejected, above max_bad_rows=3');
+    expect(d.reason).toContain('5 of 6000 rows rejected, above max_bad_rows=3');
     expect(await count(c)).toBe(0);
     const r = await rejects(jobId);
     expect(r.rows.map((x) => x.row)).toEqual([...bad]);
@@ -204,5 +224,65 @@ describe('error_mode=continue', () => {
     expect(missing.text).toContain('import job not found');
     const badCursor = await rejects(jobId, '&after=nonsense');
     expect(badCursor.text).toContain('after is not a cursor');
+  });
+});
+
+/** A Parquet file whose `vector` column is text: the collection's FloatVector cannot read it. */
+async function textVectorParquet(): Promise<Buffer> {
+  const file = join(mkdtempSync(join(tmpdir(), 'igw-dry-')), 'bad.parquet');
+  const inst = await DuckDBInstance.create(':memory:');
+  const con = await inst.connect();
+  await con.run(`COPY (SELECT i::BIGINT AS id, 'x' AS vector FROM range(1, 11) t(i)) TO '${file}' (FORMAT parquet)`);
+  con.closeSync();
+  return readFileSync(file);
+}
+
+describe('dry run', () => {
+  it('validate reads every row and writes nothing: rows, bytes, first errors per file, a Parquet schema mismatch', async () => {
+    const c = await newCollection();
+    const bad = new Set(Array.from({ length: 30 }, (_, k) => 10 + k * 10)); // 30 bad rows: 20 shown
+    const text = rows(range(1, 1000), bad);
+    s3.putDirect('data', `${c}/a.jsonl`, text);
+    s3.putDirect('data', `${c}/bad.parquet`, await textVectorParquet());
+    const r = await call(gw, 'POST', `${V2}/jobs/import/validate`, {
+      key,
+      body: { collectionName: c, files: [[`s3://data/${c}/a.jsonl`], [`s3://data/${c}/bad.parquet`]] },
+    });
+    expect(r.body.code, r.text).toBe(0);
+    const jobId = (r.body.data as { jobId: string }).jobId;
+    const d = await finished(jobId);
+    expect(d).toMatchObject({ state: 'Completed', importedRows: 0 });
+    expect(await count(c)).toBe(0);
+    const dry = d.dryRun!;
+    expect(dry).toMatchObject({ done: true, files: 2, rows: 970, rejectedRows: 30, estimatedSeconds: null });
+    expect(dry.bytes).toBe(text.length + dry.details[1]!.bytes);
+    expect(dry.details[0]).toMatchObject({ rows: 970, bytes: text.length, rejectedRows: 30, problem: '' });
+    expect(dry.details[0]!.errors.map((e) => e.row)).toEqual([...bad].slice(0, 20));
+    expect(dry.details[0]!.errors[0]).toEqual({
+      file: `s3://data/${c}/a.jsonl`,
+      row: 10,
+      field: 'vector',
+      reason: 'expected 4 values, got 3',
+    });
+    expect(dry.details[1]!.rows).toBe(0);
+    expect(dry.details[1]!.problem).toContain('vector');
+    // The whole report is there too.
+    expect((await rejects(jobId)).rows).toHaveLength(30);
+  });
+
+  it('options.dry_run on create is the same, and the estimate follows the collection’s recent imports', async () => {
+    const c = await newCollection();
+    s3.putDirect('data', `${c}/a.jsonl`, rows(range(1, 3000), new Set()));
+    const real = await finished(await createJob({ collectionName: c, objectUrl: `s3://data/${c}/a.jsonl` }));
+    expect(real.state).toBe('Completed');
+    const jobId = await createJob({
+      collectionName: c,
+      objectUrl: `s3://data/${c}/a.jsonl`,
+      options: { dry_run: 'true' },
+    });
+    const d = await finished(jobId);
+    expect(d.dryRun).toMatchObject({ done: true, rows: 3000, rejectedRows: 0 });
+    expect(d.dryRun!.estimatedSeconds).toBeGreaterThanOrEqual(1);
+    expect(await count(c)).toBe(3000); // the real import's rows, none more
   });
 });

@@ -129,6 +129,27 @@ export class V2ImportController {
     return { code: 0, data: { jobId } };
   }
 
+  /**
+   * Dry run (docs/api-extensions.md, decision 1302): the create body with options.dry_run forced to
+   * "true". It answers a job id at once; the worker reads and validates every row without writing
+   * and describe shows the report.
+   */
+  @Post('validate')
+  @HttpCode(200)
+  @RequireScope('import:write')
+  async validate(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const fields = stateOf(req).fields!;
+    const o = fields.options;
+    const options =
+      o === undefined || o === null
+        ? { dry_run: 'true' }
+        : typeof o === 'object' && !Array.isArray(o)
+          ? { ...(o as Record<string, unknown>), dry_run: 'true' }
+          : o; // not an object: create refuses it as it would
+    const jobId = await createFromRequest(this.create, req, res, { ...fields, options });
+    return { code: 0, data: { jobId } };
+  }
+
   // Read routes answer GET and POST alike (a Nest handler carries one method, hence the pairs).
   @Get('list')
   @RequireScope('import:read')

@@ -2,7 +2,14 @@ import { Logger, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '@gw/config';
-import { ImportJobsRepository, JOB_DB_POOL, JobRejectsRepository, TARGET_DB_POOL, VolumesRepository } from '@gw/db';
+import {
+  DryRunRepository,
+  ImportJobsRepository,
+  JOB_DB_POOL,
+  JobRejectsRepository,
+  TARGET_DB_POOL,
+  VolumesRepository,
+} from '@gw/db';
 import { VolumeStore } from '@gw/volumes';
 import { BullJobQueue } from '../queues/import/import-queue';
 import { REDIS_PRODUCER } from '../queues/queue.module';
@@ -78,8 +85,8 @@ const log = new Logger('ImportJobs');
     },
     {
       provide: DescribeImportJob,
-      inject: [ImportJobsRepository],
-      useFactory: (r: ImportJobsRepository) => new DescribeImportJob(r),
+      inject: [ImportJobsRepository, JOB_DB_POOL],
+      useFactory: (r: ImportJobsRepository, p: Pool) => new DescribeImportJob(r, new DryRunRepository(p)),
     },
     {
       provide: ReadJobRejects,

@@ -57,6 +57,39 @@ function rejectedRowsOf(
   return n > 0 || continuing ? { rejectedRows: n } : {};
 }
 
+/**
+ * A dry run's report (options.dry_run, decision 1302): files, rows read, bytes, rows refused, the
+ * first errors and whole-file problem of each file group, and an estimated duration from the
+ * collection's recent imports (null without history). Absent for other jobs.
+ */
+function dryRunOf(view: JobView): { dryRun?: Record<string, unknown> } {
+  const { job, files } = view;
+  if (job.options.dry_run?.toLowerCase() !== 'true') return {};
+  const bytes = files.reduce((a, f) => a + num(f.sizeBytes), 0);
+  const rate = view.dryRun?.bytesPerSecond ?? null;
+  const errors = view.dryRun?.errors ?? [];
+  return {
+    dryRun: {
+      done: job.state === 'Completed',
+      files: files.length,
+      rows: num(job.totalRows),
+      bytes,
+      rejectedRows: num(job.rejectedRows),
+      estimatedSeconds: rate === null ? null : Math.ceil(bytes / rate),
+      details: files.map((f) => ({
+        fileName: f.displayName,
+        rows: num(f.totalRows),
+        bytes: num(f.sizeBytes),
+        rejectedRows: num(f.rejectedRows),
+        problem: f.reason,
+        errors: errors
+          .filter((e) => e.group === f.groupIndex)
+          .map((e) => ({ file: e.file, row: e.row, field: e.field, reason: e.reason })),
+      })),
+    },
+  };
+}
+
 export function describeV2(view: JobView): Record<string, unknown> {
   const { job, files } = view;
   const terminal = job.state === 'Completed' || job.state === 'Failed' || job.state === 'Cancelled';
@@ -72,6 +105,7 @@ export function describeV2(view: JobView): Record<string, unknown> {
     importedRows: job.state === 'Completed' || job.state === 'Importing' ? num(job.importedRows) : 0,
     totalRows: num(job.totalRows),
     ...rejectedRowsOf(job, job.options),
+    ...dryRunOf(view),
     reason: terminal && job.state !== 'Completed' ? job.reason : '',
     createTime: rfc3339(job.createdAt),
     completeTime: terminal ? rfc3339(job.completedAt) : '',
