@@ -15,6 +15,7 @@ import { ApiMetrics, MetricsController } from './ops/metrics.controller';
 import { V1ImportController } from './v1/import.controller';
 import { COLLECTIONS_CONTEXT, V2CollectionsController } from './v2/collections.controller';
 import { V2ImportController } from './v2/import.controller';
+import { V2JobEventsController } from './v2/job-events.controller';
 import { V2VolumesController } from './v2/volumes.controller';
 
 @Module({})
@@ -32,6 +33,7 @@ export class ApiModule implements NestModule {
         V1ImportController,
         V2CollectionsController,
         V2VolumesController,
+        V2JobEventsController,
       ],
       providers: [
         ApiMetrics,

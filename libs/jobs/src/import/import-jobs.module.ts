@@ -10,6 +10,7 @@ import { CreateImportJob } from './create-import-job.usecase';
 import { CredentialsCipher } from './credentials-cipher';
 import { CollectionsImportCatalog } from './import-catalog';
 import { targetPublishedRows } from './published-check';
+import { ListJobEvents } from './job-events.usecase';
 import { CancelImportJob, DescribeImportJob, ListImportJobs } from './query-import-jobs.usecase';
 
 export const IMPORT_JOB_QUEUE = Symbol('IMPORT_JOB_QUEUE');
@@ -81,6 +82,11 @@ const log = new Logger('ImportJobs');
       useFactory: (r: ImportJobsRepository) => new DescribeImportJob(r),
     },
     {
+      provide: ListJobEvents,
+      inject: [ImportJobsRepository],
+      useFactory: (r: ImportJobsRepository) => new ListJobEvents(r),
+    },
+    {
       provide: CancelImportJob,
       inject: [ImportJobsRepository, IMPORT_JOB_QUEUE],
       useFactory: (r: ImportJobsRepository, q: BullJobQueue) =>
@@ -100,6 +106,7 @@ const log = new Logger('ImportJobs');
     ListImportJobs,
     DescribeImportJob,
     CancelImportJob,
+    ListJobEvents,
     IMPORT_JOB_QUEUE,
   ],
 })
