@@ -41,7 +41,7 @@ describe('job events (gateway extension)', () => {
     ]);
     expect(data.events[0]).toMatchObject({ message: 'created', actor: 'api' });
     expect(data.events[1]).toMatchObject({ message: 'cancelled by request', actor: 'api' });
-    expect(Date.parse(data.events[0]!.time)).not.toBeNaN();
+    expect(Date.parse(data.events[0]!.time!)).not.toBeNaN();
     const byGet = await call(gw, 'GET', `${V2}/events?jobId=${jobId}`, { key: admin });
     expect(byGet.body).toEqual(r.body);
   });
