@@ -401,7 +401,7 @@ function showList(query) {
             h('td', { class: 'name' }, r.collectionName),
             h('td', {}, badge(r.gatewayState ?? r.state)),
             h('td', {}, bar(r.progress, `progress of ${r.jobId}`)),
-            h('td', {}, fmtTime(r.createTime)),
+            h('td', { class: 'time' }, fmtTime(r.createTime)),
             h('td', { class: 'reason' }, r.reason ?? ''),
           ),
         ),
@@ -579,7 +579,7 @@ function showJob(jobId) {
             h(
               'tr',
               {},
-              h('td', {}, fmtTime(e.time)),
+              h('td', { class: 'time' }, fmtTime(e.time)),
               h('td', {}, e.fromState ? `${e.fromState} → ${e.toState}` : e.toState),
               h('td', { class: 'reason' }, e.message),
               h('td', { class: 'mono' }, e.actor),

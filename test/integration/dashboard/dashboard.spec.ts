@@ -288,13 +288,13 @@ describe('dashboard at /ui in headless Chromium', () => {
     expect(await page.locator('#files tbody td.name').textContent()).toBe(`${filesUrl}/missing/${HOSTILE}`);
     expect(await page.locator('main img, main b').count()).toBe(0);
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    await shot('dashboard-hostile');
 
     await page.goto(`${gw.url}/ui#/?state=Failed`);
     await page.locator(`#jobs tr[data-job="${jobId}"]`).waitFor();
     expect(await page.locator(`#jobs tr[data-job="${jobId}"] td.reason`).textContent()).toBe(reason);
     expect(await page.locator('main img, main b').count()).toBe(0);
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
-    await shot('dashboard-hostile');
   });
 
   it('raised no script error in the page all along', () => {
