@@ -16,7 +16,14 @@ import {
 import { createExampleCollection, EXAMPLES } from '../cli/helpers';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = resolve(REPO_ROOT, 'docs/screenshots');
+/**
+ * Screenshots are always taken; they replace the committed ones in docs/screenshots only with
+ * UPDATE_SCREENSHOTS=1, so an ordinary test run leaves the checkout clean.
+ */
+const SCREENSHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? resolve(REPO_ROOT, 'docs/screenshots')
+    : join(tmpdir(), `igw-dashboard-screenshots-${process.pid}`);
 const V2 = '/v2/vectordb/jobs/import';
 /** A file name a caller controls: markup that would run a script if the page parsed it as HTML. */
 const HOSTILE = `<img src=x onerror="window.__pwned=1">&amp;<b>bold</b>.parquet`;
@@ -114,7 +121,8 @@ describe('dashboard at /ui in headless Chromium', () => {
         `Chromium is not installed at ${CHROMIUM}: the dashboard tests drive a real browser. Install it with \`apt-get install chromium\`.`,
       );
     }
-    gw = await startTestGateway();
+    // The hanging job must stay Importing for the whole file, however slow the machine: no storage timeout.
+    gw = await startTestGateway({ STORAGE_REQUEST_TIMEOUT_MS: '600000' });
     worker = await startTestWorker(gw.config);
     key = await gw.apiKey(['admin']);
     files = await startFileServer();
@@ -151,6 +159,7 @@ describe('dashboard at /ui in headless Chromium', () => {
   afterAll(async () => {
     await context?.close();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    if (process.env.UPDATE_SCREENSHOTS !== '1') rmSync(SCREENSHOTS, { recursive: true, force: true });
     files?.closeAllConnections();
     files?.close();
     await worker?.close();
@@ -160,6 +169,7 @@ describe('dashboard at /ui in headless Chromium', () => {
   it('serves the page without a key, with a CSP that allows only its own files', async () => {
     for (const [path, type] of [
       ['/ui', 'text/html'],
+      ['/ui/', 'text/html'],
       ['/ui/app.js', 'text/javascript'],
       ['/ui/app.css', 'text/css'],
     ] as const) {
