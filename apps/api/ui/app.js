@@ -122,6 +122,11 @@ function poll(tick) {
   clearTimeout(timer);
   const run = async () => {
     if (mine !== generation) return;
+    if (document.hidden && autoRefresh()) {
+      // A background tab asks nothing; it catches up within REFRESH_MS of being shown again.
+      timer = setTimeout(run, REFRESH_MS);
+      return;
+    }
     const again = await tick();
     if (mine !== generation || again === false) return;
     if (autoRefresh()) timer = setTimeout(run, REFRESH_MS);
