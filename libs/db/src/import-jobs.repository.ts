@@ -73,7 +73,22 @@ export interface ListFilter {
   states?: readonly JobState[];
   /** Only these collections (of `dbName`): a key limited to some collections sees only theirs. */
   collectionsIn?: readonly string[];
+  /** Created at or after / before this instant (the dashboard's time range, a gateway extension). */
+  createdAfter?: Date;
+  createdBefore?: Date;
 }
+
+/** One state change of a job, as import_job_events records it. */
+export interface JobEventRow {
+  at: Date;
+  fromState: string | null;
+  toState: string;
+  message: string;
+  actor: string;
+}
+
+/** Events a read answers at most (the newest); a job records a handful (one per state change, per run). */
+export const MAX_JOB_EVENTS = 500;
 
 /** What a list record shows (import-api.md §8), without the request JSON or counters. */
 export type JobListRow = Pick<
@@ -153,6 +168,18 @@ export class ImportJobsRepository {
     return { job, files: files.rows };
   }
 
+  /** A job's events, oldest first (the newest MAX_JOB_EVENTS), by the job's internal id. */
+  async events(id: string): Promise<JobEventRow[]> {
+    const r = await this.pool.query<JobEventRow>(
+      `SELECT at, "fromState", "toState", message, actor FROM (
+         SELECT id, at, from_state AS "fromState", to_state AS "toState", message, actor
+           FROM import_job_events WHERE job_id = $1 ORDER BY at DESC, id DESC LIMIT ${MAX_JOB_EVENTS}
+       ) newest ORDER BY at, id`,
+      [id],
+    );
+    return r.rows;
+  }
+
   /** Newest first (createTime, then jobId), served by the (db, [collection,] [state,] created_at, job_id) indexes. */
   async list(filter: ListFilter, limit: number, offset: number): Promise<JobListRow[]> {
     const { where, params } = listWhere(filter);
@@ -228,6 +255,14 @@ function listWhere(filter: ListFilter): { where: string; params: unknown[] } {
   if (filter.collectionsIn !== undefined) {
     params.push(filter.collectionsIn);
     where += ` AND collection_name = ANY($${params.length}::text[])`;
+  }
+  if (filter.createdAfter !== undefined) {
+    params.push(filter.createdAfter);
+    where += ` AND created_at >= $${params.length}`;
+  }
+  if (filter.createdBefore !== undefined) {
+    params.push(filter.createdBefore);
+    where += ` AND created_at < $${params.length}`;
   }
   return { where, params };
 }

@@ -12,7 +12,9 @@ export {
 export { createPrismaClient, Prisma, PrismaClient } from './prisma';
 export {
   ImportJobsRepository,
+  MAX_JOB_EVENTS,
   type AdmitResult,
+  type JobEventRow,
   type JobFileRow,
   type JobListRow,
   type JobRow,

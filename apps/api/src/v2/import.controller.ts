@@ -19,6 +19,7 @@ import {
 import { assertAccess, assertVolumeAccess, RequireScope } from '../http/auth.guard';
 import { intField, stringField } from '../http/body';
 import { type Principal, stateOf } from '../http/request-context';
+import { timeRangeOf } from './job-time-range';
 
 export function pageOf(fields: Record<string, unknown>): ListJobsQuery['page'] {
   const size = intField(fields, 'pageSize');
@@ -72,7 +73,7 @@ export async function describeForRequest(describer: DescribeImportJob, req: Requ
 export async function listForRequest(
   lister: ListImportJobs,
   req: Request,
-  query: Pick<ListJobsQuery, 'states' | 'page'>,
+  query: Pick<ListJobsQuery, 'states' | 'page' | 'createdAfter' | 'createdBefore'>,
 ): Promise<ListJobsResult> {
   const s = stateOf(req);
   const collectionName = stringField(s.fields!, 'collectionName');
@@ -167,6 +168,7 @@ export class V2ImportController {
     const result = await listForRequest(this.lister, req, {
       ...(state === undefined ? {} : { states: parseStateFilter(state) }),
       ...(page === undefined ? {} : { page }),
+      ...timeRangeOf(f),
     });
     const records = result.records.map(listRecordV2);
     if (page === undefined) return { code: 0, data: { records } };

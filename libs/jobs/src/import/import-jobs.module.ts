@@ -17,6 +17,7 @@ import { CreateImportJob } from './create-import-job.usecase';
 import { CredentialsCipher } from './credentials-cipher';
 import { CollectionsImportCatalog } from './import-catalog';
 import { targetPublishedRows } from './published-check';
+import { ListJobEvents } from './job-events.usecase';
 import { CancelImportJob, DescribeImportJob, ListImportJobs } from './query-import-jobs.usecase';
 import { ReadJobRejects } from './read-rejects.usecase';
 
@@ -94,6 +95,11 @@ const log = new Logger('ImportJobs');
       useFactory: (r: ImportJobsRepository, p: Pool) => new ReadJobRejects(r, new JobRejectsRepository(p)),
     },
     {
+      provide: ListJobEvents,
+      inject: [ImportJobsRepository],
+      useFactory: (r: ImportJobsRepository) => new ListJobEvents(r),
+    },
+    {
       provide: CancelImportJob,
       inject: [ImportJobsRepository, IMPORT_JOB_QUEUE],
       useFactory: (r: ImportJobsRepository, q: BullJobQueue) =>
@@ -114,6 +120,7 @@ const log = new Logger('ImportJobs');
     DescribeImportJob,
     CancelImportJob,
     ReadJobRejects,
+    ListJobEvents,
     IMPORT_JOB_QUEUE,
   ],
 })

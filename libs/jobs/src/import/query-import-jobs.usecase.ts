@@ -63,6 +63,8 @@ export class ListImportJobs {
       ...(q.collectionName === undefined ? {} : { collectionName: q.collectionName }),
       ...(q.states === undefined ? {} : { states: q.states }),
       ...(q.collectionsIn === undefined ? {} : { collectionsIn: q.collectionsIn }),
+      ...(q.createdAfter === undefined ? {} : { createdAfter: q.createdAfter }),
+      ...(q.createdBefore === undefined ? {} : { createdBefore: q.createdBefore }),
     };
     if (q.page === undefined) return { records: await this.repo.list(filter, UNPAGED_LIMIT, 0) };
     const [records, count] = await Promise.all([
