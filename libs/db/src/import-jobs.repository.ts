@@ -62,6 +62,8 @@ export interface JobFileRow {
   totalRows: string;
   reason: string;
   completedAt: Date | null;
+  /** Objects of the group that `skip_imported` left out (decision 1401); absent in older fakes. */
+  skippedObjects?: number;
 }
 
 export interface ListFilter {
@@ -137,7 +139,8 @@ export class ImportJobsRepository {
     const files = await this.pool.query<JobFileRow>(
       `SELECT group_index AS "groupIndex", urls, display_name AS "displayName", format, is_folder AS "isFolder",
               size_bytes::text AS "sizeBytes", state, progress, imported_rows::text AS "importedRows",
-              total_rows::text AS "totalRows", reason, completed_at AS "completedAt"
+              total_rows::text AS "totalRows", reason, completed_at AS "completedAt",
+              skipped_objects AS "skippedObjects"
          FROM import_job_files WHERE job_id = $1 ORDER BY group_index`,
       [job.id],
     );
