@@ -55,3 +55,4 @@ export {
   type Scope,
 } from './api-keys.repository';
 export { VolumesRepository, type DeleteVolumeResult, type VolumeRecord } from './volumes.repository';
+export { ImportSchedulesRepository, type NewSchedule, type ScheduleRow } from './import-schedules.repository';

@@ -74,10 +74,17 @@ export function onlyPlannedUnits(g: PlannedGroup, planned: Readonly<Record<strin
 }
 
 function alreadyLoaded(u: PlannedUnit, loaded: ReadonlyMap<string, LedgerEntry>): boolean {
-  return u.inputs.every((i) => {
-    const l = loaded.get(i.display);
-    return i.stat.version !== '' && l !== undefined && l.version === i.stat.version && l.size === i.stat.size;
-  });
+  return u.inputs.every((i) => isLoaded(i.stat, i.display, loaded));
+}
+
+/** Whether the ledger holds the object at this version and size (never for an empty version). */
+export function isLoaded(
+  stat: { version: string; size: number },
+  url: string,
+  loaded: ReadonlyMap<string, LedgerEntry>,
+): boolean {
+  const l = loaded.get(url);
+  return stat.version !== '' && l !== undefined && l.version === stat.version && l.size === stat.size;
 }
 
 function bytesOf(units: readonly PlannedUnit[]): number {
