@@ -1,6 +1,8 @@
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
+import { ImportJobsRepository, ImportSchedulesRepository } from '@gw/db';
+import { BullJobQueue, CollectionsImportCatalog, CreateImportJob, CredentialsCipher, RunScheduleTick } from '@gw/jobs';
 import { S3TestServer } from '../../support/storage/s3-test-server';
 import { jsonl, range } from '../worker/fixtures';
 
@@ -139,6 +141,46 @@ describe('scheduled imports', () => {
     worker = await startTestWorker(gw.config);
     await expect.poll(() => rowCount(c), { timeout: 30_000, interval: 200 }).toBe(3);
     expect((await jobsOf(c)).map((j) => j.state)).toEqual(['Completed']);
+  });
+
+  it('admits one job when two workers run the same tick at once (tick lock, tick number as idempotency key)', async () => {
+    const c = await newCollection();
+    s3.putDirect('data', `${c}/in/1.jsonl`, jsonl(range(1, 4)));
+    // 720h: BullMQ's own first tick is far away; the two ticks below are the only ones.
+    const r = await call(gw, 'POST', `${S}/create`, {
+      key,
+      body: { collectionName: c, objectUrl: `s3://data/${c}/in/`, interval: '720h', ...creds },
+    });
+    expect(r.body.code, r.text).toBe(0);
+    const { scheduleId } = r.body.data as { scheduleId: string };
+    const queue = new BullJobQueue(redis, { prefix: gw.config.queuePrefix, attempts: 1 });
+    const cipher = new CredentialsCipher(gw.config.secretKeys.current, gw.config.secretKeys.previous);
+    const tickers = [0, 1].map(
+      () =>
+        new RunScheduleTick(
+          new ImportSchedulesRepository(gw.db),
+          new CreateImportJob(
+            new ImportJobsRepository(gw.db),
+            new CollectionsImportCatalog(gw.db, gw.db),
+            queue,
+            cipher,
+            gw.config,
+          ),
+          cipher,
+          gw.config,
+        ),
+    );
+    const at = Date.now();
+    const outcomes = await Promise.all(tickers.map((t) => t.execute(scheduleId, at)));
+    const kinds = outcomes.map((o) => o.kind).sort();
+    expect(kinds[0]).toBe('created');
+    expect(['busy', 'locked']).toContain(kinds[1]);
+    expect(await jobsOf(c)).toHaveLength(1);
+    await expect.poll(() => rowCount(c), { timeout: 30_000, interval: 200 }).toBe(4);
+    // Once loaded, the same folder gives no job.
+    expect(await tickers[0]!.execute(scheduleId, at + 1)).toEqual({ kind: 'nothing-new' });
+    expect(await jobsOf(c)).toHaveLength(1);
+    await queue.close();
   });
 
   it('refuses a schedule that is not one folder, or has no valid interval, naming the problem', async () => {
