@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import type { CollectionsContext } from '@gw/collections';
 import { APP_CONFIG, type AppConfig, ConfigModule } from '@gw/config';
 import { ApiKeysRepository, DbModule, ImportJobsRepository, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
-import { IMPORT_JOB_QUEUE, ImportJobsModule, type JobQueue, QueueModule } from '@gw/jobs';
+import { IMPORT_JOB_QUEUE, ImportJobsModule, ImportSchedulesModule, type JobQueue, QueueModule } from '@gw/jobs';
 import { AuthGuard } from './http/auth.guard';
 import { EnvelopeFilter } from './http/envelope.filter';
 import { requestIdMiddleware } from './http/raw-body.middleware';
@@ -18,6 +18,7 @@ import { UiController } from './ui/ui.controller';
 import { V2ImportController } from './v2/import.controller';
 import { V2JobEventsController } from './v2/job-events.controller';
 import { V2VolumesController } from './v2/volumes.controller';
+import { V2SchedulesController } from './v2/schedules.controller';
 
 @Module({})
 export class ApiModule implements NestModule {
@@ -26,7 +27,13 @@ export class ApiModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [ConfigModule.forRoot(config), DbModule.forRoot('api'), QueueModule.forRoot(), ImportJobsModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        DbModule.forRoot('api'),
+        QueueModule.forRoot(),
+        ImportJobsModule,
+        ImportSchedulesModule,
+      ],
       controllers: [
         HealthController,
         MetricsController,
@@ -36,6 +43,7 @@ export class ApiModule implements NestModule {
         V2VolumesController,
         V2JobEventsController,
         UiController,
+        V2SchedulesController,
       ],
       providers: [
         ApiMetrics,

@@ -65,6 +65,8 @@ export interface JobFileRow {
   reason: string;
   completedAt: Date | null;
   rejectedRows: string;
+  /** Objects of the group that `skip_imported` left out (decision 1401); absent in older fakes. */
+  skippedObjects?: number;
 }
 
 export interface ListFilter {
@@ -161,7 +163,7 @@ export class ImportJobsRepository {
       `SELECT group_index AS "groupIndex", urls, display_name AS "displayName", format, is_folder AS "isFolder",
               size_bytes::text AS "sizeBytes", state, progress, imported_rows::text AS "importedRows",
               total_rows::text AS "totalRows", reason, completed_at AS "completedAt",
-              rejected_rows::text AS "rejectedRows"
+              rejected_rows::text AS "rejectedRows", skipped_objects AS "skippedObjects"
          FROM import_job_files WHERE job_id = $1 ORDER BY group_index`,
       [job.id],
     );

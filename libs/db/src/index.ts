@@ -64,3 +64,4 @@ export {
   type RejectsPage,
 } from './job-rejects.repository';
 export { DRY_RUN_ERRORS_PER_GROUP, DryRunRepository, type DryRunError } from './dry-run.repository';
+export { ImportSchedulesRepository, type NewSchedule, type ScheduleRow } from './import-schedules.repository';

@@ -88,3 +88,21 @@ export {
   type StageGroupOptions,
 } from './pipeline';
 export { describeV1, describeV2, jobProgress, listRecordV2, rfc3339, v1State, v2State } from './import/job-presenter';
+export { isLoaded, type LedgerEntry } from './import/skip-imported';
+export {
+  ManageImportSchedules,
+  MIN_SCHEDULE_INTERVAL_MS,
+  parseInterval,
+  presentSchedule,
+  SCHEDULE_ID_PATTERN,
+  type CreateScheduleCommand,
+} from './schedules/manage-schedules.usecase';
+export {
+  SCHEDULE_QUEUE,
+  SCHEDULE_TICK_NAME,
+  ScheduleQueue,
+  scheduleTickData,
+  type ScheduleTickData,
+} from './schedules/schedule-queue';
+export { RunScheduleTick, type TickOutcome } from './schedules/schedule-tick.usecase';
+export { ImportSchedulesModule } from './schedules/schedules.module';

@@ -34,12 +34,13 @@ export function jobProgress(job: Pick<JobRow, 'state' | 'progress'>): number {
 }
 
 function fileProgress(job: JobRow, f: JobFileRow): number {
-  if (f.state === 'Completed') return 100;
+  if (f.state === 'Completed' || f.state === 'Skipped') return 100;
   if (job.state === 'Failed' || job.state === 'Cancelled' || f.state === 'Failed') return 0;
   return Math.min(99, f.progress);
 }
 
 function fileState(job: JobRow, f: JobFileRow): string {
+  if (f.state === 'Skipped') return 'Skipped'; // skip_imported: already in the file ledger (decision 1401)
   if (job.state === 'Completed') return 'Completed';
   return f.state;
 }
@@ -119,8 +120,15 @@ export function describeV2(view: JobView): Record<string, unknown> {
       ...rejectedRowsOf(f, job.options),
       reason: f.reason,
       completeTime: rfc3339(f.completedAt),
+      ...ledgerDetailFields(f),
     })),
   };
+}
+
+/** skip_imported (decision 1401): a folder some of whose objects were already loaded says how many. */
+function ledgerDetailFields(f: JobFileRow): Record<string, unknown> {
+  const n = f.skippedObjects ?? 0;
+  return n > 0 && f.isFolder ? { skippedFiles: n } : {};
 }
 
 export function listRecordV2(job: JobListRow): Record<string, unknown> {

@@ -20,6 +20,8 @@ import { targetPublishedRows } from './published-check';
 import { GroupFailed, GroupStager, type StageSlot } from './stage-group';
 import { DryRunImport } from './dry-run';
 import { extensionsOf } from './rejects';
+import { parseImportExtensions } from './extension-options';
+import { objectUrlsOf, sizesOf, skipImported } from './skip-imported';
 
 export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'released';
 
@@ -150,12 +152,23 @@ export class RunImportJob {
     const begun = await this.staging.begin(spec);
     const sources: ClosableObjectSource[] = [];
     try {
-      const plan = await planGroups(await this.runs.files(run.id), await this.stager.planContext(run, signal, sources));
+      const files = (await this.runs.files(run.id)).filter((f) => f.state !== 'Skipped');
+      const planned = await planGroups(files, await this.stager.planContext(run, signal, sources));
+      const plan = await this.leaveOutImported(run, planned, new Set(begun.staged.keys()));
       await this.runs.recordPlan(
         run,
         plan.reduce((a, g) => a + g.bytes, 0),
-        plan.map((g) => ({ group: g.row.groupIndex, bytes: g.bytes, versions: versionsOf(g) })),
+        plan.map((g) => ({ group: g.row.groupIndex, bytes: g.bytes, versions: versionsOf(g), sizes: sizesOf(g) })),
       );
+      if (plan.length === 0 && planned.length > 0 && begun.publishedRows === null) {
+        // skip_imported left out every object: the job completes with 0 rows (decision 1401).
+        await inTransaction(this.deps.jobs, async (c) => {
+          if (!(await this.runs.complete(c, run, 0, run.owner)))
+            throw new Aborted('lease-lost', 'the job changed state');
+        });
+        await this.staging.drop(spec.table.name).catch(() => undefined);
+        return;
+      }
       if (begun.publishedRows === null) {
         // Groups an earlier run committed are done, whatever their file rows say.
         for (const [group, rows] of begun.staged) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
@@ -175,6 +188,15 @@ export class RunImportJob {
     } finally {
       for (const src of sources) src.close(); // sockets and in-memory credentials
     }
+  }
+
+  /** `options.skip_imported`: leaves out objects the file ledger holds at the same version (decision 1401). */
+  private async leaveOutImported(run: JobRun, plan: PlannedGroup[], staged: Set<number>): Promise<PlannedGroup[]> {
+    if (!parseImportExtensions(run.options).skipImported) return plan;
+    const loaded = await this.runs.loadedObjects(run, objectUrlsOf(plan));
+    const left = skipImported(plan, loaded, staged);
+    await this.runs.recordSkips(run, left.skips);
+    return left.plan;
   }
 
   /** A one-group job: rows straight into the collection, completed in the same commit (same database). */
