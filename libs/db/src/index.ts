@@ -55,3 +55,13 @@ export {
   type Scope,
 } from './api-keys.repository';
 export { VolumesRepository, type DeleteVolumeResult, type VolumeRecord } from './volumes.repository';
+export {
+  JOB_PHASES,
+  JobPhasesRepository,
+  type JobPhase,
+  type JobPhaseRow,
+  type PhaseEnd,
+  type PhaseState,
+  type PhaseWriter,
+  type RunningIndexBuild,
+} from './job-phases.repository';

@@ -1,9 +1,11 @@
-import type { ImportJobsRepository, JobFileRow, JobListRow, JobRow, JobState, ListFilter } from '@gw/db';
+import type { ImportJobsRepository, JobFileRow, JobListRow, JobPhaseRow, JobRow, JobState, ListFilter } from '@gw/db';
 import { jobsErrors } from '../jobs.errors';
 
 export interface JobView {
   job: JobRow;
   files: JobFileRow[];
+  /** The phase timeline (issue 16 point 7); absent where a view is built without it. */
+  phases?: JobPhaseRow[];
 }
 
 export const MAX_PAGE_SIZE = 100;
