@@ -37,6 +37,7 @@ export interface RunningIndexBuild {
 /** Where a phase write runs: the pool, or the client of a transaction it must commit with. */
 export type PhaseWriter = Pick<PoolClient, 'query'>;
 
+/** Phase times are clock_timestamp(): a phase may end inside a transaction that began before it started. */
 /** Only the run that holds the job's newest token writes its phases (decision 0501). */
 const CURRENT_RUN = `EXISTS (SELECT 1 FROM import_jobs j WHERE j.id = $1::bigint AND j.run_token = $2::bigint)`;
 
@@ -52,8 +53,8 @@ export class JobPhasesRepository {
   async start(run: RunRef, phase: JobPhase, opts: { bytes?: number | null; q?: PhaseWriter } = {}): Promise<void> {
     await (opts.q ?? this.pool).query(
       `INSERT INTO import_job_phases (job_id, phase, state, started_at, bytes)
-       SELECT $1::bigint, $3::text, 'Running', now(), $4::bigint WHERE ${CURRENT_RUN}
-       ON CONFLICT (job_id, phase) DO UPDATE SET state = 'Running', started_at = now(), ended_at = NULL,
+       SELECT $1::bigint, $3::text, 'Running', clock_timestamp(), $4::bigint WHERE ${CURRENT_RUN}
+       ON CONFLICT (job_id, phase) DO UPDATE SET state = 'Running', started_at = clock_timestamp(), ended_at = NULL,
               rows = NULL, bytes = EXCLUDED.bytes, conflict_rows = NULL, message = ''`,
       [run.id, run.token.toString(), phase, opts.bytes ?? null],
     );
@@ -62,7 +63,7 @@ export class JobPhasesRepository {
   /** Ends a phase this run started (a phase it never started is left alone). */
   async end(run: RunRef, phase: JobPhase, end: PhaseEnd, q: PhaseWriter = this.pool): Promise<void> {
     await q.query(
-      `UPDATE import_job_phases SET state = $4, ended_at = now(), rows = coalesce($5, rows),
+      `UPDATE import_job_phases SET state = $4, ended_at = clock_timestamp(), rows = coalesce($5, rows),
               bytes = coalesce($6, bytes), conflict_rows = coalesce($7, conflict_rows), message = $8
         WHERE job_id = $1 AND phase = $3 AND ${CURRENT_RUN}`,
       [
@@ -87,7 +88,7 @@ export class JobPhasesRepository {
   /** Marks whatever phase of the run is still Running as Failed (the run ended by failing). */
   async failRunning(run: RunRef, message: string): Promise<void> {
     await this.pool.query(
-      `UPDATE import_job_phases SET state = 'Failed', ended_at = now(), message = $3
+      `UPDATE import_job_phases SET state = 'Failed', ended_at = clock_timestamp(), message = $3
         WHERE job_id = $1 AND state = 'Running' AND ${CURRENT_RUN}`,
       [run.id, run.token.toString(), message.slice(0, 2000)],
     );
@@ -120,7 +121,7 @@ export class JobPhasesRepository {
   /** Ends an index build nobody is running any more (unfenced: its run is gone). */
   async failAbandoned(id: string, message: string): Promise<boolean> {
     const r = await this.pool.query(
-      `UPDATE import_job_phases SET state = 'Failed', ended_at = now(), message = $2
+      `UPDATE import_job_phases SET state = 'Failed', ended_at = clock_timestamp(), message = $2
         WHERE job_id = $1 AND phase = 'indexing' AND state = 'Running'`,
       [id, message],
     );

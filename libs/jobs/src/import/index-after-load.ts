@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { buildVectorIndexes, type CollectionDef, pgRunner, planVectorIndexes } from '@gw/collections';
-import type { JobPhasesRepository, RunRef } from '@gw/db';
+import type { JobPhasesRepository, PhaseWriter, RunRef } from '@gw/db';
 import { withClient } from '@gw/pg';
 
 /** Advisory-lock namespace of index builds (first key); the second is the job's or collection's. */
@@ -39,14 +39,25 @@ export class IndexAfterLoad {
     return this.opts.enabled && planVectorIndexes(def).length > 0;
   }
 
-  async run(run: RunRef, def: CollectionDef): Promise<void> {
-    if (!this.applies(def)) return;
+  /**
+   * Records the `indexing` phase of a load: Skipped with the reasons when no index can be built,
+   * else Running. Written with the job's completion (`q`: its transaction) so a Completed job always
+   * shows its index state. Answers whether `build` has work to do.
+   */
+  async begin(run: RunRef, def: CollectionDef, q?: PhaseWriter): Promise<boolean> {
+    if (!this.applies(def)) return false;
     const plans = planVectorIndexes(def);
     if (plans.every((p) => p.kind === 'skip')) {
-      await this.phases.skip(run, 'indexing', plans.map((p) => `${p.indexName}: ${p.reason}`).join('; '));
-      return;
+      const reasons = plans.map((p) => `${p.indexName}: ${p.kind === 'skip' ? p.reason : ''}`).join('; ');
+      await this.phases.skip(run, 'indexing', reasons, ...(q === undefined ? [] : [q]));
+      return false;
     }
-    await this.phases.start(run, 'indexing');
+    await this.phases.start(run, 'indexing', q === undefined ? {} : { q });
+    return true;
+  }
+
+  /** Builds the indexes of a load `begin` found work for; ends the phase Done or Failed. */
+  async build(run: RunRef, def: CollectionDef): Promise<void> {
     let state: 'Done' | 'Failed' = 'Failed';
     let message: string;
     try {

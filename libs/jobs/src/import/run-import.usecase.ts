@@ -132,21 +132,25 @@ export class RunImportJob {
         lostDetail: `run ${run.token} no longer holds the lease`,
       },
     );
-    let collection: CollectionDef;
+    let loaded: { collection: CollectionDef; indexing: boolean };
     try {
-      collection = await this.coordinate(run, owner, guard);
+      loaded = await this.coordinate(run, owner, guard);
     } catch (e) {
       return await this.settle(run, e, guard);
     } finally {
       guard.stop();
     }
     // The job is Completed: its rows are visible. The index build is reported apart (decision 1601).
-    await this.indexing.run(run, collection);
+    if (loaded.indexing) await this.indexing.build(run, loaded.collection);
     return { outcome: 'completed' };
   }
 
   /** Plans, stages what it claims, waits for the groups other slots stage, publishes. */
-  private async coordinate(run: JobRun, owner: string, guard: RunGuard): Promise<CollectionDef> {
+  private async coordinate(
+    run: JobRun,
+    owner: string,
+    guard: RunGuard,
+  ): Promise<{ collection: CollectionDef; indexing: boolean }> {
     const signal = guard.signal;
     const collection = await this.stager.collectionOf(run);
     const spec = await this.stager.specFor(run, collection);
@@ -171,7 +175,10 @@ export class RunImportJob {
         guard.tick = () => slot.progress.flush(false);
         // COPY straight into the collection has no ON CONFLICT: skip/upsert go through staging.
         const direct = plan.length === 1 && begun.staged.size === 0 && spec.conflict === undefined;
-        if (direct && (await this.publishSingle(run, slot, plan[0]!))) return collection;
+        if (direct) {
+          const single = await this.publishSingle(run, slot, plan[0]!, collection);
+          if (single !== null) return { collection, indexing: single };
+        }
         for (;;) {
           await this.stager.claimAndStage(slot, async (group) => byGroup.get(group)!);
           const staged = await this.staging.staged(spec.table.name);
@@ -183,16 +190,21 @@ export class RunImportJob {
           await sleep(WAIT_FOR_OTHERS_MS, undefined, { signal }); // an expired claim is ours on the next pass
         }
       }
-      await this.publish(run, spec, plan, signal);
-      return collection;
+      return { collection, indexing: await this.publish(run, spec, plan, signal, collection) };
     } finally {
       for (const src of sources) src.close(); // sockets and in-memory credentials
     }
   }
 
   /** A one-group job: rows straight into the collection, completed in the same commit (same database). */
-  private async publishSingle(run: JobRun, slot: StageSlot, g: PlannedGroup): Promise<boolean> {
+  private async publishSingle(
+    run: JobRun,
+    slot: StageSlot,
+    g: PlannedGroup,
+    collection: CollectionDef,
+  ): Promise<boolean | null> {
     const same = this.deps.target === this.deps.jobs;
+    let indexing = false;
     const rows = await this.stager.publishSingle(slot, g, async (c, n) => {
       slot.signal.throwIfAborted();
       // One statement read, checked and published the rows: the timeline says so in one commit.
@@ -201,14 +213,16 @@ export class RunImportJob {
       await this.phases.skip(run, 'validating', 'checked while reading (one file group, copied straight in)', q);
       await this.phases.start(run, 'publishing', { ...(q === undefined ? {} : { q }) });
       await this.phases.end(run, 'publishing', { state: 'Done', rows: n, conflictRows: 0 }, q);
+      if (same) indexing = await this.indexing.begin(run, collection, c);
       if (same && !(await this.runs.complete(c, run, n, run.owner))) {
         throw new Aborted('lease-lost', 'the job changed state before publish');
       }
     });
-    if (rows === null) return false; // another slot claimed it first: wait for it as for any group
+    if (rows === null) return null; // another slot claimed it first: wait for it as for any group
+    if (!same) indexing = await this.indexing.begin(run, collection);
     await this.completeApart(run, rows);
     await this.staging.drop(slot.spec.table.name).catch(() => undefined);
-    return true;
+    return indexing;
   }
 
   /** With the job tables in another database, the job is completed after the publish commit. */
@@ -219,11 +233,18 @@ export class RunImportJob {
   }
 
   /** One transaction makes every staged row visible and (same database) marks the job Completed. */
-  private async publish(run: JobRun, spec: JobStagingSpec, plan: PlannedGroup[], signal: AbortSignal): Promise<void> {
+  private async publish(
+    run: JobRun,
+    spec: JobStagingSpec,
+    plan: PlannedGroup[],
+    signal: AbortSignal,
+    collection: CollectionDef,
+  ): Promise<boolean> {
     signal.throwIfAborted();
     const t0 = performance.now();
     const same = this.deps.target === this.deps.jobs;
     const groups = plan.map((g) => g.row.groupIndex);
+    let indexing = false;
     await this.phases.start(run, 'validating');
     const { rows } = await this.staging.inPublishTransaction(spec, groups, async (c, publish) => {
       const counts = await publish({
@@ -235,14 +256,18 @@ export class RunImportJob {
       signal.throwIfAborted();
       const q = same ? c : undefined;
       await this.phases.end(run, 'publishing', { state: 'Done', ...counts }, q);
+      // The index state is known when the job is seen Completed (Building or Skipped, never absent).
+      if (same) indexing = await this.indexing.begin(run, collection, c);
       if (same && !(await this.runs.complete(c, run, counts.rows, run.owner))) {
         throw new Aborted('lease-lost', 'the job changed state before publish');
       }
       return counts;
     });
     this.deps.observer?.published({ rows, ms: performance.now() - t0 });
+    if (!same) indexing = await this.indexing.begin(run, collection);
     await this.completeApart(run, rows);
     await this.staging.drop(spec.table.name).catch(() => undefined);
+    return indexing;
   }
 
   /** Decides what a failure means for the job and for BullMQ. */
