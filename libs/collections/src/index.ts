@@ -58,3 +58,11 @@ export {
   type InsertResult,
   type IdInput,
 } from './entities.use-cases';
+export {
+  buildVectorIndexes,
+  planVectorIndex,
+  planVectorIndexes,
+  vectorIndexPgName,
+  type VectorIndexPlan,
+  type VectorIndexResult,
+} from './vector-indexes';

@@ -137,6 +137,7 @@ const envSchema = z.object({
   /** About how many bytes of row data one batch holds at most (wide vectors end batches before IMPORT_BATCH_ROWS). */
   IMPORT_BATCH_BYTES: int(33_554_432, 65_536, 1_073_741_824),
   IMPORT_MAX_ATTEMPTS: int(5, 1, 100),
+  IMPORT_BUILD_VECTOR_INDEXES: bool(true),
   /** Largest page or value a reader allocates on a file's word (Parquet page and footer sizes, NumPy rows). */
   IMPORT_MAX_PAGE_BYTES: int(268_435_456, 65_536, 2_147_483_647),
   // PostgreSQL pools and sessions (decision 0902). Unset: a default per role (`databaseSettings`).
@@ -266,6 +267,8 @@ export interface AppConfig {
     batchBytes: number;
     maxAttempts: number;
     maxPageBytes: number;
+    /** Build the collection's pgvector indexes after a load (the `indexing` phase, decision 1601). */
+    buildVectorIndexes: boolean;
   };
   /** PostgreSQL pools and session timeouts as configured; `databaseSettings` applies the role defaults. */
   database: {
@@ -478,6 +481,7 @@ export function loadConfig(
       batchRows: env.IMPORT_BATCH_ROWS,
       batchBytes: env.IMPORT_BATCH_BYTES,
       maxAttempts: env.IMPORT_MAX_ATTEMPTS,
+      buildVectorIndexes: env.IMPORT_BUILD_VECTOR_INDEXES,
       maxPageBytes: env.IMPORT_MAX_PAGE_BYTES,
     },
     database: {

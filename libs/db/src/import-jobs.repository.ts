@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { inTransaction } from '@gw/pg';
+import { type JobPhaseRow, JobPhasesRepository } from './job-phases.repository';
 import { ACTIVE_STATES, endJob, type FileState, type JobState, type PublishedRowsCheck } from './import-job-state';
 
 export interface NewJobFile {
@@ -155,7 +156,7 @@ export class ImportJobsRepository {
     }
   }
 
-  async findByJobId(jobId: string): Promise<{ job: JobRow; files: JobFileRow[] } | null> {
+  async findByJobId(jobId: string): Promise<{ job: JobRow; files: JobFileRow[]; phases: JobPhaseRow[] } | null> {
     const jobs = await this.pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM import_jobs WHERE job_id = $1`, [jobId]);
     const job = jobs.rows[0];
     if (job === undefined) return null;
@@ -167,7 +168,7 @@ export class ImportJobsRepository {
          FROM import_job_files WHERE job_id = $1 ORDER BY group_index`,
       [job.id],
     );
-    return { job, files: files.rows };
+    return { job, files: files.rows, phases: await new JobPhasesRepository(this.pool).ofJob(job.id) };
   }
 
   /** A job's events, oldest first (the newest MAX_JOB_EVENTS), by the job's internal id. */

@@ -65,3 +65,13 @@ export {
 } from './job-rejects.repository';
 export { DRY_RUN_ERRORS_PER_GROUP, DryRunRepository, type DryRunError } from './dry-run.repository';
 export { ImportSchedulesRepository, type NewSchedule, type ScheduleRow } from './import-schedules.repository';
+export {
+  JOB_PHASES,
+  JobPhasesRepository,
+  type JobPhase,
+  type JobPhaseRow,
+  type PhaseEnd,
+  type PhaseState,
+  type PhaseWriter,
+  type RunningIndexBuild,
+} from './job-phases.repository';

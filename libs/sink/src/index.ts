@@ -22,7 +22,15 @@ export {
 } from './copy';
 export { ChunkWriter } from './chunk-writer';
 export { toSinkError, type ErrorContext } from './errors-map';
-export { stagingTableSql, publishSql, groupColumn, STAGING_GROUP_COLUMN } from './staging';
+export {
+  stagingTableSql,
+  publishSql,
+  publishedCounts,
+  groupColumn,
+  STAGING_GROUP_COLUMN,
+  type ConflictMode,
+  type PublishedCounts,
+} from './staging';
 export {
   copyingBatches,
   JobStaging,
@@ -31,6 +39,7 @@ export {
   stagingTablePrefix,
   type GroupCopy,
   type JobStagingSpec,
+  type PublishHooks,
   fenceEndingOf,
   type FenceEnding,
 } from './job-staging';

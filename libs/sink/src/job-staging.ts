@@ -5,7 +5,15 @@ import { copyBatches, qualifiedName, type TableName } from './copy';
 import { toSinkError } from './errors-map';
 import { buildCopyLayout, type CopyLayout, type LayoutInput } from './layout';
 import { SinkError, SinkErrorCode } from './sink.errors';
-import { groupColumn, publishSql, STAGING_GROUP_COLUMN, stagingTableSql } from './staging';
+import {
+  type ConflictMode,
+  groupColumn,
+  publishedCounts,
+  type PublishedCounts,
+  publishSql,
+  STAGING_GROUP_COLUMN,
+  stagingTableSql,
+} from './staging';
 import { PARTITION_COLUMN } from '@gw/schema';
 
 /** Schema of every staging table and of the two bookkeeping tables below, in the target database. */
@@ -42,6 +50,13 @@ export interface JobStagingSpec {
   readonly jobId: string;
   /** This run's fencing token (import_jobs.run_token at acquire). */
   readonly token: bigint;
+  /** What publish does with a key the collection already holds (default `error`). */
+  readonly conflict?: ConflictMode;
+}
+
+/** Told when publish has checked the staged rows, before it writes them (the `validating` phase ends). */
+export interface PublishHooks {
+  validated?: (stagedRows: number) => Promise<void>;
 }
 
 /**
@@ -176,28 +191,35 @@ export class JobStaging {
   async inPublishTransaction<T>(
     spec: JobStagingSpec,
     expectedGroups: readonly number[],
-    run: (c: PoolClient, publish: () => Promise<number>) => Promise<T>,
+    run: (c: PoolClient, publish: (hooks?: PublishHooks) => Promise<PublishedCounts>) => Promise<T>,
   ): Promise<T> {
     return inTransaction(this.pool, async (c) => {
       const fence = await checkFence(c, spec, 'UPDATE');
-      const publish = async (): Promise<number> => {
-        if (fence.published !== null) return fence.published; // an earlier run published, then died
-        await this.verifyCounts(c, spec, expectedGroups);
+      const publish = async (hooks: PublishHooks = {}): Promise<PublishedCounts> => {
+        // An earlier run published, then died before completing the job.
+        if (fence.published !== null) {
+          await hooks.validated?.(fence.published);
+          return { rows: fence.published, conflictRows: 0 };
+        }
+        const staged = await this.verifyCounts(c, spec, expectedGroups);
+        await hooks.validated?.(staged);
         const layout = layoutOf(spec, 0);
-        let n: number;
+        const mode = spec.conflict ?? 'error';
+        let counts: PublishedCounts;
         try {
-          n = (await c.query(publishSql(spec.target, spec.table, layout))).rowCount ?? 0;
+          counts = publishedCounts(mode, await c.query(publishSql(spec.target, spec.table, layout, mode)), staged);
         } catch (e) {
           throw toSinkError(e, { layout });
         }
-        await recordPublished(c, spec, n);
-        return n;
+        await recordPublished(c, spec, counts.rows);
+        return counts;
       };
       return run(c, publish);
     });
   }
 
-  private async verifyCounts(c: PoolClient, spec: JobStagingSpec, expectedGroups: readonly number[]): Promise<void> {
+  /** Checks staged rows per group against the recorded counts; answers the staged total. */
+  private async verifyCounts(c: PoolClient, spec: JobStagingSpec, expectedGroups: readonly number[]): Promise<number> {
     const recorded = await stagedGroups(c, spec.table.name);
     const actual = await stagedRowCounts(c, spec);
     const broken: number[] = [];
@@ -210,7 +232,7 @@ export class JobStaging {
         bad.push(`group ${g}: ${have} rows staged, ${want ?? 'none'} recorded`);
       }
     }
-    if (broken.length === 0) return;
+    if (broken.length === 0) return [...actual.values()].reduce((a, n) => a + n, 0);
     // Outside the publish transaction (it rolls back): remove what cannot be trusted.
     await withClient(this.pool, (c2) => removeGroups(c2, spec, broken));
     throw new SinkError(

@@ -95,13 +95,13 @@ describe('job staging with fencing tokens', () => {
     const e = await expectSinkError(old, SinkErrorCode.FenceLost);
     expect(e.message).toContain('run 2 took the job over');
     await expectSinkError(
-      staging.inPublishTransaction(spec(1n), [0], (_c, publish) => publish()),
+      staging.inPublishTransaction(spec(1n), [0], async (_c, publish) => (await publish()).rows),
       SinkErrorCode.FenceLost,
     );
-    expect(await staging.inPublishTransaction(spec(2n), [0], (_c, publish) => publish())).toBe(1000);
+    expect(await staging.inPublishTransaction(spec(2n), [0], async (_c, publish) => (await publish()).rows)).toBe(1000);
     expect(await env.count(target)).toBe(1000);
     // A retry of the publish (the run died before recording the job Completed) publishes nothing again.
-    expect(await staging.inPublishTransaction(spec(2n), [0], (_c, publish) => publish())).toBe(1000);
+    expect(await staging.inPublishTransaction(spec(2n), [0], async (_c, publish) => (await publish()).rows)).toBe(1000);
     expect(await env.count(target)).toBe(1000);
   });
 
@@ -128,7 +128,7 @@ describe('job staging with fencing tokens', () => {
       `INSERT INTO "${STAGING_SCHEMA}"."${spec.table.name}" SELECT * FROM "${STAGING_SCHEMA}"."${spec.table.name}" WHERE "$group" = 1`,
     );
     const e = await expectSinkError(
-      staging.inPublishTransaction(spec, [0, 1], (_c, publish) => publish()),
+      staging.inPublishTransaction(spec, [0, 1], async (_c, publish) => (await publish()).rows),
       SinkErrorCode.StagedCountMismatch,
     );
     expect(e.message).toBe(
@@ -139,7 +139,7 @@ describe('job staging with fencing tokens', () => {
     const after = await staging.begin(spec);
     expect([...after.staged]).toEqual([[0, 3]]);
     await staging.stageGroup(spec, 1, copyingBatches(fromArray([batch([4, 5])]), never), never);
-    expect(await staging.inPublishTransaction(spec, [0, 1], (_c, publish) => publish())).toBe(5);
+    expect(await staging.inPublishTransaction(spec, [0, 1], async (_c, publish) => (await publish()).rows)).toBe(5);
   });
 
   it('a group expected by the plan but never recorded stops the publish', async () => {
@@ -147,7 +147,7 @@ describe('job staging with fencing tokens', () => {
     await staging.begin(spec);
     await staging.stageGroup(spec, 0, copyingBatches(fromArray([batch([1])]), never), never);
     const e = await expectSinkError(
-      staging.inPublishTransaction(spec, [0, 1], (_c, publish) => publish()),
+      staging.inPublishTransaction(spec, [0, 1], async (_c, publish) => (await publish()).rows),
       SinkErrorCode.StagedCountMismatch,
     );
     expect(e.message).toContain('group 1: 0 rows staged, none recorded');
@@ -175,7 +175,7 @@ describe('job staging with fencing tokens', () => {
     // Thunks, one at a time: an attempt made before the previous one is awaited would reject unobserved.
     for (const attempt of [
       () => staging.stageGroup(spec, 1, copyingBatches(fromArray([batch([3])]), never), never),
-      () => staging.inPublishTransaction(spec, [0], (_c, publish) => publish()),
+      () => staging.inPublishTransaction(spec, [0], async (_c, publish) => (await publish()).rows),
       () => staging.begin({ ...spec, token: 2n }),
     ]) {
       const e = await expectSinkError(attempt(), SinkErrorCode.FenceClosed);
@@ -202,7 +202,7 @@ describe('job staging with fencing tokens', () => {
       const n = await publish();
       published();
       await held; // the publish transaction is open, its fence row locked
-      return n;
+      return n.rows;
     });
     await inFlight;
     let closedWith: number | null | undefined;

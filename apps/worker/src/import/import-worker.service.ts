@@ -75,7 +75,7 @@ export class ImportWorkerService implements OnApplicationBootstrap, BeforeApplic
     this.reconciling = true;
     try {
       const r = await this.reconciler.runOnce();
-      if (r.enqueued + r.recovered + r.timedOut + r.stagingDropped + r.expired > 0) {
+      if (r.enqueued + r.recovered + r.timedOut + r.stagingDropped + r.expired + r.indexingAbandoned > 0) {
         this.log.log(r, 'reconciled jobs Redis did not hold');
         this.dispatcher.nudge();
       }

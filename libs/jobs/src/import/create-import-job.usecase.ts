@@ -50,6 +50,11 @@ export class CreateImportJob {
     const target = await this.catalog.checkTarget(cmd.dbName, head.collectionName, head.partitionName);
     const idempotencyKey = validateIdempotencyKey(cmd.idempotencyKey);
     const req = normalizeCreateRequest(cmd.body, head, { config: this.config, maxGroupFiles: target.maxGroupFiles });
+    if (req.extensions.onConflict !== 'error' && target.autoIdPrimaryKey) {
+      throw jobsErrors.invalid(
+        `options.on_conflict=${req.extensions.onConflict} needs rows that carry their primary key; collection ${req.collectionName} generates it (autoID)`,
+      );
+    }
     if (req.volumeName !== undefined && !(await this.volumes?.exists(req.volumeName))) {
       throw jobsErrors.volumeNotFound(req.volumeName);
     }

@@ -1,4 +1,7 @@
+import type { ConflictMode } from '@gw/sink';
 import { jobsErrors } from '../jobs.errors';
+
+export type { ConflictMode };
 
 /**
  * The gateway's own `options` keys (import-api.md §5 "Gateway extensions"), parsed once into types so
@@ -7,7 +10,6 @@ import { jobsErrors } from '../jobs.errors';
  * Documented in docs/api-extensions.md.
  */
 export type ErrorMode = 'abort' | 'continue';
-export type ConflictMode = 'error' | 'skip' | 'upsert';
 
 /** `max_bad_rows`: a count of rejected rows, or a share of rows read (`"0.1%"`). */
 export type BadRowLimit = { kind: 'count'; count: number } | { kind: 'percent'; percent: number };

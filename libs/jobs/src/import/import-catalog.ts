@@ -6,6 +6,8 @@ import { jobsErrors } from '../jobs.errors';
 export interface ImportTarget {
   /** Files one NumPy group may hold: one per schema field, plus `$meta`. */
   maxGroupFiles: number;
+  /** The primary key is generated (autoID): rows carry no key, so on_conflict skip/upsert mean nothing. */
+  autoIdPrimaryKey?: boolean;
 }
 
 /** What admission needs to know about the target collection. */
@@ -24,7 +26,10 @@ export class CollectionsImportCatalog implements ImportCatalog {
 
   async checkTarget(dbName: string, collectionName: string, partitionName: string | undefined): Promise<ImportTarget> {
     const def = await getCollection(this.ctx, dbName, collectionName);
-    const target = { maxGroupFiles: def.schema.fields.length + 1 };
+    const target = {
+      maxGroupFiles: def.schema.fields.length + 1,
+      autoIdPrimaryKey: def.schema.fields.some((f) => f.isPrimary && f.autoId),
+    };
     if (partitionName === undefined || partitionName === DEFAULT_PARTITION) return target;
     const { has } = await hasPartition(this.ctx, dbName, { collectionName, partitionName });
     if (!has) throw jobsErrors.partitionNotFound(partitionName);

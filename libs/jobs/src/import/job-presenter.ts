@@ -1,4 +1,5 @@
-import type { JobFileRow, JobListRow, JobRow, JobState } from '@gw/db';
+import type { JobFileRow, JobListRow, JobPhaseRow, JobRow, JobState } from '@gw/db';
+import { parseImportExtensions } from './extension-options';
 import type { JobView } from './query-import-jobs.usecase';
 
 /** RFC 3339 UTC with seconds, as Milvus prints times. */
@@ -122,6 +123,55 @@ export function describeV2(view: JobView): Record<string, unknown> {
       completeTime: rfc3339(f.completedAt),
       ...ledgerDetailFields(f),
     })),
+    ...phaseFields(view),
+  };
+}
+
+const INDEX_STATES: Readonly<Record<JobPhaseRow['state'], string>> = {
+  Running: 'Building',
+  Done: 'Built',
+  Failed: 'Failed',
+  Skipped: 'Skipped',
+};
+
+/**
+ * Gateway fields of describe (docs/api-extensions.md): the phase timeline, rows that met an existing
+ * key under on_conflict skip/upsert, and the state of the index build after load, reported apart
+ * from the job's own state (a Completed job may still be Building its index).
+ */
+export function phaseFields(view: JobView): Record<string, unknown> {
+  const list = view.phases ?? [];
+  if (list.length === 0) return {};
+  const publishing = list.find((p) => p.phase === 'publishing');
+  const indexing = list.find((p) => p.phase === 'indexing');
+  let conflict = 'error';
+  try {
+    conflict = parseImportExtensions(view.job.options).onConflict;
+  } catch {
+    // Options were validated at create; an unreadable one only hides the count.
+  }
+  return {
+    phases: list.map((p) => {
+      const ms = (p.endedAt ?? new Date()).getTime() - p.startedAt.getTime();
+      const rows = p.rows === null ? null : Number(p.rows);
+      return {
+        phase: p.phase,
+        state: p.state,
+        startTime: rfc3339(p.startedAt),
+        endTime: rfc3339(p.endedAt),
+        ...(rows === null ? {} : { rows, rowsPerSecond: ms > 0 ? Math.round((rows * 1000) / ms) : rows }),
+        ...(p.message === '' ? {} : { message: p.message }),
+      };
+    }),
+    ...(conflict !== 'error' && publishing?.conflictRows != null
+      ? { conflictRows: Number(publishing.conflictRows) }
+      : {}),
+    ...(indexing === undefined
+      ? {}
+      : {
+          indexState: INDEX_STATES[indexing.state],
+          ...(indexing.message === '' ? {} : { indexReason: indexing.message }),
+        }),
   };
 }
 

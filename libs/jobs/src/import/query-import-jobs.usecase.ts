@@ -4,6 +4,7 @@ import type {
   ImportJobsRepository,
   JobFileRow,
   JobListRow,
+  JobPhaseRow,
   JobRow,
   JobState,
   ListFilter,
@@ -15,6 +16,8 @@ export interface JobView {
   files: JobFileRow[];
   /** A dry run's first errors per group and the collection's recent throughput (decision 1302). */
   dryRun?: { errors: DryRunError[]; bytesPerSecond: number | null };
+  /** The phase timeline (issue 16 point 7); absent where a view is built without it. */
+  phases?: JobPhaseRow[];
 }
 
 export const MAX_PAGE_SIZE = 100;

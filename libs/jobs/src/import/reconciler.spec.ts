@@ -94,6 +94,43 @@ describe('Reconciler', () => {
     await queue.close();
   });
 
+  it('fails an index build whose worker died (no lock held), and leaves one whose builder holds its lock', async () => {
+    const prefix = `${testEnv().queuePrefix}-rec-${uniqueName()}`;
+    const queue = new BullJobQueue(redis, { prefix, attempts: 1, timeoutMs: 10_000 });
+    const ids = await pool.query<{ id: string }>(
+      `INSERT INTO import_jobs (job_id, db_name, collection_name, state, request_hash, run_token)
+       SELECT 'job-idx' || lpad(i::text, 19, '0'), 'default', 'idx', 'Completed', 'h', 1 FROM generate_series(1, 3) i
+       RETURNING id::text`,
+    );
+    const [dead, live, fresh] = ids.rows.map((r) => r.id);
+    await pool.query(
+      `INSERT INTO import_job_phases (job_id, phase, state, started_at)
+       VALUES ($1, 'indexing', 'Running', now() - interval '5 minutes'), ($2, 'indexing', 'Running', now() - interval '5 minutes'),
+              ($3, 'indexing', 'Running', now())`,
+      [dead, live, fresh],
+    );
+    // The live builder's session holds the job's lock, as IndexAfterLoad's does.
+    const builder = await pool.connect();
+    await builder.query(`SELECT pg_advisory_lock(1768187904, $1)`, [Number(live)]);
+    try {
+      const reconciler = new Reconciler(pool, queue, { graceMs: 60_000, batch: 10, target: pool });
+      expect((await reconciler.runOnce()).indexingAbandoned).toBe(1);
+      const states = await pool.query<{ id: string; state: string; message: string }>(
+        `SELECT job_id::text AS id, state, message FROM import_job_phases WHERE job_id = ANY($1::bigint[]) ORDER BY job_id`,
+        [[dead, live, fresh]],
+      );
+      expect(states.rows).toEqual([
+        { id: dead, state: 'Failed', message: 'the worker stopped while building the index' },
+        { id: live, state: 'Running', message: '' },
+        { id: fresh, state: 'Running', message: '' },
+      ]);
+    } finally {
+      await builder.query(`SELECT pg_advisory_unlock_all()`);
+      builder.release();
+      await queue.close();
+    }
+  });
+
   it('deletes terminal jobs that ended before IMPORT_JOB_RETENTION with their files and events, in bounded batches per pass', async () => {
     const prefix = `${testEnv().queuePrefix}-rec-${uniqueName()}`;
     const queue = new BullJobQueue(redis, { prefix, attempts: 1, timeoutMs: 10_000 });

@@ -1,8 +1,9 @@
 import type { Pool } from 'pg';
-import { isActive, JobRunsRepository } from '@gw/db';
+import { isActive, JobPhasesRepository, JobRunsRepository } from '@gw/db';
 import { JobStaging, stagingTablePrefix } from '@gw/sink';
 import { timeoutReason } from '../jobs.errors';
 import { targetPublishedRows } from './published-check';
+import { failAbandonedIndexing } from './index-after-load';
 import type { BullJobQueue } from '../queues/import/import-queue';
 import { importQueueName } from '../queues/import/import-queue';
 
@@ -14,6 +15,8 @@ export interface ReconcileResult {
   stagingDropped: number;
   /** Terminal jobs deleted past IMPORT_JOB_RETENTION. */
   expired: number;
+  /** Index builds after load whose worker died, marked Failed. */
+  indexingAbandoned: number;
 }
 
 export interface ReconcilerOptions {
@@ -27,6 +30,8 @@ export interface ReconcilerOptions {
   /** Jobs deleted per statement, and statements per pass at most (so a pass stays short). */
   retentionBatch?: number;
   retentionBatchesPerPass?: number;
+  /** An index build Running this long with no builder holding its lock was abandoned (INDEXING_STALE_MS). */
+  indexingStaleMs?: number;
 }
 
 /**
@@ -34,11 +39,12 @@ export interface ReconcilerOptions {
  * Pending jobs Redis does not hold are enqueued again, Importing jobs whose lease expired are put
  * back in front of a worker (which fails them once their attempts are used up), jobs past their
  * deadline that nobody runs fail with the timeout, staging tables of jobs that are no longer
- * active are dropped, and (IMPORT_JOB_RETENTION) terminal jobs past the retention are deleted. Every step is idempotent, so several workers may reconcile at once.
+ * active are dropped, index builds whose worker died are marked Failed, and (IMPORT_JOB_RETENTION) terminal jobs past the retention are deleted. Every step is idempotent, so several workers may reconcile at once.
  */
 export class Reconciler {
   private readonly runs: JobRunsRepository;
   private readonly staging: JobStaging | undefined;
+  private readonly phases: JobPhasesRepository;
 
   constructor(
     jobs: Pool,
@@ -47,6 +53,7 @@ export class Reconciler {
   ) {
     this.runs = new JobRunsRepository(jobs, opts.target && targetPublishedRows(jobs, opts.target));
     this.staging = opts.target === undefined ? undefined : new JobStaging(opts.target);
+    this.phases = new JobPhasesRepository(jobs);
   }
 
   /** Where the last pass stopped: passes walk all active jobs a page at a time, then wrap. */
@@ -79,7 +86,11 @@ export class Reconciler {
     }
     const stagingDropped = await this.sweepStaging();
     const expired = await this.expireEnded();
-    return { enqueued, recovered, timedOut, stagingDropped, expired };
+    const indexingAbandoned =
+      this.opts.target === undefined
+        ? 0
+        : await failAbandonedIndexing(this.phases, this.opts.target, this.opts.indexingStaleMs);
+    return { enqueued, recovered, timedOut, stagingDropped, expired, indexingAbandoned };
   }
 
   /**

@@ -8,7 +8,7 @@ import { CodedError } from '@gw/errors';
 import { SinkError, SinkErrorCode } from '@gw/sink';
 import { CredentialsCipher } from './credentials-cipher';
 import { FatalImportError, RetryableImportError, RunImportJob } from './run-import.usecase';
-import type { JobRunsPort, JobStagingPort } from './run-ports';
+import type { JobPhasesPort, JobRunsPort, JobStagingPort } from './run-ports';
 
 /**
  * The run's orchestration against fakes of its two ports (job tables, staging): which outcome
@@ -86,12 +86,29 @@ function fakes(over: { runs?: Partial<JobRunsPort>; staging?: Partial<JobStaging
     begin: note('begin', async () => ({ staged: new Map<number, number>(), publishedRows: null })),
     drop: note('drop', async () => undefined),
     inPublishTransaction: note('inPublishTransaction', async (_spec, _groups, run) =>
-      run({} as PoolClient, async () => 42),
+      run({} as PoolClient, async (hooks) => {
+        await hooks?.validated?.(42);
+        return { rows: 42, conflictRows: 0 };
+      }),
     ),
     stageGroup: note('stageGroup', async () => 0),
     publishDirect: note('publishDirect', async () => 0),
     staged: note('staged', async () => new Map<number, number>()),
     ...over.staging,
+  };
+  const phases: string[] = [];
+  const phase =
+    (verb: string) =>
+    async (_run: unknown, p: string, end?: unknown): Promise<void> => {
+      phases.push(`${verb} ${p}${verb === 'end' ? ` ${(end as { state: string }).state}` : ''}`);
+    };
+  const phasesPort: JobPhasesPort = {
+    start: phase('start'),
+    end: phase('end'),
+    skip: phase('skip'),
+    failRunning: async () => {
+      phases.push('failRunning');
+    },
   };
   const pool = {} as Pool; // one object: job and collection tables share a database
   const useCase = new RunImportJob({
@@ -102,10 +119,11 @@ function fakes(over: { runs?: Partial<JobRunsPort>; staging?: Partial<JobStaging
     workerId: 'w',
     runs,
     staging,
+    phases: phasesPort,
     collection: async () => COLLECTION,
   });
   const names = () => calls.map((c) => c[0]);
-  return { useCase, calls, names };
+  return { useCase, calls, names, phases };
 }
 
 const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
@@ -140,6 +158,16 @@ describe('RunImportJob orchestration', () => {
     ]);
     const complete = f.calls.find((c) => c[0] === 'complete')!;
     expect(complete[3]).toBe(42); // the published row count
+    expect(f.phases).toEqual([
+      'start listing',
+      'end listing Done',
+      'start reading',
+      'end reading Done',
+      'start validating',
+      'end validating Done',
+      'start publishing',
+      'end publishing Done',
+    ]);
   });
 
   it('groups an earlier run staged are marked done, not staged again', async () => {

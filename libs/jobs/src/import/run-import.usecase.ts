@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type { Pool } from 'pg';
 import type { AppConfig } from '@gw/config';
 import type { CollectionDef } from '@gw/collections';
-import { type JobRun, JobRunsRepository, type TerminalState } from '@gw/db';
+import { JobPhasesRepository, type JobRun, JobRunsRepository, type TerminalState } from '@gw/db';
 import { inTransaction, isTransientPgError } from '@gw/pg';
 import { fenceEndingOf, JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, stagingTableName } from '@gw/sink';
 import type { ClosableObjectSource, ObjectSourceDeps } from '@gw/storage';
@@ -13,7 +13,8 @@ import type { ParsePool } from '../pipeline';
 import type { CredentialsCipher } from './credentials-cipher';
 import { PlanError, type PlannedGroup, planGroups, versionsOf, type VolumeSources } from './plan';
 import { Aborted, RunGuard } from './run-guard';
-import type { JobRunsPort, JobStagingPort } from './run-ports';
+import type { JobPhasesPort, JobRunsPort, JobStagingPort } from './run-ports';
+import { IndexAfterLoad } from './index-after-load';
 import { HelpRunningImport } from './help-import.usecase';
 import type { ImportObserver } from './observer';
 import { targetPublishedRows } from './published-check';
@@ -68,6 +69,7 @@ export interface RunImportDeps {
   /** Ports over `jobs` and `target` (built from the pools when absent). */
   runs?: JobRunsPort;
   staging?: JobStagingPort;
+  phases?: JobPhasesPort;
   /** The collection a job loads into (the catalog when absent). */
   collection?: (dbName: string, collectionName: string) => Promise<CollectionDef>;
   /** Told of staged groups and publishes (the worker's metrics). */
@@ -93,12 +95,16 @@ export class RunImportJob {
   private readonly stager: GroupStager;
   private readonly helper: HelpRunningImport;
   private readonly dryRun: DryRunImport;
+  private readonly phases: JobPhasesPort;
+  private readonly indexing: IndexAfterLoad;
   private slots = 0;
 
   constructor(private readonly deps: RunImportDeps) {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.runs = deps.runs ?? new JobRunsRepository(deps.jobs, targetPublishedRows(deps.jobs, deps.target));
     this.staging = deps.staging ?? new JobStaging(deps.target);
+    this.phases = deps.phases ?? new JobPhasesRepository(deps.jobs);
+    this.indexing = new IndexAfterLoad(deps.target, this.phases, { enabled: deps.config.import.buildVectorIndexes });
     this.stager = new GroupStager(this.runs, this.staging, deps);
     this.helper = new HelpRunningImport(this.workerId, this.runs, this.stager, deps.config);
     this.dryRun = new DryRunImport(this.runs, deps);
@@ -132,34 +138,51 @@ export class RunImportJob {
         lostDetail: `run ${run.token} no longer holds the lease`,
       },
     );
+    let loaded: { collection: CollectionDef; indexing: boolean };
     try {
-      await this.coordinate(run, owner, guard);
-      return { outcome: 'completed' };
+      loaded = await this.coordinate(run, owner, guard);
     } catch (e) {
       return await this.settle(run, e, guard);
     } finally {
       guard.stop();
     }
+    // The job is Completed: its rows are visible. The index build is reported apart (decision 1601).
+    if (loaded.indexing) await this.indexing.build(run, loaded.collection);
+    return { outcome: 'completed' };
   }
 
   /** Plans, stages what it claims, waits for the groups other slots stage, publishes. */
-  private async coordinate(run: JobRun, owner: string, guard: RunGuard): Promise<void> {
+  private async coordinate(
+    run: JobRun,
+    owner: string,
+    guard: RunGuard,
+  ): Promise<{ collection: CollectionDef; indexing: boolean }> {
     const signal = guard.signal;
-    const spec = await this.stager.specFor(run);
+    const collection = await this.stager.collectionOf(run);
+    const spec = await this.stager.specFor(run, collection);
     if (extensionsOf(run.options).dryRun) {
-      return this.dryRun.run(run, spec, (sources) => this.stager.planContext(run, signal, sources), signal);
+      await this.dryRun.run(run, spec, (sources) => this.stager.planContext(run, signal, sources), signal);
+      return { collection, indexing: false };
     }
     const begun = await this.staging.begin(spec);
     const sources: ClosableObjectSource[] = [];
     try {
+      await this.phases.start(run, 'listing');
       const files = (await this.runs.files(run.id)).filter((f) => f.state !== 'Skipped');
       const planned = await planGroups(files, await this.stager.planContext(run, signal, sources));
       const plan = await this.leaveOutImported(run, planned, new Set(begun.staged.keys()));
+      const bytes = plan.reduce((a, g) => a + g.bytes, 0);
       await this.runs.recordPlan(
         run,
-        plan.reduce((a, g) => a + g.bytes, 0),
+        bytes,
         plan.map((g) => ({ group: g.row.groupIndex, bytes: g.bytes, versions: versionsOf(g), sizes: sizesOf(g) })),
       );
+      const skipped = planned.length - plan.length;
+      await this.phases.end(run, 'listing', {
+        state: 'Done',
+        bytes,
+        message: `${plan.length} file group(s)${skipped > 0 ? `, ${skipped} left out (skip_imported)` : ''}`,
+      });
       if (plan.length === 0 && planned.length > 0 && begun.publishedRows === null) {
         // skip_imported left out every object: the job completes with 0 rows (decision 1401).
         await inTransaction(this.deps.jobs, async (c) => {
@@ -167,24 +190,34 @@ export class RunImportJob {
             throw new Aborted('lease-lost', 'the job changed state');
         });
         await this.staging.drop(spec.table.name).catch(() => undefined);
-        return;
+        return { collection, indexing: false };
       }
       if (begun.publishedRows === null) {
+        await this.phases.start(run, 'reading', { bytes });
         // Groups an earlier run committed are done, whatever their file rows say.
         for (const [group, rows] of begun.staged) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
         const byGroup = new Map(plan.map((g) => [g.row.groupIndex, g]));
         const slot = this.stager.slotFor(run, owner, spec, guard.signal);
         guard.tick = () => slot.progress.flush(false);
-        if (plan.length === 1 && begun.staged.size === 0 && (await this.publishSingle(run, slot, plan[0]!))) return;
+        // COPY straight into the collection has no ON CONFLICT: skip/upsert go through staging.
+        const direct = plan.length === 1 && begun.staged.size === 0 && spec.conflict === undefined;
+        if (direct) {
+          const single = await this.publishSingle(run, slot, plan[0]!, collection);
+          if (single !== null) return { collection, indexing: single };
+        }
         for (;;) {
           await this.stager.claimAndStage(slot, async (group) => byGroup.get(group)!);
           const staged = await this.staging.staged(spec.table.name);
-          if (plan.every((g) => staged.has(g.row.groupIndex))) break;
+          if (plan.every((g) => staged.has(g.row.groupIndex))) {
+            const rows = [...staged.values()].reduce((a, n) => a + n, 0);
+            await this.phases.end(run, 'reading', { state: 'Done', rows });
+            break;
+          }
           await sleep(WAIT_FOR_OTHERS_MS, undefined, { signal }); // an expired claim is ours on the next pass
         }
       }
       await this.stager.checkRejectedRows(run); // error_mode=continue: max_bad_rows before anything is visible
-      await this.publish(run, spec, plan, signal);
+      return { collection, indexing: await this.publish(run, spec, plan, signal, collection) };
     } finally {
       for (const src of sources) src.close(); // sockets and in-memory credentials
     }
@@ -200,18 +233,32 @@ export class RunImportJob {
   }
 
   /** A one-group job: rows straight into the collection, completed in the same commit (same database). */
-  private async publishSingle(run: JobRun, slot: StageSlot, g: PlannedGroup): Promise<boolean> {
+  private async publishSingle(
+    run: JobRun,
+    slot: StageSlot,
+    g: PlannedGroup,
+    collection: CollectionDef,
+  ): Promise<boolean | null> {
     const same = this.deps.target === this.deps.jobs;
+    let indexing = false;
     const rows = await this.stager.publishSingle(slot, g, async (c, n) => {
       slot.signal.throwIfAborted();
+      // One statement read, checked and published the rows: the timeline says so in one commit.
+      const q = same ? c : undefined;
+      await this.phases.end(run, 'reading', { state: 'Done', rows: n }, q);
+      await this.phases.skip(run, 'validating', 'checked while reading (one file group, copied straight in)', q);
+      await this.phases.start(run, 'publishing', { ...(q === undefined ? {} : { q }) });
+      await this.phases.end(run, 'publishing', { state: 'Done', rows: n, conflictRows: 0 }, q);
+      if (same) indexing = await this.indexing.begin(run, collection, c);
       if (same && !(await this.runs.complete(c, run, n, run.owner))) {
         throw new Aborted('lease-lost', 'the job changed state before publish');
       }
     });
-    if (rows === null) return false; // another slot claimed it first: wait for it as for any group
+    if (rows === null) return null; // another slot claimed it first: wait for it as for any group
+    if (!same) indexing = await this.indexing.begin(run, collection);
     await this.completeApart(run, rows);
     await this.staging.drop(slot.spec.table.name).catch(() => undefined);
-    return true;
+    return indexing;
   }
 
   /** With the job tables in another database, the job is completed after the publish commit. */
@@ -222,22 +269,41 @@ export class RunImportJob {
   }
 
   /** One transaction makes every staged row visible and (same database) marks the job Completed. */
-  private async publish(run: JobRun, spec: JobStagingSpec, plan: PlannedGroup[], signal: AbortSignal): Promise<void> {
+  private async publish(
+    run: JobRun,
+    spec: JobStagingSpec,
+    plan: PlannedGroup[],
+    signal: AbortSignal,
+    collection: CollectionDef,
+  ): Promise<boolean> {
     signal.throwIfAborted();
     const t0 = performance.now();
     const same = this.deps.target === this.deps.jobs;
     const groups = plan.map((g) => g.row.groupIndex);
-    const rows = await this.staging.inPublishTransaction(spec, groups, async (c, publish) => {
-      const n = await publish();
+    let indexing = false;
+    await this.phases.start(run, 'validating');
+    const { rows } = await this.staging.inPublishTransaction(spec, groups, async (c, publish) => {
+      const counts = await publish({
+        validated: async (staged) => {
+          await this.phases.end(run, 'validating', { state: 'Done', rows: staged });
+          await this.phases.start(run, 'publishing');
+        },
+      });
       signal.throwIfAborted();
-      if (same && !(await this.runs.complete(c, run, n, run.owner))) {
+      const q = same ? c : undefined;
+      await this.phases.end(run, 'publishing', { state: 'Done', ...counts }, q);
+      // The index state is known when the job is seen Completed (Building or Skipped, never absent).
+      if (same) indexing = await this.indexing.begin(run, collection, c);
+      if (same && !(await this.runs.complete(c, run, counts.rows, run.owner))) {
         throw new Aborted('lease-lost', 'the job changed state before publish');
       }
-      return n;
+      return counts;
     });
     this.deps.observer?.published({ rows, ms: performance.now() - t0 });
+    if (!same) indexing = await this.indexing.begin(run, collection);
     await this.completeApart(run, rows);
     await this.staging.drop(spec.table.name).catch(() => undefined);
+    return indexing;
   }
 
   /** Decides what a failure means for the job and for BullMQ. */
@@ -250,6 +316,9 @@ export class RunImportJob {
       // Another run owns the job now (or it ended): write nothing, leave staging to it.
       return { outcome: 'released', detail: fenceLost ? err.message : aborted!.message };
     }
+    // This run is over, whatever follows: the phase it was in ends Failed (a later run restarts it).
+    const why = aborted?.message ?? (err instanceof Error ? err.message : String(err));
+    await this.phases.failRunning(run, why).catch(() => undefined);
     if (aborted?.why === 'cancelled') {
       await this.dropStaging(run.id);
       return { outcome: 'cancelled' };

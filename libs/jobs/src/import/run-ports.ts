@@ -1,4 +1,4 @@
-import type { JobRunsRepository } from '@gw/db';
+import type { JobPhasesRepository, JobRunsRepository } from '@gw/db';
 import type { JobStaging } from '@gw/sink';
 
 /** The job-table statements a run uses (JobRunsRepository; a fake in unit tests). */
@@ -30,3 +30,5 @@ export type JobStagingPort = Pick<
   JobStaging,
   'begin' | 'drop' | 'inPublishTransaction' | 'publishDirect' | 'stageGroup' | 'staged'
 >;
+/** The phase timeline a run writes (JobPhasesRepository; a fake in unit tests). */
+export type JobPhasesPort = Pick<JobPhasesRepository, 'start' | 'end' | 'skip' | 'failRunning'>;

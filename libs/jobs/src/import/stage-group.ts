@@ -11,8 +11,12 @@ import { openUnitInputs, type PlanContext, type PlannedGroup, type VolumeSources
 import { formatLabel, type ImportObserver } from './observer';
 import { ProgressTracker } from './progress';
 import { Aborted } from './run-guard';
+import { parseImportExtensions } from './extension-options';
 import type { JobRunsPort, JobStagingPort } from './run-ports';
 import { checkBadRows, RejectCollector, TooManyRejectedRows } from './rejects';
+
+/** Whether the collection's primary key is generated (autoID): rows carry no key to conflict on. */
+const autoIdKey = (c: CollectionDef): boolean => c.schema.fields.some((f) => f.isPrimary && f.autoId);
 
 /** One slot staging groups of one run (the run's own slot, or a slot helping it). */
 export interface StageSlot {
@@ -91,10 +95,9 @@ export class GroupStager {
   }
 
   /** Where a run's rows go: its staging table (named per installation and job) and its collection. */
-  async specFor(run: JobRun): Promise<JobStagingSpec> {
-    const ctx: CollectionsContext = { catalog: this.deps.jobs, target: this.deps.target, config: { pgvector: 'auto' } };
-    const collection = await (this.deps.collection?.(run.dbName, run.collectionName) ??
-      getCollection(ctx, run.dbName, run.collectionName));
+  async specFor(run: JobRun, known?: CollectionDef): Promise<JobStagingSpec> {
+    const collection = known ?? (await this.collectionOf(run));
+    const conflict = parseImportExtensions(run.options).onConflict;
     return {
       table: { schema: STAGING_SCHEMA, name: stagingTableName(await this.runs.installationId(), run.id) },
       target: { schema: pgSchemaName(collection.db), name: collection.name },
@@ -106,7 +109,15 @@ export class GroupStager {
       partition: run.partitionName ?? '_default',
       jobId: run.jobId,
       token: run.token,
+      // skip/upsert need a key the rows carry; admission refuses them on autoID collections.
+      ...(conflict === 'error' || autoIdKey(collection) ? {} : { conflict }),
     };
+  }
+
+  /** The collection a run loads into. */
+  collectionOf(run: JobRun): Promise<CollectionDef> {
+    const ctx: CollectionsContext = { catalog: this.deps.jobs, target: this.deps.target, config: { pgvector: 'auto' } };
+    return this.deps.collection?.(run.dbName, run.collectionName) ?? getCollection(ctx, run.dbName, run.collectionName);
   }
 
   /** One slot's staging context, with its own progress of the groups it stages. */
