@@ -7,7 +7,7 @@ import { ApiModule } from './api.module';
 
 async function main(): Promise<void> {
   const { config, logger } = await bootProcess('api');
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config), {
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config, logger), {
     logger: new PinoNestLogger(logger),
     bodyParser: false,
   });
