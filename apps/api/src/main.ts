@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { bootProcess } from '@gw/jobs';
 import { PinoNestLogger } from '@gw/logger';
 import { ApiModule } from './api.module';
+import { setupOpenApi } from './openapi/openapi';
 
 async function main(): Promise<void> {
   const { config, logger } = await bootProcess('api');
@@ -13,6 +14,7 @@ async function main(): Promise<void> {
   });
   app.disable('x-powered-by');
   app.enableShutdownHooks();
+  setupOpenApi(app);
   await app.listen(config.port, config.host);
   logger.info({ port: config.port, host: config.host }, 'import-gateway API listening');
 }
