@@ -314,6 +314,97 @@ const DOCS: Record<string, Doc> = {
     },
     response: { schema: 'OkEnvelope', examples: { ok: { summary: 'created', value: { code: 0, data: {} } } } },
   },
+  'post /v2/vectordb/collections/describe': {
+    summary: 'Describe a collection',
+    description: 'collections-api.md §5. `$meta` and `$partition` are not listed.',
+    request: {
+      schema: 'CollectionRequest',
+      examples: { describe: { summary: 'describe', value: { collectionName: 'docs' } } },
+    },
+    response: {
+      schema: 'OkEnvelope',
+      examples: {
+        docs: {
+          summary: 'collections-api.md §5',
+          value: {
+            code: 0,
+            data: {
+              collectionName: 'docs',
+              collectionID: 7,
+              description: '',
+              autoId: false,
+              enableDynamicField: true,
+              fields: [
+                {
+                  name: 'id',
+                  type: 'Int64',
+                  primaryKey: true,
+                  autoId: false,
+                  partitionKey: false,
+                  clusteringKey: false,
+                  nullable: false,
+                  description: '',
+                },
+                {
+                  name: 'vector',
+                  type: 'FloatVector',
+                  primaryKey: false,
+                  autoId: false,
+                  partitionKey: false,
+                  clusteringKey: false,
+                  nullable: false,
+                  description: '',
+                  params: [{ key: 'dim', value: '768' }],
+                },
+              ],
+              functions: [],
+              aliases: [],
+              indexes: [{ fieldName: 'vector', indexName: 'vector_idx', metricType: 'COSINE' }],
+              load: 'LoadStateLoaded',
+              shardsNum: 1,
+              partitionsNum: 1,
+              consistencyLevel: 'Bounded',
+              properties: [{ key: 'gateway.vectorType', value: 'pgvector' }],
+            },
+          },
+        },
+      },
+    },
+    errors: { '100': err(100, 'collection not found[collection=docs]') },
+  },
+  'post /v2/vectordb/entities/insert': {
+    summary: 'Insert entities',
+    description: 'collections-api.md §7: all-or-nothing; a rejected row → 1804 naming row and field.',
+    request: {
+      schema: 'CollectionRequest',
+      examples: {
+        insert: {
+          summary: 'collections-api.md §7',
+          value: { collectionName: 'docs', data: [{ id: 1, title: 'a', vector: [0.1, 0.2], lang: 'en' }] },
+        },
+      },
+    },
+    response: {
+      schema: 'OkEnvelope',
+      examples: { inserted: { summary: 'inserted', value: { code: 0, data: { insertCount: 1, insertIds: ['1'] } } } },
+    },
+    errors: { '1804': err(1804, "fail to deal the insert data: row 1, field 'vector': expected 768 values, got 2") },
+  },
+  'post /v2/vectordb/entities/get': {
+    summary: 'Get entities by primary key',
+    description: 'collections-api.md §9: ids of the wrong type → 1806; missing ids are absent.',
+    request: {
+      schema: 'CollectionRequest',
+      examples: {
+        get: { summary: 'by id', value: { collectionName: 'docs', id: [1, 2], outputFields: ['id', 'title'] } },
+      },
+    },
+    response: {
+      schema: 'OkEnvelope',
+      examples: { rows: { summary: 'rows found', value: { code: 0, data: [{ id: '1', title: 'a' }] } } },
+    },
+    errors: { '1806': err(1806, 'please check the primary key') },
+  },
   'post /v2/vectordb/entities/query': {
     summary: 'Query entities',
     description: 'collections-api.md §8: filter grammar, `outputFields` (`count(*)`), `limit`, `offset`.',
