@@ -49,6 +49,8 @@ export interface JobRow {
   createdAt: Date;
   startedAt: Date | null;
   completedAt: Date | null;
+  /** Rows skipped under error_mode=continue (decision 1301). */
+  rejectedRows: string;
 }
 
 export interface JobFileRow {
@@ -64,6 +66,7 @@ export interface JobFileRow {
   totalRows: string;
   reason: string;
   completedAt: Date | null;
+  rejectedRows: string;
 }
 
 export interface ListFilter {
@@ -75,15 +78,20 @@ export interface ListFilter {
 }
 
 /** What a list record shows (import-api.md §8), without the request JSON or counters. */
-export type JobListRow = Pick<JobRow, 'jobId' | 'collectionName' | 'state' | 'progress' | 'reason' | 'createdAt'>;
+export type JobListRow = Pick<
+  JobRow,
+  'jobId' | 'collectionName' | 'state' | 'progress' | 'reason' | 'createdAt' | 'rejectedRows'
+>;
 
 const LIST_COLUMNS = `job_id AS "jobId", collection_name AS "collectionName", state, progress, reason,
-  created_at AS "createdAt"`;
+  created_at AS "createdAt",
+  rejected_rows::text AS "rejectedRows"`;
 
 const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName",
   partition_name AS "partitionName", state, progress, imported_rows::text AS "importedRows",
   total_rows::text AS "totalRows", total_bytes::text AS "totalBytes", reason, options, request,
-  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
+  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt",
+  rejected_rows::text AS "rejectedRows"`;
 
 /**
  * The import job tables, in raw SQL where concurrency matters. Admission (the SQL function
@@ -145,7 +153,8 @@ export class ImportJobsRepository {
     const files = await this.pool.query<JobFileRow>(
       `SELECT group_index AS "groupIndex", urls, display_name AS "displayName", format, is_folder AS "isFolder",
               size_bytes::text AS "sizeBytes", state, progress, imported_rows::text AS "importedRows",
-              total_rows::text AS "totalRows", reason, completed_at AS "completedAt"
+              total_rows::text AS "totalRows", reason, completed_at AS "completedAt",
+              rejected_rows::text AS "rejectedRows"
          FROM import_job_files WHERE job_id = $1 ORDER BY group_index`,
       [job.id],
     );

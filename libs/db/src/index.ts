@@ -55,3 +55,10 @@ export {
   type Scope,
 } from './api-keys.repository';
 export { VolumesRepository, type DeleteVolumeResult, type VolumeRecord } from './volumes.repository';
+export {
+  JobRejectsRepository,
+  MAX_STORED_REJECTS_PER_JOB,
+  type RejectRecord,
+  type RejectsPage,
+} from './job-rejects.repository';
+export { DRY_RUN_ERRORS_PER_GROUP, DryRunRepository, type DryRunError } from './dry-run.repository';

@@ -2,7 +2,14 @@ import { Logger, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '@gw/config';
-import { ImportJobsRepository, JOB_DB_POOL, TARGET_DB_POOL, VolumesRepository } from '@gw/db';
+import {
+  DryRunRepository,
+  ImportJobsRepository,
+  JOB_DB_POOL,
+  JobRejectsRepository,
+  TARGET_DB_POOL,
+  VolumesRepository,
+} from '@gw/db';
 import { VolumeStore } from '@gw/volumes';
 import { BullJobQueue } from '../queues/import/import-queue';
 import { REDIS_PRODUCER } from '../queues/queue.module';
@@ -11,6 +18,7 @@ import { CredentialsCipher } from './credentials-cipher';
 import { CollectionsImportCatalog } from './import-catalog';
 import { targetPublishedRows } from './published-check';
 import { CancelImportJob, DescribeImportJob, ListImportJobs } from './query-import-jobs.usecase';
+import { ReadJobRejects } from './read-rejects.usecase';
 
 export const IMPORT_JOB_QUEUE = Symbol('IMPORT_JOB_QUEUE');
 
@@ -77,8 +85,13 @@ const log = new Logger('ImportJobs');
     },
     {
       provide: DescribeImportJob,
-      inject: [ImportJobsRepository],
-      useFactory: (r: ImportJobsRepository) => new DescribeImportJob(r),
+      inject: [ImportJobsRepository, JOB_DB_POOL],
+      useFactory: (r: ImportJobsRepository, p: Pool) => new DescribeImportJob(r, new DryRunRepository(p)),
+    },
+    {
+      provide: ReadJobRejects,
+      inject: [ImportJobsRepository, JOB_DB_POOL],
+      useFactory: (r: ImportJobsRepository, p: Pool) => new ReadJobRejects(r, new JobRejectsRepository(p)),
     },
     {
       provide: CancelImportJob,
@@ -100,6 +113,7 @@ const log = new Logger('ImportJobs');
     ListImportJobs,
     DescribeImportJob,
     CancelImportJob,
+    ReadJobRejects,
     IMPORT_JOB_QUEUE,
   ],
 })

@@ -1,9 +1,20 @@
-import type { ImportJobsRepository, JobFileRow, JobListRow, JobRow, JobState, ListFilter } from '@gw/db';
+import type {
+  DryRunError,
+  DryRunRepository,
+  ImportJobsRepository,
+  JobFileRow,
+  JobListRow,
+  JobRow,
+  JobState,
+  ListFilter,
+} from '@gw/db';
 import { jobsErrors } from '../jobs.errors';
 
 export interface JobView {
   job: JobRow;
   files: JobFileRow[];
+  /** A dry run's first errors per group and the collection's recent throughput (decision 1302). */
+  dryRun?: { errors: DryRunError[]; bytesPerSecond: number | null };
 }
 
 export const MAX_PAGE_SIZE = 100;
@@ -63,12 +74,20 @@ export class ListImportJobs {
 }
 
 export class DescribeImportJob {
-  constructor(private readonly repo: ImportJobsRepository) {}
+  constructor(
+    private readonly repo: ImportJobsRepository,
+    private readonly dry?: DryRunRepository,
+  ) {}
 
   async execute(jobId: string): Promise<JobView> {
     const found = await this.repo.findByJobId(jobId);
     if (found === null) throw jobsErrors.jobNotFound(jobId);
-    return found;
+    if (this.dry === undefined || found.job.options.dry_run?.toLowerCase() !== 'true') return found;
+    const [errors, bytesPerSecond] = await Promise.all([
+      this.dry.firstErrors(found.job.id),
+      this.dry.recentBytesPerSecond(found.job.dbName, found.job.collectionName),
+    ]);
+    return { ...found, dryRun: { errors, bytesPerSecond } };
   }
 }
 
