@@ -51,8 +51,9 @@ export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<Tes
       cb();
     },
   });
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config), {
-    logger: new PinoNestLogger(createRootLogger(config.logLevel, sink)),
+  const rootLogger = createRootLogger(config.logLevel, sink);
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config, rootLogger), {
+    logger: new PinoNestLogger(rootLogger),
     bodyParser: false,
     abortOnError: false,
   });

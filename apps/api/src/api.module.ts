@@ -6,6 +6,8 @@ import type { CollectionsContext } from '@gw/collections';
 import { APP_CONFIG, type AppConfig, ConfigModule } from '@gw/config';
 import { ApiKeysRepository, DbModule, ImportJobsRepository, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
 import { IMPORT_JOB_QUEUE, ImportJobsModule, ImportSchedulesModule, type JobQueue, QueueModule } from '@gw/jobs';
+import { createRootLogger, type Logger } from '@gw/logger';
+import { accessLogMiddleware } from './http/access-log';
 import { AuthGuard } from './http/auth.guard';
 import { EnvelopeFilter } from './http/envelope.filter';
 import { requestIdMiddleware } from './http/raw-body.middleware';
@@ -20,11 +22,17 @@ import { V2JobEventsController } from './v2/job-events.controller';
 import { V2VolumesController } from './v2/volumes.controller';
 import { V2SchedulesController } from './v2/schedules.controller';
 
+const ACCESS_LOGGER = Symbol('ACCESS_LOGGER');
+
 @Module({})
 export class ApiModule implements NestModule {
-  constructor(@Inject(ApiMetrics) private readonly requestMetrics: ApiMetrics) {}
+  constructor(
+    @Inject(ApiMetrics) private readonly requestMetrics: ApiMetrics,
+    @Inject(ACCESS_LOGGER) private readonly accessLogger: Logger,
+  ) {}
 
-  static forRoot(config: AppConfig): DynamicModule {
+  /** `logger`: where access lines go (the process's root logger; a fresh one on stdout if absent). */
+  static forRoot(config: AppConfig, logger?: Logger): DynamicModule {
     return {
       module: ApiModule,
       imports: [
@@ -47,6 +55,7 @@ export class ApiModule implements NestModule {
       ],
       providers: [
         ApiMetrics,
+        { provide: ACCESS_LOGGER, useValue: logger ?? createRootLogger(config.logLevel) },
         { provide: ApiKeysRepository, inject: [JOB_DB_POOL], useFactory: (p: Pool) => new ApiKeysRepository(p) },
         {
           provide: COLLECTIONS_CONTEXT,
@@ -78,9 +87,13 @@ export class ApiModule implements NestModule {
 
   configure(consumer: MiddlewareConsumer): void {
     consumer
-      .apply(requestIdMiddleware(), (req: Request, res: Response, next: NextFunction) => {
-        this.requestMetrics.use(req, res, next);
-      })
+      .apply(
+        requestIdMiddleware(),
+        accessLogMiddleware(this.accessLogger),
+        (req: Request, res: Response, next: NextFunction) => {
+          this.requestMetrics.use(req, res, next);
+        },
+      )
       .forRoutes('*path');
   }
 }

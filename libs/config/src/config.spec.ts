@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultParseThreads, loadConfig, loadDotEnv } from './config';
+import { CONFIG_VARIABLES, ConfigError, defaultParseThreads, loadConfig, loadDotEnv } from './config';
 
 const KEY = 'a'.repeat(64);
 
@@ -213,5 +213,15 @@ describe('loadDotEnv', () => {
       delete process.env.IGW_TEST_DOTENV_A;
       delete process.env.IGW_TEST_DOTENV_B;
     }
+  });
+});
+
+describe('CONFIG_VARIABLES', () => {
+  it('lists exactly the variables loadConfig reads, so deployment files can be checked against it', () => {
+    expect(CONFIG_VARIABLES).toEqual(expect.arrayContaining(['DATABASE_URL', 'STORAGE_DEFAULT_URL', 'LOG_LEVEL']));
+    expect(CONFIG_VARIABLES).not.toContain('IMPORT_GATEWAY_URL'); // the CLI's, not the services'
+    // Every listed name is validated: a bad value for it is reported under its own name.
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, WORKER_CONCURRENCY: 'many' })[0]).toMatch(/^WORKER_CONCURRENCY:/);
+    expect(new Set(CONFIG_VARIABLES).size).toBe(CONFIG_VARIABLES.length);
   });
 });

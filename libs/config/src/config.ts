@@ -235,6 +235,9 @@ const envSchema = z.object({
 
 type Env = z.output<typeof envSchema>;
 
+/** Names of every environment variable `loadConfig` reads (deployment files are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(envSchema.shape));
+
 /**
  * Parse threads by default: one core stays with the main thread (I/O, cutting, the COPY socket)
  * and one with the PostgreSQL backend taking the COPY; on 2 cores threads only add CPU per row

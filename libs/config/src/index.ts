@@ -1,5 +1,6 @@
 export {
   type AppConfig,
+  CONFIG_VARIABLES,
   ConfigError,
   decodeSecretKey,
   defaultParseThreads,

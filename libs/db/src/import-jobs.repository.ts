@@ -22,6 +22,8 @@ export interface NewJob {
   requestHash: string;
   sealedCredentials?: { keyId: string; iv: Buffer; ciphertext: Buffer; authTag: Buffer };
   apiKeyId?: string;
+  /** X-Request-Id of the create call, stored with the job (worker log lines name it). */
+  requestId?: string;
   files: NewJobFile[];
 }
 
@@ -125,7 +127,12 @@ export class ImportJobsRepository {
   async admit(job: NewJob, maxActive: number): Promise<AdmitResult> {
     const s = job.sealedCredentials;
     const r = await this.pool.query<{ kind: AdmitResult['kind']; job_id: string | null }>(
-      `SELECT kind, job_id FROM admit_import_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+      // The request id reaches the row through the column default (migration 20261207060000):
+      // the first argument's subquery sets igw.request_id for this statement's transaction only,
+      // and arguments are evaluated before the function body inserts the job.
+      `SELECT kind, job_id FROM admit_import_job(
+         (SELECT $1::text WHERE set_config('igw.request_id', $17::text, true) IS NOT NULL),
+         $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
       [
         job.jobId,
         job.dbName,
@@ -143,6 +150,7 @@ export class ImportJobsRepository {
         job.apiKeyId ?? null,
         JSON.stringify(job.files),
         maxActive,
+        job.requestId ?? '',
       ],
     );
     const row = r.rows[0]!;

@@ -22,6 +22,8 @@ export interface JobRun {
   timeoutMs: string | null;
   deadlineAt: Date | null;
   credentialsId: string | null;
+  /** X-Request-Id of the create call that admitted the job (null for jobs created before it was kept). */
+  requestId?: string | null;
   /** The state before this run took the job (Pending: first run; Importing: a resume). */
   fromState: JobState;
   /** This run's fencing token: every write of the run checks it is still the newest. */
@@ -135,7 +137,7 @@ export class JobRunsRepository {
           WHERE id = $1
           RETURNING id::text AS id, job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName",
                     partition_name AS "partitionName", options, timeout_ms::text AS "timeoutMs",
-                    deadline_at AS "deadlineAt", credentials_id::text AS "credentialsId", run_token::text AS token,
+                    deadline_at AS "deadlineAt", credentials_id::text AS "credentialsId", request_id AS "requestId", run_token::text AS token,
                     attempts AS attempt`,
         [prior.id, owner, leaseMs],
       );
@@ -385,7 +387,7 @@ export class JobRunsRepository {
     const r = await this.pool.query<Omit<JobRun, 'fromState' | 'token' | 'maxAttempts' | 'owner'> & { token: string }>(
       `SELECT id::text AS id, job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName",
               partition_name AS "partitionName", options, timeout_ms::text AS "timeoutMs",
-              deadline_at AS "deadlineAt", credentials_id::text AS "credentialsId", run_token::text AS token,
+              deadline_at AS "deadlineAt", credentials_id::text AS "credentialsId", request_id AS "requestId", run_token::text AS token,
               attempts AS attempt
          FROM import_jobs WHERE id = $1 AND state = 'Importing' AND lease_expires_at > now()`,
       [id],

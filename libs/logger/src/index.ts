@@ -1,5 +1,39 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LoggerService } from '@nestjs/common';
 import pino, { type Logger } from 'pino';
+
+/** Fields every log line carries while some work runs: the request id of an HTTP call or of the job it created. */
+export interface LogContext {
+  requestId?: string;
+  jobId?: string;
+}
+
+const logContext = new AsyncLocalStorage<LogContext>();
+
+/**
+ * Runs `fn` with `fields` added to every log line written inside it, through any await, by any
+ * logger built by `createRootLogger` (Nest's `Logger` included). Nested calls add to the outer fields.
+ */
+export function withLogContext<T>(fields: LogContext, fn: () => T): T {
+  return logContext.run({ ...logContext.getStore(), ...fields }, fn);
+}
+
+/**
+ * Adds fields to the context already running (a worker learns a job's request id only once its
+ * run has read the job row); outside `withLogContext` it does nothing.
+ */
+export function setLogContext(fields: LogContext): void {
+  const store = logContext.getStore();
+  if (store === undefined) return;
+  for (const [k, v] of Object.entries(fields) as [keyof LogContext, string | undefined][]) {
+    if (v !== undefined && v !== '') store[k] = v;
+  }
+}
+
+/** The fields of the running context (empty outside one). */
+export function currentLogContext(): Readonly<LogContext> {
+  return logContext.getStore() ?? {};
+}
 
 /**
  * Keys whose values never reach a log line, compared case-insensitively and at any depth
@@ -74,6 +108,8 @@ export function createRootLogger(level: string, destination?: pino.DestinationSt
     {
       level,
       base: { pid: process.pid },
+      // requestId / jobId of the work this line belongs to; a field the line sets itself wins.
+      mixin: () => ({ ...logContext.getStore() }),
       redact: { paths: REDACT_PATHS, censor: '***' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createRootLogger, redactDeep } from './index';
+import { createRootLogger, redactDeep, setLogContext, withLogContext } from './index';
 
 function capture(): { logger: ReturnType<typeof createRootLogger>; text: () => string } {
   let text = '';
@@ -57,5 +57,35 @@ describe('log redaction', () => {
     let deep: Record<string, unknown> = { token: 't' };
     for (let i = 0; i < 100; i++) deep = { d: deep };
     expect(JSON.stringify(redactDeep(deep))).toContain('[too deep]');
+  });
+});
+
+describe('log context', () => {
+  it('adds the running context to every line through awaits, lets setLogContext fill it in later, and ends with it', async () => {
+    const { logger, text } = capture();
+    setLogContext({ requestId: 'outside' }); // no context: nothing to fill
+    await withLogContext({ jobId: 'job-1' }, async () => {
+      logger.info('before');
+      await new Promise((r) => setTimeout(r, 5));
+      setLogContext({ requestId: 'req-1' });
+      logger.child({ c: 1 }).info('after');
+      logger.info({ requestId: 'own' }, 'own field wins');
+    });
+    logger.info('outside');
+    const lines = text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.msg, l.jobId, l.requestId])).toEqual([
+      ['before', 'job-1', undefined],
+      ['after', 'job-1', 'req-1'],
+      ['own field wins', 'job-1', 'own'],
+      ['outside', undefined, undefined],
+    ]);
+    expect(
+      text()
+        .split('\n')
+        .every((l) => (l.match(/"requestId"/g) ?? []).length <= 1),
+    ).toBe(true);
   });
 });

@@ -86,3 +86,36 @@ export function toEnvelope(err: unknown, errorId: string): Envelope {
   if (m !== undefined && err instanceof Error) return { status: m.http, body: { code: m.code, message: err.message } };
   return { status: 200, body: { code: 65535, message: `unexpected error, errorId=${errorId}` } };
 }
+
+export interface ErrorCatalogEntry {
+  /** The envelope's `code`. */
+  code: number;
+  /** The HTTP status it is answered with. */
+  http: number;
+  /** The typed error codes (`LIB.NAME`) that produce it. */
+  sources: string[];
+}
+
+/**
+ * Every error code the envelope can answer, from the tables above (plus 2 for an unreachable
+ * database and 65535 for anything untyped), sorted by code: the OpenAPI document lists exactly these.
+ */
+export function errorCatalog(): ErrorCatalogEntry[] {
+  const byCode = new Map<string, ErrorCatalogEntry>();
+  const add = (source: string, m: Mapping) => {
+    const k = `${m.code}/${m.http}`;
+    const e = byCode.get(k) ?? { code: m.code, http: m.http, sources: [] };
+    e.sources.push(source);
+    byCode.set(k, e);
+  };
+  const tables: [string, Record<string, Mapping>][] = [
+    ['JOBS', JOBS_TO_MILVUS],
+    ['HTTP', HTTP_TO_MILVUS],
+    ['VOLUMES', VOLUMES_TO_MILVUS],
+    ['COLLECTIONS', COLLECTIONS_HTTP],
+  ];
+  for (const [lib, table] of tables) for (const [name, m] of Object.entries(table)) add(`${lib}.${name}`, m);
+  add('UNAVAILABLE', { http: 200, code: 2 });
+  add('UNEXPECTED', { http: 200, code: 65535 });
+  return [...byCode.values()].sort((a, b) => a.code - b.code || a.http - b.http);
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SetMetadata } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import { withLogContext } from '@gw/logger';
 import { httpErrors } from './http.errors';
 import { stateOf } from './request-context';
 
@@ -22,7 +23,8 @@ export const UNBUFFERED_BODY = 'igw:unbufferedBody';
 export const UnbufferedBody = () => SetMetadata(UNBUFFERED_BODY, true);
 
 /**
- * Assigns the request id and reads nothing: the body is read by the interceptor, which runs after
+ * Assigns the request id (a sane incoming `X-Request-Id`, else a new UUID; answered in the same
+ * header) and reads nothing: the body is read by the interceptor, which runs after
  * the auth guard (import-api.md §5 check order), so a request without a valid key costs its
  * headers, never its body.
  */
@@ -33,7 +35,8 @@ export function requestIdMiddleware() {
     state.requestId = incoming !== undefined && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', state.requestId);
     closeIfBodyUnread(req, res);
-    next();
+    // Every line logged while this request runs (guard, use-cases, errors) names its request id.
+    withLogContext({ requestId: state.requestId }, next);
   };
 }
 

@@ -45,6 +45,7 @@ export async function createFromRequest(
     body,
     idempotencyKey: req.header('idempotency-key'),
     ...(s.principal?.keyId === undefined ? {} : { apiKeyId: s.principal.keyId }),
+    requestId: s.requestId,
     authorize: (db, collection) => assertAccess(s.principal, db, collection),
   });
   if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import { FatalImportError, type ImportJobData, RunImportJob } from '@gw/jobs';
+import { withLogContext } from '@gw/logger';
 import { WorkerMetrics } from '../ops/worker-metrics';
 
 /** Thin: unpacks the job id and runs the one use-case; a terminal failure must not be retried. */
@@ -13,7 +14,15 @@ export class ImportProcessor {
     @Inject(WorkerMetrics) private readonly metrics: WorkerMetrics,
   ) {}
 
-  async process(data: ImportJobData, ctx: { shutdown: AbortSignal }): Promise<void> {
+  /**
+   * Every line of the run (here and below) names the job, and the request that created it once
+   * the run has read the job row (`setLogContext` in the use-case).
+   */
+  process(data: ImportJobData, ctx: { shutdown: AbortSignal }): Promise<void> {
+    return withLogContext({ jobId: data.jobId }, () => this.run(data, ctx));
+  }
+
+  private async run(data: ImportJobData, ctx: { shutdown: AbortSignal }): Promise<void> {
     const t0 = Date.now();
     try {
       const { outcome, detail } = await this.runImport.execute(data.jobId, { shutdown: ctx.shutdown });
@@ -39,6 +48,6 @@ export class ImportProcessor {
 
   /** An idle slot joins a running job to stage file groups nobody has claimed (decision 0502). */
   async help(shutdown: AbortSignal): Promise<boolean> {
-    return this.runImport.helpOnce({ shutdown });
+    return withLogContext({}, () => this.runImport.helpOnce({ shutdown }));
   }
 }

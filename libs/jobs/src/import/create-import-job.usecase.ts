@@ -18,6 +18,8 @@ export interface CreateImportJobCommand {
   body: RequestBody;
   idempotencyKey?: string;
   apiKeyId?: string;
+  /** The call's X-Request-Id, stored with the job so the worker's lines for it name the request. */
+  requestId?: string;
   /** Called once the target collection is known, before anything is stored (authorisation). */
   authorize?: (dbName: string, collectionName: string) => void;
 }
@@ -79,6 +81,7 @@ export class CreateImportJob {
         requestHash: req.requestHash,
         ...(req.credentials === undefined ? {} : { sealedCredentials: this.cipher.seal(req.credentials) }),
         ...(cmd.apiKeyId === undefined ? {} : { apiKeyId: cmd.apiKeyId }),
+        ...(cmd.requestId === undefined ? {} : { requestId: cmd.requestId }),
         files: req.groups.map((g) => ({
           paths: g.paths,
           displayName: g.displayName,

@@ -1,5 +1,6 @@
 import type { AppConfig } from '@gw/config';
 import type { JobRun } from '@gw/db';
+import { setLogContext } from '@gw/logger';
 import { isTransientPgError } from '@gw/pg';
 import { SinkError, SinkErrorCode } from '@gw/sink';
 import type { ClosableObjectSource } from '@gw/storage';
@@ -45,6 +46,7 @@ export class HelpRunningImport {
     const owner = `${this.workerId}#h${++this.slots}`;
     const run = await this.runs.joinRun(id, owner, this.config.import.maxAttempts);
     if (run === null) return false;
+    setLogContext({ jobId: run.jobId, ...(run.requestId == null ? {} : { requestId: run.requestId }) });
     const guard = new RunGuard(() => this.runs.renewClaims(run, owner, leaseMs), {
       leaseMs,
       deadlineAt: run.deadlineAt,

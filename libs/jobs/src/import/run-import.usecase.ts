@@ -5,6 +5,7 @@ import type { Pool } from 'pg';
 import type { AppConfig } from '@gw/config';
 import type { CollectionDef } from '@gw/collections';
 import { JobPhasesRepository, type JobRun, JobRunsRepository, type TerminalState } from '@gw/db';
+import { setLogContext } from '@gw/logger';
 import { inTransaction, isTransientPgError } from '@gw/pg';
 import { fenceEndingOf, JobStaging, type JobStagingSpec, SinkError, SinkErrorCode, stagingTableName } from '@gw/sink';
 import type { ClosableObjectSource, ObjectSourceDeps } from '@gw/storage';
@@ -125,6 +126,7 @@ export class RunImportJob {
       return { outcome: 'failed', detail: acquired.reason };
     }
     const run = acquired.run;
+    setLogContext({ jobId: run.jobId, ...(run.requestId == null ? {} : { requestId: run.requestId }) });
     const guard = new RunGuard(
       async () => {
         const r = await this.runs.renew(run, leaseMs);

@@ -11,9 +11,9 @@ export interface PreflightFailure {
 
 const HINTS: Record<PreflightFailure['service'], string> = {
   PostgreSQL:
-    'Start PostgreSQL (e.g. `pg_ctlcluster 15 main start`, or `docker compose up -d postgres`) or point DATABASE_URL at a running server.',
+    'Start PostgreSQL (e.g. `pg_ctlcluster 15 main start`, or `docker compose up -d postgres` with DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/gateway) or point DATABASE_URL at a running server.',
   Redis:
-    'Start Redis (e.g. `redis-server --daemonize yes`, or `docker compose up -d redis`) or point REDIS_URL at a running server.',
+    'Start Redis (e.g. `redis-server --daemonize yes`, or `docker compose up -d redis`, published on 127.0.0.1:6379) or point REDIS_URL at a running server.',
 };
 
 function errorText(e: unknown): string {
