@@ -1,6 +1,14 @@
 import type { Pool } from 'pg';
 import { inTransaction } from '@gw/pg';
-import { ACTIVE_STATES, endJob, type FileState, type JobState, type PublishedRowsCheck } from './import-job-state';
+import {
+  ACTIVE_STATES,
+  endJob,
+  isActive,
+  type FileState,
+  type JobState,
+  type PublishedRowsCheck,
+} from './import-job-state';
+import { type JobWebhookRow, WebhooksRepository } from './webhooks.repository';
 
 export interface NewJobFile {
   paths: string[];
@@ -130,7 +138,7 @@ export class ImportJobsRepository {
     }
   }
 
-  async findByJobId(jobId: string): Promise<{ job: JobRow; files: JobFileRow[] } | null> {
+  async findByJobId(jobId: string): Promise<{ job: JobRow; files: JobFileRow[]; webhooks: JobWebhookRow[] } | null> {
     const jobs = await this.pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM import_jobs WHERE job_id = $1`, [jobId]);
     const job = jobs.rows[0];
     if (job === undefined) return null;
@@ -141,7 +149,9 @@ export class ImportJobsRepository {
          FROM import_job_files WHERE job_id = $1 ORDER BY group_index`,
       [job.id],
     );
-    return { job, files: files.rows };
+    // Only a terminal job has deliveries (the outbox rows are written with the terminal state).
+    const webhooks = isActive(job.state) ? [] : await new WebhooksRepository(this.pool).listForJob(job.id);
+    return { job, files: files.rows, webhooks };
   }
 
   /** Newest first (createTime, then jobId), served by the (db, [collection,] [state,] created_at, job_id) indexes. */

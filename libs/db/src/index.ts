@@ -55,3 +55,13 @@ export {
   type Scope,
 } from './api-keys.repository';
 export { VolumesRepository, type DeleteVolumeResult, type VolumeRecord } from './volumes.repository';
+export {
+  queueJobWebhooks,
+  WebhooksRepository,
+  type ClaimedWebhook,
+  type JobWebhookRow,
+  type WebhookAttemptResult,
+  type WebhookState,
+  type WebhookTarget,
+  type WebhookTargetSpec,
+} from './webhooks.repository';
