@@ -1,5 +1,6 @@
 import type { JobFileRow, JobListRow, JobRow, JobState } from '@gw/db';
 import type { JobView } from './query-import-jobs.usecase';
+import { webhooksField } from '../webhooks/webhooks-field';
 
 /** RFC 3339 UTC with seconds, as Milvus prints times. */
 export function rfc3339(d: Date | null): string {
@@ -71,6 +72,7 @@ export function describeV2(view: JobView): Record<string, unknown> {
       reason: f.reason,
       completeTime: rfc3339(f.completedAt),
     })),
+    ...webhooksField(view),
   };
 }
 

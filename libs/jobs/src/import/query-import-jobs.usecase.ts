@@ -1,9 +1,11 @@
-import type { ImportJobsRepository, JobFileRow, JobListRow, JobRow, JobState, ListFilter } from '@gw/db';
+import type { ImportJobsRepository, JobFileRow, JobListRow, JobRow, JobState, JobWebhookRow, ListFilter } from '@gw/db';
 import { jobsErrors } from '../jobs.errors';
 
 export interface JobView {
   job: JobRow;
   files: JobFileRow[];
+  /** Deliveries of a terminal job (describe's `webhooks`); undefined leaves the field out. */
+  webhooks?: JobWebhookRow[];
 }
 
 export const MAX_PAGE_SIZE = 100;
