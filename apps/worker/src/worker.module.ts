@@ -9,6 +9,7 @@ import { ImportWorkerService } from './import/import-worker.service';
 import { ParseThreads } from './import/parse-threads';
 import { WorkerOpsServer } from './ops/ops-server';
 import { WorkerMetrics } from './ops/worker-metrics';
+import { WebhookDeliveryService } from './webhooks/webhook-delivery.service';
 
 @Module({})
 export class WorkerModule {
@@ -56,6 +57,7 @@ export class WorkerModule {
         ImportProcessor,
         ImportWorkerService,
         WorkerOpsServer,
+        WebhookDeliveryService,
       ],
     };
   }

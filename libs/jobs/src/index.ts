@@ -80,3 +80,6 @@ export {
   type StageGroupOptions,
 } from './pipeline';
 export { describeV1, describeV2, jobProgress, listRecordV2, rfc3339, v1State, v2State } from './import/job-presenter';
+export { WebhookDeliverer, webhookBackoffMs, type WebhookDelivererOptions } from './webhooks/webhook-deliverer';
+export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './webhooks/webhook-signature';
+export { redactWebhookUrl, webhookTargets } from './webhooks/webhook-targets';
