@@ -141,6 +141,9 @@ export class WebhookDeliverer {
     let addresses;
     try {
       url = new URL(w.url);
+      if (url.protocol === 'http:' && !this.guard.policy.allowHttp) {
+        return { status: null, error: 'plain http webhook refused (needs STORAGE_ALLOW_HTTP)', permanent: true };
+      }
       this.guard.checkScheme(url);
       addresses = await this.guard.resolve(url.hostname);
     } catch (e) {
