@@ -1,6 +1,7 @@
+import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '@gw/jobs';
-import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker } from '@gw/testing';
+import { call, startTestGateway, startTestWorker, testEnv, type TestGateway, type TestWorker } from '@gw/testing';
 import { HttpTestServer } from '../../support/storage/http-test-server';
 import { jsonl, range } from '../worker/fixtures';
 import { createJob, newCollection } from '../worker/harness';
@@ -66,6 +67,29 @@ async function settled(jobId: string, timeoutMs = 20_000): Promise<Record<string
   }
 }
 
+/** Every value under this run's Redis prefix, as text (hashes, strings, lists, sorted sets). */
+async function redisDump(prefix: string): Promise<string> {
+  const redis = new Redis(testEnv().redisUrl);
+  try {
+    let dump = '';
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      for (const k of keys) {
+        const type = await redis.type(k);
+        if (type === 'hash') dump += JSON.stringify(await redis.hgetall(k));
+        else if (type === 'string') dump += (await redis.get(k)) ?? '';
+        else if (type === 'list') dump += (await redis.lrange(k, 0, -1)).join();
+        else if (type === 'zset') dump += (await redis.zrange(k, 0, -1)).join();
+      }
+    } while (cursor !== '0');
+    return dump;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 function checkSigned(body: string, headers: Record<string, string | string[] | undefined>): void {
   const sig = headers['x-gateway-signature'];
   expect(typeof sig).toBe('string');
@@ -120,8 +144,10 @@ describe('webhooks on job end (loopback receiver)', () => {
         deliverTime: expect.stringMatching(/Z$/) as unknown,
       },
     ]);
-    // Neither the secret nor the URLs' tokens reach logs or the describe answer.
-    const all = gw.logs() + worker.logs() + JSON.stringify(d);
+    // Neither the secret nor the URLs' tokens reach Redis, logs or the describe answer.
+    const dump = await redisDump(gw.config.queuePrefix);
+    expect(dump).not.toBe(''); // the scan did read this run's queue keys
+    const all = dump + gw.logs() + worker.logs() + JSON.stringify(d);
     expect(all).not.toContain(SECRET);
     expect(all).not.toContain('ops-token');
     expect(all).not.toContain('sig=abc');
