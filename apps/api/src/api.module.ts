@@ -14,7 +14,9 @@ import { HealthController } from './ops/health.controller';
 import { ApiMetrics, MetricsController } from './ops/metrics.controller';
 import { V1ImportController } from './v1/import.controller';
 import { COLLECTIONS_CONTEXT, V2CollectionsController } from './v2/collections.controller';
+import { UiController } from './ui/ui.controller';
 import { V2ImportController } from './v2/import.controller';
+import { V2JobEventsController } from './v2/job-events.controller';
 import { V2VolumesController } from './v2/volumes.controller';
 
 @Module({})
@@ -32,6 +34,8 @@ export class ApiModule implements NestModule {
         V1ImportController,
         V2CollectionsController,
         V2VolumesController,
+        V2JobEventsController,
+        UiController,
       ],
       providers: [
         ApiMetrics,

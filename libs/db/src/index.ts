@@ -12,7 +12,9 @@ export {
 export { createPrismaClient, Prisma, PrismaClient } from './prisma';
 export {
   ImportJobsRepository,
+  MAX_JOB_EVENTS,
   type AdmitResult,
+  type JobEventRow,
   type JobFileRow,
   type JobListRow,
   type JobRow,
@@ -65,3 +67,10 @@ export {
   type WebhookTarget,
   type WebhookTargetSpec,
 } from './webhooks.repository';
+export {
+  JobRejectsRepository,
+  MAX_STORED_REJECTS_PER_JOB,
+  type RejectRecord,
+  type RejectsPage,
+} from './job-rejects.repository';
+export { DRY_RUN_ERRORS_PER_GROUP, DryRunRepository, type DryRunError } from './dry-run.repository';

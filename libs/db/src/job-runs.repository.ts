@@ -314,6 +314,7 @@ export class JobRunsRepository {
     const r = await this.pool.query<{ id: string }>(
       `SELECT j.id::text FROM import_jobs j
         WHERE j.state = 'Importing' AND j.lease_expires_at > now() AND j.total_bytes > 0
+          AND coalesce(lower(j.options ->> 'dry_run'), 'false') <> 'true' -- read by its run alone (decision 1302)
           AND EXISTS (SELECT 1 FROM import_job_files c
                        WHERE c.job_id = j.id AND c.state IN ('Pending', 'InProgress')
                          AND (c.claim_owner IS NULL OR c.claim_token IS DISTINCT FROM j.run_token OR c.claim_expires_at < now()))

@@ -46,6 +46,14 @@ export {
   type ListJobsResult,
 } from './import/query-import-jobs.usecase';
 export { IMPORT_JOB_QUEUE, ImportJobsModule } from './import/import-jobs.module';
+export { jobEventsV2, ListJobEvents, type JobEvents } from './import/job-events.usecase';
+export {
+  DEFAULT_REJECTS_PAGE,
+  MAX_REJECTS_PAGE,
+  ReadJobRejects,
+  type ReadRejectsQuery,
+} from './import/read-rejects.usecase';
+export { checkBadRows, RejectCollector, TooManyRejectedRows } from './import/rejects';
 export {
   BullJobQueue,
   IMPORT_JOB_NAME,

@@ -18,6 +18,8 @@ import { HelpRunningImport } from './help-import.usecase';
 import type { ImportObserver } from './observer';
 import { targetPublishedRows } from './published-check';
 import { GroupFailed, GroupStager, type StageSlot } from './stage-group';
+import { DryRunImport } from './dry-run';
+import { extensionsOf } from './rejects';
 
 export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'released';
 
@@ -88,6 +90,7 @@ export class RunImportJob {
   private readonly staging: JobStagingPort;
   private readonly stager: GroupStager;
   private readonly helper: HelpRunningImport;
+  private readonly dryRun: DryRunImport;
   private slots = 0;
 
   constructor(private readonly deps: RunImportDeps) {
@@ -96,6 +99,7 @@ export class RunImportJob {
     this.staging = deps.staging ?? new JobStaging(deps.target);
     this.stager = new GroupStager(this.runs, this.staging, deps);
     this.helper = new HelpRunningImport(this.workerId, this.runs, this.stager, deps.config);
+    this.dryRun = new DryRunImport(this.runs, deps);
   }
 
   /** An idle slot helps a running job stage one group (HelpRunningImport); false: none to help. */
@@ -140,6 +144,9 @@ export class RunImportJob {
   private async coordinate(run: JobRun, owner: string, guard: RunGuard): Promise<void> {
     const signal = guard.signal;
     const spec = await this.stager.specFor(run);
+    if (extensionsOf(run.options).dryRun) {
+      return this.dryRun.run(run, spec, (sources) => this.stager.planContext(run, signal, sources), signal);
+    }
     const begun = await this.staging.begin(spec);
     const sources: ClosableObjectSource[] = [];
     try {
@@ -163,6 +170,7 @@ export class RunImportJob {
           await sleep(WAIT_FOR_OTHERS_MS, undefined, { signal }); // an expired claim is ours on the next pass
         }
       }
+      await this.stager.checkRejectedRows(run); // error_mode=continue: max_bad_rows before anything is visible
       await this.publish(run, spec, plan, signal);
     } finally {
       for (const src of sources) src.close(); // sockets and in-memory credentials
