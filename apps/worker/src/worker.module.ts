@@ -10,6 +10,7 @@ import { ParseThreads } from './import/parse-threads';
 import { WorkerOpsServer } from './ops/ops-server';
 import { WorkerMetrics } from './ops/worker-metrics';
 import { ScheduleWorkerService } from './schedules/schedule-worker.service';
+import { WebhookDeliveryService } from './webhooks/webhook-delivery.service';
 
 @Module({})
 export class WorkerModule {
@@ -64,6 +65,7 @@ export class WorkerModule {
         ImportWorkerService,
         WorkerOpsServer,
         ScheduleWorkerService,
+        WebhookDeliveryService,
       ],
     };
   }

@@ -225,3 +225,56 @@ describe('CONFIG_VARIABLES', () => {
     expect(new Set(CONFIG_VARIABLES).size).toBe(CONFIG_VARIABLES.length);
   });
 });
+
+describe('webhook settings', () => {
+  it('defaults to no global URL, unsigned, 8 attempts from 1 s, 10 s timeout, 1 s poll', () => {
+    expect(loadConfig({ GATEWAY_SECRET_KEY: KEY }).webhooks).toEqual({
+      maxAttempts: 8,
+      retryBaseMs: 1_000,
+      timeoutMs: 10_000,
+      pollIntervalMs: 1_000,
+    });
+  });
+
+  it('reads WEBHOOK_* and warns when the global URL would be notified unsigned', () => {
+    const w: string[] = [];
+    const c = loadConfig(
+      {
+        GATEWAY_SECRET_KEY: KEY,
+        WEBHOOK_URL: 'https://hooks.example.com/igw?token=abc',
+        WEBHOOK_MAX_ATTEMPTS: '3',
+        WEBHOOK_RETRY_BASE_MS: '50',
+        WEBHOOK_TIMEOUT_MS: '2000',
+        WEBHOOK_POLL_INTERVAL_MS: '100',
+      },
+      (m) => w.push(m),
+    );
+    expect(c.webhooks).toEqual({
+      url: 'https://hooks.example.com/igw?token=abc',
+      maxAttempts: 3,
+      retryBaseMs: 50,
+      timeoutMs: 2_000,
+      pollIntervalMs: 100,
+    });
+    expect(w).toEqual(['WEBHOOK_URL is set without WEBHOOK_SECRET: job notifications are sent unsigned']);
+    const signed = loadConfig({
+      GATEWAY_SECRET_KEY: KEY,
+      WEBHOOK_URL: 'https://hooks.example.com/',
+      WEBHOOK_SECRET: 'whsec-0123456789abcdef',
+    });
+    expect(signed.webhooks.secret).toBe('whsec-0123456789abcdef');
+  });
+
+  it('refuses a malformed URL, credentials in it, a short secret and zero attempts, never echoing the secret', () => {
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, WEBHOOK_URL: 'ftp://x.example.com/' })[0]).toMatch(
+      /^WEBHOOK_URL: expected a URL/,
+    );
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, WEBHOOK_URL: 'https://u:p@x.example.com/' })[0]).toMatch(
+      /^WEBHOOK_URL: must not carry a user name or password/,
+    );
+    const short = problems({ GATEWAY_SECRET_KEY: KEY, WEBHOOK_SECRET: 'tooshort' });
+    expect(short[0]).toMatch(/^WEBHOOK_SECRET: expected at least 16 characters/);
+    expect(short.join()).not.toContain('tooshort');
+    expect(problems({ GATEWAY_SECRET_KEY: KEY, WEBHOOK_MAX_ATTEMPTS: '0' })[0]).toMatch(/^WEBHOOK_MAX_ATTEMPTS:/);
+  });
+});

@@ -229,6 +229,33 @@ const envSchema = z.object({
       }
       return n;
     }),
+  // Webhooks (#15 point 6, decisions 1501–1509): a URL notified of every job's end, besides options.webhook_url.
+  WEBHOOK_URL: optionalText.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      const u = new URL(v);
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('protocol');
+      if (u.username !== '' || u.password !== '') {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must not carry a user name or password (signing uses WEBHOOK_SECRET)',
+        });
+        return z.NEVER;
+      }
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected a URL starting with https:// or http://' });
+      return z.NEVER;
+    }
+    return v;
+  }),
+  /** HMAC-SHA256 key of the X-Gateway-Signature header; absent: deliveries are unsigned. */
+  WEBHOOK_SECRET: optionalText.refine((v) => v === undefined || v.length >= 16, {
+    message: 'expected at least 16 characters (generate one with: openssl rand -hex 32)',
+  }),
+  WEBHOOK_MAX_ATTEMPTS: int(8, 1, 100),
+  WEBHOOK_RETRY_BASE_MS: int(1_000, 10, 3_600_000),
+  WEBHOOK_TIMEOUT_MS: int(10_000, 100, 300_000),
+  WEBHOOK_POLL_INTERVAL_MS: int(1_000, 50, 3_600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   STARTUP_TIMEOUT_MS: int(8_000, 500),
 });
@@ -324,6 +351,19 @@ export interface AppConfig {
   /** Where uploaded volumes live (storage.md §7): a local directory unless `url` names a bucket prefix. */
   volumes: { dir: string; url?: string; maxFileBytes: number; presignTtlSeconds: number };
   collections: { pgvector: 'auto' | 'require' | 'off' };
+  /**
+   * Job-end notifications (decisions 1501–1509): `url` is notified of every job besides a job's
+   * own options.webhook_url; deliveries are signed with `secret` when set and retried
+   * `maxAttempts` times in all, waiting `retryBaseMs` × 2^(n−1) (≤ 1 h) after attempt n.
+   */
+  webhooks: {
+    url?: string;
+    secret?: string;
+    maxAttempts: number;
+    retryBaseMs: number;
+    timeoutMs: number;
+    pollIntervalMs: number;
+  };
   requestBodyLimit: number;
   logLevel: Env['LOG_LEVEL'];
   startupTimeoutMs: number;
@@ -457,6 +497,9 @@ export function loadConfig(
     env.STORAGE_GCS_CREDENTIALS_FILE === undefined ? undefined : 'STORAGE_GCS_CREDENTIALS_FILE',
     azure.key === undefined && azure.sas === undefined ? undefined : 'STORAGE_AZURE_KEY',
   ].filter((v) => v !== undefined);
+  if (env.WEBHOOK_URL !== undefined && env.WEBHOOK_SECRET === undefined) {
+    warn('WEBHOOK_URL is set without WEBHOOK_SECRET: job notifications are sent unsigned');
+  }
   if (serverKeys.length > 0 && env.STORAGE_ALLOWED_BUCKETS.length === 0 && env.STORAGE_DEFAULT_URL === undefined) {
     // Until storage.md §4 changed, an empty list lent these to any bucket; now to none (0106).
     warn(
@@ -537,6 +580,14 @@ export function loadConfig(
       presignTtlSeconds: env.VOLUMES_PRESIGN_TTL_SECONDS,
     },
     collections: { pgvector: env.COLLECTIONS_PGVECTOR },
+    webhooks: {
+      ...(env.WEBHOOK_URL === undefined ? {} : { url: env.WEBHOOK_URL }),
+      ...(env.WEBHOOK_SECRET === undefined ? {} : { secret: env.WEBHOOK_SECRET }),
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: env.WEBHOOK_RETRY_BASE_MS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      pollIntervalMs: env.WEBHOOK_POLL_INTERVAL_MS,
+    },
     requestBodyLimit: env.REQUEST_BODY_LIMIT,
     logLevel: env.LOG_LEVEL,
     startupTimeoutMs: env.STARTUP_TIMEOUT_MS,

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { queueJobWebhooks } from './webhooks.repository';
 
 /**
  * The import job state machine, the one module that writes `import_jobs.state`. The API (cancel),
@@ -58,7 +59,8 @@ export async function recordEvent(
 /**
  * Moves a job (row locked by the caller, in the caller's transaction) to a terminal state:
  * counters follow through the trigger, credentials are erased, unfinished files are marked
- * Failed, an event is written. A Failed or Cancelled job reports zero imported rows.
+ * Failed, an event is written, and the job's webhook deliveries are queued (the outbox: they commit
+ * with the state, decision 1501). A Failed or Cancelled job reports zero imported rows.
  */
 export async function finishJob(
   c: PoolClient,
@@ -91,6 +93,7 @@ export async function finishJob(
       [id],
     );
   }
+  await queueJobWebhooks(c, id, to);
   await recordEvent(c, id, from, to, reason, actor);
 }
 

@@ -1,7 +1,15 @@
 import type { Pool } from 'pg';
 import { inTransaction } from '@gw/pg';
 import { type JobPhaseRow, JobPhasesRepository } from './job-phases.repository';
-import { ACTIVE_STATES, endJob, type FileState, type JobState, type PublishedRowsCheck } from './import-job-state';
+import {
+  ACTIVE_STATES,
+  endJob,
+  isActive,
+  type FileState,
+  type JobState,
+  type PublishedRowsCheck,
+} from './import-job-state';
+import { type JobWebhookRow, WebhooksRepository } from './webhooks.repository';
 
 export interface NewJobFile {
   paths: string[];
@@ -164,7 +172,9 @@ export class ImportJobsRepository {
     }
   }
 
-  async findByJobId(jobId: string): Promise<{ job: JobRow; files: JobFileRow[]; phases: JobPhaseRow[] } | null> {
+  async findByJobId(
+    jobId: string,
+  ): Promise<{ job: JobRow; files: JobFileRow[]; phases: JobPhaseRow[]; webhooks: JobWebhookRow[] } | null> {
     const jobs = await this.pool.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM import_jobs WHERE job_id = $1`, [jobId]);
     const job = jobs.rows[0];
     if (job === undefined) return null;
@@ -176,7 +186,10 @@ export class ImportJobsRepository {
          FROM import_job_files WHERE job_id = $1 ORDER BY group_index`,
       [job.id],
     );
-    return { job, files: files.rows, phases: await new JobPhasesRepository(this.pool).ofJob(job.id) };
+    const phases = await new JobPhasesRepository(this.pool).ofJob(job.id);
+    // Only a terminal job has deliveries (the outbox rows are written with the terminal state).
+    const webhooks = isActive(job.state) ? [] : await new WebhooksRepository(this.pool).listForJob(job.id);
+    return { job, files: files.rows, phases, webhooks };
   }
 
   /** A job's events, oldest first (the newest MAX_JOB_EVENTS), by the job's internal id. */

@@ -58,6 +58,16 @@ export {
 } from './api-keys.repository';
 export { VolumesRepository, type DeleteVolumeResult, type VolumeRecord } from './volumes.repository';
 export {
+  queueJobWebhooks,
+  WebhooksRepository,
+  type ClaimedWebhook,
+  type JobWebhookRow,
+  type WebhookAttemptResult,
+  type WebhookState,
+  type WebhookTarget,
+  type WebhookTargetSpec,
+} from './webhooks.repository';
+export {
   JobRejectsRepository,
   MAX_STORED_REJECTS_PER_JOB,
   type RejectRecord,

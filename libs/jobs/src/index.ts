@@ -106,3 +106,6 @@ export {
 } from './schedules/schedule-queue';
 export { RunScheduleTick, type TickOutcome } from './schedules/schedule-tick.usecase';
 export { ImportSchedulesModule } from './schedules/schedules.module';
+export { WebhookDeliverer, webhookBackoffMs, type WebhookDelivererOptions } from './webhooks/webhook-deliverer';
+export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './webhooks/webhook-signature';
+export { redactWebhookUrl, webhookTargets } from './webhooks/webhook-targets';

@@ -15,6 +15,7 @@ export {
   classifyAddress,
   egressPolicyFrom,
   isAddressAllowed,
+  pinnedLookup,
   systemResolver,
   type AddressClass,
   type EgressPolicy,

@@ -7,6 +7,7 @@ import { normalizeCreateRequest, readCreateHead, type RequestBody, validateIdemp
 import type { ImportCatalog } from './import-catalog';
 import { newJobId } from './job-id';
 import { jobsErrors } from '../jobs.errors';
+import { webhookTargets } from '../webhooks/webhook-targets';
 
 /** Whether a volume exists (VolumeStore in the apps; the create check of import-api.md §5). */
 export interface VolumeLookup {
@@ -42,7 +43,7 @@ export class CreateImportJob {
     private readonly catalog: ImportCatalog,
     private readonly queue: JobQueue,
     private readonly cipher: CredentialsCipher,
-    private readonly config: Pick<AppConfig, 'storage' | 'import'>,
+    private readonly config: Pick<AppConfig, 'storage' | 'import'> & Partial<Pick<AppConfig, 'webhooks'>>,
     private readonly volumes?: VolumeLookup,
   ) {}
 
@@ -60,6 +61,7 @@ export class CreateImportJob {
     if (req.volumeName !== undefined && !(await this.volumes?.exists(req.volumeName))) {
       throw jobsErrors.volumeNotFound(req.volumeName);
     }
+    const webhooks = webhookTargets(req.extensions.webhookUrl, this.config);
 
     const jobId = newJobId();
     const result = await this.repo.admit(
@@ -74,6 +76,8 @@ export class CreateImportJob {
           // Read by a volume's delete: a volume an active job names cannot be deleted.
           ...(req.volumeName === undefined ? {} : { volumeName: req.volumeName }),
           ...req.cloud,
+          // Notified when the job ends (the outbox rows are written from this, decision 1501).
+          ...(webhooks.length === 0 ? {} : { webhooks }),
         },
         options: req.options,
         ...(req.timeout === undefined ? {} : { timeoutMs: req.timeout.ms }),

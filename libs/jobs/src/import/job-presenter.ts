@@ -1,6 +1,7 @@
 import type { JobFileRow, JobListRow, JobPhaseRow, JobRow, JobState } from '@gw/db';
 import { parseImportExtensions } from './extension-options';
 import type { JobView } from './query-import-jobs.usecase';
+import { webhooksField } from '../webhooks/webhooks-field';
 
 /** RFC 3339 UTC with seconds, as Milvus prints times. */
 export function rfc3339(d: Date | null): string {
@@ -124,6 +125,7 @@ export function describeV2(view: JobView): Record<string, unknown> {
       ...ledgerDetailFields(f),
     })),
     ...phaseFields(view),
+    ...webhooksField(view),
   };
 }
 

@@ -7,6 +7,7 @@ import type {
   JobPhaseRow,
   JobRow,
   JobState,
+  JobWebhookRow,
   ListFilter,
 } from '@gw/db';
 import { jobsErrors } from '../jobs.errors';
@@ -14,6 +15,8 @@ import { jobsErrors } from '../jobs.errors';
 export interface JobView {
   job: JobRow;
   files: JobFileRow[];
+  /** Deliveries of a terminal job (describe's `webhooks`); undefined leaves the field out. */
+  webhooks?: JobWebhookRow[];
   /** A dry run's first errors per group and the collection's recent throughput (decision 1302). */
   dryRun?: { errors: DryRunError[]; bytesPerSecond: number | null };
   /** The phase timeline (issue 16 point 7); absent where a view is built without it. */
