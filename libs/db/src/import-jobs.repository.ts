@@ -70,13 +70,16 @@ export interface ListFilter {
   states?: readonly JobState[];
   /** Only these collections (of `dbName`): a key limited to some collections sees only theirs. */
   collectionsIn?: readonly string[];
+  /** RFC 3339 instants (validated by the caller): jobs created strictly after / strictly before. */
+  createdAfter?: string;
+  createdBefore?: string;
 }
 
 /** What a list record shows (import-api.md §8), without the request JSON or counters. */
 export type JobListRow = Pick<JobRow, 'jobId' | 'collectionName' | 'state' | 'progress' | 'reason' | 'createdAt'>;
 
-const LIST_COLUMNS = `job_id AS "jobId", collection_name AS "collectionName", state, progress, reason,
-  created_at AS "createdAt"`;
+const LIST_COLUMNS = `j.job_id AS "jobId", j.collection_name AS "collectionName", j.state, j.progress, j.reason,
+  j.created_at AS "createdAt"`;
 
 const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName",
   partition_name AS "partitionName", state, progress, imported_rows::text AS "importedRows",
@@ -144,21 +147,39 @@ export class ImportJobsRepository {
     return { job, files: files.rows };
   }
 
-  /** Newest first (createTime, then jobId), served by the (db, [collection,] [state,] created_at, job_id) indexes. */
+  /**
+   * Newest first (createTime, then jobId). The page's keys are found first by an index-only scan of
+   * the (db, [collection,] [state,] created_at, job_id) indexes — one ordered branch per
+   * collection × state the filter names, merged — and only those `limit` rows are read from the
+   * table, with only the columns a list record shows (decision 1101).
+   */
   async list(filter: ListFilter, limit: number, offset: number): Promise<JobListRow[]> {
-    const { where, params } = listWhere(filter);
+    const { sql, params } = pageKeysQuery(filter, limit, offset);
     const r = await this.pool.query<JobListRow>(
-      `SELECT ${LIST_COLUMNS} FROM import_jobs WHERE ${where}
-        ORDER BY created_at DESC, job_id DESC LIMIT ${limit} OFFSET ${offset}`,
+      `WITH page AS (${sql})
+       SELECT ${LIST_COLUMNS} FROM page JOIN import_jobs j USING (job_id)
+        ORDER BY page.created_at DESC, page.job_id DESC`,
       params,
     );
     return r.rows;
   }
 
+  /**
+   * Exact, from the trigger-kept import_job_state_counts (a few rows per collection) unless the
+   * filter has a creation-time range, which only import_jobs can answer (an index range count).
+   */
   async count(filter: ListFilter): Promise<number> {
+    if (filter.createdAfter !== undefined || filter.createdBefore !== undefined) {
+      const { where, params } = listWhere(filter);
+      const r = await this.pool.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM import_jobs WHERE ${where}`,
+        params,
+      );
+      return Number(r.rows[0]?.n ?? 0);
+    }
     const { where, params } = listWhere(filter);
     const r = await this.pool.query<{ n: string }>(
-      `SELECT count(*)::text AS n FROM import_jobs WHERE ${where}`,
+      `SELECT coalesce(sum(jobs), 0)::text AS n FROM import_job_state_counts WHERE ${where}`,
       params,
     );
     return Number(r.rows[0]?.n ?? 0);
@@ -205,14 +226,18 @@ export class ImportJobsRepository {
   }
 }
 
-function listWhere(filter: ListFilter): { where: string; params: unknown[] } {
-  const params: unknown[] = [filter.dbName];
-  let where = 'db_name = $1';
+function listWhere(filter: ListFilter, params: unknown[] = []): { where: string; params: unknown[] } {
+  params.push(filter.dbName);
+  let where = `db_name = $${params.length}`;
   if (filter.collectionName !== undefined) {
     params.push(filter.collectionName);
     where += ` AND collection_name = $${params.length}`;
   }
-  if (filter.states !== undefined && filter.states.length > 0) {
+  // One value is an equality, not `= ANY`, so that an index scan stays in created_at order.
+  if (filter.states !== undefined && filter.states.length === 1) {
+    params.push(filter.states[0]);
+    where += ` AND state = $${params.length}`;
+  } else if (filter.states !== undefined && filter.states.length > 1) {
     params.push(filter.states);
     where += ` AND state = ANY($${params.length}::text[])`;
   }
@@ -220,5 +245,62 @@ function listWhere(filter: ListFilter): { where: string; params: unknown[] } {
     params.push(filter.collectionsIn);
     where += ` AND collection_name = ANY($${params.length}::text[])`;
   }
+  if (filter.createdAfter !== undefined) {
+    params.push(filter.createdAfter);
+    where += ` AND created_at > $${params.length}::timestamptz`;
+  }
+  if (filter.createdBefore !== undefined) {
+    params.push(filter.createdBefore);
+    where += ` AND created_at < $${params.length}::timestamptz`;
+  }
   return { where, params };
+}
+
+/** Above this many collection × state branches the planner gets one query with ANY(...) instead. */
+const MAX_BRANCHES = 32;
+
+/**
+ * The job ids (and creation times) of one page. An `= ANY(...)` on state or collection would make
+ * PostgreSQL read every matching entry and sort them; one branch per (collection, state), each an
+ * ordered index-only scan stopping at offset + limit entries, merged (Merge Append), costs the
+ * entries skipped and no more.
+ */
+function pageKeysQuery(filter: ListFilter, limit: number, offset: number): { sql: string; params: unknown[] } {
+  const states: (JobState | undefined)[] =
+    filter.states !== undefined && filter.states.length > 0 ? [...new Set(filter.states)] : [undefined];
+  const collections: (string | undefined)[] =
+    filter.collectionName !== undefined
+      ? filter.collectionsIn === undefined || filter.collectionsIn.includes(filter.collectionName)
+        ? [filter.collectionName]
+        : []
+      : filter.collectionsIn !== undefined
+        ? [...new Set(filter.collectionsIn)]
+        : [undefined];
+  const order = 'ORDER BY created_at DESC, job_id DESC';
+  const tail = `${order} LIMIT ${limit} OFFSET ${offset}`;
+  if (collections.length === 0) {
+    return { sql: `SELECT created_at, job_id FROM import_jobs WHERE false`, params: [] };
+  }
+  if (collections.length * states.length === 1 || collections.length * states.length > MAX_BRANCHES) {
+    const { where, params } = listWhere(filter);
+    return { sql: `SELECT created_at, job_id FROM import_jobs WHERE ${where} ${tail}`, params };
+  }
+  const params: unknown[] = [];
+  const branches: string[] = [];
+  for (const collectionName of collections) {
+    for (const state of states) {
+      const { where } = listWhere(
+        {
+          dbName: filter.dbName,
+          ...(collectionName === undefined ? {} : { collectionName }),
+          ...(state === undefined ? {} : { states: [state] }),
+          ...(filter.createdAfter === undefined ? {} : { createdAfter: filter.createdAfter }),
+          ...(filter.createdBefore === undefined ? {} : { createdBefore: filter.createdBefore }),
+        },
+        params,
+      );
+      branches.push(`(SELECT created_at, job_id FROM import_jobs WHERE ${where} ${order} LIMIT ${offset + limit})`);
+    }
+  }
+  return { sql: `SELECT created_at, job_id FROM (${branches.join(' UNION ALL ')}) k ${tail}`, params };
 }

@@ -40,6 +40,8 @@ export {
   ListImportJobs,
   MAX_PAGE_SIZE,
   parseStateFilter,
+  parseStatesFilter,
+  parseCreatedBound,
   UNPAGED_LIMIT,
   type JobView,
   type ListJobsQuery,

@@ -12,6 +12,8 @@ import {
   type ListJobsResult,
   MAX_PAGE_SIZE,
   parseStateFilter,
+  parseStatesFilter,
+  parseCreatedBound,
   describeV2,
   listRecordV2,
 } from '@gw/jobs';
@@ -71,7 +73,7 @@ export async function describeForRequest(describer: DescribeImportJob, req: Requ
 export async function listForRequest(
   lister: ListImportJobs,
   req: Request,
-  query: Pick<ListJobsQuery, 'states' | 'page'>,
+  query: Pick<ListJobsQuery, 'states' | 'page' | 'createdAfter' | 'createdBefore'>,
 ): Promise<ListJobsResult> {
   const s = stateOf(req);
   const collectionName = stringField(s.fields!, 'collectionName');
@@ -83,6 +85,28 @@ export async function listForRequest(
     ...(visible === undefined ? {} : { collectionsIn: visible }),
     ...query,
   });
+}
+
+/**
+ * `state` (Milvus), and the gateway's `states`, `createdAfter`, `createdBefore` (docs/api-extensions.md,
+ * "List filters"). `state` and `states` together must both hold: the jobs in both.
+ */
+export function listFilters(
+  f: Record<string, unknown>,
+): Pick<ListJobsQuery, 'states' | 'createdAfter' | 'createdBefore'> {
+  const state = stringField(f, 'state');
+  let states = state === undefined ? undefined : parseStateFilter(state);
+  if (f.states !== undefined) {
+    const many = parseStatesFilter(f.states);
+    states = states === undefined ? many : states.filter((s) => many.includes(s));
+    // Nothing in both: a filter no job matches, not "no filter".
+    if (states.length === 0) states = [];
+  }
+  return {
+    ...(states === undefined ? {} : { states }),
+    ...(f.createdAfter === undefined ? {} : { createdAfter: parseCreatedBound('createdAfter', f.createdAfter) }),
+    ...(f.createdBefore === undefined ? {} : { createdBefore: parseCreatedBound('createdBefore', f.createdBefore) }),
+  };
 }
 
 /** Milvus v2 / Zilliz Cloud v2 import routes (import-api.md §5–9). */
@@ -115,10 +139,9 @@ export class V2ImportController {
   @RequireScope('import:read')
   async list(@Req() req: Request) {
     const f = stateOf(req).fields!;
-    const state = stringField(f, 'state');
     const page = pageOf(f);
     const result = await listForRequest(this.lister, req, {
-      ...(state === undefined ? {} : { states: parseStateFilter(state) }),
+      ...listFilters(f),
       ...(page === undefined ? {} : { page }),
     });
     const records = result.records.map(listRecordV2);

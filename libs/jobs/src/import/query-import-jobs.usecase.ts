@@ -43,6 +43,46 @@ export function parseStateFilter(state: string): readonly JobState[] {
   return s;
 }
 
+/**
+ * `states` (gateway extension, docs/api-extensions.md "List filters"): a JSON array of state names,
+ * or one string of comma-separated names (query strings); each name as `state` accepts. The union.
+ */
+export function parseStatesFilter(value: unknown): readonly JobState[] {
+  const names =
+    typeof value === 'string'
+      ? value.split(',').map((x) => x.trim())
+      : Array.isArray(value) && value.every((x) => typeof x === 'string')
+        ? value
+        : undefined;
+  if (names === undefined) throw jobsErrors.invalid('states must be an array of state names');
+  if (names.length === 0 || names.some((n) => n === ''))
+    throw jobsErrors.invalid('states must name at least one state');
+  const out = new Set<JobState>();
+  for (const n of names) for (const s of parseStateFilter(n)) out.add(s);
+  return [...out];
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/**
+ * `createdAfter` / `createdBefore`: an RFC 3339 date-time with its offset (`2026-12-07T10:00:00Z`,
+ * `…+01:00`, fractions to the nanosecond, compared at PostgreSQL's microsecond). Returned in a form
+ * PostgreSQL's timestamptz input reads exactly.
+ */
+export function parseCreatedBound(name: string, value: unknown): string {
+  const text = typeof value === 'string' ? value.trim() : '';
+  const m = RFC3339.exec(text);
+  const bad = () =>
+    jobsErrors.invalid(`${name} must be an RFC 3339 date-time with an offset, like 2026-12-07T10:00:00Z`);
+  if (m === null) throw bad();
+  const n = (i: number) => Number(m[i] ?? 0);
+  const [y, mo, d, h, mi, sec, offH, offM] = [n(1), n(2), n(3), n(4), n(5), n(6), n(9), n(10)] as const;
+  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  const fields = [y >= 1, mo >= 1 && mo <= 12, d >= 1 && d <= daysInMonth, h <= 23, mi <= 59, sec <= 59];
+  if (fields.includes(false) || offH > 23 || offM > 59) throw bad();
+  return text.toUpperCase();
+}
+
 export class ListImportJobs {
   constructor(private readonly repo: ImportJobsRepository) {}
 
@@ -52,7 +92,12 @@ export class ListImportJobs {
       ...(q.collectionName === undefined ? {} : { collectionName: q.collectionName }),
       ...(q.states === undefined ? {} : { states: q.states }),
       ...(q.collectionsIn === undefined ? {} : { collectionsIn: q.collectionsIn }),
+      ...(q.createdAfter === undefined ? {} : { createdAfter: q.createdAfter }),
+      ...(q.createdBefore === undefined ? {} : { createdBefore: q.createdBefore }),
     };
+    // `state` and `states` with no state in common: nothing matches.
+    if (q.states !== undefined && q.states.length === 0)
+      return q.page === undefined ? { records: [] } : { records: [], count: 0 };
     if (q.page === undefined) return { records: await this.repo.list(filter, UNPAGED_LIMIT, 0) };
     const [records, count] = await Promise.all([
       this.repo.list(filter, q.page.size, (q.page.current - 1) * q.page.size),
