@@ -10,7 +10,11 @@
  *   autovacuum would). One request at a time, BENCH_LIST_REQUESTS (200) per case; p50/p99 over HTTP.
  *   Baseline in the same run: the previous list SQL (count(*) + OFFSET over full rows) vs the new SQL
  *   (page keys by index-only scans, count from import_job_state_counts), run directly on PostgreSQL.
- * create: see runCreate.
+ * create: BENCH_CREATE_REQUESTS (20,000) creates over BENCH_CREATE_COLLECTIONS (20) collections,
+ *   BENCH_CREATE_INFLIGHT (64) in flight, the cap checked on every create (no worker runs: every job
+ *   stays Pending), req/s and p50/p99. Run twice on fresh databases, back to back: the previous
+ *   admission path (IMPORT_ADMISSION_BATCH=1, API_KEY_CACHE_MS=0: one transaction per create, one key
+ *   lookup per request) as the same-run baseline, then the defaults (grouped admission, key cache).
  */
 import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
@@ -246,8 +250,69 @@ async function runList(): Promise<void> {
   }
 }
 
+async function createRun(env: NodeJS.ProcessEnv): Promise<{ rps: number; p50: number; p99: number; cpu: number }> {
+  const requests = Number(process.env.BENCH_CREATE_REQUESTS ?? 20_000);
+  const collections = Number(process.env.BENCH_CREATE_COLLECTIONS ?? 20);
+  const inflight = Number(process.env.BENCH_CREATE_INFLIGHT ?? 64);
+  const gw = new Gateway(env);
+  try {
+    await gw.start();
+    const names = Array.from({ length: collections }, (_, i) => `bc${i}`);
+    for (const n of names) await gw.call('/v2/vectordb/collections/create', { collectionName: n, dimension: 4 });
+    // Warm-up (JIT, pools), not counted.
+    for (let i = 0; i < 200; i++) {
+      await post(gw.url, gw.apiKey, '/v2/vectordb/jobs/import/create', {
+        collectionName: names[i % collections],
+        objectUrl: `s3://b/w${i}.json`,
+      });
+    }
+    const cpu0 = gw.apiCpuSeconds();
+    const times: number[] = [];
+    let next = 0;
+    let failed = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: inflight }, async () => {
+        while (next < requests) {
+          const i = next++;
+          const r = await post(gw.url, gw.apiKey, '/v2/vectordb/jobs/import/create', {
+            collectionName: names[i % collections],
+            objectUrl: `s3://b/${i}.json`,
+          });
+          if (r.body.code !== 0) failed++;
+          times.push(r.ms);
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    if (failed > 0) throw new Error(`${failed} creates failed`);
+    return { rps: requests / seconds, p50: pct(times, 50), p99: pct(times, 99), cpu: gw.apiCpuSeconds() - cpu0 };
+  } finally {
+    await gw.close();
+  }
+}
+
+async function runCreate(): Promise<void> {
+  const requests = Number(process.env.BENCH_CREATE_REQUESTS ?? 20_000);
+  out(
+    `create: ${requests.toLocaleString('en-US')} creates, ${process.env.BENCH_CREATE_INFLIGHT ?? 64} in flight; load ${load()}`,
+  );
+  const line = (name: string, r: Awaited<ReturnType<typeof createRun>>) =>
+    out(
+      `  ${name}: ${r.rps.toFixed(0)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, API CPU ${((r.cpu * 1000) / requests).toFixed(2)} ms/create; load ${load()}`,
+    );
+  const before = await createRun({ IMPORT_ADMISSION_BATCH: '1', API_KEY_CACHE_MS: '0' });
+  line('previous path (one transaction per create, key looked up per request)', before);
+  const after = await createRun({});
+  line('grouped admission + key cache (defaults)', after);
+  out(
+    `  new/previous: ${(after.rps / before.rps).toFixed(2)}× req/s, p99 ${(before.p99 / after.p99).toFixed(2)}× lower`,
+  );
+}
+
 async function main(): Promise<void> {
   const what = process.argv[2] ?? 'all';
+  if (what === 'create' || what === 'all') await runCreate();
   if (what === 'list' || what === 'all') await runList();
   agent.destroy();
 }

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { inTransaction } from '@gw/pg';
+import { GroupCommit } from './group-commit';
 import { ACTIVE_STATES, endJob, type FileState, type JobState, type PublishedRowsCheck } from './import-job-state';
 
 export interface NewJobFile {
@@ -93,13 +94,49 @@ const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", c
  * are one atomic step across API processes, in one round trip.
  */
 export class ImportJobsRepository {
-  /** `publishedRows`: see JobRunsRepository (collections in another database, decision 0503). */
+  private readonly batches: GroupCommit<{ job: NewJob; maxActive: number }, AdmitResult>;
+
+  /**
+   * `publishedRows`: see JobRunsRepository (collections in another database, decision 0503).
+   * `admissionBatch`: most creates of one collection admitted in one transaction (decision 1102);
+   * 1 admits each create in its own.
+   */
   constructor(
     private readonly pool: Pool,
     private readonly publishedRows?: PublishedRowsCheck,
-  ) {}
+    private readonly admissionBatch = 1,
+  ) {
+    this.batches = new GroupCommit(admissionBatch, (items) => this.admitBatch(items));
+  }
 
+  /**
+   * Admits one job under the cap. With `admissionBatch` > 1, creates of the same collection that
+   * arrive while its previous admission is in flight are admitted together, in arrival order, in
+   * one transaction (admit_import_jobs): same answers, one commit.
+   */
   async admit(job: NewJob, maxActive: number): Promise<AdmitResult> {
+    if (this.admissionBatch <= 1) return this.admitOne(job, maxActive);
+    return this.batches.submit(JSON.stringify([job.dbName, job.collectionName]), { job, maxActive });
+  }
+
+  private async admitBatch(items: { job: NewJob; maxActive: number }[]): Promise<AdmitResult[]> {
+    if (items.length === 1) return [await this.admitOne(items[0]!.job, items[0]!.maxActive)];
+    let r;
+    try {
+      r = await this.pool.query<{ ord: number; kind: AdmitResult['kind']; job_id: string | null }>(
+        `SELECT ord, kind, job_id FROM admit_import_jobs($1::jsonb, $2)`,
+        [JSON.stringify(items.map((x) => batchEntry(x.job))), items[0]!.maxActive],
+      );
+    } catch {
+      // One bad create must not fail the others it was grouped with: admit them one by one (each
+      // then fails or succeeds alone, as without grouping).
+      return Promise.all(items.map((x) => this.admitOne(x.job, x.maxActive)));
+    }
+    const byOrd = new Map(r.rows.map((row) => [row.ord, row]));
+    return items.map((_, i) => admitResult(byOrd.get(i)!));
+  }
+
+  private async admitOne(job: NewJob, maxActive: number): Promise<AdmitResult> {
     const s = job.sealedCredentials;
     const r = await this.pool.query<{ kind: AdmitResult['kind']; job_id: string | null }>(
       `SELECT kind, job_id FROM admit_import_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
@@ -122,15 +159,7 @@ export class ImportJobsRepository {
         maxActive,
       ],
     );
-    const row = r.rows[0]!;
-    switch (row.kind) {
-      case 'created':
-      case 'replayed':
-        return { kind: row.kind, jobId: row.job_id! };
-      case 'idempotency-conflict':
-      case 'limit':
-        return { kind: row.kind };
-    }
+    return admitResult(r.rows[0]!);
   }
 
   async findByJobId(jobId: string): Promise<{ job: JobRow; files: JobFileRow[] } | null> {
@@ -224,6 +253,39 @@ export class ImportJobsRepository {
       return r.rows.map((x) => x.jobId);
     });
   }
+}
+
+function admitResult(row: { kind: AdmitResult['kind']; job_id: string | null }): AdmitResult {
+  switch (row.kind) {
+    case 'created':
+    case 'replayed':
+      return { kind: row.kind, jobId: row.job_id! };
+    case 'idempotency-conflict':
+    case 'limit':
+      return { kind: row.kind };
+  }
+}
+
+/** One element of admit_import_jobs' array (binary credentials as base64). */
+function batchEntry(job: NewJob): Record<string, unknown> {
+  const s = job.sealedCredentials;
+  return {
+    jobId: job.jobId,
+    dbName: job.dbName,
+    collectionName: job.collectionName,
+    partitionName: job.partitionName ?? null,
+    request: job.request,
+    options: job.options,
+    timeoutMs: job.timeoutMs ?? null,
+    idempotencyKey: job.idempotencyKey ?? null,
+    requestHash: job.requestHash,
+    credKeyId: s?.keyId ?? null,
+    credIv: s?.iv.toString('base64') ?? null,
+    credCiphertext: s?.ciphertext.toString('base64') ?? null,
+    credTag: s?.authTag.toString('base64') ?? null,
+    apiKeyId: job.apiKeyId ?? null,
+    files: job.files,
+  };
 }
 
 function listWhere(filter: ListFilter, params: unknown[] = []): { where: string; params: unknown[] } {
