@@ -263,13 +263,14 @@ async function createRun(env: NodeJS.ProcessEnv): Promise<{ rps: number; p50: nu
     for (let i = 0; i < 200; i++) {
       await post(gw.url, gw.apiKey, '/v2/vectordb/jobs/import/create', {
         collectionName: names[i % collections],
-        objectUrl: `s3://b/w${i}.json`,
+        objectUrl: `s3://bench-bucket/w${i}.json`,
       });
     }
     const cpu0 = gw.apiCpuSeconds();
     const times: number[] = [];
     let next = 0;
     let failed = 0;
+    let firstFailure = '';
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: inflight }, async () => {
@@ -277,15 +278,15 @@ async function createRun(env: NodeJS.ProcessEnv): Promise<{ rps: number; p50: nu
           const i = next++;
           const r = await post(gw.url, gw.apiKey, '/v2/vectordb/jobs/import/create', {
             collectionName: names[i % collections],
-            objectUrl: `s3://b/${i}.json`,
+            objectUrl: `s3://bench-bucket/${i}.json`,
           });
-          if (r.body.code !== 0) failed++;
+          if (r.body.code !== 0 && failed++ === 0) firstFailure = JSON.stringify(r.body);
           times.push(r.ms);
         }
       }),
     );
     const seconds = (performance.now() - t0) / 1000;
-    if (failed > 0) throw new Error(`${failed} creates failed`);
+    if (failed > 0) throw new Error(`${failed} creates failed, the first: ${firstFailure}`);
     return { rps: requests / seconds, p50: pct(times, 50), p99: pct(times, 99), cpu: gw.apiCpuSeconds() - cpu0 };
   } finally {
     await gw.close();
