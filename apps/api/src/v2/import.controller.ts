@@ -13,13 +13,14 @@ import {
   MAX_PAGE_SIZE,
   parseStateFilter,
   parseStatesFilter,
-  parseCreatedBound,
   describeV2,
   listRecordV2,
+  ReadJobRejects,
 } from '@gw/jobs';
 import { assertAccess, assertVolumeAccess, RequireScope } from '../http/auth.guard';
 import { intField, stringField } from '../http/body';
 import { type Principal, stateOf } from '../http/request-context';
+import { timeRangeOf } from './job-time-range';
 
 export function pageOf(fields: Record<string, unknown>): ListJobsQuery['page'] {
   const size = intField(fields, 'pageSize');
@@ -88,12 +89,10 @@ export async function listForRequest(
 }
 
 /**
- * `state` (Milvus), and the gateway's `states`, `createdAfter`, `createdBefore` (docs/api-extensions.md,
- * "List filters"). `state` and `states` together must both hold: the jobs in both.
+ * `state` (Milvus) and the gateway's `states` (docs/api-extensions.md, "List filters"; the time range
+ * is timeRangeOf). `state` and `states` together must both hold: the jobs in both.
  */
-export function listFilters(
-  f: Record<string, unknown>,
-): Pick<ListJobsQuery, 'states' | 'createdAfter' | 'createdBefore'> {
+export function listFilters(f: Record<string, unknown>): Pick<ListJobsQuery, 'states'> {
   const state = stringField(f, 'state');
   let states = state === undefined ? undefined : parseStateFilter(state);
   if (f.states !== undefined) {
@@ -104,8 +103,6 @@ export function listFilters(
   }
   return {
     ...(states === undefined ? {} : { states }),
-    ...(f.createdAfter === undefined ? {} : { createdAfter: parseCreatedBound('createdAfter', f.createdAfter) }),
-    ...(f.createdBefore === undefined ? {} : { createdBefore: parseCreatedBound('createdBefore', f.createdBefore) }),
   };
 }
 
@@ -117,13 +114,59 @@ export class V2ImportController {
     @Inject(ListImportJobs) private readonly lister: ListImportJobs,
     @Inject(DescribeImportJob) private readonly describer: DescribeImportJob,
     @Inject(CancelImportJob) private readonly canceller: CancelImportJob,
+    @Inject(ReadJobRejects) private readonly rejects: ReadJobRejects,
   ) {}
+
+  /**
+   * The rejected-rows report (error_mode=continue, docs/api-extensions.md): one page as JSONL, one
+   * `{file,row,field,reason,raw}` object a line; `Gateway-Rejects-Next` names the next page's
+   * `after` (absent on the last). Same key rules as describe.
+   */
+  @Get('rejects')
+  @RequireScope('import:read')
+  async rejectsPage(@Req() req: Request, @Res() res: Response) {
+    const s = stateOf(req);
+    const f = s.fields!;
+    const after = stringField(f, 'after');
+    const limit = intField(f, 'limit');
+    const page = await this.rejects.execute({
+      jobId: requireJobId(f),
+      ...(after === undefined ? {} : { after }),
+      ...(limit === undefined ? {} : { limit }),
+      authorize: (v) => assertAccess(s.principal, v.job.dbName, v.job.collectionName),
+    });
+    res.setHeader('Gateway-Rejected-Rows', String(page.rejectedRows));
+    if (page.next !== null) res.setHeader('Gateway-Rejects-Next', page.next);
+    res.type('application/x-ndjson');
+    res.status(200).send(page.rows.map((r) => JSON.stringify(r) + '\n').join(''));
+  }
 
   @Post('create')
   @HttpCode(200)
   @RequireScope('import:write')
   async createJob(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const jobId = await createFromRequest(this.create, req, res, stateOf(req).fields!);
+    return { code: 0, data: { jobId } };
+  }
+
+  /**
+   * Dry run (docs/api-extensions.md, decision 1302): the create body with options.dry_run forced to
+   * "true". It answers a job id at once; the worker reads and validates every row without writing
+   * and describe shows the report.
+   */
+  @Post('validate')
+  @HttpCode(200)
+  @RequireScope('import:write')
+  async validate(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const fields = stateOf(req).fields!;
+    const o = fields.options;
+    const options =
+      o === undefined || o === null
+        ? { dry_run: 'true' }
+        : typeof o === 'object' && !Array.isArray(o)
+          ? { ...(o as Record<string, unknown>), dry_run: 'true' }
+          : o; // not an object: create refuses it as it would
+    const jobId = await createFromRequest(this.create, req, res, { ...fields, options });
     return { code: 0, data: { jobId } };
   }
 
@@ -143,6 +186,7 @@ export class V2ImportController {
     const result = await listForRequest(this.lister, req, {
       ...listFilters(f),
       ...(page === undefined ? {} : { page }),
+      ...timeRangeOf(f),
     });
     const records = result.records.map(listRecordV2);
     if (page === undefined) return { code: 0, data: { records } };

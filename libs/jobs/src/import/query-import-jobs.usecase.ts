@@ -1,9 +1,20 @@
-import type { ImportJobsRepository, JobFileRow, JobListRow, JobRow, JobState, ListFilter } from '@gw/db';
+import type {
+  DryRunError,
+  DryRunRepository,
+  ImportJobsRepository,
+  JobFileRow,
+  JobListRow,
+  JobRow,
+  JobState,
+  ListFilter,
+} from '@gw/db';
 import { jobsErrors } from '../jobs.errors';
 
 export interface JobView {
   job: JobRow;
   files: JobFileRow[];
+  /** A dry run's first errors per group and the collection's recent throughput (decision 1302). */
+  dryRun?: { errors: DryRunError[]; bytesPerSecond: number | null };
 }
 
 export const MAX_PAGE_SIZE = 100;
@@ -62,27 +73,6 @@ export function parseStatesFilter(value: unknown): readonly JobState[] {
   return [...out];
 }
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
-
-/**
- * `createdAfter` / `createdBefore`: an RFC 3339 date-time with its offset (`2026-12-07T10:00:00Z`,
- * `…+01:00`, fractions to the nanosecond, compared at PostgreSQL's microsecond). Returned in a form
- * PostgreSQL's timestamptz input reads exactly.
- */
-export function parseCreatedBound(name: string, value: unknown): string {
-  const text = typeof value === 'string' ? value.trim() : '';
-  const m = RFC3339.exec(text);
-  const bad = () =>
-    jobsErrors.invalid(`${name} must be an RFC 3339 date-time with an offset, like 2026-12-07T10:00:00Z`);
-  if (m === null) throw bad();
-  const n = (i: number) => Number(m[i] ?? 0);
-  const [y, mo, d, h, mi, sec, offH, offM] = [n(1), n(2), n(3), n(4), n(5), n(6), n(9), n(10)] as const;
-  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
-  const fields = [y >= 1, mo >= 1 && mo <= 12, d >= 1 && d <= daysInMonth, h <= 23, mi <= 59, sec <= 59];
-  if (fields.includes(false) || offH > 23 || offM > 59) throw bad();
-  return text.toUpperCase();
-}
-
 export class ListImportJobs {
   constructor(private readonly repo: ImportJobsRepository) {}
 
@@ -108,12 +98,20 @@ export class ListImportJobs {
 }
 
 export class DescribeImportJob {
-  constructor(private readonly repo: ImportJobsRepository) {}
+  constructor(
+    private readonly repo: ImportJobsRepository,
+    private readonly dry?: DryRunRepository,
+  ) {}
 
   async execute(jobId: string): Promise<JobView> {
     const found = await this.repo.findByJobId(jobId);
     if (found === null) throw jobsErrors.jobNotFound(jobId);
-    return found;
+    if (this.dry === undefined || found.job.options.dry_run?.toLowerCase() !== 'true') return found;
+    const [errors, bytesPerSecond] = await Promise.all([
+      this.dry.firstErrors(found.job.id),
+      this.dry.recentBytesPerSecond(found.job.dbName, found.job.collectionName),
+    ]);
+    return { ...found, dryRun: { errors, bytesPerSecond } };
   }
 }
 
