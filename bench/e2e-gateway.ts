@@ -201,6 +201,11 @@ export class Gateway {
     return this.apiUrl;
   }
 
+  /** User + system CPU seconds the API process used so far. */
+  apiCpuSeconds(): number {
+    return this.api?.cpuSeconds() ?? NaN;
+  }
+
   get apiKey(): string {
     return this.key;
   }

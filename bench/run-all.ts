@@ -37,6 +37,12 @@ const benches: { name: string; file: string; args: string[]; env?: Record<string
     args: [],
   },
   { name: 'build once (issue 17.6): an up-to-date prebuild vs a full build', file: 'build-once.js', args: [] },
+  {
+    name: 'API at scale (issue 14): creates (previous vs grouped admission), list/describe with many jobs',
+    file: 'api-scale.js',
+    args: ['all'],
+    env: { BENCH_CREATE_REQUESTS: '3000', BENCH_LIST_JOBS: '100000', BENCH_LIST_REQUESTS: '100' },
+  },
 ];
 
 let failed = 0;

@@ -56,6 +56,17 @@ describe('loadConfig', () => {
     expect(c.storage.allowPrivateNetworks).toEqual({ all: false, cidrs: [] });
     expect(c.authDisabled).toBe(false);
     expect(c.logLevel).toBe('info');
+    expect(c.import.admissionBatch).toBe(64);
+    expect(c.apiKeyCacheMs).toBe(1000);
+  });
+
+  it('reads IMPORT_ADMISSION_BATCH (1–1000) and API_KEY_CACHE_MS (0–60000)', () => {
+    const c = loadConfig({ GATEWAY_SECRET_KEY: KEY, IMPORT_ADMISSION_BATCH: '1', API_KEY_CACHE_MS: '0' });
+    expect(c.import.admissionBatch).toBe(1);
+    expect(c.apiKeyCacheMs).toBe(0);
+    const p = problems({ GATEWAY_SECRET_KEY: KEY, IMPORT_ADMISSION_BATCH: '0', API_KEY_CACHE_MS: '600000' });
+    expect(p.some((x) => x.startsWith('IMPORT_ADMISSION_BATCH:'))).toBe(true);
+    expect(p.some((x) => x.startsWith('API_KEY_CACHE_MS:'))).toBe(true);
   });
 
   it('defaults WORKER_PARSE_THREADS to the cores beyond the main thread and PostgreSQL, and takes 0 as parsing on the main thread', () => {

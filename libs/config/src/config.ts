@@ -112,6 +112,8 @@ const envSchema = z.object({
   GATEWAY_PREVIOUS_SECRET_KEYS: list,
   AUTH_DISABLED: bool(false),
   IMPORT_MAX_ACTIVE_JOBS_PER_COLLECTION: int(10_000, 1),
+  IMPORT_ADMISSION_BATCH: int(64, 1, 1000),
+  API_KEY_CACHE_MS: int(1000, 0, 60_000),
   IMPORT_MAX_FILE_GROUPS: int(1024, 1),
   IMPORT_MAX_PATHS: int(16_384, 1),
   IMPORT_MAX_FILE_BYTES: int(17_179_869_184, 1),
@@ -284,8 +286,12 @@ export interface AppConfig {
   host: string;
   secretKeys: { current: Buffer; previous: Buffer[]; generated: boolean; file?: string };
   authDisabled: boolean;
+  /** API_KEY_CACHE_MS: how long the API reuses a verified key (a revocation is seen within it); 0: every request. */
+  apiKeyCacheMs: number;
   import: {
     maxActiveJobsPerCollection: number;
+    /** IMPORT_ADMISSION_BATCH: most creates of one collection admitted in one transaction (decision 1102). */
+    admissionBatch: number;
     maxFileGroups: number;
     /** Paths (files, URLs, folders) in one create request, over all its groups. */
     maxPaths: number;
@@ -517,8 +523,10 @@ export function loadConfig(
     host: env.HOST,
     secretKeys,
     authDisabled: env.AUTH_DISABLED,
+    apiKeyCacheMs: env.API_KEY_CACHE_MS,
     import: {
       maxActiveJobsPerCollection: env.IMPORT_MAX_ACTIVE_JOBS_PER_COLLECTION,
+      admissionBatch: env.IMPORT_ADMISSION_BATCH,
       maxFileGroups: env.IMPORT_MAX_FILE_GROUPS,
       maxPaths: env.IMPORT_MAX_PATHS,
       maxFileBytes: env.IMPORT_MAX_FILE_BYTES,

@@ -10,6 +10,7 @@ import {
   type PublishedRowsCheck,
 } from './import-job-state';
 import { type JobWebhookRow, WebhooksRepository } from './webhooks.repository';
+import { GroupCommit } from './group-commit';
 
 export interface NewJobFile {
   paths: string[];
@@ -109,9 +110,8 @@ export type JobListRow = Pick<
   'jobId' | 'collectionName' | 'state' | 'progress' | 'reason' | 'createdAt' | 'rejectedRows'
 >;
 
-const LIST_COLUMNS = `job_id AS "jobId", collection_name AS "collectionName", state, progress, reason,
-  created_at AS "createdAt",
-  rejected_rows::text AS "rejectedRows"`;
+const LIST_COLUMNS = `j.job_id AS "jobId", j.collection_name AS "collectionName", j.state, j.progress, j.reason,
+  j.created_at AS "createdAt", j.rejected_rows::text AS "rejectedRows"`;
 
 const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName",
   partition_name AS "partitionName", state, progress, imported_rows::text AS "importedRows",
@@ -126,13 +126,49 @@ const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", c
  * are one atomic step across API processes, in one round trip.
  */
 export class ImportJobsRepository {
-  /** `publishedRows`: see JobRunsRepository (collections in another database, decision 0503). */
+  private readonly batches: GroupCommit<{ job: NewJob; maxActive: number }, AdmitResult>;
+
+  /**
+   * `publishedRows`: see JobRunsRepository (collections in another database, decision 0503).
+   * `admissionBatch`: most creates of one collection admitted in one transaction (decision 1102);
+   * 1 admits each create in its own.
+   */
   constructor(
     private readonly pool: Pool,
     private readonly publishedRows?: PublishedRowsCheck,
-  ) {}
+    private readonly admissionBatch = 1,
+  ) {
+    this.batches = new GroupCommit(admissionBatch, (items) => this.admitBatch(items));
+  }
 
+  /**
+   * Admits one job under the cap. With `admissionBatch` > 1, creates of the same collection that
+   * arrive while its previous admission is in flight are admitted together, in arrival order, in
+   * one transaction (admit_import_jobs): same answers, one commit.
+   */
   async admit(job: NewJob, maxActive: number): Promise<AdmitResult> {
+    if (this.admissionBatch <= 1) return this.admitOne(job, maxActive);
+    return this.batches.submit(JSON.stringify([job.dbName, job.collectionName]), { job, maxActive });
+  }
+
+  private async admitBatch(items: { job: NewJob; maxActive: number }[]): Promise<AdmitResult[]> {
+    if (items.length === 1) return [await this.admitOne(items[0]!.job, items[0]!.maxActive)];
+    let r;
+    try {
+      r = await this.pool.query<{ ord: number; kind: AdmitResult['kind']; job_id: string | null }>(
+        `SELECT ord, kind, job_id FROM admit_import_jobs($1::jsonb, $2)`,
+        [JSON.stringify(items.map((x) => batchEntry(x.job))), items[0]!.maxActive],
+      );
+    } catch {
+      // One bad create must not fail the others it was grouped with: admit them one by one (each
+      // then fails or succeeds alone, as without grouping).
+      return Promise.all(items.map((x) => this.admitOne(x.job, x.maxActive)));
+    }
+    const byOrd = new Map(r.rows.map((row) => [row.ord, row]));
+    return items.map((_, i) => admitResult(byOrd.get(i)!));
+  }
+
+  private async admitOne(job: NewJob, maxActive: number): Promise<AdmitResult> {
     const s = job.sealedCredentials;
     const r = await this.pool.query<{ kind: AdmitResult['kind']; job_id: string | null }>(
       // The request id reaches the row through the column default (migration 20261207060000):
@@ -161,15 +197,7 @@ export class ImportJobsRepository {
         job.requestId ?? '',
       ],
     );
-    const row = r.rows[0]!;
-    switch (row.kind) {
-      case 'created':
-      case 'replayed':
-        return { kind: row.kind, jobId: row.job_id! };
-      case 'idempotency-conflict':
-      case 'limit':
-        return { kind: row.kind };
-    }
+    return admitResult(r.rows[0]!);
   }
 
   async findByJobId(
@@ -204,21 +232,39 @@ export class ImportJobsRepository {
     return r.rows;
   }
 
-  /** Newest first (createTime, then jobId), served by the (db, [collection,] [state,] created_at, job_id) indexes. */
+  /**
+   * Newest first (createTime, then jobId). The page's keys are found first by an index-only scan of
+   * the (db, [collection,] [state,] created_at, job_id) indexes — one ordered branch per
+   * collection × state the filter names, merged — and only those `limit` rows are read from the
+   * table, with only the columns a list record shows (decision 1101).
+   */
   async list(filter: ListFilter, limit: number, offset: number): Promise<JobListRow[]> {
-    const { where, params } = listWhere(filter);
+    const { sql, params } = pageKeysQuery(filter, limit, offset);
     const r = await this.pool.query<JobListRow>(
-      `SELECT ${LIST_COLUMNS} FROM import_jobs WHERE ${where}
-        ORDER BY created_at DESC, job_id DESC LIMIT ${limit} OFFSET ${offset}`,
+      `WITH page AS (${sql})
+       SELECT ${LIST_COLUMNS} FROM page JOIN import_jobs j USING (job_id)
+        ORDER BY page.created_at DESC, page.job_id DESC`,
       params,
     );
     return r.rows;
   }
 
+  /**
+   * Exact, from the trigger-kept import_job_state_counts (a few rows per collection) unless the
+   * filter has a creation-time range, which only import_jobs can answer (an index range count).
+   */
   async count(filter: ListFilter): Promise<number> {
+    if (filter.createdAfter !== undefined || filter.createdBefore !== undefined) {
+      const { where, params } = listWhere(filter);
+      const r = await this.pool.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM import_jobs WHERE ${where}`,
+        params,
+      );
+      return Number(r.rows[0]?.n ?? 0);
+    }
     const { where, params } = listWhere(filter);
     const r = await this.pool.query<{ n: string }>(
-      `SELECT count(*)::text AS n FROM import_jobs WHERE ${where}`,
+      `SELECT coalesce(sum(jobs), 0)::text AS n FROM import_job_state_counts WHERE ${where}`,
       params,
     );
     return Number(r.rows[0]?.n ?? 0);
@@ -265,14 +311,51 @@ export class ImportJobsRepository {
   }
 }
 
-function listWhere(filter: ListFilter): { where: string; params: unknown[] } {
-  const params: unknown[] = [filter.dbName];
-  let where = 'db_name = $1';
+function admitResult(row: { kind: AdmitResult['kind']; job_id: string | null }): AdmitResult {
+  switch (row.kind) {
+    case 'created':
+    case 'replayed':
+      return { kind: row.kind, jobId: row.job_id! };
+    case 'idempotency-conflict':
+    case 'limit':
+      return { kind: row.kind };
+  }
+}
+
+/** One element of admit_import_jobs' array (binary credentials as base64). */
+function batchEntry(job: NewJob): Record<string, unknown> {
+  const s = job.sealedCredentials;
+  return {
+    jobId: job.jobId,
+    dbName: job.dbName,
+    collectionName: job.collectionName,
+    partitionName: job.partitionName ?? null,
+    request: job.request,
+    options: job.options,
+    timeoutMs: job.timeoutMs ?? null,
+    idempotencyKey: job.idempotencyKey ?? null,
+    requestHash: job.requestHash,
+    credKeyId: s?.keyId ?? null,
+    credIv: s?.iv.toString('base64') ?? null,
+    credCiphertext: s?.ciphertext.toString('base64') ?? null,
+    credTag: s?.authTag.toString('base64') ?? null,
+    apiKeyId: job.apiKeyId ?? null,
+    files: job.files,
+  };
+}
+
+function listWhere(filter: ListFilter, params: unknown[] = []): { where: string; params: unknown[] } {
+  params.push(filter.dbName);
+  let where = `db_name = $${params.length}`;
   if (filter.collectionName !== undefined) {
     params.push(filter.collectionName);
     where += ` AND collection_name = $${params.length}`;
   }
-  if (filter.states !== undefined && filter.states.length > 0) {
+  // One value is an equality, not `= ANY`, so that an index scan stays in created_at order.
+  if (filter.states !== undefined && filter.states.length === 1) {
+    params.push(filter.states[0]);
+    where += ` AND state = $${params.length}`;
+  } else if (filter.states !== undefined && filter.states.length > 1) {
     params.push(filter.states);
     where += ` AND state = ANY($${params.length}::text[])`;
   }
@@ -289,4 +372,53 @@ function listWhere(filter: ListFilter): { where: string; params: unknown[] } {
     where += ` AND created_at < $${params.length}`;
   }
   return { where, params };
+}
+
+/** Above this many collection × state branches the planner gets one query with ANY(...) instead. */
+const MAX_BRANCHES = 32;
+
+/**
+ * The job ids (and creation times) of one page. An `= ANY(...)` on state or collection would make
+ * PostgreSQL read every matching entry and sort them; one branch per (collection, state), each an
+ * ordered index-only scan stopping at offset + limit entries, merged (Merge Append), costs the
+ * entries skipped and no more.
+ */
+function pageKeysQuery(filter: ListFilter, limit: number, offset: number): { sql: string; params: unknown[] } {
+  const states: (JobState | undefined)[] =
+    filter.states !== undefined && filter.states.length > 0 ? [...new Set(filter.states)] : [undefined];
+  const collections: (string | undefined)[] =
+    filter.collectionName !== undefined
+      ? filter.collectionsIn === undefined || filter.collectionsIn.includes(filter.collectionName)
+        ? [filter.collectionName]
+        : []
+      : filter.collectionsIn !== undefined
+        ? [...new Set(filter.collectionsIn)]
+        : [undefined];
+  const order = 'ORDER BY created_at DESC, job_id DESC';
+  const tail = `${order} LIMIT ${limit} OFFSET ${offset}`;
+  if (collections.length === 0) {
+    return { sql: `SELECT created_at, job_id FROM import_jobs WHERE false`, params: [] };
+  }
+  if (collections.length * states.length === 1 || collections.length * states.length > MAX_BRANCHES) {
+    const { where, params } = listWhere(filter);
+    return { sql: `SELECT created_at, job_id FROM import_jobs WHERE ${where} ${tail}`, params };
+  }
+  const params: unknown[] = [];
+  const branches: string[] = [];
+  for (const collectionName of collections) {
+    for (const state of states) {
+      const { where } = listWhere(
+        {
+          dbName: filter.dbName,
+          ...(collectionName === undefined ? {} : { collectionName }),
+          ...(state === undefined ? {} : { states: [state] }),
+          ...(filter.createdAfter === undefined ? {} : { createdAfter: filter.createdAfter }),
+          ...(filter.createdBefore === undefined ? {} : { createdBefore: filter.createdBefore }),
+        },
+        params,
+      );
+      branches.push(`(SELECT created_at, job_id FROM import_jobs WHERE ${where} ${order} LIMIT ${offset + limit})`);
+    }
+  }
+  return { sql: `SELECT created_at, job_id FROM (${branches.join(' UNION ALL ')}) k ${tail}`, params };
 }

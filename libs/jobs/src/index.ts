@@ -40,6 +40,7 @@ export {
   ListImportJobs,
   MAX_PAGE_SIZE,
   parseStateFilter,
+  parseStatesFilter,
   UNPAGED_LIMIT,
   type JobView,
   type ListJobsQuery,

@@ -2,7 +2,8 @@ import { type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadat
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { APP_CONFIG, type AppConfig } from '@gw/config';
-import { ApiKeysRepository, grants, type Scope } from '@gw/db';
+import { ApiKeysRepository, grants, hashApiKey, type ApiKeyRecord, type Scope } from '@gw/db';
+import { KeyCache } from './key-cache';
 import { httpErrors } from './http.errors';
 import { OPEN_PRINCIPAL, principalOf, type Principal, stateOf } from './request-context';
 
@@ -23,11 +24,19 @@ export function bearerKey(header: string | undefined): string | undefined {
 
 @Injectable()
 export class AuthGuard implements CanActivate {
+  private readonly cache: KeyCache;
+
   constructor(
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ApiKeysRepository) private readonly keys: ApiKeysRepository,
-  ) {}
+  ) {
+    this.cache = new KeyCache(config.apiKeyCacheMs);
+  }
+
+  private verify(key: string): Promise<ApiKeyRecord | null> {
+    return this.cache.get(hashApiKey(key), () => this.keys.verify(key));
+  }
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const scope = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, [
@@ -43,12 +52,12 @@ export class AuthGuard implements CanActivate {
     const key = bearerKey(req.header('authorization'));
     if (scope === undefined) {
       // Open routes (health, metrics) show their detail to a valid key only: note it, refuse nothing.
-      const record = key === undefined ? null : await this.keys.verify(key).catch(() => null);
+      const record = key === undefined ? null : await this.verify(key).catch(() => null);
       if (record !== null) state.principal = principalOf(record);
       return true;
     }
     if (key === undefined) throw httpErrors.unauthenticated();
-    const record = await this.keys.verify(key);
+    const record = await this.verify(key);
     if (record === null) throw httpErrors.unauthenticated();
     if (!grants(record.scopes, scope)) throw httpErrors.forbidden(scope);
     state.principal = principalOf(record);

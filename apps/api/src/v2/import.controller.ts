@@ -12,6 +12,7 @@ import {
   type ListJobsResult,
   MAX_PAGE_SIZE,
   parseStateFilter,
+  parseStatesFilter,
   describeV2,
   listRecordV2,
   ReadJobRejects,
@@ -86,6 +87,24 @@ export async function listForRequest(
     ...(visible === undefined ? {} : { collectionsIn: visible }),
     ...query,
   });
+}
+
+/**
+ * `state` (Milvus) and the gateway's `states` (docs/api-extensions.md, "List filters"; the time range
+ * is timeRangeOf). `state` and `states` together must both hold: the jobs in both.
+ */
+export function listFilters(f: Record<string, unknown>): Pick<ListJobsQuery, 'states'> {
+  const state = stringField(f, 'state');
+  let states = state === undefined ? undefined : parseStateFilter(state);
+  if (f.states !== undefined) {
+    const many = parseStatesFilter(f.states);
+    states = states === undefined ? many : states.filter((s) => many.includes(s));
+    // Nothing in both: a filter no job matches, not "no filter".
+    if (states.length === 0) states = [];
+  }
+  return {
+    ...(states === undefined ? {} : { states }),
+  };
 }
 
 /** Milvus v2 / Zilliz Cloud v2 import routes (import-api.md §5–9). */
@@ -164,10 +183,9 @@ export class V2ImportController {
   @RequireScope('import:read')
   async list(@Req() req: Request) {
     const f = stateOf(req).fields!;
-    const state = stringField(f, 'state');
     const page = pageOf(f);
     const result = await listForRequest(this.lister, req, {
-      ...(state === undefined ? {} : { states: parseStateFilter(state) }),
+      ...listFilters(f),
       ...(page === undefined ? {} : { page }),
       ...timeRangeOf(f),
     });

@@ -30,8 +30,9 @@ const log = new Logger('ImportJobs');
   providers: [
     {
       provide: ImportJobsRepository,
-      inject: [JOB_DB_POOL, TARGET_DB_POOL],
-      useFactory: (jobs: Pool, target: Pool) => new ImportJobsRepository(jobs, targetPublishedRows(jobs, target)),
+      inject: [JOB_DB_POOL, TARGET_DB_POOL, APP_CONFIG],
+      useFactory: (jobs: Pool, target: Pool, c: AppConfig) =>
+        new ImportJobsRepository(jobs, targetPublishedRows(jobs, target), c.import.admissionBatch),
     },
     {
       provide: CredentialsCipher,

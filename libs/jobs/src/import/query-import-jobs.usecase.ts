@@ -60,6 +60,25 @@ export function parseStateFilter(state: string): readonly JobState[] {
   return s;
 }
 
+/**
+ * `states` (gateway extension, docs/api-extensions.md "List filters"): a JSON array of state names,
+ * or one string of comma-separated names (query strings); each name as `state` accepts. The union.
+ */
+export function parseStatesFilter(value: unknown): readonly JobState[] {
+  const names =
+    typeof value === 'string'
+      ? value.split(',').map((x) => x.trim())
+      : Array.isArray(value) && value.every((x) => typeof x === 'string')
+        ? value
+        : undefined;
+  if (names === undefined) throw jobsErrors.invalid('states must be an array of state names');
+  if (names.length === 0 || names.some((n) => n === ''))
+    throw jobsErrors.invalid('states must name at least one state');
+  const out = new Set<JobState>();
+  for (const n of names) for (const s of parseStateFilter(n)) out.add(s);
+  return [...out];
+}
+
 export class ListImportJobs {
   constructor(private readonly repo: ImportJobsRepository) {}
 
@@ -72,6 +91,9 @@ export class ListImportJobs {
       ...(q.createdAfter === undefined ? {} : { createdAfter: q.createdAfter }),
       ...(q.createdBefore === undefined ? {} : { createdBefore: q.createdBefore }),
     };
+    // `state` and `states` with no state in common: nothing matches.
+    if (q.states !== undefined && q.states.length === 0)
+      return q.page === undefined ? { records: [] } : { records: [], count: 0 };
     if (q.page === undefined) return { records: await this.repo.list(filter, UNPAGED_LIMIT, 0) };
     const [records, count] = await Promise.all([
       this.repo.list(filter, q.page.size, (q.page.current - 1) * q.page.size),
