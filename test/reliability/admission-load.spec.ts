@@ -63,6 +63,7 @@ describe('admission under load over three API processes', () => {
     expect(c.body.code, c.text).toBe(0);
     const answers = new Map<string, number>();
     const latencies: number[] = [];
+    const clientErrors = new Map<string, number>();
     let next = 0;
     const started = Date.now();
     const lane = async () => {
@@ -74,7 +75,12 @@ describe('admission under load over three API processes', () => {
         const r = await call(api, 'POST', '/v2/vectordb/jobs/import/create', {
           key,
           body: { collectionName: collection, files: [[`s3://bucket/${i}.json`]] },
-        }).catch((e: unknown) => ({ status: -1, body: { code: -1 }, text: String(e) }));
+        }).catch((e: unknown) => {
+          const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+          const why = `${String(e)} ${cause?.code ?? ''} ${cause?.message ?? ''}`.trim();
+          clientErrors.set(why, (clientErrors.get(why) ?? 0) + 1);
+          return { status: -1, body: { code: -1 }, text: why };
+        });
         latencies.push(Date.now() - t0);
         const k = `${r.status}/${r.body.code}`;
         answers.set(k, (answers.get(k) ?? 0) + 1);
@@ -94,6 +100,10 @@ describe('admission under load over three API processes', () => {
       p50ms: pct(0.5),
       p99ms: pct(0.99),
       answers: Object.fromEntries(answers),
+      clientErrors: Object.fromEntries(clientErrors),
+      pendingInDb: (
+        await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM import_jobs WHERE state = 'Pending'`)
+      ).rows[0]!.n,
     });
     expect(Object.fromEntries(answers)).toEqual({ '200/0': CAP, '200/2101': CREATES - CAP });
     const inDb = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM import_jobs WHERE state = 'Pending'`);
