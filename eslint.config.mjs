@@ -56,5 +56,28 @@ export default tseslint.config(
     files: ['apps/**/main.ts', 'scripts/**/*.ts', 'libs/db/src/*-cli.ts'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // The dashboard's browser module (plain JS, not in tsconfig): untyped rules, browser globals.
+    files: ['apps/api/ui/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'document',
+          'window',
+          'location',
+          'sessionStorage',
+          'fetch',
+          'setTimeout',
+          'clearTimeout',
+          'performance',
+          'URLSearchParams',
+          'Node',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
   prettier,
 );

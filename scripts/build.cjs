@@ -21,6 +21,8 @@ const { join, relative, dirname } = require('node:path');
 const root = join(__dirname, '..');
 const link = join(root, 'dist');
 const roots = ['apps', 'libs', 'scripts', 'bench', 'test/support'];
+/** Files served as they are (the dashboard, decision 1011): copied to the same path in the build. */
+const assetRoots = ['apps/api/ui'];
 /** Inputs besides the sources that change the output. */
 const extraInputs = ['.swcrc', 'scripts/build.cjs', 'node_modules/@swc/core/package.json'];
 const KEEP_PREVIOUS = 2;
@@ -126,15 +128,33 @@ function collectGarbage(current) {
   for (const b of builds.slice(KEEP_PREVIOUS)) fs.rmSync(b.p, { recursive: true, force: true });
 }
 
+function* assets(dir) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* assets(p);
+    else yield p;
+  }
+}
+
+function copyAssets(files, out) {
+  for (const file of files) {
+    const target = join(out, relative(root, file));
+    fs.mkdirSync(dirname(target), { recursive: true });
+    fs.copyFileSync(file, target);
+  }
+}
+
 async function main() {
   const files = roots.filter((r) => fs.existsSync(join(root, r))).flatMap((r) => [...sources(join(root, r))]);
-  const name = `.dist-${fingerprint(files)}`;
+  const assetFiles = assetRoots.filter((r) => fs.existsSync(join(root, r))).flatMap((r) => [...assets(join(root, r))]);
+  const name = `.dist-${fingerprint([...files, ...assetFiles])}`;
   const build = join(root, name);
   if (currentTarget() === name && fs.existsSync(join(build, COMPLETE))) return;
 
   if (!fs.existsSync(join(build, COMPLETE))) {
     const tmp = `${build}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
     await compile(files, tmp);
+    copyAssets(assetFiles, tmp);
     fs.writeFileSync(join(tmp, COMPLETE), `${new Date().toISOString()}\n`);
     try {
       fs.renameSync(tmp, build);

@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import type { CollectionsContext } from '@gw/collections';
 import { APP_CONFIG, type AppConfig, ConfigModule } from '@gw/config';
 import { ApiKeysRepository, DbModule, ImportJobsRepository, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
-import { IMPORT_JOB_QUEUE, ImportJobsModule, type JobQueue, QueueModule } from '@gw/jobs';
+import { IMPORT_JOB_QUEUE, ImportJobsModule, ImportSchedulesModule, type JobQueue, QueueModule } from '@gw/jobs';
 import { AuthGuard } from './http/auth.guard';
 import { EnvelopeFilter } from './http/envelope.filter';
 import { requestIdMiddleware } from './http/raw-body.middleware';
@@ -14,8 +14,11 @@ import { HealthController } from './ops/health.controller';
 import { ApiMetrics, MetricsController } from './ops/metrics.controller';
 import { V1ImportController } from './v1/import.controller';
 import { COLLECTIONS_CONTEXT, V2CollectionsController } from './v2/collections.controller';
+import { UiController } from './ui/ui.controller';
 import { V2ImportController } from './v2/import.controller';
+import { V2JobEventsController } from './v2/job-events.controller';
 import { V2VolumesController } from './v2/volumes.controller';
+import { V2SchedulesController } from './v2/schedules.controller';
 
 @Module({})
 export class ApiModule implements NestModule {
@@ -24,7 +27,13 @@ export class ApiModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [ConfigModule.forRoot(config), DbModule.forRoot('api'), QueueModule.forRoot(), ImportJobsModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        DbModule.forRoot('api'),
+        QueueModule.forRoot(),
+        ImportJobsModule,
+        ImportSchedulesModule,
+      ],
       controllers: [
         HealthController,
         MetricsController,
@@ -32,6 +41,9 @@ export class ApiModule implements NestModule {
         V1ImportController,
         V2CollectionsController,
         V2VolumesController,
+        V2JobEventsController,
+        UiController,
+        V2SchedulesController,
       ],
       providers: [
         ApiMetrics,

@@ -2,20 +2,27 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig, ConfigModule } from '@gw/config';
 import { DbModule, JOB_DB_POOL, TARGET_DB_POOL } from '@gw/db';
-import { CredentialsCipher, ImportJobsModule, QueueModule, RunImportJob } from '@gw/jobs';
+import { CredentialsCipher, ImportJobsModule, ImportSchedulesModule, QueueModule, RunImportJob } from '@gw/jobs';
 import { VolumeStore } from '@gw/volumes';
 import { ImportProcessor } from './import/import.processor';
 import { ImportWorkerService } from './import/import-worker.service';
 import { ParseThreads } from './import/parse-threads';
 import { WorkerOpsServer } from './ops/ops-server';
 import { WorkerMetrics } from './ops/worker-metrics';
+import { ScheduleWorkerService } from './schedules/schedule-worker.service';
 
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [ConfigModule.forRoot(config), DbModule.forRoot('worker'), QueueModule.forRoot(), ImportJobsModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        DbModule.forRoot('worker'),
+        QueueModule.forRoot(),
+        ImportJobsModule,
+        ImportSchedulesModule,
+      ],
       providers: [
         {
           provide: RunImportJob,
@@ -56,6 +63,7 @@ export class WorkerModule {
         ImportProcessor,
         ImportWorkerService,
         WorkerOpsServer,
+        ScheduleWorkerService,
       ],
     };
   }

@@ -12,7 +12,8 @@ import type { PoolClient } from 'pg';
  */
 export type JobState = 'Pending' | 'Importing' | 'Completed' | 'Failed' | 'Cancelled';
 export type TerminalState = 'Completed' | 'Failed' | 'Cancelled';
-export type FileState = 'Pending' | 'InProgress' | 'Completed' | 'Failed';
+/** Skipped: `skip_imported` found every object of the group in the file ledger (decision 1401). */
+export type FileState = 'Pending' | 'InProgress' | 'Completed' | 'Failed' | 'Skipped';
 export const ACTIVE_STATES: readonly JobState[] = ['Pending', 'Importing'];
 export const TERMINAL_STATES: readonly TerminalState[] = ['Completed', 'Failed', 'Cancelled'];
 
@@ -84,8 +85,8 @@ export async function finishJob(
   }
   if (to !== 'Completed') {
     await c.query(
-      `UPDATE import_job_files SET state = CASE WHEN state = 'Completed' THEN 'Completed' ELSE 'Failed' END,
-              progress = CASE WHEN state = 'Completed' THEN progress ELSE 0 END, updated_at = now()
+      `UPDATE import_job_files SET state = CASE WHEN state IN ('Completed', 'Skipped') THEN state ELSE 'Failed' END,
+              progress = CASE WHEN state IN ('Completed', 'Skipped') THEN progress ELSE 0 END, updated_at = now()
         WHERE job_id = $1`,
       [id],
     );
@@ -138,8 +139,32 @@ export async function completeJob(c: PoolClient, id: string, rows: number, actor
     [id, rows],
   );
   await c.query(
-    `UPDATE import_job_files SET state = 'Completed', progress = 100, completed_at = coalesce(completed_at, now()) WHERE job_id = $1`,
+    `UPDATE import_job_files SET state = 'Completed', progress = 100, completed_at = coalesce(completed_at, now())
+      WHERE job_id = $1 AND state <> 'Skipped'`,
     [id],
   );
+  await recordLoadedObjects(c, id);
   await finishJob(c, id, 'Importing', 'Completed', '', actor);
+}
+
+/**
+ * The file ledger (decision 1401): every object the job loaded, at the version and size planning
+ * recorded, in the transaction that completes the job — so the ledger names an object exactly when
+ * its rows are visible. Skipped groups loaded nothing; a dry run loads nothing. The newest load of
+ * a URL wins (a changed object loaded again replaces its row).
+ */
+async function recordLoadedObjects(c: PoolClient, id: string): Promise<void> {
+  await c.query(
+    `INSERT INTO import_file_ledger (collection_id, url, version, size_bytes, job_id)
+     SELECT DISTINCT ON (v.key) g.id, v.key, v.value, coalesce((f.object_sizes ->> v.key)::bigint, 0), j.job_id
+       FROM import_jobs j
+       JOIN gateway_collections g ON g.db_name = j.db_name AND g.name = j.collection_name
+       JOIN import_job_files f ON f.job_id = j.id AND f.state <> 'Skipped'
+       CROSS JOIN LATERAL jsonb_each_text(f.object_versions) v
+      WHERE j.id = $1 AND lower(coalesce(j.options ->> 'dry_run', 'false')) <> 'true'
+      ORDER BY v.key, f.group_index DESC
+     ON CONFLICT (collection_id, url) DO UPDATE
+       SET version = EXCLUDED.version, size_bytes = EXCLUDED.size_bytes, job_id = EXCLUDED.job_id, loaded_at = now()`,
+    [id],
+  );
 }

@@ -47,6 +47,8 @@ export interface JobRow {
   createdAt: Date;
   startedAt: Date | null;
   completedAt: Date | null;
+  /** Rows skipped under error_mode=continue (decision 1301). */
+  rejectedRows: string;
 }
 
 export interface JobFileRow {
@@ -62,6 +64,9 @@ export interface JobFileRow {
   totalRows: string;
   reason: string;
   completedAt: Date | null;
+  rejectedRows: string;
+  /** Objects of the group that `skip_imported` left out (decision 1401); absent in older fakes. */
+  skippedObjects?: number;
 }
 
 export interface ListFilter {
@@ -70,18 +75,38 @@ export interface ListFilter {
   states?: readonly JobState[];
   /** Only these collections (of `dbName`): a key limited to some collections sees only theirs. */
   collectionsIn?: readonly string[];
+  /** Created at or after / before this instant (the dashboard's time range, a gateway extension). */
+  createdAfter?: Date;
+  createdBefore?: Date;
 }
 
+/** One state change of a job, as import_job_events records it. */
+export interface JobEventRow {
+  at: Date;
+  fromState: string | null;
+  toState: string;
+  message: string;
+  actor: string;
+}
+
+/** Events a read answers at most (the newest); a job records a handful (one per state change, per run). */
+export const MAX_JOB_EVENTS = 500;
+
 /** What a list record shows (import-api.md §8), without the request JSON or counters. */
-export type JobListRow = Pick<JobRow, 'jobId' | 'collectionName' | 'state' | 'progress' | 'reason' | 'createdAt'>;
+export type JobListRow = Pick<
+  JobRow,
+  'jobId' | 'collectionName' | 'state' | 'progress' | 'reason' | 'createdAt' | 'rejectedRows'
+>;
 
 const LIST_COLUMNS = `job_id AS "jobId", collection_name AS "collectionName", state, progress, reason,
-  created_at AS "createdAt"`;
+  created_at AS "createdAt",
+  rejected_rows::text AS "rejectedRows"`;
 
 const JOB_COLUMNS = `id::text AS "id", job_id AS "jobId", db_name AS "dbName", collection_name AS "collectionName",
   partition_name AS "partitionName", state, progress, imported_rows::text AS "importedRows",
   total_rows::text AS "totalRows", total_bytes::text AS "totalBytes", reason, options, request,
-  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
+  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt",
+  rejected_rows::text AS "rejectedRows"`;
 
 /**
  * The import job tables, in raw SQL where concurrency matters. Admission (the SQL function
@@ -137,11 +162,24 @@ export class ImportJobsRepository {
     const files = await this.pool.query<JobFileRow>(
       `SELECT group_index AS "groupIndex", urls, display_name AS "displayName", format, is_folder AS "isFolder",
               size_bytes::text AS "sizeBytes", state, progress, imported_rows::text AS "importedRows",
-              total_rows::text AS "totalRows", reason, completed_at AS "completedAt"
+              total_rows::text AS "totalRows", reason, completed_at AS "completedAt",
+              rejected_rows::text AS "rejectedRows", skipped_objects AS "skippedObjects"
          FROM import_job_files WHERE job_id = $1 ORDER BY group_index`,
       [job.id],
     );
     return { job, files: files.rows };
+  }
+
+  /** A job's events, oldest first (the newest MAX_JOB_EVENTS), by the job's internal id. */
+  async events(id: string): Promise<JobEventRow[]> {
+    const r = await this.pool.query<JobEventRow>(
+      `SELECT at, "fromState", "toState", message, actor FROM (
+         SELECT id, at, from_state AS "fromState", to_state AS "toState", message, actor
+           FROM import_job_events WHERE job_id = $1 ORDER BY at DESC, id DESC LIMIT ${MAX_JOB_EVENTS}
+       ) newest ORDER BY at, id`,
+      [id],
+    );
+    return r.rows;
   }
 
   /** Newest first (createTime, then jobId), served by the (db, [collection,] [state,] created_at, job_id) indexes. */
@@ -219,6 +257,14 @@ function listWhere(filter: ListFilter): { where: string; params: unknown[] } {
   if (filter.collectionsIn !== undefined) {
     params.push(filter.collectionsIn);
     where += ` AND collection_name = ANY($${params.length}::text[])`;
+  }
+  if (filter.createdAfter !== undefined) {
+    params.push(filter.createdAfter);
+    where += ` AND created_at >= $${params.length}`;
+  }
+  if (filter.createdBefore !== undefined) {
+    params.push(filter.createdBefore);
+    where += ` AND created_at < $${params.length}`;
   }
   return { where, params };
 }

@@ -12,7 +12,9 @@ export {
 export { createPrismaClient, Prisma, PrismaClient } from './prisma';
 export {
   ImportJobsRepository,
+  MAX_JOB_EVENTS,
   type AdmitResult,
+  type JobEventRow,
   type JobFileRow,
   type JobListRow,
   type JobRow,
@@ -55,3 +57,11 @@ export {
   type Scope,
 } from './api-keys.repository';
 export { VolumesRepository, type DeleteVolumeResult, type VolumeRecord } from './volumes.repository';
+export {
+  JobRejectsRepository,
+  MAX_STORED_REJECTS_PER_JOB,
+  type RejectRecord,
+  type RejectsPage,
+} from './job-rejects.repository';
+export { DRY_RUN_ERRORS_PER_GROUP, DryRunRepository, type DryRunError } from './dry-run.repository';
+export { ImportSchedulesRepository, type NewSchedule, type ScheduleRow } from './import-schedules.repository';

@@ -61,7 +61,7 @@ export type RunRef = Pick<JobRun, 'id' | 'token'>;
 
 const FILE_COLUMNS = `group_index AS "groupIndex", urls, display_name AS "displayName", format, is_folder AS "isFolder",
   size_bytes::text AS "sizeBytes", state, progress, imported_rows::text AS "importedRows",
-  total_rows::text AS "totalRows", reason, completed_at AS "completedAt"`;
+  total_rows::text AS "totalRows", reason, completed_at AS "completedAt", skipped_objects AS "skippedObjects"`;
 
 /**
  * Every statement a worker runs on the job tables while running a job. Each write of a run is
@@ -238,11 +238,16 @@ export class JobRunsRepository {
     return r.rows;
   }
 
-  /** Sizes and object versions found by planning. */
+  /** Sizes and object versions found by planning (`sizes`: bytes by display name, for the file ledger). */
   async recordPlan(
     run: RunRef,
     totalBytes: number,
-    files: readonly { group: number; bytes: number; versions: Record<string, string> }[],
+    files: readonly {
+      group: number;
+      bytes: number;
+      versions: Record<string, string>;
+      sizes?: Record<string, number>;
+    }[],
   ): Promise<void> {
     await inTransaction(this.pool, async (c) => {
       const r = await c.query(
@@ -251,12 +256,64 @@ export class JobRunsRepository {
       );
       if (r.rowCount === 0) return;
       await c.query(
-        `UPDATE import_job_files f SET size_bytes = p.bytes, object_versions = p.versions, updated_at = now()
-           FROM jsonb_to_recordset($2::jsonb) AS p(grp int, bytes bigint, versions jsonb)
+        `UPDATE import_job_files f SET size_bytes = p.bytes, object_versions = p.versions,
+                object_sizes = coalesce(p.sizes, '{}'), updated_at = now()
+           FROM jsonb_to_recordset($2::jsonb) AS p(grp int, bytes bigint, versions jsonb, sizes jsonb)
           WHERE f.job_id = $1 AND f.group_index = p.grp`,
-        [run.id, JSON.stringify(files.map((f) => ({ grp: f.group, bytes: f.bytes, versions: f.versions })))],
+        [
+          run.id,
+          JSON.stringify(files.map((f) => ({ grp: f.group, bytes: f.bytes, versions: f.versions, sizes: f.sizes }))),
+        ],
       );
     });
+  }
+
+  /**
+   * The file ledger of the run's collection (decision 1401): version and size of every object a
+   * Completed job loaded, by URL, for the URLs asked (objects without a version are never matched).
+   */
+  async loadedObjects(run: RunRef, urls: readonly string[]): Promise<Map<string, { version: string; size: number }>> {
+    if (urls.length === 0) return new Map();
+    const r = await this.pool.query<{ url: string; version: string; size: string }>(
+      `SELECT l.url, l.version, l.size_bytes::text AS size
+         FROM import_jobs j
+         JOIN gateway_collections g ON g.db_name = j.db_name AND g.name = j.collection_name
+         JOIN import_file_ledger l ON l.collection_id = g.id
+        WHERE j.id = $1 AND l.url = ANY($2::text[]) AND l.version <> ''`,
+      [run.id, urls],
+    );
+    return new Map(r.rows.map((x) => [x.url, { version: x.version, size: Number(x.size) }]));
+  }
+
+  /**
+   * Records what `skip_imported` left out: a group left out whole becomes Skipped (0 rows, never
+   * claimed), a folder left out in part counts its skipped objects. Groups already staged keep
+   * their state (a resumed run loads what an earlier run staged).
+   */
+  async recordSkips(
+    run: RunRef,
+    skips: readonly { group: number; objects: number; whole: boolean; bytes: number }[],
+  ): Promise<void> {
+    if (skips.length === 0) return;
+    await this.pool.query(
+      `UPDATE import_job_files f
+          SET skipped_objects = p.objects,
+              state = CASE WHEN p.whole THEN 'Skipped' ELSE f.state END,
+              progress = CASE WHEN p.whole THEN 100 ELSE f.progress END,
+              size_bytes = CASE WHEN p.whole THEN p.bytes ELSE f.size_bytes END,
+              object_versions = CASE WHEN p.whole THEN '{}'::jsonb ELSE f.object_versions END,
+              completed_at = CASE WHEN p.whole THEN now() ELSE f.completed_at END,
+              claim_owner = CASE WHEN p.whole THEN NULL ELSE f.claim_owner END,
+              updated_at = now()
+         FROM import_jobs j, jsonb_to_recordset($3::jsonb) AS p(grp int, objects int, whole boolean, bytes bigint)
+        WHERE f.job_id = $1 AND j.id = f.job_id AND j.run_token = $2 AND j.state = 'Importing'
+          AND f.group_index = p.grp AND f.state IN ('Pending', 'InProgress')`,
+      [
+        run.id,
+        run.token.toString(),
+        JSON.stringify(skips.map((s) => ({ grp: s.group, objects: s.objects, whole: s.whole, bytes: s.bytes }))),
+      ],
+    );
   }
 
   /**
@@ -314,6 +371,7 @@ export class JobRunsRepository {
     const r = await this.pool.query<{ id: string }>(
       `SELECT j.id::text FROM import_jobs j
         WHERE j.state = 'Importing' AND j.lease_expires_at > now() AND j.total_bytes > 0
+          AND coalesce(lower(j.options ->> 'dry_run'), 'false') <> 'true' -- read by its run alone (decision 1302)
           AND EXISTS (SELECT 1 FROM import_job_files c
                        WHERE c.job_id = j.id AND c.state IN ('Pending', 'InProgress')
                          AND (c.claim_owner IS NULL OR c.claim_token IS DISTINCT FROM j.run_token OR c.claim_expires_at < now()))

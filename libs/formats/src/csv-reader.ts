@@ -15,7 +15,7 @@ import { FastRowParser, shortAscii } from './fast-json';
 import { validateCsvOptions } from './format-of';
 import { FormatError, FormatErrorCode } from './formats.errors';
 import type { FileGroupReader, ReadOptions } from './reader';
-import { firstInvalidUtf8, MAX_ROW_BYTES, rethrowLocated } from './text';
+import { firstInvalidUtf8, MAX_ROW_BYTES, rejectOrThrow } from './text';
 
 export interface CsvRecord {
   readonly cells: string[];
@@ -303,7 +303,16 @@ export function openCsvReader(input: ByteInput, schema: CollectionSchema, opts: 
           }
           builder.addRow(obj);
         } catch (e) {
-          rethrowLocated(e, { file, row, line: rec.line });
+          rejectOrThrow(
+            e,
+            { file, row, line: rec.line },
+            opts.onRejectedRow,
+            (f) => {
+              const k = names.indexOf(f);
+              return k < 0 ? undefined : rec.cells[k];
+            },
+            () => rec.cells.join(sep),
+          );
         }
       };
 

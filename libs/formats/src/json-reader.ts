@@ -10,7 +10,7 @@ import type { ByteInput } from './byte-input';
 import { FastRowParser } from './fast-json';
 import { FormatError, FormatErrorCode, type FormatErrorLocation } from './formats.errors';
 import type { FileGroupReader, ReadOptions } from './reader';
-import { asBuffer, concatParts, decodeUtf8, MAX_ROW_BYTES, openJsonKey, rethrowLocated } from './text';
+import { asBuffer, concatParts, decodeUtf8, MAX_ROW_BYTES, openJsonKey, rejectOrThrow } from './text';
 
 /** A row past MAX_ROW_BYTES (a string or line that never ends), naming the member it is stuck in. */
 function tooLargeRow(loc: FormatErrorLocation, parts: readonly Uint8Array[]): FormatError {
@@ -382,7 +382,13 @@ export function openJsonReader(
         try {
           builder.addRow(value as Record<string, unknown>);
         } catch (e) {
-          rethrowLocated(e, { file, row: raw.row, byte: raw.start });
+          rejectOrThrow(
+            e,
+            { file, row: raw.row, byte: raw.start },
+            opts.onRejectedRow,
+            (f) => (value as Record<string, unknown>)[f],
+            () => value,
+          );
         }
       };
       for await (const chunk of input.stream(0)) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fieldOf, type CollectionSchema } from '@gw/schema';
 import { byteInputFromBuffer } from './byte-input';
 import { readNpyHeader } from './numpy-reader';
+import type { RejectedRow } from './reader';
 import { columnValues, failure, readAll } from './spec-helpers';
 
 /** A .npy v1.0 file built the way numpy lays it out (header padded to 64 bytes). */
@@ -19,6 +20,25 @@ const schema: CollectionSchema = {
 };
 
 describe('NumPy reader', () => {
+  it('error_mode=continue: reads row by row and skips a refused row, naming the member file and row', async () => {
+    const ids = Buffer.alloc(24);
+    [1n, 2n, 3n].forEach((v, k) => ids.writeBigInt64LE(v, 8 * k));
+    const vec = Buffer.from(new Float32Array([1, 2, NaN, 4, 5, 6]).buffer);
+    const rejected: RejectedRow[] = [];
+    const batches = await readAll(
+      'numpy',
+      [
+        byteInputFromBuffer('d/id.npy', npy('<i8', [3], ids)),
+        byteInputFromBuffer('d/vec.npy', npy('<f4', [3, 2], vec)),
+      ],
+      schema,
+      { batchRows: 2, onRejectedRow: (r) => rejected.push(r) },
+    );
+    expect(columnValues(batches, 'id')).toEqual([1n, 3n]);
+    expect(rejected.map((r) => [r.file, r.row, r.field])).toEqual([['d/vec.npy', 2, 'vec']]);
+    expect(rejected[0]!.raw).toBe('[NaN,4]');
+  });
+
   it('parses a v1.0 header and computes the data offset', async () => {
     const h = await readNpyHeader(byteInputFromBuffer('x.npy', npy('<f4', [3, 2], new Uint8Array(24))));
     expect(h).toMatchObject({

@@ -12,7 +12,7 @@ import { baseNameOf, type ByteInput } from './byte-input';
 import { FormatError, FormatErrorCode } from './formats.errors';
 import { DEFAULT_MAX_PAGE_BYTES, maxPageBytesOf, tooLarge } from './limits';
 import type { FileGroupReader, ReadOptions } from './reader';
-import { decodeUtf8, rethrowLocated } from './text';
+import { decodeUtf8, rejectOrThrow, rethrowLocated } from './text';
 
 export interface NpyHeader {
   readonly descr: string;
@@ -447,7 +447,8 @@ export function openNumpyReader(
       let batchFirst = 1;
       // Without the dynamic field, rows are written straight into the batch columns: columns whose
       // file bytes are the column's bytes are copied block by block, the others converted per row.
-      const direct = !schema.enableDynamicField && members.length > 0;
+      // Under error_mode=continue rows go one by one through addRow, so a refused one can be skipped.
+      const direct = !schema.enableDynamicField && members.length > 0 && opts.onRejectedRow === undefined;
       const copiers = direct ? members.map((m) => blockCopier(m.field!, m.header!)) : [];
       const perRow = members.flatMap((m, k) => (direct && copiers[k] === null ? [k] : []));
       const present = new Uint8Array(schema.fields.length);
@@ -523,10 +524,13 @@ export function openNumpyReader(
           try {
             builder.addRow(obj);
           } catch (e) {
-            rethrowLocated(e, {
-              file: decoders.find((d) => d.key === (e as { field?: string }).field)?.file ?? group,
-              row: r0 + r + 1,
-            });
+            rejectOrThrow(
+              e,
+              { file: decoders.find((d) => d.key === (e as { field?: string }).field)?.file ?? group, row: r0 + r + 1 },
+              opts.onRejectedRow,
+              (f) => obj[f],
+              () => obj,
+            );
           }
         }
         const n = builder.rowCount;

@@ -26,6 +26,27 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('Parquet reader', () => {
+  it('error_mode=continue: skips rows the schema refuses, naming the file’s rows across batches', async () => {
+    const bytes = await write(
+      'k.parquet',
+      `SELECT i::BIGINT AS id, CASE WHEN i IN (3, 250) THEN 'toolong' ELSE 'ok' END AS s FROM range(1, 301) t(i)`,
+    );
+    const schema: CollectionSchema = {
+      enableDynamicField: false,
+      fields: [fieldOf('id', 'Int64', { isPrimary: true }), fieldOf('s', 'VarChar', { maxLength: 4 })],
+    };
+    const rejected: { row: number; field: string; raw: string }[] = [];
+    const batches = await readAll('parquet', [byteInputFromBuffer('k.parquet', bytes)], schema, {
+      batchRows: 64,
+      onRejectedRow: (r) => rejected.push({ row: r.row, field: r.field, raw: r.raw }),
+    });
+    expect(columnValues(batches, 'id')).toHaveLength(298);
+    expect(rejected).toEqual([
+      { row: 3, field: 's', raw: 'toolong' },
+      { row: 250, field: 's', raw: 'toolong' },
+    ]);
+  });
+
   it('reads list<uint8> half vectors as raw bytes, sparse structs, nullable columns and extras into $meta', async () => {
     const bytes = await write(
       'a.parquet',

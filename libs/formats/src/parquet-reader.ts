@@ -12,7 +12,7 @@ import {
   type RowGroupColumns,
 } from './parquet-pages';
 import type { FileGroupReader, ReadOptions } from './reader';
-import { firstInvalidUtf8, rethrowLocated } from './text';
+import { firstInvalidUtf8, rejectOrThrow } from './text';
 
 /** Codecs formats.md §5 promises; anything else is refused naming the codec before reading data. */
 const SUPPORTED_CODECS = new Set(['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'ZSTD', 'LZ4_RAW', 'BROTLI']);
@@ -317,7 +317,13 @@ export function openParquetReader(input: ByteInput, schema: CollectionSchema, op
             try {
               builder.addRow(row);
             } catch (e) {
-              rethrowLocated(e, { file, row: groupStart + at + k + 1 });
+              rejectOrThrow(
+                e,
+                { file, row: groupStart + at + k + 1 },
+                opts.onRejectedRow,
+                (f) => row[f],
+                () => row,
+              );
             }
             if (builder.isFull) {
               const c = builder.rowCount;

@@ -20,6 +20,24 @@ export interface ReadOptions {
   readonly nullkey?: string;
   /** Skip input fields that are not in the schema instead of failing (Milvus 2.6 option). */
   readonly ignoreUnknownFields?: boolean;
+  /**
+   * error_mode=continue (docs/api-extensions.md): a row the schema refuses (an INVALID_VALUE error)
+   * is handed here and skipped instead of failing the read. Syntax and corruption errors still
+   * throw. Not cloneable: a parse thread gets `keepGoing` instead and posts rejections back.
+   */
+  readonly onRejectedRow?: (r: RejectedRow) => void;
+}
+
+/** A row skipped under error_mode=continue, located in the file like a FormatError. */
+export interface RejectedRow {
+  readonly file: string;
+  /** 1-based data row of the file (group), as in FormatError locations. */
+  readonly row: number;
+  readonly field: string;
+  /** The schema's reason, without location (formats.md §2–3 wording). */
+  readonly reason: string;
+  /** The offending value as text (the whole row when the field is absent), at most 1 KiB of UTF-8. */
+  readonly raw: string;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { SchemaError } from '@gw/schema';
 import { FormatError, FormatErrorCode, type FormatErrorLocation } from './formats.errors';
+import type { RejectedRow } from './reader';
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -50,6 +51,60 @@ export function rethrowLocated(e: unknown, loc: FormatErrorLocation): never {
   if (e instanceof SchemaError)
     throw new FormatError(FormatErrorCode.InvalidValue, { ...loc, field: e.field }, e.problem, e);
   throw e;
+}
+
+/** Bytes of a rejected row's raw value kept at most (issue 16 point 3). */
+export const MAX_RAW_BYTES = 1024;
+
+function jsonish(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'bigint') return v.toString();
+  if (v === undefined) return '';
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
+    // A typed array (Parquet/NumPy vectors): only as many values as can show in 1 KiB.
+    const arr = v as unknown as ArrayLike<number | bigint>;
+    const shown = Array.from({ length: Math.min(arr.length, MAX_RAW_BYTES) }, (_, i) => String(arr[i]));
+    return `[${shown.join(',')}]`;
+  }
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)) ?? '';
+  } catch {
+    return ''; // not JSON-representable (a cycle cannot come from a reader): no raw value
+  }
+}
+
+/** A value as text cut to MAX_RAW_BYTES of UTF-8 (never inside a character). */
+export function rawText(v: unknown): string {
+  const text = jsonish(v);
+  if (text.length <= MAX_RAW_BYTES / 4) return text;
+  const b = Buffer.from(text, 'utf8');
+  if (b.length <= MAX_RAW_BYTES) return text;
+  let end = MAX_RAW_BYTES;
+  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--; // back to a character start
+  return b.subarray(0, end).toString('utf8');
+}
+
+/**
+ * Under error_mode=continue (`onRejectedRow` set) a SchemaError of row `loc.row` is reported and
+ * the row skipped (returns); otherwise, or for any other error, as rethrowLocated. `valueOf` gives
+ * the input value of a field (undefined when absent: the whole row is shown instead).
+ */
+export function rejectOrThrow(
+  e: unknown,
+  loc: FormatErrorLocation & { readonly row: number },
+  onRejectedRow: ((r: RejectedRow) => void) | undefined,
+  valueOf: (field: string) => unknown,
+  wholeRow: () => unknown,
+): void {
+  if (onRejectedRow === undefined || !(e instanceof SchemaError)) rethrowLocated(e, loc);
+  const v = valueOf(e.field);
+  onRejectedRow({
+    file: loc.file,
+    row: loc.row,
+    field: e.field,
+    reason: e.problem,
+    raw: rawText(v === undefined ? wholeRow() : v),
+  });
 }
 
 /**

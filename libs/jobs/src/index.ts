@@ -46,6 +46,14 @@ export {
   type ListJobsResult,
 } from './import/query-import-jobs.usecase';
 export { IMPORT_JOB_QUEUE, ImportJobsModule } from './import/import-jobs.module';
+export { jobEventsV2, ListJobEvents, type JobEvents } from './import/job-events.usecase';
+export {
+  DEFAULT_REJECTS_PAGE,
+  MAX_REJECTS_PAGE,
+  ReadJobRejects,
+  type ReadRejectsQuery,
+} from './import/read-rejects.usecase';
+export { checkBadRows, RejectCollector, TooManyRejectedRows } from './import/rejects';
 export {
   BullJobQueue,
   IMPORT_JOB_NAME,
@@ -80,3 +88,21 @@ export {
   type StageGroupOptions,
 } from './pipeline';
 export { describeV1, describeV2, jobProgress, listRecordV2, rfc3339, v1State, v2State } from './import/job-presenter';
+export { isLoaded, type LedgerEntry } from './import/skip-imported';
+export {
+  ManageImportSchedules,
+  MIN_SCHEDULE_INTERVAL_MS,
+  parseInterval,
+  presentSchedule,
+  SCHEDULE_ID_PATTERN,
+  type CreateScheduleCommand,
+} from './schedules/manage-schedules.usecase';
+export {
+  SCHEDULE_QUEUE,
+  SCHEDULE_TICK_NAME,
+  ScheduleQueue,
+  scheduleTickData,
+  type ScheduleTickData,
+} from './schedules/schedule-queue';
+export { RunScheduleTick, type TickOutcome } from './schedules/schedule-tick.usecase';
+export { ImportSchedulesModule } from './schedules/schedules.module';

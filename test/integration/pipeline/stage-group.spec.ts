@@ -5,7 +5,14 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { byteInputFromBuffer, FormatError, openFileGroup, type ByteInput, type FileFormat } from '@gw/formats';
+import {
+  byteInputFromBuffer,
+  FormatError,
+  openFileGroup,
+  type ByteInput,
+  type FileFormat,
+  type RejectedRow,
+} from '@gw/formats';
 import { ParsePool, stageGroup, stageUnits, type StageGroupInput, type StageUnit } from '@gw/jobs';
 import { toJsonText, type CollectionSchema } from '@gw/schema';
 import { buildCopyLayout, copyBatches, SinkError, SinkErrorCode, type LayoutInput } from '@gw/sink';
@@ -275,6 +282,52 @@ async function stagedError(format: FileFormat, input: ByteInput, threads: number
   }
   throw new Error('expected staging to fail');
 }
+
+describe('error_mode=continue: rows refused in threads are skipped and named with the file’s own rows', () => {
+  // Bad rows in different pieces (16 KiB ≈ 120 rows): each must come back with its file row.
+  const badAt = [0, 399, 400, 1200, ROWS - 1];
+  const bad = rows.map((r, i) => (badAt.includes(i) ? { ...r, v: r.v.slice(1) } : r));
+  const cases: [string, FileFormat, string, string | undefined][] = [
+    ['jsonl', 'jsonl', jsonl(bad), undefined],
+    ['json', 'json', json(bad), undefined],
+    ['csv', 'csv', tsv(bad), '\t'],
+    ['quoted csv', 'csv', csvQuoted(bad), undefined],
+  ];
+  it.each(cases)(
+    '%s: 0, 1, 2 and 4 threads reject exactly rows 1, 400, 401, 1201 and 1500',
+    async (_, format, text, sep) => {
+      const name = `bad.${format}`;
+      const input = byteInputFromBuffer(name, Buffer.from(text), 4096);
+      for (const threads of [0, 1, 2, 4]) {
+        const t = await env.createCollection(SCHEMA);
+        const rejected: RejectedRow[] = [];
+        const r = await inTx((c) =>
+          stageGroup(
+            c,
+            t,
+            {
+              format,
+              inputs: [input],
+              schema: SCHEMA,
+              readOptions: {
+                batchRows: 100,
+                nullkey: '\\N',
+                ...(sep !== undefined ? { sep } : {}),
+                onRejectedRow: (x) => rejected.push(x),
+              },
+              layout: LAYOUT,
+            },
+            { signal: new AbortController().signal, parseThreads: pools.get(threads) ?? null, pieceBytes: PIECE },
+          ),
+        );
+        expect(r.rows).toBe(ROWS - badAt.length);
+        expect(await env.count(t)).toBe(ROWS - badAt.length);
+        const got = rejected.map((x) => [x.file, x.row, x.field, x.reason]).sort((a, b) => Number(a[1]) - Number(b[1]));
+        expect(got).toEqual(badAt.map((i) => [name, i + 1, 'v', `expected ${DIM} values, got ${DIM - 1}`]));
+      }
+    },
+  );
+});
 
 describe('errors in a thread name the file’s own row, byte and line', () => {
   // Row 400 is in the 3rd or 4th piece of 16 KiB; a second bad row later must not win.

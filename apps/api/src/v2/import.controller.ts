@@ -14,10 +14,12 @@ import {
   parseStateFilter,
   describeV2,
   listRecordV2,
+  ReadJobRejects,
 } from '@gw/jobs';
 import { assertAccess, assertVolumeAccess, RequireScope } from '../http/auth.guard';
 import { intField, stringField } from '../http/body';
 import { type Principal, stateOf } from '../http/request-context';
+import { timeRangeOf } from './job-time-range';
 
 export function pageOf(fields: Record<string, unknown>): ListJobsQuery['page'] {
   const size = intField(fields, 'pageSize');
@@ -71,7 +73,7 @@ export async function describeForRequest(describer: DescribeImportJob, req: Requ
 export async function listForRequest(
   lister: ListImportJobs,
   req: Request,
-  query: Pick<ListJobsQuery, 'states' | 'page'>,
+  query: Pick<ListJobsQuery, 'states' | 'page' | 'createdAfter' | 'createdBefore'>,
 ): Promise<ListJobsResult> {
   const s = stateOf(req);
   const collectionName = stringField(s.fields!, 'collectionName');
@@ -93,13 +95,59 @@ export class V2ImportController {
     @Inject(ListImportJobs) private readonly lister: ListImportJobs,
     @Inject(DescribeImportJob) private readonly describer: DescribeImportJob,
     @Inject(CancelImportJob) private readonly canceller: CancelImportJob,
+    @Inject(ReadJobRejects) private readonly rejects: ReadJobRejects,
   ) {}
+
+  /**
+   * The rejected-rows report (error_mode=continue, docs/api-extensions.md): one page as JSONL, one
+   * `{file,row,field,reason,raw}` object a line; `Gateway-Rejects-Next` names the next page's
+   * `after` (absent on the last). Same key rules as describe.
+   */
+  @Get('rejects')
+  @RequireScope('import:read')
+  async rejectsPage(@Req() req: Request, @Res() res: Response) {
+    const s = stateOf(req);
+    const f = s.fields!;
+    const after = stringField(f, 'after');
+    const limit = intField(f, 'limit');
+    const page = await this.rejects.execute({
+      jobId: requireJobId(f),
+      ...(after === undefined ? {} : { after }),
+      ...(limit === undefined ? {} : { limit }),
+      authorize: (v) => assertAccess(s.principal, v.job.dbName, v.job.collectionName),
+    });
+    res.setHeader('Gateway-Rejected-Rows', String(page.rejectedRows));
+    if (page.next !== null) res.setHeader('Gateway-Rejects-Next', page.next);
+    res.type('application/x-ndjson');
+    res.status(200).send(page.rows.map((r) => JSON.stringify(r) + '\n').join(''));
+  }
 
   @Post('create')
   @HttpCode(200)
   @RequireScope('import:write')
   async createJob(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const jobId = await createFromRequest(this.create, req, res, stateOf(req).fields!);
+    return { code: 0, data: { jobId } };
+  }
+
+  /**
+   * Dry run (docs/api-extensions.md, decision 1302): the create body with options.dry_run forced to
+   * "true". It answers a job id at once; the worker reads and validates every row without writing
+   * and describe shows the report.
+   */
+  @Post('validate')
+  @HttpCode(200)
+  @RequireScope('import:write')
+  async validate(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const fields = stateOf(req).fields!;
+    const o = fields.options;
+    const options =
+      o === undefined || o === null
+        ? { dry_run: 'true' }
+        : typeof o === 'object' && !Array.isArray(o)
+          ? { ...(o as Record<string, unknown>), dry_run: 'true' }
+          : o; // not an object: create refuses it as it would
+    const jobId = await createFromRequest(this.create, req, res, { ...fields, options });
     return { code: 0, data: { jobId } };
   }
 
@@ -120,6 +168,7 @@ export class V2ImportController {
     const result = await listForRequest(this.lister, req, {
       ...(state === undefined ? {} : { states: parseStateFilter(state) }),
       ...(page === undefined ? {} : { page }),
+      ...timeRangeOf(f),
     });
     const records = result.records.map(listRecordV2);
     if (page === undefined) return { code: 0, data: { records } };

@@ -7,6 +7,8 @@ import { PlanError, type PlannedGroup, planGroups, versionsOf } from './plan';
 import { RunGuard } from './run-guard';
 import type { JobRunsPort } from './run-ports';
 import { GroupFailed, type GroupStager } from './stage-group';
+import { parseImportExtensions } from './extension-options';
+import { onlyPlannedUnits } from './skip-imported';
 
 /** How long an idle slot waits before asking PostgreSQL again for a job to help with. */
 const HELP_POLL_MS = 500;
@@ -84,6 +86,8 @@ export class HelpRunningImport {
   /** A helper must read the objects the run planned: a version that moved fails the job. */
   private async checkVersions(run: JobRun, g: PlannedGroup): Promise<PlannedGroup> {
     const planned = await this.runs.plannedVersions(run.id, g.row.groupIndex);
+    // skip_imported: the run decided which objects of a folder were left out (decision 1401).
+    if (parseImportExtensions(run.options).skipImported) g = onlyPlannedUnits(g, planned);
     for (const [name, version] of Object.entries(versionsOf(g))) {
       const was = planned[name];
       if (was !== undefined && was !== version) {

@@ -2,7 +2,14 @@ import { Logger, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { APP_CONFIG, type AppConfig } from '@gw/config';
-import { ImportJobsRepository, JOB_DB_POOL, TARGET_DB_POOL, VolumesRepository } from '@gw/db';
+import {
+  DryRunRepository,
+  ImportJobsRepository,
+  JOB_DB_POOL,
+  JobRejectsRepository,
+  TARGET_DB_POOL,
+  VolumesRepository,
+} from '@gw/db';
 import { VolumeStore } from '@gw/volumes';
 import { BullJobQueue } from '../queues/import/import-queue';
 import { REDIS_PRODUCER } from '../queues/queue.module';
@@ -10,7 +17,9 @@ import { CreateImportJob } from './create-import-job.usecase';
 import { CredentialsCipher } from './credentials-cipher';
 import { CollectionsImportCatalog } from './import-catalog';
 import { targetPublishedRows } from './published-check';
+import { ListJobEvents } from './job-events.usecase';
 import { CancelImportJob, DescribeImportJob, ListImportJobs } from './query-import-jobs.usecase';
+import { ReadJobRejects } from './read-rejects.usecase';
 
 export const IMPORT_JOB_QUEUE = Symbol('IMPORT_JOB_QUEUE');
 
@@ -77,8 +86,18 @@ const log = new Logger('ImportJobs');
     },
     {
       provide: DescribeImportJob,
+      inject: [ImportJobsRepository, JOB_DB_POOL],
+      useFactory: (r: ImportJobsRepository, p: Pool) => new DescribeImportJob(r, new DryRunRepository(p)),
+    },
+    {
+      provide: ReadJobRejects,
+      inject: [ImportJobsRepository, JOB_DB_POOL],
+      useFactory: (r: ImportJobsRepository, p: Pool) => new ReadJobRejects(r, new JobRejectsRepository(p)),
+    },
+    {
+      provide: ListJobEvents,
       inject: [ImportJobsRepository],
-      useFactory: (r: ImportJobsRepository) => new DescribeImportJob(r),
+      useFactory: (r: ImportJobsRepository) => new ListJobEvents(r),
     },
     {
       provide: CancelImportJob,
@@ -100,6 +119,8 @@ const log = new Logger('ImportJobs');
     ListImportJobs,
     DescribeImportJob,
     CancelImportJob,
+    ReadJobRejects,
+    ListJobEvents,
     IMPORT_JOB_QUEUE,
   ],
 })

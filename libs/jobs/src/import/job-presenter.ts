@@ -34,14 +34,61 @@ export function jobProgress(job: Pick<JobRow, 'state' | 'progress'>): number {
 }
 
 function fileProgress(job: JobRow, f: JobFileRow): number {
-  if (f.state === 'Completed') return 100;
+  if (f.state === 'Completed' || f.state === 'Skipped') return 100;
   if (job.state === 'Failed' || job.state === 'Cancelled' || f.state === 'Failed') return 0;
   return Math.min(99, f.progress);
 }
 
 function fileState(job: JobRow, f: JobFileRow): string {
+  if (f.state === 'Skipped') return 'Skipped'; // skip_imported: already in the file ledger (decision 1401)
   if (job.state === 'Completed') return 'Completed';
   return f.state;
+}
+
+/**
+ * error_mode=continue (decision 1301): `rejectedRows` of a job (and of each file), shown when the
+ * job runs in that mode or skipped rows — absent otherwise, so Milvus answers stay as they were.
+ */
+function rejectedRowsOf(
+  row: { rejectedRows?: string },
+  options?: Readonly<Record<string, string>>,
+): { rejectedRows?: number } {
+  const n = Number(row.rejectedRows ?? 0);
+  const continuing = options?.error_mode?.toLowerCase() === 'continue' || options?.max_bad_rows !== undefined;
+  return n > 0 || continuing ? { rejectedRows: n } : {};
+}
+
+/**
+ * A dry run's report (options.dry_run, decision 1302): files, rows read, bytes, rows refused, the
+ * first errors and whole-file problem of each file group, and an estimated duration from the
+ * collection's recent imports (null without history). Absent for other jobs.
+ */
+function dryRunOf(view: JobView): { dryRun?: Record<string, unknown> } {
+  const { job, files } = view;
+  if (job.options.dry_run?.toLowerCase() !== 'true') return {};
+  const bytes = files.reduce((a, f) => a + num(f.sizeBytes), 0);
+  const rate = view.dryRun?.bytesPerSecond ?? null;
+  const errors = view.dryRun?.errors ?? [];
+  return {
+    dryRun: {
+      done: job.state === 'Completed',
+      files: files.length,
+      rows: num(job.totalRows),
+      bytes,
+      rejectedRows: num(job.rejectedRows),
+      estimatedSeconds: rate === null ? null : Math.ceil(bytes / rate),
+      details: files.map((f) => ({
+        fileName: f.displayName,
+        rows: num(f.totalRows),
+        bytes: num(f.sizeBytes),
+        rejectedRows: num(f.rejectedRows),
+        problem: f.reason,
+        errors: errors
+          .filter((e) => e.group === f.groupIndex)
+          .map((e) => ({ file: e.file, row: e.row, field: e.field, reason: e.reason })),
+      })),
+    },
+  };
 }
 
 export function describeV2(view: JobView): Record<string, unknown> {
@@ -58,6 +105,8 @@ export function describeV2(view: JobView): Record<string, unknown> {
     progress: jobProgress(job),
     importedRows: job.state === 'Completed' || job.state === 'Importing' ? num(job.importedRows) : 0,
     totalRows: num(job.totalRows),
+    ...rejectedRowsOf(job, job.options),
+    ...dryRunOf(view),
     reason: terminal && job.state !== 'Completed' ? job.reason : '',
     createTime: rfc3339(job.createdAt),
     completeTime: terminal ? rfc3339(job.completedAt) : '',
@@ -68,10 +117,18 @@ export function describeV2(view: JobView): Record<string, unknown> {
       progress: fileProgress(job, f),
       importedRows: job.state === 'Failed' || job.state === 'Cancelled' ? 0 : num(f.importedRows),
       totalRows: num(f.totalRows),
+      ...rejectedRowsOf(f, job.options),
       reason: f.reason,
       completeTime: rfc3339(f.completedAt),
+      ...ledgerDetailFields(f),
     })),
   };
+}
+
+/** skip_imported (decision 1401): a folder some of whose objects were already loaded says how many. */
+function ledgerDetailFields(f: JobFileRow): Record<string, unknown> {
+  const n = f.skippedObjects ?? 0;
+  return n > 0 && f.isFolder ? { skippedFiles: n } : {};
 }
 
 export function listRecordV2(job: JobListRow): Record<string, unknown> {
@@ -83,6 +140,7 @@ export function listRecordV2(job: JobListRow): Record<string, unknown> {
     gatewayState: job.state,
     progress: jobProgress(job),
     createTime: rfc3339(job.createdAt),
+    ...rejectedRowsOf(job),
     ...(reason === '' ? {} : { reason }),
   };
 }

@@ -1,9 +1,20 @@
-import type { ImportJobsRepository, JobFileRow, JobListRow, JobRow, JobState, ListFilter } from '@gw/db';
+import type {
+  DryRunError,
+  DryRunRepository,
+  ImportJobsRepository,
+  JobFileRow,
+  JobListRow,
+  JobRow,
+  JobState,
+  ListFilter,
+} from '@gw/db';
 import { jobsErrors } from '../jobs.errors';
 
 export interface JobView {
   job: JobRow;
   files: JobFileRow[];
+  /** A dry run's first errors per group and the collection's recent throughput (decision 1302). */
+  dryRun?: { errors: DryRunError[]; bytesPerSecond: number | null };
 }
 
 export const MAX_PAGE_SIZE = 100;
@@ -52,6 +63,8 @@ export class ListImportJobs {
       ...(q.collectionName === undefined ? {} : { collectionName: q.collectionName }),
       ...(q.states === undefined ? {} : { states: q.states }),
       ...(q.collectionsIn === undefined ? {} : { collectionsIn: q.collectionsIn }),
+      ...(q.createdAfter === undefined ? {} : { createdAfter: q.createdAfter }),
+      ...(q.createdBefore === undefined ? {} : { createdBefore: q.createdBefore }),
     };
     if (q.page === undefined) return { records: await this.repo.list(filter, UNPAGED_LIMIT, 0) };
     const [records, count] = await Promise.all([
@@ -63,12 +76,20 @@ export class ListImportJobs {
 }
 
 export class DescribeImportJob {
-  constructor(private readonly repo: ImportJobsRepository) {}
+  constructor(
+    private readonly repo: ImportJobsRepository,
+    private readonly dry?: DryRunRepository,
+  ) {}
 
   async execute(jobId: string): Promise<JobView> {
     const found = await this.repo.findByJobId(jobId);
     if (found === null) throw jobsErrors.jobNotFound(jobId);
-    return found;
+    if (this.dry === undefined || found.job.options.dry_run?.toLowerCase() !== 'true') return found;
+    const [errors, bytesPerSecond] = await Promise.all([
+      this.dry.firstErrors(found.job.id),
+      this.dry.recentBytesPerSecond(found.job.dbName, found.job.collectionName),
+    ]);
+    return { ...found, dryRun: { errors, bytesPerSecond } };
   }
 }
 

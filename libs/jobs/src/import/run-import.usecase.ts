@@ -18,6 +18,10 @@ import { HelpRunningImport } from './help-import.usecase';
 import type { ImportObserver } from './observer';
 import { targetPublishedRows } from './published-check';
 import { GroupFailed, GroupStager, type StageSlot } from './stage-group';
+import { DryRunImport } from './dry-run';
+import { extensionsOf } from './rejects';
+import { parseImportExtensions } from './extension-options';
+import { objectUrlsOf, sizesOf, skipImported } from './skip-imported';
 
 export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped' | 'released';
 
@@ -88,6 +92,7 @@ export class RunImportJob {
   private readonly staging: JobStagingPort;
   private readonly stager: GroupStager;
   private readonly helper: HelpRunningImport;
+  private readonly dryRun: DryRunImport;
   private slots = 0;
 
   constructor(private readonly deps: RunImportDeps) {
@@ -96,6 +101,7 @@ export class RunImportJob {
     this.staging = deps.staging ?? new JobStaging(deps.target);
     this.stager = new GroupStager(this.runs, this.staging, deps);
     this.helper = new HelpRunningImport(this.workerId, this.runs, this.stager, deps.config);
+    this.dryRun = new DryRunImport(this.runs, deps);
   }
 
   /** An idle slot helps a running job stage one group (HelpRunningImport); false: none to help. */
@@ -140,15 +146,29 @@ export class RunImportJob {
   private async coordinate(run: JobRun, owner: string, guard: RunGuard): Promise<void> {
     const signal = guard.signal;
     const spec = await this.stager.specFor(run);
+    if (extensionsOf(run.options).dryRun) {
+      return this.dryRun.run(run, spec, (sources) => this.stager.planContext(run, signal, sources), signal);
+    }
     const begun = await this.staging.begin(spec);
     const sources: ClosableObjectSource[] = [];
     try {
-      const plan = await planGroups(await this.runs.files(run.id), await this.stager.planContext(run, signal, sources));
+      const files = (await this.runs.files(run.id)).filter((f) => f.state !== 'Skipped');
+      const planned = await planGroups(files, await this.stager.planContext(run, signal, sources));
+      const plan = await this.leaveOutImported(run, planned, new Set(begun.staged.keys()));
       await this.runs.recordPlan(
         run,
         plan.reduce((a, g) => a + g.bytes, 0),
-        plan.map((g) => ({ group: g.row.groupIndex, bytes: g.bytes, versions: versionsOf(g) })),
+        plan.map((g) => ({ group: g.row.groupIndex, bytes: g.bytes, versions: versionsOf(g), sizes: sizesOf(g) })),
       );
+      if (plan.length === 0 && planned.length > 0 && begun.publishedRows === null) {
+        // skip_imported left out every object: the job completes with 0 rows (decision 1401).
+        await inTransaction(this.deps.jobs, async (c) => {
+          if (!(await this.runs.complete(c, run, 0, run.owner)))
+            throw new Aborted('lease-lost', 'the job changed state');
+        });
+        await this.staging.drop(spec.table.name).catch(() => undefined);
+        return;
+      }
       if (begun.publishedRows === null) {
         // Groups an earlier run committed are done, whatever their file rows say.
         for (const [group, rows] of begun.staged) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
@@ -163,10 +183,20 @@ export class RunImportJob {
           await sleep(WAIT_FOR_OTHERS_MS, undefined, { signal }); // an expired claim is ours on the next pass
         }
       }
+      await this.stager.checkRejectedRows(run); // error_mode=continue: max_bad_rows before anything is visible
       await this.publish(run, spec, plan, signal);
     } finally {
       for (const src of sources) src.close(); // sockets and in-memory credentials
     }
+  }
+
+  /** `options.skip_imported`: leaves out objects the file ledger holds at the same version (decision 1401). */
+  private async leaveOutImported(run: JobRun, plan: PlannedGroup[], staged: Set<number>): Promise<PlannedGroup[]> {
+    if (!parseImportExtensions(run.options).skipImported) return plan;
+    const loaded = await this.runs.loadedObjects(run, objectUrlsOf(plan));
+    const left = skipImported(plan, loaded, staged);
+    await this.runs.recordSkips(run, left.skips);
+    return left.plan;
   }
 
   /** A one-group job: rows straight into the collection, completed in the same commit (same database). */

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { AppConfig } from '@gw/config';
-import type { JobRun } from '@gw/db';
+import { JobRejectsRepository, type JobRun } from '@gw/db';
 import type { ReadOptions } from '@gw/formats';
 import { type GroupCopy, type JobStagingSpec, STAGING_SCHEMA, stagingTableName } from '@gw/sink';
 import { type CollectionDef, type CollectionsContext, getCollection, pgSchemaName } from '@gw/collections';
@@ -12,6 +12,7 @@ import { formatLabel, type ImportObserver } from './observer';
 import { ProgressTracker } from './progress';
 import { Aborted } from './run-guard';
 import type { JobRunsPort, JobStagingPort } from './run-ports';
+import { checkBadRows, RejectCollector, TooManyRejectedRows } from './rejects';
 
 /** One slot staging groups of one run (the run's own slot, or a slot helping it). */
 export interface StageSlot {
@@ -38,6 +39,8 @@ export class GroupFailed extends Error {
  * transaction, record it, repeat until no group is left to claim.
  */
 export class GroupStager {
+  private readonly rejects: JobRejectsRepository;
+
   constructor(
     private readonly runs: JobRunsPort,
     private readonly staging: JobStagingPort,
@@ -52,7 +55,40 @@ export class GroupStager {
       collection?: (dbName: string, collectionName: string) => Promise<CollectionDef>;
       observer?: ImportObserver;
     },
-  ) {}
+  ) {
+    this.rejects = new JobRejectsRepository(deps.jobs);
+  }
+
+  /**
+   * error_mode=continue: stores a staged group's rejected rows and counts (on `q`, in the group's
+   * commit when the job tables share the target database), then checks max_bad_rows over the job
+   * so far (`partial`: only a count limit, more groups may follow).
+   */
+  private async recordRejects(
+    q: Pick<PoolClient, 'query'>,
+    run: JobRun,
+    group: number,
+    rejects: RejectCollector | null,
+    partial: boolean,
+  ): Promise<void> {
+    if (rejects === null) return;
+    await this.rejects.recordGroup(q, run.id, group, rejects.rows, rejects.total);
+    const t = await this.rejects.totals(q, run.id);
+    checkBadRows(run.options, t.rejected, t.staged + t.rejected, partial);
+  }
+
+  /** A group refused for too many bad rows: its rows roll back, its report stays (job tables). */
+  private async keepReport(e: unknown, run: JobRun, group: number, rejects: RejectCollector | null): Promise<void> {
+    if (!(e instanceof TooManyRejectedRows) || rejects === null) return;
+    await this.rejects.recordGroup(this.deps.jobs, run.id, group, rejects.rows, rejects.total).catch(() => undefined);
+  }
+
+  /** Before the publish of a job of several groups: max_bad_rows over all of them (count or share). */
+  async checkRejectedRows(run: JobRun): Promise<void> {
+    if (RejectCollector.forOptions(run.options) === null) return;
+    const t = await this.rejects.totals(this.deps.jobs, run.id);
+    checkBadRows(run.options, t.rejected, t.staged + t.rejected);
+  }
 
   /** Where a run's rows go: its staging table (named per installation and job) and its collection. */
   async specFor(run: JobRun): Promise<JobStagingSpec> {
@@ -129,12 +165,27 @@ export class GroupStager {
     }
     progress.startFile(group, g.bytes);
     const t0 = performance.now();
+    const rejects = RejectCollector.forOptions(run.options);
     try {
-      const rows = await this.staging.stageGroup(spec, group, this.groupCopy(slot, g), signal, (c, n) =>
-        same ? this.runs.markGroupStaged(c, run, group, n) : Promise.resolve(),
+      const rows = await this.staging.stageGroup(
+        spec,
+        group,
+        this.groupCopy(slot, g, rejects),
+        signal,
+        async (c, n) => {
+          if (!same) return;
+          await this.runs.markGroupStaged(c, run, group, n);
+          await this.recordRejects(c, run, group, rejects, true);
+        },
       );
       this.observeStaged(g, rows, t0);
-      if (!same) await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
+      if (!same) {
+        await this.runs.markGroupStaged(this.deps.jobs, run, group, rows);
+        await this.recordRejects(this.deps.jobs, run, group, rejects, true);
+      }
+    } catch (e) {
+      await this.keepReport(e, run, group, rejects);
+      throw e;
     } finally {
       progress.endFile(group);
     }
@@ -156,17 +207,26 @@ export class GroupStager {
     if ((await this.runs.claimGroup(run, slot.owner, this.deps.config.worker.leaseMs)) !== group) return null;
     progress.startFile(group, g.bytes);
     const t0 = performance.now();
+    const rejects = RejectCollector.forOptions(run.options);
+    const same = this.deps.target === this.deps.jobs;
     try {
-      const rows = await this.staging.publishDirect(spec, this.groupCopy(slot, g), signal, async (c, rows) => {
+      const rows = await this.staging.publishDirect(spec, this.groupCopy(slot, g, rejects), signal, async (c, rows) => {
         // `c` is the target database's: the job's own tables are there only when they share it
         // (apart, completing the job marks its files).
-        if (this.deps.target === this.deps.jobs) await this.runs.markGroupStaged(c, run, group, rows);
+        if (same) {
+          await this.runs.markGroupStaged(c, run, group, rows);
+          await this.recordRejects(c, run, group, rejects, false);
+        } else if (rejects !== null) checkBadRows(run.options, rejects.total, rows + rejects.total);
         await complete(c, rows);
       });
+      if (!same && rejects !== null) {
+        await this.rejects.recordGroup(this.deps.jobs, run.id, group, rejects.rows, rejects.total);
+      }
       this.observeStaged(g, rows, t0);
       this.deps.observer?.published({ rows, ms: performance.now() - t0 });
       return rows;
     } catch (e) {
+      await this.keepReport(e, run, group, rejects);
       await this.runs.releaseClaim(run, group, slot.owner).catch(() => undefined);
       throw new GroupFailed(group, e);
     } finally {
@@ -183,7 +243,7 @@ export class GroupStager {
    * order, parses, validates and encodes ahead of the socket, in parse threads when the process
    * has them; rows and known row counts feed the progress of the group.
    */
-  private groupCopy(slot: StageSlot, g: PlannedGroup): GroupCopy {
+  private groupCopy(slot: StageSlot, g: PlannedGroup, rejects: RejectCollector | null): GroupCopy {
     const { run, spec, progress, signal } = slot;
     const group = g.row.groupIndex;
     const readOptions: ReadOptions = {
@@ -193,6 +253,7 @@ export class GroupStager {
       ...(run.options.sep === undefined ? {} : { sep: run.options.sep }),
       ...(run.options.nullkey === undefined ? {} : { nullkey: run.options.nullkey }),
       ignoreUnknownFields: run.options.ignore_unknown_fields?.toLowerCase() === 'true',
+      ...(rejects === null ? {} : { onRejectedRow: rejects.push }),
     };
     const schema = { fields: spec.layout.fields, enableDynamicField: spec.layout.dynamicField };
     async function* units(): AsyncGenerator<StageUnit> {

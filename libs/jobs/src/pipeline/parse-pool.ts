@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { FormatError, FormatErrorCode } from '@gw/formats';
+import { FormatError, FormatErrorCode, type RejectedRow } from '@gw/formats';
 import {
   rebuildError,
   serializeError,
@@ -16,6 +16,8 @@ import {
 export interface TaskHandlers {
   onChunk(bytes: Uint8Array, file: string, firstRow: number, rowCount: number): void;
   onKnownRows(rows: number): void;
+  /** A row skipped under the task's keepGoing, in file coordinates. */
+  onRejectedRow?(row: RejectedRow): void;
   /** Serves a read of a remote input; resolves null at the end of a stream. */
   onRead(request: ReadRequest): Promise<Uint8Array | null>;
 }
@@ -174,6 +176,9 @@ export class ParsePool {
         break;
       case 'known-rows':
         if (!task.cancelled) task.handlers.onKnownRows(m.rows);
+        break;
+      case 'reject':
+        if (!task.cancelled) task.handlers.onRejectedRow?.(m.row);
         break;
       case 'read': {
         const reply = (r: ToThread, transfer: ArrayBuffer[] = []): void => {

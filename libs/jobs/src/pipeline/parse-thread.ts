@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { byteInputFromBuffer, openFileGroup, type ByteInput } from '@gw/formats';
+import { byteInputFromBuffer, openFileGroup, type ByteInput, type RejectedRow } from '@gw/formats';
 import { buildCopyLayout, ChunkWriter, encodeBatch } from '@gw/sink';
 import {
   rebuildError,
@@ -68,7 +68,14 @@ async function run(spec: TaskSpec): Promise<void> {
       ? byteInputFromBuffer(i.name, Buffer.from(i.bytes.buffer, i.bytes.byteOffset, i.bytes.length))
       : remoteInput(spec.id, i),
   );
-  const reader = openFileGroup(spec.format, inputs, spec.schema, spec.readOptions);
+  const readOptions = spec.keepGoing
+    ? {
+        ...spec.readOptions,
+        onRejectedRow: (r: RejectedRow) =>
+          post({ t: 'reject', task: spec.id, row: { ...r, row: r.row + spec.shift.row } }),
+      }
+    : spec.readOptions;
+  const reader = openFileGroup(spec.format, inputs, spec.schema, readOptions);
   const layout = buildCopyLayout(spec.layout);
   const known = await reader.totalRows();
   if (known !== null) post({ t: 'known-rows', task: spec.id, rows: known });

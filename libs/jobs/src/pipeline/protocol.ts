@@ -1,5 +1,12 @@
 import { CodedError } from '@gw/errors';
-import { FormatError, FormatErrorCode, type FileFormat, type FormatErrorLocation, type ReadOptions } from '@gw/formats';
+import {
+  FormatError,
+  FormatErrorCode,
+  type FileFormat,
+  type FormatErrorLocation,
+  type ReadOptions,
+  type RejectedRow,
+} from '@gw/formats';
 import type { CollectionSchema } from '@gw/schema';
 import { SinkError, SinkErrorCode, type LayoutInput } from '@gw/sink';
 
@@ -43,7 +50,10 @@ export interface TaskSpec {
   readonly id: number;
   readonly format: FileFormat;
   readonly schema: CollectionSchema;
-  readonly readOptions: ReadOptions;
+  /** Without `onRejectedRow` (a function does not cross postMessage): see `keepGoing`. */
+  readonly readOptions: Omit<ReadOptions, 'onRejectedRow'>;
+  /** error_mode=continue: refused rows are skipped and posted back as `reject` messages. */
+  readonly keepGoing?: boolean;
   readonly layout: LayoutInput;
   readonly inputs: readonly TaskInput[];
   readonly shift: PieceShift;
@@ -81,6 +91,8 @@ export type FromThread =
       readonly rowCount: number;
     }
   | { readonly t: 'known-rows'; readonly task: number; readonly rows: number }
+  /** A row skipped under keepGoing, already in file coordinates. */
+  | { readonly t: 'reject'; readonly task: number; readonly row: RejectedRow }
   | { readonly t: 'read'; readonly task: number; readonly req: number; readonly request: ReadRequest }
   | { readonly t: 'done'; readonly task: number }
   | { readonly t: 'error'; readonly task: number; readonly err: SerializedError };

@@ -147,6 +147,7 @@ async function producePooled(
   stop: AbortSignal,
   opts: StageGroupOptions,
 ): Promise<void> {
+  const { onRejectedRow, ...readOptions } = group.readOptions;
   const maxRuns = pool.threads * 2 + 1;
   const maxInflight = queue.maxBytes;
   const runs: PieceRun[] = [];
@@ -188,7 +189,8 @@ async function producePooled(
       {
         format: group.format,
         schema: group.schema,
-        readOptions: group.readOptions,
+        readOptions,
+        keepGoing: onRejectedRow !== undefined,
         layout: layoutInput,
         inputs: piece.inputs,
         shift: piece.shift,
@@ -204,6 +206,7 @@ async function producePooled(
         onKnownRows: (n) => {
           if (piece.bytes === 0 && piece.shift.row === 0) opts.onKnownRows?.(n);
         },
+        ...(onRejectedRow === undefined ? {} : { onRejectedRow }),
         onRead,
       },
     );

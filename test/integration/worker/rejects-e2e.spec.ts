@@ -1,0 +1,288 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { S3TestServer } from '../../support/storage/s3-test-server';
+import { range, vectorOf } from './fixtures';
+
+/**
+ * error_mode=continue through HTTP (issue 16 points 2–3, decision 1301): refused rows are skipped,
+ * counted in describe and list, reported as JSONL page by page; past max_bad_rows the job fails
+ * and publishes nothing. The worker parses in threads, so row numbers are checked across pieces.
+ */
+const V2 = '/v2/vectordb';
+type Describe = {
+  dryRun?: {
+    done: boolean;
+    files: number;
+    rows: number;
+    bytes: number;
+    rejectedRows: number;
+    estimatedSeconds: number | null;
+    details: {
+      fileName: string;
+      rows: number;
+      bytes: number;
+      rejectedRows: number;
+      problem: string;
+      errors: { file: string; row: number; field: string; reason: string }[];
+    }[];
+  };
+  state: string;
+  gatewayState: string;
+  importedRows: number;
+  rejectedRows?: number;
+  reason: string;
+  details: { fileName: string; importedRows: number; rejectedRows?: number }[];
+};
+
+let s3: S3TestServer;
+let gw: TestGateway;
+let worker: TestWorker;
+let key: string;
+
+beforeAll(async () => {
+  s3 = new S3TestServer();
+  await s3.start();
+  s3.createBucket('data');
+  gw = await startTestGateway({
+    STORAGE_S3_ENDPOINT: s3.endpoint,
+    STORAGE_S3_FORCE_PATH_STYLE: 'true',
+    STORAGE_S3_REGION: 'us-east-1',
+    STORAGE_S3_ACCESS_KEY: 'S3RVER',
+    STORAGE_S3_SECRET_KEY: 'S3RVER',
+    STORAGE_ALLOWED_BUCKETS: 'data',
+    WORKER_LEASE_MS: '3000',
+    WORKER_RECONCILE_INTERVAL_MS: '500',
+    WORKER_PARSE_THREADS: '2',
+  });
+  worker = await startTestWorker(gw.config);
+  key = await gw.apiKey(['admin']);
+});
+afterAll(async () => {
+  await worker.close();
+  await gw.close();
+  await s3.stop();
+});
+
+/** JSONL of `ids`; the rows of `bad` have a 3-value vector (the collection's is 4). */
+function rows(ids: readonly number[], bad: ReadonlySet<number>): Buffer {
+  const line = (i: number) =>
+    JSON.stringify({ id: i, vector: bad.has(i) ? vectorOf(i).slice(1) : vectorOf(i), pad: 'x'.repeat(200) });
+  return Buffer.from(ids.map(line).join('\n') + '\n');
+}
+
+async function newCollection(): Promise<string> {
+  const name = uniqueName('rej');
+  const r = await call(gw, 'POST', `${V2}/collections/create`, { key, body: { collectionName: name, dimension: 4 } });
+  expect(r.body.code).toBe(0);
+  return name;
+}
+
+async function createJob(body: Record<string, unknown>): Promise<string> {
+  const r = await call(gw, 'POST', `${V2}/jobs/import/create`, { key, body });
+  expect(r.body.code, r.text).toBe(0);
+  return (r.body.data as { jobId: string }).jobId;
+}
+
+async function finished(jobId: string): Promise<Describe> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const r = await call(gw, 'POST', `${V2}/jobs/import/describe`, { key, body: { jobId } });
+    const d = r.body.data as Describe;
+    if (d.gatewayState === 'Completed' || d.gatewayState === 'Failed') return d;
+    await new Promise((res) => setTimeout(res, 150));
+  }
+  throw new Error(`job ${jobId} did not finish\n${worker.logs().slice(-3000)}`);
+}
+
+async function count(c: string): Promise<number> {
+  const r = await gw.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM "milvus_default"."${c}"`);
+  return Number(r.rows[0]!.n);
+}
+
+async function rejects(jobId: string, extra = '', k = key) {
+  const r = await call(gw, 'GET', `${V2}/jobs/import/rejects?jobId=${jobId}${extra}`, { key: k });
+  const lines = r.text === '' ? [] : r.text.trimEnd().split('\n');
+  return {
+    status: r.status,
+    type: r.headers.get('content-type'),
+    next: r.headers.get('gateway-rejects-next'),
+    total: r.headers.get('gateway-rejected-rows'),
+    rows: lines.map((l) => JSON.parse(l) as { file: string; row: number; field: string; reason: string; raw: string }),
+    text: r.text,
+  };
+}
+
+describe('error_mode=continue', () => {
+  const N = 6000; // one piece per file here; rows across pieces are checked in test/integration/pipeline
+  const bad = new Set([1, 30, 200, 2500, 5999]); // numeric order differs from text order
+
+  it('skips refused rows, completes with rejectedRows, and reports them as JSONL in row order, page by page', async () => {
+    const c = await newCollection();
+    s3.putDirect('data', `${c}/a.jsonl`, rows(range(1, N), bad));
+    const jobId = await createJob({
+      collectionName: c,
+      objectUrl: `s3://data/${c}/a.jsonl`,
+      options: { error_mode: 'continue' },
+    });
+    const d = await finished(jobId);
+    expect(d.reason).toBe('');
+    expect(d).toMatchObject({ state: 'Completed', importedRows: N - bad.size, rejectedRows: bad.size });
+    expect(d.details[0]).toMatchObject({ importedRows: N - bad.size, rejectedRows: bad.size });
+    expect(await count(c)).toBe(N - bad.size);
+
+    const list = await call(gw, 'POST', `${V2}/jobs/import/list`, { key, body: { collectionName: c } });
+    const rec = (list.body.data as { records: { jobId: string; rejectedRows?: number }[] }).records;
+    expect(rec.find((x) => x.jobId === jobId)?.rejectedRows).toBe(bad.size);
+
+    const all = await rejects(jobId);
+    expect(all.status).toBe(200);
+    expect(all.type).toContain('application/x-ndjson');
+    expect(all.total).toBe(String(bad.size));
+    expect(all.next).toBeNull();
+    expect(all.rows.map((r) => [r.file, r.row, r.field])).toEqual(
+      [...bad].map((i) => [`s3://data/${c}/a.jsonl`, i, 'vector']),
+    );
+    expect(all.rows[0]!.reason).toBe('expected 4 values, got 3');
+    expect(all.rows[0]!.raw).toBe(JSON.stringify(vectorOf(1).slice(1)));
+
+    // Pages of 3: the cursor header leads to the rest, and is absent on the last page.
+    const p1 = await rejects(jobId, '&limit=3');
+    expect(p1.rows.map((r) => r.row)).toEqual([1, 30, 200]);
+    expect(p1.next).not.toBeNull();
+    const p2 = await rejects(jobId, `&limit=3&after=${p1.next}`);
+    expect(p2.rows.map((r) => r.row)).toEqual([2500, 5999]);
+    expect(p2.next).toBeNull();
+  });
+
+  it('shows no rejectedRows for a job without the option (Milvus answers unchanged)', async () => {
+    const c = await newCollection();
+    s3.putDirect('data', `${c}/ok.jsonl`, rows(range(1, 10), new Set()));
+    const jobId = await createJob({ collectionName: c, objectUrl: `s3://data/${c}/ok.jsonl` });
+    const d = await finished(jobId);
+    expect(d.state).toBe('Completed');
+    expect(d).not.toHaveProperty('rejectedRows');
+    expect(d.details[0]).not.toHaveProperty('rejectedRows');
+  });
+
+  it('fails a one-file job above a max_bad_rows count, publishes nothing, and keeps the report', async () => {
+    const c = await newCollection();
+    s3.putDirect('data', `${c}/a.jsonl`, rows(range(1, N), bad));
+    const jobId = await createJob({
+      collectionName: c,
+      objectUrl: `s3://data/${c}/a.jsonl`,
+      options: { max_bad_rows: '3' },
+    });
+    const d = await finished(jobId);
+    expect(d.state).toBe('Failed');
+    expect(d.reason).toContain('5 of 6000 rows rejected, above max_bad_rows=3');
+    expect(await count(c)).toBe(0);
+    const r = await rejects(jobId);
+    expect(r.rows.map((x) => x.row)).toEqual([...bad]);
+  });
+
+  it('judges a percentage over all files of a job: 0.1% fails and publishes nothing, 1% completes', async () => {
+    const c = await newCollection();
+    s3.putDirect('data', `${c}/a.jsonl`, rows(range(1, 1000), new Set([7])));
+    s3.putDirect('data', `${c}/b.jsonl`, rows(range(1001, 1000), new Set([1500, 1501])));
+    const files = [[`s3://data/${c}/a.jsonl`], [`s3://data/${c}/b.jsonl`]];
+    const failed = await finished(await createJob({ collectionName: c, files, options: { max_bad_rows: '0.1%' } }));
+    expect(failed.state).toBe('Failed');
+    expect(failed.reason).toContain('3 of 2000 rows rejected, above max_bad_rows=0.1%');
+    expect(await count(c)).toBe(0);
+
+    const jobId = await createJob({ collectionName: c, files, options: { max_bad_rows: '1%' } });
+    const ok = await finished(jobId);
+    expect(ok).toMatchObject({ state: 'Completed', importedRows: 1997, rejectedRows: 3 });
+    expect(ok.details.map((x) => x.rejectedRows)).toEqual([1, 2]);
+    expect(await count(c)).toBe(1997);
+    const r = await rejects(jobId);
+    expect(r.rows.map((x) => [x.file.slice(-7), x.row])).toEqual([
+      ['a.jsonl', 7],
+      ['b.jsonl', 500],
+      ['b.jsonl', 501],
+    ]);
+  });
+
+  it('answers the report under describe’s rules: unknown job, a key of another collection, a bad cursor', async () => {
+    const c = await newCollection();
+    s3.putDirect('data', `${c}/a.jsonl`, rows(range(1, 5), new Set([2])));
+    const jobId = await createJob({
+      collectionName: c,
+      objectUrl: `s3://data/${c}/a.jsonl`,
+      options: { error_mode: 'continue' },
+    });
+    await finished(jobId);
+    const other = await gw.apiKey(['import:read'], { collections: ['someone_else'] });
+    const denied = await rejects(jobId, '', other);
+    expect(denied.status).toBe(403);
+    const missing = await rejects('job-aaaaaaaaaaaaaaaaaaaaaa');
+    expect(JSON.parse(missing.text)).toMatchObject({ code: expect.any(Number) as number });
+    expect(missing.text).toContain('import job not found');
+    const badCursor = await rejects(jobId, '&after=nonsense');
+    expect(badCursor.text).toContain('after is not a cursor');
+  });
+});
+
+/** A Parquet file whose `vector` column is text: the collection's FloatVector cannot read it. */
+async function textVectorParquet(): Promise<Buffer> {
+  const file = join(mkdtempSync(join(tmpdir(), 'igw-dry-')), 'bad.parquet');
+  const inst = await DuckDBInstance.create(':memory:');
+  const con = await inst.connect();
+  await con.run(`COPY (SELECT i::BIGINT AS id, 'x' AS vector FROM range(1, 11) t(i)) TO '${file}' (FORMAT parquet)`);
+  con.closeSync();
+  return readFileSync(file);
+}
+
+describe('dry run', () => {
+  it('validate reads every row and writes nothing: rows, bytes, first errors per file, a Parquet schema mismatch', async () => {
+    const c = await newCollection();
+    const bad = new Set(Array.from({ length: 30 }, (_, k) => 10 + k * 10)); // 30 bad rows: 20 shown
+    const text = rows(range(1, 1000), bad);
+    s3.putDirect('data', `${c}/a.jsonl`, text);
+    s3.putDirect('data', `${c}/bad.parquet`, await textVectorParquet());
+    const r = await call(gw, 'POST', `${V2}/jobs/import/validate`, {
+      key,
+      body: { collectionName: c, files: [[`s3://data/${c}/a.jsonl`], [`s3://data/${c}/bad.parquet`]] },
+    });
+    expect(r.body.code, r.text).toBe(0);
+    const jobId = (r.body.data as { jobId: string }).jobId;
+    const d = await finished(jobId);
+    expect(d).toMatchObject({ state: 'Completed', importedRows: 0 });
+    expect(await count(c)).toBe(0);
+    const dry = d.dryRun!;
+    expect(dry).toMatchObject({ done: true, files: 2, rows: 970, rejectedRows: 30, estimatedSeconds: null });
+    expect(dry.bytes).toBe(text.length + dry.details[1]!.bytes);
+    expect(dry.details[0]).toMatchObject({ rows: 970, bytes: text.length, rejectedRows: 30, problem: '' });
+    expect(dry.details[0]!.errors.map((e) => e.row)).toEqual([...bad].slice(0, 20));
+    expect(dry.details[0]!.errors[0]).toEqual({
+      file: `s3://data/${c}/a.jsonl`,
+      row: 10,
+      field: 'vector',
+      reason: 'expected 4 values, got 3',
+    });
+    expect(dry.details[1]!.rows).toBe(0);
+    expect(dry.details[1]!.problem).toContain('vector');
+    // The whole report is there too.
+    expect((await rejects(jobId)).rows).toHaveLength(30);
+  });
+
+  it('options.dry_run on create is the same, and the estimate follows the collection’s recent imports', async () => {
+    const c = await newCollection();
+    s3.putDirect('data', `${c}/a.jsonl`, rows(range(1, 3000), new Set()));
+    const real = await finished(await createJob({ collectionName: c, objectUrl: `s3://data/${c}/a.jsonl` }));
+    expect(real.state).toBe('Completed');
+    const jobId = await createJob({
+      collectionName: c,
+      objectUrl: `s3://data/${c}/a.jsonl`,
+      options: { dry_run: 'true' },
+    });
+    const d = await finished(jobId);
+    expect(d.dryRun).toMatchObject({ done: true, rows: 3000, rejectedRows: 0 });
+    expect(d.dryRun!.estimatedSeconds).toBeGreaterThanOrEqual(1);
+    expect(await count(c)).toBe(3000); // the real import's rows, none more
+  });
+});
