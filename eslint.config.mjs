@@ -13,6 +13,7 @@ export default tseslint.config(
       '**/*.cjs',
       '**/*.mjs',
       'vitest.config.mts',
+      'vitest.*.config.mts',
     ],
   },
   js.configs.recommended,

@@ -10,6 +10,8 @@ import { createScratchDatabase, queuePrefixFor, testEnv } from './index';
 
 export interface TestGateway {
   url: string;
+  /** The Nest application (route enumeration in test/security). */
+  app: NestExpressApplication;
   config: AppConfig;
   /** Every log line the API wrote, as text (for secret scans). */
   logs: () => string;
@@ -65,6 +67,7 @@ export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<Tes
   const keys = new ApiKeysRepository(db);
   return {
     url: `http://127.0.0.1:${addr.port}`,
+    app,
     config,
     logs: () => logText,
     db,

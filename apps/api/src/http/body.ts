@@ -56,6 +56,10 @@ export function intField(fields: Record<string, unknown>, name: string): number 
 export function stringField(fields: Record<string, unknown>, name: string): string | undefined {
   const v = fields[name];
   if (v === undefined) return undefined;
+  // PostgreSQL text cannot hold NUL: it would fail the query as an unexpected error (found by
+  // test/security/fuzz.spec.ts with {"jobId":"\u0000"}); it is the caller's mistake, a 1100.
+  if (typeof v === 'string' && v.includes('\u0000'))
+    throw httpErrors.invalid(`${name} must not contain NUL characters`);
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   throw httpErrors.invalid(`${name} must be a string`);
