@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { AppConfig } from '@gw/config';
 import { DryRunRepository, JobRejectsRepository, type JobRun } from '@gw/db';
-import { FormatError, openFileGroup, type ReadOptions } from '@gw/formats';
+import { FormatError, openFileGroup } from '@gw/formats';
 import { inTransaction } from '@gw/pg';
 import type { ClosableObjectSource } from '@gw/storage';
 import type { JobStagingSpec } from '@gw/sink';
@@ -9,6 +9,7 @@ import { openUnitInputs, type PlanContext, type PlannedGroup, planGroups, versio
 import { Aborted } from './run-guard';
 import type { JobRunsPort } from './run-ports';
 import { RejectCollector } from './rejects';
+import { readOptionsOf } from './stage-group';
 
 /**
  * A dry run (options.dry_run, decision 1302): the job's objects are listed and every row is read
@@ -72,15 +73,7 @@ export class DryRunImport {
   ): Promise<number> {
     const group = g.row.groupIndex;
     const collector = new RejectCollector();
-    const readOptions: ReadOptions = {
-      batchRows: this.deps.config.import.batchRows,
-      batchBytes: this.deps.config.import.batchBytes,
-      maxPageBytes: this.deps.config.import.maxPageBytes,
-      ...(run.options.sep === undefined ? {} : { sep: run.options.sep }),
-      ...(run.options.nullkey === undefined ? {} : { nullkey: run.options.nullkey }),
-      ignoreUnknownFields: run.options.ignore_unknown_fields?.toLowerCase() === 'true',
-      onRejectedRow: collector.push,
-    };
+    const readOptions = readOptionsOf(run, this.deps.config, collector);
     const schema = { fields: spec.layout.fields, enableDynamicField: spec.layout.dynamicField };
     let rows = 0;
     let problem = '';

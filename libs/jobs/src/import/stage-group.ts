@@ -257,15 +257,7 @@ export class GroupStager {
   private groupCopy(slot: StageSlot, g: PlannedGroup, rejects: RejectCollector | null): GroupCopy {
     const { run, spec, progress, signal } = slot;
     const group = g.row.groupIndex;
-    const readOptions: ReadOptions = {
-      batchRows: this.deps.config.import.batchRows,
-      batchBytes: this.deps.config.import.batchBytes,
-      maxPageBytes: this.deps.config.import.maxPageBytes,
-      ...(run.options.sep === undefined ? {} : { sep: run.options.sep }),
-      ...(run.options.nullkey === undefined ? {} : { nullkey: run.options.nullkey }),
-      ignoreUnknownFields: run.options.ignore_unknown_fields?.toLowerCase() === 'true',
-      ...(rejects === null ? {} : { onRejectedRow: rejects.push }),
-    };
+    const readOptions = readOptionsOf(run, this.deps.config, rejects);
     const schema = { fields: spec.layout.fields, enableDynamicField: spec.layout.dynamicField };
     async function* units(): AsyncGenerator<StageUnit> {
       for (const u of g.units) {
@@ -301,5 +293,22 @@ function storageCredentials(stored: StoredCredentials): StorageCredentials {
     ...(stored.accessKey === undefined ? {} : { accessKey: stored.accessKey }),
     ...(stored.secretKey === undefined ? {} : { secretKey: stored.secretKey }),
     ...(stored.token === undefined ? {} : { token: stored.token }),
+  };
+}
+
+/** How a run's readers read: batch bounds from the configuration, CSV/JSON options of the job, rejects (continue). */
+export function readOptionsOf(
+  run: Pick<JobRun, 'options'>,
+  config: Pick<AppConfig, 'import'>,
+  rejects: RejectCollector | null,
+): ReadOptions {
+  return {
+    batchRows: config.import.batchRows,
+    batchBytes: config.import.batchBytes,
+    maxPageBytes: config.import.maxPageBytes,
+    ...(run.options.sep === undefined ? {} : { sep: run.options.sep }),
+    ...(run.options.nullkey === undefined ? {} : { nullkey: run.options.nullkey }),
+    ignoreUnknownFields: run.options.ignore_unknown_fields?.toLowerCase() === 'true',
+    ...(rejects === null ? {} : { onRejectedRow: rejects.push }),
   };
 }
