@@ -132,7 +132,7 @@ export class WebhookDeliverer {
     const found = await this.jobs.findByJobId(w.jobId);
     // A delivery is deleted with its job, so the job is there; an empty object only if a race removed it.
     if (found === null) return '{}';
-    return JSON.stringify(describeV2({ job: found.job, files: found.files }));
+    return JSON.stringify(describeV2({ job: found.job, files: found.files, phases: found.phases }));
   }
 
   private async post(w: ClaimedWebhook, payload: string): Promise<Sent> {
