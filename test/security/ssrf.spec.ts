@@ -28,6 +28,10 @@ const DNS_TABLE: Record<string, string[]> = {
   'mapped.example.test': ['::ffff:169.254.169.254'],
   'loopback.example.test': ['127.0.0.1'],
   'files.example.test': ['127.0.0.2'],
+  // cloud storage hosts whose DNS answer was poisoned to metadata / private addresses
+  'ssrf-bucket.s3.amazonaws.com': ['169.254.169.254'],
+  'ssrfaccount.blob.core.windows.net': ['10.0.0.5'],
+  'storage.googleapis.com': ['fd00:ec2::254'],
 };
 
 let web: HttpTestServer;
@@ -150,6 +154,14 @@ const SPELLINGS: [string, string][] = [
   ['http://mixed.example.test/data.jsonl', 'mixed.example.test'],
   ['http://mapped.example.test/data.jsonl', 'mapped.example.test'],
   ['http://loopback.example.test/data.jsonl', 'loopback.example.test'],
+  // over TLS: refused before any handshake
+  ['https://0x7f.1/data.jsonl', '127.0.0.1'],
+  ['https://[::ffff:a9fe:a9fe]/latest/meta-data.json', '::ffff:a9fe:a9fe'],
+  ['https://imds.example.test/latest/meta-data.json', 'imds.example.test'],
+  // the S3, Azure and GCS drivers behind the same guard
+  ['https://ssrf-bucket.s3.amazonaws.com/data.jsonl', 'ssrf-bucket.s3.amazonaws.com'],
+  ['https://ssrfaccount.blob.core.windows.net/container/data.jsonl', 'ssrfaccount.blob.core.windows.net'],
+  ['gs://ssrf-bucket/data.jsonl', 'storage.googleapis.com'],
 ];
 
 /** 302 targets served by the allowed file server: [redirect target, host the refusal must name]. */
@@ -161,6 +173,7 @@ const REDIRECTS: [string, string][] = [
   ['http://127.1:5432/x.jsonl', '127.0.0.1'], // the job database, one loopback address away
   ['http://imds.example.test/latest/meta-data.json', 'imds.example.test'],
   ['http://private.example.test./data.jsonl', 'private.example.test'],
+  ['https://169.254.169.254/latest/meta-data.json', '169.254.169.254'],
 ];
 
 describe('SSRF end to end (API create → worker → storage guard), nothing leaves 127.0.0.0/8', () => {
