@@ -66,8 +66,11 @@ export class HttpTestServer {
   private server?: http.Server;
   private port = 0;
 
+  /** `host`: another loopback address (127.0.0.2) lets an SSRF test allow this server alone. */
+  constructor(private readonly host = '127.0.0.1') {}
+
   get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   url(path: string): string {
@@ -98,7 +101,7 @@ export class HttpTestServer {
 
   async start(): Promise<void> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.listener = await listenOnLoopback(this.server, () => this.connections++);
+    this.listener = await listenOnLoopback(this.server, () => this.connections++, this.host);
     this.port = this.listener.port;
   }
 
