@@ -74,6 +74,8 @@ export default tseslint.config(
           'clearTimeout',
           'performance',
           'URLSearchParams',
+          'URL',
+          'Blob',
           'Node',
         ].map((g) => [g, 'readonly']),
       ),

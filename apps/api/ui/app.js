@@ -89,6 +89,40 @@ async function api(route, body) {
   return envelope.data;
 }
 
+/**
+ * Fetches every page of a job's rejected-rows report (JSONL, `Gateway-Rejects-Next` cursor) with the
+ * key, and hands it to the browser as a file download.
+ */
+async function downloadRejects(jobId) {
+  const parts = [];
+  let after = '';
+  for (let page = 0; page < 1000; page++) {
+    const q = new URLSearchParams({ jobId, limit: '10000', ...(after ? { after } : {}) });
+    let res;
+    try {
+      res = await fetch(`${JOBS}/rejects?${q}`, {
+        headers: { Authorization: `Bearer ${getKey() ?? ''}` },
+        cache: 'no-store',
+      });
+    } catch (e) {
+      throw new ApiError(0, -1, `Cannot reach the gateway (${e.message}).`);
+    }
+    if (!(res.headers.get('content-type') ?? '').includes('ndjson')) {
+      const envelope = await res.json().catch(() => ({ code: -1, message: `HTTP ${res.status}` }));
+      throw new ApiError(res.status, envelope.code, String(envelope.message ?? ''));
+    }
+    parts.push(await res.text());
+    after = res.headers.get('Gateway-Rejects-Next') ?? '';
+    if (!after) break;
+  }
+  const url = URL.createObjectURL(new Blob(parts, { type: 'application/x-ndjson' }));
+  const a = h('a', { href: url, download: `${jobId}-rejected-rows.jsonl`, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 // ---- page plumbing ---------------------------------------------------------------------------
 
 function showError(err) {
@@ -501,6 +535,19 @@ function showJob(jobId) {
         );
       }
     }
+    if (typeof d.rejectedRows === 'number' && d.rejectedRows > 0) {
+      actions.append(
+        h(
+          'button',
+          {
+            type: 'button',
+            id: 'rejects-download',
+            onclick: () => void downloadRejects(jobId).catch(handleError),
+          },
+          'Download rejected rows (JSONL)',
+        ),
+      );
+    }
     if (cancelMessage) {
       actions.append(h('span', { class: cancelFailed ? 'failed' : 'muted', id: 'cancel-result' }, cancelMessage));
     }
@@ -530,6 +577,11 @@ function showJob(jobId) {
           fact('Created', fmtTime(d.createTime)),
           fact('Started', fmtTime(ev.startTime)),
           fact('Completed', fmtTime(d.completeTime)),
+          typeof d.rejectedRows === 'number' ? fact('Rejected rows', fmtInt(d.rejectedRows), 'job-rejected') : [],
+          typeof d.conflictRows === 'number' ? fact('Key conflicts', fmtInt(d.conflictRows), 'job-conflicts') : [],
+          d.indexState
+            ? fact('Index', d.indexReason ? `${d.indexState} — ${d.indexReason}` : d.indexState, 'job-index')
+            : [],
         ),
         d.reason ? [h('h2', {}, 'Reason'), h('div', { class: 'reason-box', id: 'job-reason' }, d.reason)] : [],
         actions,
@@ -564,6 +616,41 @@ function showJob(jobId) {
           ),
         ),
       ),
+      ...(Array.isArray(d.phases) && d.phases.length > 0
+        ? [
+            h('h2', {}, 'Phases'),
+            h(
+              'table',
+              { id: 'phases' },
+              h(
+                'thead',
+                {},
+                h(
+                  'tr',
+                  {},
+                  ['Phase', 'State', 'Started', 'Ended', 'Rows', 'Rows/s', 'Message'].map((t) => h('th', {}, t)),
+                ),
+              ),
+              h(
+                'tbody',
+                {},
+                d.phases.map((p) =>
+                  h(
+                    'tr',
+                    { 'data-phase': p.phase },
+                    h('td', {}, p.phase),
+                    h('td', {}, badge(p.state)),
+                    h('td', { class: 'time' }, fmtTime(p.startTime)),
+                    h('td', { class: 'time' }, fmtTime(p.endTime)),
+                    h('td', { class: 'num' }, fmtInt(p.rows)),
+                    h('td', { class: 'num' }, typeof p.rowsPerSecond === 'number' ? fmtRate(p.rowsPerSecond) : '—'),
+                    h('td', { class: 'reason' }, p.message ?? ''),
+                  ),
+                ),
+              ),
+            ),
+          ]
+        : []),
       h('h2', {}, 'Events'),
       h(
         'table',

@@ -38,11 +38,14 @@ export function vectorIndexPgName(collection: string, indexName: string): string
   return `${name.slice(0, 50)}_${hash}`;
 }
 
-/** The plans of every index given on a vector field (indexes on scalar fields are not ours to build). */
+/**
+ * The plans of every index given with an `indexType` on a vector field. Indexes on scalar fields are
+ * not ours to build, and an index without a type (quick create's default) asked for nothing.
+ */
 export function planVectorIndexes(def: CollectionDef): VectorIndexPlan[] {
   return def.indexes.flatMap((ip) => {
     const field = def.schema.fields.find((f) => f.name === ip.fieldName);
-    if (field === undefined || !field.dataType.endsWith('Vector')) return [];
+    if (field === undefined || !field.dataType.endsWith('Vector') || ip.indexType === undefined) return [];
     return [planVectorIndex(def, ip)];
   });
 }

@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,11 +38,26 @@ let page: Page;
 let userDataDir: string;
 const pageErrors: string[] = [];
 
+/** `products.jsonl` with row 3's vector one value short: a row the schema refuses. */
+function withBadRow(): Buffer {
+  const lines = readFileSync(join(EXAMPLES, 'products.jsonl'), 'utf8').trimEnd().split('\n');
+  const row = JSON.parse(lines[2]!) as { vector: number[] };
+  row.vector = row.vector.slice(1);
+  lines[2] = JSON.stringify(row);
+  return Buffer.from(lines.join('\n') + '\n');
+}
+
 /** Serves the example files; `/hang/…` accepts and never answers (a job that stays Importing). */
 function startFileServer(): Promise<Server> {
+  const bad = withBadRow();
   const srv = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (path.startsWith('/hang/')) return; // left open until the server closes
+    if (path === '/bad/products.jsonl') {
+      res.writeHead(200, { 'Content-Length': String(bad.length), ETag: '"bad"' });
+      res.end(req.method === 'HEAD' ? undefined : bad);
+      return;
+    }
     const file = resolve(EXAMPLES, `.${path}`);
     if (!file.startsWith(EXAMPLES) || !/\.(parquet|jsonl)$/.test(file) || !existsSync(file)) {
       res.writeHead(404).end();
@@ -65,10 +80,10 @@ function startFileServer(): Promise<Server> {
   return new Promise((ok) => srv.listen(0, '127.0.0.1', () => ok(srv)));
 }
 
-async function createJob(collection: string, url: string): Promise<string> {
+async function createJob(collection: string, url: string, options?: Record<string, string>): Promise<string> {
   const res = await call(gw, 'POST', `${V2}/create`, {
     key,
-    body: { collectionName: collection, objectUrls: [[url]] },
+    body: { collectionName: collection, objectUrls: [[url]], ...(options === undefined ? {} : { options }) },
   });
   expect(res.body.code, res.text).toBe(0);
   return (res.body.data as { jobId: string }).jobId;
@@ -250,6 +265,27 @@ describe('dashboard at /ui in headless Chromium', () => {
     expect(changes).toEqual(['Pending', 'Pending → Importing', 'Importing → Completed']);
     expect(await page.locator('#cancel').count()).toBe(0); // nothing to cancel
     await shot('dashboard-job');
+  });
+
+  it('shows the phase timeline and downloads the rejected-rows report of a keep-going job', async () => {
+    const fresh = uniqueName('ui_rej');
+    await createExampleCollection(gw, key, fresh);
+    const jobId = await createJob(fresh, `${filesUrl}/bad/products.jsonl`, { error_mode: 'continue' });
+    await page.goto(`${gw.url}/ui#/job/${jobId}`);
+    await waitFor('the job to complete', async () => (await describeJob(jobId)).gatewayState === 'Completed', 60_000);
+    await waitFor('the rejected count', async () => (await page.locator('#job-rejected').textContent()) === '1');
+    expect(await page.locator('#job-rows').textContent()).toBe('3,999 of 3,999');
+    const phases = await page.locator('#phases tbody tr td:first-child').allTextContents();
+    expect(phases.slice(0, 2)).toEqual(['listing', 'reading']);
+    expect(phases).toContain('publishing');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#rejects-download').click()]);
+    expect(download.suggestedFilename()).toBe(`${jobId}-rejected-rows.jsonl`);
+    const lines = readFileSync(await download.path(), 'utf8')
+      .trim()
+      .split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ file: `${filesUrl}/bad/products.jsonl`, row: 3, field: 'vector' });
+    await shot('dashboard-rejects');
   });
 
   it('cancels an importing job from its page', async () => {
