@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Pool } from 'pg';
 import { ApiModule } from '../../apps/api/src/api.module';
+import { tuneHttpServer } from '../../apps/api/src/http/http-server';
 import { type AppConfig, loadConfig } from '@gw/config';
 import { ApiKeysRepository, migrate, type Scope } from '@gw/db';
 import { createRootLogger, PinoNestLogger } from '@gw/logger';
@@ -60,6 +61,7 @@ export async function startTestGateway(env: NodeJS.ProcessEnv = {}): Promise<Tes
     abortOnError: false,
   });
   app.disable('x-powered-by');
+  tuneHttpServer(app.getHttpServer());
   await app.listen(0, '127.0.0.1');
   const addr = app.getHttpServer().address() as { port: number };
   const db = new Pool({ connectionString: config.databaseUrl, max: 4 });

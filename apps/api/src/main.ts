@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { bootProcess } from '@gw/jobs';
 import { PinoNestLogger } from '@gw/logger';
 import { ApiModule } from './api.module';
+import { tuneHttpServer } from './http/http-server';
 
 async function main(): Promise<void> {
   const { config, logger } = await bootProcess('api');
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   // pay for @nestjs/swagger (about 0.3 s idle, seconds on a loaded machine).
   const { setupOpenApi } = await import('./openapi/openapi');
   setupOpenApi(app);
+  tuneHttpServer(app.getHttpServer());
   await app.listen(config.port, config.host);
   logger.info({ port: config.port, host: config.host }, 'import-gateway API listening');
 }

@@ -257,7 +257,10 @@ describe('import-gateway CLI against a running gateway', () => {
     expect((await cli(gw, ['jobs', 'list', '--key', newKey])).code).toBe(0);
     const revoked = await cli(gw, ['apikey', 'revoke', name]);
     expect(revoked.code).toBe(0);
-    expect((await cli(gw, ['jobs', 'list', '--key', newKey])).code).toBe(4);
+    // The API caches a key for API_KEY_CACHE_MS (1 s): revocation is seen within that bound.
+    await expect
+      .poll(async () => (await cli(gw, ['jobs', 'list', '--key', newKey])).code, { timeout: 5_000, interval: 250 })
+      .toBe(4);
     const again = await cli(gw, ['apikey', 'revoke', name]);
     expect(again.code).toBe(3);
     expect(again.stderr.trim()).toBe(`error: no active key matches ${name}`);
