@@ -236,10 +236,12 @@ export class ImportJobsRepository {
    * Newest first (createTime, then jobId). The page's keys are found first by an index-only scan of
    * the (db, [collection,] [state,] created_at, job_id) indexes — one ordered branch per
    * collection × state the filter names, merged — and only those `limit` rows are read from the
-   * table, with only the columns a list record shows (decision 1101).
+   * table, with only the columns a list record shows (decision 1101). With the filter's `total`
+   * known, a page nearer the oldest end is found walking from there (the last page of a 50,000-job
+   * collection reads 100 index entries, not 50,000).
    */
-  async list(filter: ListFilter, limit: number, offset: number): Promise<JobListRow[]> {
-    const { sql, params } = pageKeysQuery(filter, limit, offset);
+  async list(filter: ListFilter, limit: number, offset: number, total?: number): Promise<JobListRow[]> {
+    const { sql, params } = pageKeysQuery(filter, pageWalk(limit, offset, total));
     const r = await this.pool.query<JobListRow>(
       `WITH page AS (${sql})
        SELECT ${LIST_COLUMNS} FROM page JOIN import_jobs j USING (job_id)
@@ -374,6 +376,27 @@ function listWhere(filter: ListFilter, params: unknown[] = []): { where: string;
   return { where, params };
 }
 
+/** Which end of the newest-first order a page is counted from, and how far in. */
+export interface PageWalk {
+  readonly limit: number;
+  readonly offset: number;
+  readonly order: 'DESC' | 'ASC';
+}
+
+/**
+ * Newest-first page `offset…offset+limit`, or, when `total` is known and the page is nearer the
+ * oldest end, the same rows counted from that end (the caller's ORDER BY puts them back).
+ */
+export function pageWalk(limit: number, offset: number, total?: number): PageWalk {
+  if (total === undefined) return { limit, offset, order: 'DESC' };
+  const fromOldest = total - offset - limit;
+  if (fromOldest >= offset) return { limit, offset, order: 'DESC' };
+  // A last, short page: only the rows that exist, from the oldest.
+  return fromOldest >= 0
+    ? { limit, offset: fromOldest, order: 'ASC' }
+    : { limit: Math.max(0, limit + fromOldest), offset: 0, order: 'ASC' };
+}
+
 /** Above this many collection × state branches the planner gets one query with ANY(...) instead. */
 const MAX_BRANCHES = 32;
 
@@ -383,7 +406,10 @@ const MAX_BRANCHES = 32;
  * ordered index-only scan stopping at offset + limit entries, merged (Merge Append), costs the
  * entries skipped and no more.
  */
-function pageKeysQuery(filter: ListFilter, limit: number, offset: number): { sql: string; params: unknown[] } {
+function pageKeysQuery(
+  filter: ListFilter,
+  { limit, offset, order: direction }: PageWalk,
+): { sql: string; params: unknown[] } {
   const states: (JobState | undefined)[] =
     filter.states !== undefined && filter.states.length > 0 ? [...new Set(filter.states)] : [undefined];
   const collections: (string | undefined)[] =
@@ -394,7 +420,7 @@ function pageKeysQuery(filter: ListFilter, limit: number, offset: number): { sql
       : filter.collectionsIn !== undefined
         ? [...new Set(filter.collectionsIn)]
         : [undefined];
-  const order = 'ORDER BY created_at DESC, job_id DESC';
+  const order = `ORDER BY created_at ${direction}, job_id ${direction}`;
   const tail = `${order} LIMIT ${limit} OFFSET ${offset}`;
   if (collections.length === 0) {
     return { sql: `SELECT created_at, job_id FROM import_jobs WHERE false`, params: [] };

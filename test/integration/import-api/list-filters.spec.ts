@@ -136,4 +136,46 @@ describe('job list: pages, counts and filters', () => {
       expect(r.message, JSON.stringify(body)).toContain(message);
     }
   });
+  it('finds deep pages from the oldest end with the same rows and order (offsets ≥ 1,000 count first)', async () => {
+    // 6,000 jobs in a collection of their own, in 2025 (outside the other cases' time ranges),
+    // with runs of equal creation times so that the jobId tie-break matters at both ends.
+    const deep = 'lf_deep';
+    await gw.db.query(
+      `INSERT INTO import_jobs (job_id, db_name, collection_name, state, created_at)
+       SELECT 'deep' || lpad(i::text, 5, '0'), 'default', $1, ($2::text[])[1 + i % 5],
+              timestamptz '2025-06-01T00:00:00Z' + make_interval(secs => i / 3)
+         FROM generate_series(1, 6000) i`,
+      [deep, states],
+    );
+    const cases: { body: Record<string, unknown>; where: string }[] = [
+      { body: { collectionName: deep }, where: 'collection_name = $1' },
+      {
+        body: { collectionName: deep, state: 'Failed' },
+        where: `collection_name = $1 AND state IN ('Failed', 'Cancelled')`,
+      },
+      {
+        body: { collectionName: deep, states: ['Pending', 'Completed', 'Importing'] },
+        where: `collection_name = $1 AND state IN ('Pending', 'Completed', 'Importing')`,
+      },
+      {
+        body: { collectionName: deep, createdAfter: '2025-06-01T00:02:00Z' },
+        where: `collection_name = $1 AND created_at >= '2025-06-01T00:02:00Z'`,
+      },
+    ];
+    for (const c of cases) {
+      const all = await expected(c.where, [deep]);
+      const size = 100;
+      const pages = Math.ceil(all.length / size);
+      expect(all.length, JSON.stringify(c.body)).toBeGreaterThan(2_000 + size); // pages past the middle at offsets ≥ 1,000
+      for (let page = 1; page <= pages + 1; page++) {
+        const r = await list({ ...c.body, pageSize: size, currentPage: page });
+        expect(r.code, JSON.stringify(c.body)).toBe(0);
+        expect(r.data.count, JSON.stringify(c.body)).toBe(all.length);
+        expect(
+          r.data.records.map((x) => x.jobId),
+          `${JSON.stringify(c.body)} page ${page}`,
+        ).toEqual(all.slice((page - 1) * size, page * size));
+      }
+    }
+  });
 });

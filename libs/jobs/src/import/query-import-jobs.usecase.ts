@@ -79,6 +79,12 @@ export function parseStatesFilter(value: unknown): readonly JobState[] {
   return [...out];
 }
 
+/**
+ * From this offset on, list counts before it reads the page, so that a page nearer the oldest end
+ * is walked from there; below it the walk from the newest end is short and both run at once.
+ */
+const COUNT_FIRST_FROM_OFFSET = 1_000;
+
 export class ListImportJobs {
   constructor(private readonly repo: ImportJobsRepository) {}
 
@@ -95,11 +101,17 @@ export class ListImportJobs {
     if (q.states !== undefined && q.states.length === 0)
       return q.page === undefined ? { records: [] } : { records: [], count: 0 };
     if (q.page === undefined) return { records: await this.repo.list(filter, UNPAGED_LIMIT, 0) };
-    const [records, count] = await Promise.all([
-      this.repo.list(filter, q.page.size, (q.page.current - 1) * q.page.size),
-      this.repo.count(filter),
-    ]);
-    return { records, count };
+    const offset = (q.page.current - 1) * q.page.size;
+    if (offset < COUNT_FIRST_FROM_OFFSET) {
+      const [records, count] = await Promise.all([
+        this.repo.list(filter, q.page.size, offset),
+        this.repo.count(filter),
+      ]);
+      return { records, count };
+    }
+    // Deep pages: the count (a few rows of the counts table) says which end the page is nearer.
+    const count = await this.repo.count(filter);
+    return { records: await this.repo.list(filter, q.page.size, offset, count), count };
   }
 }
 
