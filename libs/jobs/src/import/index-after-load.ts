@@ -34,19 +34,15 @@ export class IndexAfterLoad {
     private readonly opts: { enabled: boolean; concurrently?: boolean },
   ) {}
 
-  /** Whether a load into this collection has an index to report on. */
-  applies(def: CollectionDef): boolean {
-    return this.opts.enabled && planVectorIndexes(def).length > 0;
-  }
-
   /**
    * Records the `indexing` phase of a load: Skipped with the reasons when no index can be built,
    * else Running. Written with the job's completion (`q`: its transaction) so a Completed job always
    * shows its index state. Answers whether `build` has work to do.
    */
   async begin(run: RunRef, def: CollectionDef, q?: PhaseWriter): Promise<boolean> {
-    if (!this.applies(def)) return false;
+    if (!this.opts.enabled) return false;
     const plans = planVectorIndexes(def);
+    if (plans.length === 0) return false;
     if (plans.every((p) => p.kind === 'skip')) {
       const reasons = plans.map((p) => `${p.indexName}: ${p.kind === 'skip' ? p.reason : ''}`).join('; ');
       await this.phases.skip(run, 'indexing', reasons, ...(q === undefined ? [] : [q]));
