@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
-import { readLevels } from './parquet-levels';
+import { allLevelsAre, readLevels } from './parquet-levels';
 import { regularRowLength } from './parquet-pages';
 
 /** Deterministic pseudo-random numbers, so a failure can be replayed. */
@@ -122,5 +122,50 @@ describe('regularRowLength finds pages whose rows all have one length', () => {
     expect(regular(rep([2, 6, 4, 4]))).toBe(0); // 16 levels, 4 rows: lengths differ, the sum does not
     expect(regular(rep([3, 3]).subarray(1))).toBe(0);
     expect(regular(new Uint8Array(0))).toBe(0);
+  });
+});
+
+describe('allLevelsAre sees levels that say nothing from their run headers', () => {
+  it('answers true for RLE runs of the value alone and leaves the reader where readLevels would', () => {
+    for (const [n, width] of [
+      [15_000_000, 2],
+      [1, 1],
+      [100_000, 3],
+    ] as const) {
+      const max = 2 ** width - 1;
+      const bytes = encode(Array<number>(n).fill(max), width);
+      const r = reader(bytes);
+      expect(allLevelsAre(r, width, n, max, bytes.length), `n ${n}, width ${width}`).toBe(n >= 8);
+      if (n >= 8) expect(r.offset).toBe(bytes.length);
+    }
+    // Several RLE runs of the same value (a writer that caps runs), with the v1 length prefix.
+    const run = (count: number, v: number) => [count << 1, v];
+    const body = Uint8Array.from([...run(60, 3), ...run(40, 3), ...run(28, 3)]);
+    const bytes = new Uint8Array(4 + body.length + 1);
+    new DataView(bytes.buffer).setUint32(0, body.length, true);
+    bytes.set(body, 4);
+    const r = reader(bytes);
+    expect(allLevelsAre(r, 2, 128, 3)).toBe(true);
+    expect(r.offset).toBe(4 + body.length);
+  });
+
+  it('answers false, the reader untouched, for another value, a bit-packed group, a null, or too few levels', () => {
+    const cases: [number[], number][] = [
+      [Array<number>(64).fill(2), 3], // all equal, not to the value asked
+      [[...Array<number>(50).fill(3), 2, ...Array<number>(50).fill(3)], 3], // one null among them
+      [[3, 3, 3, 3, 3], 3], // too short for an RLE run: bit-packed
+    ];
+    for (const [values, value] of cases) {
+      const bytes = encode(values, 2);
+      const r = reader(bytes);
+      expect(allLevelsAre(r, 2, values.length, value, bytes.length), JSON.stringify(values.slice(0, 3))).toBe(false);
+      expect(r.offset).toBe(0);
+      const out = new Uint8Array(values.length);
+      readLevels(r, 2, out, bytes.length, value);
+      expect(Array.from(out)).toEqual(values);
+    }
+    const bytes = encode(Array<number>(100).fill(3), 2);
+    expect(allLevelsAre(reader(bytes), 2, 101, 3, bytes.length)).toBe(false); // 100 levels for 101 values
+    expect(allLevelsAre(reader(new Uint8Array([0x80])), 2, 10, 3, 1)).toBe(false); // a cut header
   });
 });

@@ -158,3 +158,39 @@ export function readLevels(reader: DataReader, width: number, out: Levels, lengt
   reader.offset = start + length;
   return matches;
 }
+
+/**
+ * Whether all `n` levels equal `value` with an encoding of nothing but RLE runs of it (a page with
+ * no null: definition levels all at the maximum). Reads run headers only, so such levels need no
+ * array; when true the reader is past the levels, else where it was (for readLevels). `length` as
+ * in readLevels.
+ */
+export function allLevelsAre(reader: DataReader, width: number, n: number, value: number, length?: number): boolean {
+  const view = reader.view;
+  let at = reader.offset;
+  if (length === undefined) {
+    if (at + 4 > view.byteLength) return false;
+    length = view.getUint32(at, true);
+    at += 4;
+  }
+  const start = at;
+  const end = Math.min(view.byteLength, start + length);
+  const valueBytes = (width + 7) >> 3;
+  const probe = { view, offset: at };
+  let seen = 0;
+  try {
+    while (seen < n) {
+      if (probe.offset >= end) return false;
+      const header = readVarInt(probe);
+      if ((header & 1) !== 0 || probe.offset + valueBytes > end) return false;
+      let v = 0;
+      for (let i = 0; i < valueBytes; i++) v |= view.getUint8(probe.offset++) << (i << 3);
+      if (v !== value) return false;
+      seen += header >>> 1;
+    }
+  } catch {
+    return false; // a malformed header: readLevels reports it
+  }
+  reader.offset = start + length;
+  return true;
+}
