@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readRleBitPackedHybrid } from 'hyparquet/src/encoding.js';
 import { ByteWriter } from 'hyparquet-writer/src/bytewriter.js';
 import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js';
-import { allLevelsAre, readLevels } from './parquet-levels';
+import { allLevelsAre, readLevels, regularRepetition } from './parquet-levels';
 import { regularRowLength } from './parquet-pages';
 
 /** Deterministic pseudo-random numbers, so a failure can be replayed. */
@@ -167,5 +167,55 @@ describe('allLevelsAre sees levels that say nothing from their run headers', () 
     const bytes = encode(Array<number>(100).fill(3), 2);
     expect(allLevelsAre(reader(bytes), 2, 101, 3, bytes.length)).toBe(false); // 100 levels for 101 values
     expect(allLevelsAre(reader(new Uint8Array([0x80])), 2, 10, 3, 1)).toBe(false); // a cut header
+  });
+});
+
+describe('regularRepetition finds regular rows from the encoding, as regularRowLength does from the array', () => {
+  const repOf = (rows: number[]): number[] => rows.flatMap((len) => [0, ...Array<number>(len - 1).fill(1)]);
+
+  it('agrees with decoding + regularRowLength on regular, ragged, cut and single-row pages', () => {
+    const r = rng(7);
+    const pages: number[][] = [
+      repOf(Array<number>(1000).fill(128)),
+      repOf(Array<number>(300).fill(1)),
+      repOf(Array<number>(77).fill(3)),
+      repOf([128]),
+      repOf([5, 5, 5, 4]),
+      repOf([4, 5, 5, 5]),
+      repOf([2, 6, 4, 4]),
+      repOf([3, 3]).slice(1), // starts mid-row
+      repOf([8, 8, 8]).slice(0, -1), // last row cut
+      [],
+    ];
+    for (let k = 0; k < 40; k++) {
+      const len = 1 + Math.floor(r() * 20);
+      const rows = Array.from({ length: 1 + Math.floor(r() * 50) }, () => (r() < 0.9 ? len : 1 + Math.floor(r() * 20)));
+      pages.push(repOf(rows));
+    }
+    for (const levels of pages) {
+      const bytes = encode(levels, 1);
+      const decoded = new Uint8Array(levels.length);
+      const zeros = readLevels(reader(bytes), 1, decoded, bytes.length, 0);
+      const want = regularRowLength(decoded, levels.length, zeros);
+      const at = reader(bytes);
+      const got = regularRepetition(at, levels.length, bytes.length);
+      expect(got, `${levels.length} levels: ${levels.slice(0, 12).join('')}…`).toBe(want);
+      expect(at.offset).toBe(got > 0 ? bytes.length : 0);
+    }
+  });
+
+  it('reads the v1 length prefix, and refuses a cut or malformed encoding without moving', () => {
+    const levels = repOf(Array<number>(64).fill(16));
+    const body = encode(levels, 1);
+    const bytes = new Uint8Array(4 + body.length);
+    new DataView(bytes.buffer).setUint32(0, body.length, true);
+    bytes.set(body, 4);
+    const r = reader(bytes);
+    expect(regularRepetition(r, levels.length)).toBe(16);
+    expect(r.offset).toBe(bytes.length);
+    const cut = reader(body.subarray(0, 3));
+    expect(regularRepetition(cut, levels.length, 3)).toBe(0);
+    expect(cut.offset).toBe(0);
+    expect(regularRepetition(reader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0x01])), 8, 6)).toBe(0);
   });
 });

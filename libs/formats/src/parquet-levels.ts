@@ -194,3 +194,66 @@ export function allLevelsAre(reader: DataReader, width: number, n: number, value
   reader.offset = start + length;
   return true;
 }
+
+/**
+ * For repetition levels of one bit (a list column): the row length when every row of the page has
+ * that many levels — 0 then 1s, the rows of a FloatVector column — read from the encoding without
+ * decoding it into an array (an RLE run is checked whole, a bit-packed group value by value). On a
+ * match the reader is past the levels; else 0 and the reader where it was. `length` as in readLevels.
+ */
+export function regularRepetition(reader: DataReader, n: number, length?: number): number {
+  const view = reader.view;
+  let at = reader.offset;
+  if (length === undefined) {
+    if (at + 4 > view.byteLength) return 0;
+    length = view.getUint32(at, true);
+    at += 4;
+  }
+  const start = at;
+  const end = Math.min(view.byteLength, start + length);
+  const probe = { view, offset: at };
+  let stride = 0; // unknown until the second row starts
+  let p = 0;
+  /** Whether level `v` may stand at position `q`. */
+  const fits = (q: number, v: number): boolean => {
+    if (q === 0) return v === 0;
+    if (v === 0) {
+      if (stride === 0) stride = q;
+      return q % stride === 0;
+    }
+    return v === 1 && (stride === 0 || q % stride !== 0);
+  };
+  try {
+    while (p < n) {
+      if (probe.offset >= end) return 0;
+      const header = readVarInt(probe);
+      if ((header & 1) === 0) {
+        const count = Math.min(header >>> 1, n - p);
+        if (probe.offset >= end || count === 0) return 0;
+        const v = view.getUint8(probe.offset++);
+        if (!fits(p, v)) return 0;
+        if (count > 1) {
+          if (v === 0 && !fits(p + 1, 0)) return 0; // a run of zeros: rows of one level
+          // A run of ones must not cross a row start.
+          if (v === 1 && stride !== 0 && Math.floor(p / stride) !== Math.floor((p + count - 1) / stride)) return 0;
+        }
+        p += count;
+        continue;
+      }
+      const groups = header >>> 1;
+      if (probe.offset + groups > end) return 0;
+      for (let g = 0; g < groups && p < n; g++) {
+        const x = view.getUint8(probe.offset + g);
+        for (let k = 0; k < 8 && p < n; k++, p++) if (!fits(p, (x >>> k) & 1)) return 0;
+      }
+      probe.offset += groups;
+    }
+  } catch {
+    return 0; // a malformed header: readLevels reports it
+  }
+  if (n === 0) return 0;
+  if (stride === 0) stride = n; // one row
+  if (n % stride !== 0) return 0; // the last row is cut (continued by the next page)
+  reader.offset = start + length;
+  return stride;
+}

@@ -122,6 +122,7 @@ async function duckdbFile(name: string, options: string): Promise<Uint8Array> {
                   CASE WHEN i % 13 = 0 THEN NULL WHEN i % 17 = 0 THEN []::FLOAT[]
                        ELSE [i / 8, CASE WHEN i % 19 = 0 THEN NULL ELSE -i END, 0.25]::FLOAT[] END AS vec,
                   [i::FLOAT, 0.5, 1.5, i * 2]::FLOAT[] AS vec4,
+                  [i::FLOAT, CASE WHEN i % 29 = 0 THEN NULL ELSE 0.5 END, 1.5]::FLOAT[] AS vec3n,
                   {'indices': [i % 100, 200]::UINTEGER[], 'values': [0.5, i]::FLOAT[]} AS sparse,
                   CASE WHEN i % 23 = 0 THEN NULL ELSE i * 1.5 END::DOUBLE AS score
            FROM range(${N}) t(i))
