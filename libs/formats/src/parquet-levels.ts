@@ -160,23 +160,35 @@ export function readLevels(reader: DataReader, width: number, out: Levels, lengt
 }
 
 /**
+ * Where encoded levels lie, without moving the reader: `length` given (data page v2) or read from
+ * the 4-byte prefix (v1); `next` is where readLevels leaves the reader. null when the prefix is cut.
+ */
+function encodedSpan(
+  reader: DataReader,
+  length?: number,
+): { view: DataView; start: number; end: number; next: number } | null {
+  const view = reader.view;
+  let start = reader.offset;
+  if (length === undefined) {
+    if (start + 4 > view.byteLength) return null;
+    length = view.getUint32(start, true);
+    start += 4;
+  }
+  return { view, start, end: Math.min(view.byteLength, start + length), next: start + length };
+}
+
+/**
  * Whether all `n` levels equal `value` with an encoding of nothing but RLE runs of it (a page with
  * no null: definition levels all at the maximum). Reads run headers only, so such levels need no
  * array; when true the reader is past the levels, else where it was (for readLevels). `length` as
  * in readLevels.
  */
 export function allLevelsAre(reader: DataReader, width: number, n: number, value: number, length?: number): boolean {
-  const view = reader.view;
-  let at = reader.offset;
-  if (length === undefined) {
-    if (at + 4 > view.byteLength) return false;
-    length = view.getUint32(at, true);
-    at += 4;
-  }
-  const start = at;
-  const end = Math.min(view.byteLength, start + length);
+  const span = encodedSpan(reader, length);
+  if (span === null) return false;
+  const { view, end } = span;
   const valueBytes = (width + 7) >> 3;
-  const probe = { view, offset: at };
+  const probe = { view, offset: span.start };
   let seen = 0;
   try {
     while (seen < n) {
@@ -191,7 +203,7 @@ export function allLevelsAre(reader: DataReader, width: number, n: number, value
   } catch {
     return false; // a malformed header: readLevels reports it
   }
-  reader.offset = start + length;
+  reader.offset = span.next;
   return true;
 }
 
@@ -202,16 +214,10 @@ export function allLevelsAre(reader: DataReader, width: number, n: number, value
  * match the reader is past the levels; else 0 and the reader where it was. `length` as in readLevels.
  */
 export function regularRepetition(reader: DataReader, n: number, length?: number): number {
-  const view = reader.view;
-  let at = reader.offset;
-  if (length === undefined) {
-    if (at + 4 > view.byteLength) return 0;
-    length = view.getUint32(at, true);
-    at += 4;
-  }
-  const start = at;
-  const end = Math.min(view.byteLength, start + length);
-  const probe = { view, offset: at };
+  const span = encodedSpan(reader, length);
+  if (span === null) return 0;
+  const { view, end } = span;
+  const probe = { view, offset: span.start };
   let stride = 0; // unknown until the second row starts
   let p = 0;
   /** Whether level `v` may stand at position `q`. */
@@ -254,6 +260,6 @@ export function regularRepetition(reader: DataReader, n: number, length?: number
   if (n === 0) return 0;
   if (stride === 0) stride = n; // one row
   if (n % stride !== 0) return 0; // the last row is cut (continued by the next page)
-  reader.offset = start + length;
+  reader.offset = span.next;
   return stride;
 }

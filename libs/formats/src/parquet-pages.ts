@@ -135,16 +135,17 @@ function asLevels(l: Levels | null): number[] | undefined {
  */
 interface PageState {
   readonly numLevels: number;
-  /** null with no repetition levels, or when they are implicit (implicitStride). */
+  /** null with no repetition levels, or when they are implicit (then `stride` > 0: repAt). */
   readonly rep: Levels | null;
-  /** > 0: the page's rows all have this many levels, and `rep` is not decoded (repAt). */
-  readonly implicitStride: number;
   /** null when the column has no definition levels or the page has no nulls. */
   readonly def: Levels | null;
   readonly values: PageValues;
   /** Rows starting in the page (repetition level 0), when it has repetition levels. */
   readonly rows: number;
-  /** Levels per row when every row has the same count and no element is null, else 0. */
+  /**
+   * Levels per row when every row has the same count, else 0: set at decode when the levels are
+   * implicit (`rep` null), else by acceptDataPage for the list<float> fast path (no null element).
+   */
   stride: number;
   levelAt: number;
   valueAt: number;
@@ -256,18 +257,17 @@ function readDefinitionLevels(
 
 /** Whether the page has repetition levels (in an array or implicit). */
 function hasRepetition(page: PageState): boolean {
-  return page.rep !== null || page.implicitStride > 0;
+  return page.rep !== null || page.stride > 0;
 }
 
 /** The repetition level at `i` of a page that has them. */
 function repAt(page: PageState, i: number): number {
-  const s = page.implicitStride;
-  return s > 0 ? (i % s === 0 ? 0 : 1) : page.rep![i]!;
+  return page.rep !== null ? page.rep[i]! : i % page.stride === 0 ? 0 : 1;
 }
 
 /** Repetition levels [from, to) as an array (hyparquet's assembly), or null without them. */
 function repRange(page: PageState, from: number, to: number): Levels | null {
-  if (page.implicitStride === 0) return page.rep?.subarray(from, to) ?? null;
+  if (page.rep !== null || page.stride === 0) return page.rep?.subarray(from, to) ?? null;
   const out = new Uint8Array(to - from);
   for (let i = from; i < to; i++) out[i - from] = repAt(page, i);
   return out;
@@ -281,7 +281,7 @@ function decodeDataPage(
   decoder: ColumnDecoder,
   decompressed: boolean,
   levels: LevelBuffers,
-  vectorColumn = false,
+  vectorColumn: boolean,
 ): PageState {
   const compressed = bytes;
   const maxRep = getMaxRepetitionLevel(decoder.schemaPath);
@@ -341,19 +341,19 @@ function decodeDataPage(
     if (numNulls === 0) def = null;
   }
   const values = readValues(reader, encoding, numLevels - numNulls, decoder, header.type === 'DATA_PAGE_V2');
-  const { rep, rows, implicitStride } = repetition;
-  return { numLevels, rep, implicitStride, def, values, rows, stride: 0, levelAt: 0, valueAt: 0 };
+  const { rep, rows, stride } = repetition;
+  return { numLevels, rep, def, values, rows, stride, levelAt: 0, valueAt: 0 };
 }
 
-/** A page's repetition levels: in an array, or implicit (regular rows of `implicitStride` levels). */
+/** A page's repetition levels: in an array, or implicit (rep null, regular rows of `stride` levels). */
 interface Repetition {
   readonly rep: Levels | null;
   /** Levels that start a row (repetition level 0). */
   readonly rows: number;
-  readonly implicitStride: number;
+  readonly stride: number;
 }
 
-const NO_REPETITION: Repetition = { rep: null, rows: 0, implicitStride: 0 };
+const NO_REPETITION: Repetition = { rep: null, rows: 0, stride: 0 };
 
 /**
  * Repetition levels. Those of a vector column whose rows all have one length (0 then 1s, the
@@ -370,10 +370,10 @@ function readRepetitionLevels(
 ): Repetition {
   if (vectorColumn && maxRep === 1) {
     const stride = regularRepetition(reader, numLevels, length);
-    if (stride > 0) return { rep: null, rows: numLevels / stride, implicitStride: stride };
+    if (stride > 0) return { rep: null, rows: numLevels / stride, stride };
   }
   const rep = levels.get(0, maxRep, numLevels);
-  return { rep, rows: readLevels(reader, bitWidth(maxRep), rep, length, 0), implicitStride: 0 };
+  return { rep, rows: readLevels(reader, bitWidth(maxRep), rep, length, 0), stride: 0 };
 }
 
 /** Codecs whose large pages are decompressed while their bytes stream in (see streamPage). */
@@ -845,9 +845,7 @@ export class LeafColumnCursor {
       this.pushRange(page, 0, c, [last]);
       this.lastOpen = c >= page.numLevels;
     } else this.lastOpen = false;
-    if (page.implicitStride > 0)
-      page.stride = page.implicitStride; // regular by construction
-    else if (this.vectorWraps > 0 && page.def === null && floatValuesOf(page) && page.rep !== null) {
+    if (this.vectorWraps > 0 && page.def === null && floatValuesOf(page) && page.rep !== null) {
       // Rows of a regular page are found by arithmetic; only a page that starts at a row can be.
       page.stride = page.levelAt === 0 ? regularRowLength(page.rep, page.numLevels, page.rows) : 0;
     }
