@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, startTestWorker, type TestGateway, type TestWorker } from '@gw/testing';
-import { HttpTestServer } from '../support/storage/http-test-server';
-import { createJob, newCollection } from '../integration/worker/harness';
+import { type TestGateway } from '@gw/testing';
+import type { HttpTestServer } from '../support/storage/http-test-server';
+import { createJob, newCollection, type ImportStack, startImportStack } from '../integration/worker/harness';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from '../integration/worker/fixtures';
 import { reportFigure, scale } from './suite';
 
@@ -18,22 +18,17 @@ const ROWS = scale(50, 50);
 /** Creates in flight at once (clients of the API). */
 const CLIENTS = 16;
 
+let stack: ImportStack;
 let web: HttpTestServer;
 let gw: TestGateway;
-let worker: TestWorker;
 let key: string;
 
 beforeAll(async () => {
-  web = new HttpTestServer();
-  await web.start();
-  gw = await startTestGateway({ WORKER_RECONCILE_INTERVAL_MS: '1000' });
-  worker = await startTestWorker(gw.config);
-  key = await gw.apiKey(['admin']);
+  stack = await startImportStack({ WORKER_RECONCILE_INTERVAL_MS: '1000' });
+  ({ web, gw, key } = stack);
 });
 afterAll(async () => {
-  await worker?.close();
-  await gw?.close();
-  await web?.stop();
+  await stack?.close();
 });
 
 function median(sorted: readonly number[]): number {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, startTestWorker, type TestGateway, type TestWorker } from '@gw/testing';
-import { type Faults, HttpTestServer } from '../support/storage/http-test-server';
-import { createJob, newCollection } from '../integration/worker/harness';
+import { type TestGateway } from '@gw/testing';
+import type { Faults, HttpTestServer } from '../support/storage/http-test-server';
+import { createJob, newCollection, type ImportStack, startImportStack } from '../integration/worker/harness';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from '../integration/worker/fixtures';
 import { reportFigure, scale } from './suite';
 
@@ -12,22 +12,17 @@ import { reportFigure, scale } from './suite';
  * file and the fault, and no rows.
  */
 const ROWS = scale(3_000, 20_000);
+let stack: ImportStack;
 let web: HttpTestServer;
 let gw: TestGateway;
-let worker: TestWorker;
 let key: string;
 
 beforeAll(async () => {
-  web = new HttpTestServer();
-  await web.start();
-  gw = await startTestGateway({ STORAGE_REQUEST_TIMEOUT_MS: '1000', WORKER_RECONCILE_INTERVAL_MS: '500' });
-  worker = await startTestWorker(gw.config);
-  key = await gw.apiKey(['admin']);
+  stack = await startImportStack({ STORAGE_REQUEST_TIMEOUT_MS: '1000', WORKER_RECONCILE_INTERVAL_MS: '500' });
+  ({ web, gw, key } = stack);
 });
 afterAll(async () => {
-  await worker?.close();
-  await gw?.close();
-  await web?.stop();
+  await stack?.close();
 });
 
 interface Case {

@@ -1,15 +1,8 @@
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  call,
-  freePort,
-  startTestGateway,
-  startTestWorker,
-  type TestGateway,
-  type TestWorker,
-  uniqueName,
-} from '@gw/testing';
-import { HttpTestServer } from '../support/storage/http-test-server';
+import { call, freePort, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
+import type { HttpTestServer } from '../support/storage/http-test-server';
+import { type ImportStack, startImportStack } from '../integration/worker/harness';
 import { jsonl, range } from '../integration/worker/fixtures';
 
 /**
@@ -28,6 +21,7 @@ const SECRETS = {
 };
 const NEEDLES = Object.values(SECRETS);
 
+let stack: ImportStack;
 let web: HttpTestServer;
 let gw: TestGateway;
 let worker: TestWorker;
@@ -36,24 +30,19 @@ let redis: Redis;
 const answers: string[] = [];
 
 beforeAll(async () => {
-  web = new HttpTestServer();
-  await web.start();
   // S3 requests go to a dead loopback port: the credentials are used, nothing leaves the machine.
-  gw = await startTestGateway({
+  stack = await startImportStack({
     STORAGE_S3_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
     STORAGE_S3_FORCE_PATH_STYLE: 'true',
     WORKER_RECONCILE_INTERVAL_MS: '500',
     IMPORT_MAX_ATTEMPTS: '1',
   });
-  worker = await startTestWorker(gw.config);
-  key = await gw.apiKey(['admin']);
+  ({ web, gw, worker, key } = stack);
   redis = new Redis(gw.config.redisUrl);
 });
 afterAll(async () => {
   redis?.disconnect();
-  await worker?.close();
-  await gw?.close();
-  await web?.stop();
+  await stack?.close();
 });
 
 async function redisText(): Promise<string> {

@@ -1,10 +1,10 @@
 import dns from 'node:dns';
 import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker } from '@gw/testing';
+import { call, type TestGateway } from '@gw/testing';
 import { installLoopbackTripwire, type LoopbackTripwire } from '../support/loopback-only';
-import { HttpTestServer } from '../support/storage/http-test-server';
-import { newCollection } from '../integration/worker/harness';
+import type { HttpTestServer } from '../support/storage/http-test-server';
+import { newCollection, type ImportStack, startImportStack } from '../integration/worker/harness';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from '../integration/worker/fixtures';
 import { reportFigure } from '../reliability/suite';
 
@@ -34,9 +34,9 @@ const DNS_TABLE: Record<string, string[]> = {
   'storage.googleapis.com': ['fd00:ec2::254'],
 };
 
+let stack: ImportStack;
 let web: HttpTestServer;
 let gw: TestGateway;
-let worker: TestWorker;
 let key: string;
 let tripwire: LoopbackTripwire;
 const attempts: string[] = [];
@@ -72,20 +72,18 @@ beforeAll(async () => {
     Socket.prototype.connect = checkedConnect;
     tripwire.uninstall();
   };
-  web = new HttpTestServer('127.0.0.2');
-  await web.start();
-  gw = await startTestGateway({
-    STORAGE_ALLOW_PRIVATE_NETWORKS: '127.0.0.2/32',
-    STORAGE_REQUEST_TIMEOUT_MS: '2000',
-    WORKER_RECONCILE_INTERVAL_MS: '500',
-  });
-  worker = await startTestWorker(gw.config);
-  key = await gw.apiKey(['admin']);
+  stack = await startImportStack(
+    {
+      STORAGE_ALLOW_PRIVATE_NETWORKS: '127.0.0.2/32',
+      STORAGE_REQUEST_TIMEOUT_MS: '2000',
+      WORKER_RECONCILE_INTERVAL_MS: '500',
+    },
+    '127.0.0.2',
+  );
+  ({ web, gw, key } = stack);
 });
 afterAll(async () => {
-  await worker?.close();
-  await gw?.close();
-  await web?.stop();
+  await stack?.close();
   restore();
 });
 

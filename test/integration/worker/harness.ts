@@ -1,5 +1,16 @@
 import { expect } from 'vitest';
-import { call, gatewayEnv, type RunningProcess, startNode, type TestGateway, uniqueName } from '@gw/testing';
+import {
+  call,
+  gatewayEnv,
+  type RunningProcess,
+  startNode,
+  startTestGateway,
+  startTestWorker,
+  type TestGateway,
+  type TestWorker,
+  uniqueName,
+} from '@gw/testing';
+import { HttpTestServer } from '../../support/storage/http-test-server';
 
 /** Worker child processes of one test file, on the gateway's database; all killed by `killAll`. */
 export class WorkerProcesses {
@@ -44,4 +55,35 @@ export async function createJob(gw: TestGateway, key: string, body: Record<strin
   const r = await call(gw, 'POST', '/v2/vectordb/jobs/import/create', { key, body });
   expect(r.body.code, r.text).toBe(0);
   return (r.body.data as { jobId: string }).jobId;
+}
+
+/** A file server, a gateway with `env`, an in-process worker and an admin key: what an import test runs on. */
+export interface ImportStack {
+  web: HttpTestServer;
+  gw: TestGateway;
+  worker: TestWorker;
+  key: string;
+  /** Stops the worker, then the gateway, then the file server. */
+  close(): Promise<void>;
+}
+
+/** `host`: the file server's loopback address (an SSRF test allows 127.0.0.2 alone). */
+export async function startImportStack(env: NodeJS.ProcessEnv = {}, host?: string): Promise<ImportStack> {
+  const web = new HttpTestServer(host);
+  await web.start();
+  let gw: TestGateway | undefined;
+  let worker: TestWorker | undefined;
+  const close = async (): Promise<void> => {
+    await worker?.close();
+    await gw?.close();
+    await web.stop();
+  };
+  try {
+    gw = await startTestGateway(env);
+    worker = await startTestWorker(gw.config);
+    return { web, gw, worker, key: await gw.apiKey(['admin']), close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }

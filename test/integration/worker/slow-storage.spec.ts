@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
-import { HttpTestServer } from '../../support/storage/http-test-server';
+import { call, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
+import type { HttpTestServer } from '../../support/storage/http-test-server';
+import { type ImportStack, startImportStack } from './harness';
 import { jsonl, range } from './fixtures';
 
 /**
@@ -10,26 +11,22 @@ import { jsonl, range } from './fixtures';
  * appear in no reason, detail or log line (§4 secrecy). Small budgets keep the test fast.
  */
 const V2 = '/v2/vectordb';
+let stack: ImportStack;
 let web: HttpTestServer;
 let gw: TestGateway;
 let worker: TestWorker;
 let key: string;
 
 beforeAll(async () => {
-  web = new HttpTestServer();
-  await web.start();
-  gw = await startTestGateway({
+  stack = await startImportStack({
     STORAGE_READ_TIMEOUT_MS: '300',
     STORAGE_READ_MIN_BYTES_PER_SEC: '1000',
     WORKER_RECONCILE_INTERVAL_MS: '500',
   });
-  worker = await startTestWorker(gw.config);
-  key = await gw.apiKey(['admin']);
+  ({ web, gw, worker, key } = stack);
 });
 afterAll(async () => {
-  await worker?.close();
-  await gw?.close();
-  await web?.stop();
+  await stack?.close();
 });
 
 describe('a slow-drip object server', () => {
