@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { migrate } from '@gw/db';
 import { call, type CallResult, startTestGateway, type TestGateway } from '@gw/testing';
 import { HttpTestServer } from '../support/storage/http-test-server';
-import { createJob, newCollection, WorkerProcesses } from '../integration/worker/harness';
+import { createJob, jobState, newCollection, WorkerProcesses } from '../integration/worker/harness';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from '../integration/worker/fixtures';
 import { PrivatePostgres, PrivateRedis } from './private-services';
 import { reportFigure, scale } from './suite';
@@ -125,14 +125,7 @@ async function expectRecovered(): Promise<number> {
 
 async function expectExactlyOnce(collection: string, jobs: Job[]): Promise<void> {
   for (const j of jobs) {
-    await expect
-      .poll(
-        async () =>
-          (await gw.db.query<{ state: string }>(`SELECT state FROM import_jobs WHERE job_id = $1`, [j.jobId])).rows[0]
-            ?.state,
-        { timeout: 180_000, interval: 300 },
-      )
-      .toBe('Completed');
+    await expect.poll(() => jobState(gw.db, j.jobId), { timeout: 180_000, interval: 300 }).toBe('Completed');
   }
   const d = await gw.db.query(DIGEST_SQL(`"milvus_default"."${collection}"`));
   const ids = jobs.flatMap((j) => j.ids);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { type RunningProcess, startTestGateway, type TestGateway } from '@gw/testing';
 import { HttpTestServer } from '../support/storage/http-test-server';
-import { createJob, newCollection, WorkerProcesses } from '../integration/worker/harness';
+import { createJob, jobState, newCollection, WorkerProcesses } from '../integration/worker/harness';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from '../integration/worker/fixtures';
 import { reportFigure, scale, seededRandom, suiteSeed } from './suite';
 
@@ -124,14 +124,7 @@ describe('kill -9 of workers across running imports', () => {
     const killsDone = Date.now();
 
     for (const j of jobs) {
-      await expect
-        .poll(
-          async () =>
-            (await gw.db.query<{ state: string }>(`SELECT state FROM import_jobs WHERE job_id = $1`, [j.jobId])).rows[0]
-              ?.state,
-          { timeout: 180_000, interval: 250 },
-        )
-        .toBe('Completed');
+      await expect.poll(() => jobState(gw.db, j.jobId), { timeout: 180_000, interval: 250 }).toBe('Completed');
     }
     const allDone = Date.now();
     for (const c of collections) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestGateway } from '@gw/testing';
 import type { Faults, HttpTestServer } from '../support/storage/http-test-server';
-import { createJob, newCollection, type ImportStack, startImportStack } from '../integration/worker/harness';
+import { createJob, jobState, newCollection, type ImportStack, startImportStack } from '../integration/worker/harness';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from '../integration/worker/fixtures';
 import { reportFigure, scale } from './suite';
 
@@ -70,12 +70,7 @@ describe('storage faults end to end', () => {
     const figures: Record<string, unknown> = {};
     for (const j of jobs) {
       await expect
-        .poll(
-          async () =>
-            (await gw.db.query<{ state: string }>(`SELECT state FROM import_jobs WHERE job_id = $1`, [j.jobId])).rows[0]
-              ?.state,
-          { timeout: 240_000, interval: 250 },
-        )
+        .poll(() => jobState(gw.db, j.jobId), { timeout: 240_000, interval: 250 })
         .toMatch(/^(Completed|Failed)$/);
       const row = (
         await gw.db.query<{ state: string; reason: string; failed: number }>(

@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, freePort, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
 import type { HttpTestServer } from '../support/storage/http-test-server';
-import { type ImportStack, startImportStack } from '../integration/worker/harness';
+import { type ImportStack, jobState, startImportStack } from '../integration/worker/harness';
 import { jsonl, range } from '../integration/worker/fixtures';
 
 /**
@@ -132,12 +132,7 @@ describe('secrets scan after a run', () => {
     expect(jobIds).toHaveLength(2);
     for (const jobId of jobIds) {
       await expect
-        .poll(
-          async () =>
-            (await gw.db.query<{ state: string }>(`SELECT state FROM import_jobs WHERE job_id = $1`, [jobId])).rows[0]
-              ?.state,
-          { timeout: 120_000, interval: 250 },
-        )
+        .poll(() => jobState(gw.db, jobId), { timeout: 120_000, interval: 250 })
         .toMatch(/^(Completed|Failed)$/);
       answers.push((await call(gw, 'POST', '/v2/vectordb/jobs/import/describe', { key, body: { jobId } })).text);
       answers.push((await call(gw, 'POST', '/v1/vector/collections/import/get', { key, body: { jobId } })).text);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type TestGateway } from '@gw/testing';
 import { installLoopbackTripwire, type LoopbackTripwire } from '../support/loopback-only';
 import type { HttpTestServer } from '../support/storage/http-test-server';
-import { newCollection, type ImportStack, startImportStack } from '../integration/worker/harness';
+import { jobState, newCollection, type ImportStack, startImportStack } from '../integration/worker/harness';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from '../integration/worker/fixtures';
 import { reportFigure } from '../reliability/suite';
 
@@ -102,14 +102,7 @@ async function importOf(collection: string, url: string): Promise<Outcome> {
   });
   if (r.body.code !== 0) return { url, outcome: 'refused', code: r.body.code, reason: r.body.message ?? '' };
   const jobId = (r.body.data as { jobId: string }).jobId;
-  await expect
-    .poll(
-      async () =>
-        (await gw.db.query<{ state: string }>(`SELECT state FROM import_jobs WHERE job_id = $1`, [jobId])).rows[0]
-          ?.state,
-      { timeout: 60_000, interval: 200 },
-    )
-    .toMatch(/^(Completed|Failed)$/);
+  await expect.poll(() => jobState(gw.db, jobId), { timeout: 60_000, interval: 200 }).toMatch(/^(Completed|Failed)$/);
   const row = (
     await gw.db.query<{ state: 'Completed' | 'Failed'; reason: string | null }>(
       `SELECT state, reason FROM import_jobs WHERE job_id = $1`,

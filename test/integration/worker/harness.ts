@@ -11,6 +11,7 @@ import {
   uniqueName,
 } from '@gw/testing';
 import { HttpTestServer } from '../../support/storage/http-test-server';
+import type { Pool } from 'pg';
 
 /** Worker child processes of one test file, on the gateway's database; all killed by `killAll`. */
 export class WorkerProcesses {
@@ -86,4 +87,10 @@ export async function startImportStack(env: NodeJS.ProcessEnv = {}, host?: strin
     await close();
     throw e;
   }
+}
+
+/** A job's state in the job table (undefined before the row exists): what tests poll for. */
+export async function jobState(db: Pool, jobId: string): Promise<string | undefined> {
+  const r = await db.query<{ state: string }>(`SELECT state FROM import_jobs WHERE job_id = $1`, [jobId]);
+  return r.rows[0]?.state;
 }

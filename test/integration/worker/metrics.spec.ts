@@ -4,7 +4,7 @@ import { createScratchDatabase, startTestGateway, type RunningProcess, type Test
 import { migrate } from '../../../libs/db/src/migrate';
 import { HttpTestServer } from '../../support/storage/http-test-server';
 import { jsonl, range } from './fixtures';
-import { createJob, newCollection, WorkerProcesses } from './harness';
+import { createJob, jobState, newCollection, WorkerProcesses } from './harness';
 
 /**
  * A worker's operations port (issue 15 point 2): Prometheus metrics of what its runs did and are
@@ -61,11 +61,6 @@ function sample(text: string, name: string, labels = ''): number | undefined {
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-async function state(jobId: string): Promise<string> {
-  const r = await gw.db.query(`SELECT state FROM import_jobs WHERE job_id = $1`, [jobId]);
-  return (r.rows[0] as { state: string }).state;
-}
-
 describe('worker metrics and health', () => {
   it('counts runs by outcome, rows and bytes by format, phases, storage retries and error codes; reports slots and queues', async () => {
     const w = workers.start();
@@ -81,9 +76,9 @@ describe('worker metrics and health', () => {
     web.put(`/${c}/good.jsonl`, body, { failNext: { count: 2, status: 503 } }); // two retries, then served
     web.put(`/${c}/bad.jsonl`, Buffer.from('{"id": 1, "vector": [1, 2, 3, 4]}\n{"id": 2, "vector": "x"}\n'));
     const good = await createJob(gw, key, { collectionName: c, objectUrl: web.url(`/${c}/good.jsonl`) });
-    await expect.poll(() => state(good), { timeout: 30_000, interval: 100 }).toBe('Completed');
+    await expect.poll(() => jobState(gw.db, good), { timeout: 30_000, interval: 100 }).toBe('Completed');
     const bad = await createJob(gw, key, { collectionName: c, objectUrl: web.url(`/${c}/bad.jsonl`) });
-    await expect.poll(() => state(bad), { timeout: 30_000, interval: 100 }).toBe('Failed');
+    await expect.poll(() => jobState(gw.db, bad), { timeout: 30_000, interval: 100 }).toBe('Failed');
 
     // The job's state is written before its run returns: wait for the run to be counted.
     await expect

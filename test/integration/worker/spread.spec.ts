@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { startTestGateway, type TestGateway } from '@gw/testing';
 import { HttpTestServer } from '../../support/storage/http-test-server';
 import { DIGEST_SQL, expectedDigestInput, jsonl, range } from './fixtures';
-import { createJob, newCollection, WorkerProcesses } from './harness';
+import { createJob, jobState, newCollection, WorkerProcesses } from './harness';
 
 /** One job over many workers (issue 12 point 6, decision 0502), with real worker processes. */
 let web: HttpTestServer;
@@ -41,9 +41,7 @@ async function stagers(jobId: string): Promise<{ group_index: number; pid: strin
 }
 
 async function waitCompleted(jobId: string): Promise<void> {
-  const state = async () =>
-    (await gw.db.query(`SELECT state FROM import_jobs WHERE job_id = $1`, [jobId])).rows[0]?.state as string;
-  await expect.poll(state, { timeout: 40_000, interval: 100 }).toBe('Completed');
+  await expect.poll(() => jobState(gw.db, jobId), { timeout: 40_000, interval: 100 }).toBe('Completed');
 }
 
 describe('one job over many workers', () => {
