@@ -19,7 +19,8 @@
 import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { ImportJobsRepository, type JobState, type ListFilter } from '@gw/db';
-import { Gateway } from './e2e-gateway';
+import Redis from 'ioredis';
+import { Gateway, REDIS_URL } from './e2e-gateway';
 import { ListImportJobs } from '@gw/jobs';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -252,7 +253,46 @@ async function runList(): Promise<void> {
   }
 }
 
-async function createRun(env: NodeJS.ProcessEnv): Promise<{ rps: number; p50: number; p99: number; cpu: number }> {
+/** PostgreSQL transactions of the scratch database so far (each autocommit statement is one). */
+async function pgTransactions(gw: Gateway): Promise<number> {
+  const r = await gw.db.query<{ n: string }>(
+    `SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = current_database()`,
+  );
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+/** Commands Redis has run (all clients: the bench is alone on it). */
+async function redisCommands(redis: Redis): Promise<number> {
+  const m = /total_commands_processed:(\d+)/.exec(await redis.info('stats'));
+  return Number(m?.[1] ?? 0);
+}
+
+/**
+ * Transactions the API's idle connections have not reported yet reach pg_stat_database within
+ * PostgreSQL's idle flush interval (10 s): wait until the count stops moving.
+ */
+async function settledPgTransactions(gw: Gateway): Promise<number> {
+  let last = await pgTransactions(gw);
+  for (let waited = 0; waited < 12_000; waited += 2_000) {
+    await new Promise((r) => setTimeout(r, 2_000));
+    const now = await pgTransactions(gw);
+    if (now === last && waited >= 10_000) break;
+    last = now;
+  }
+  return last;
+}
+
+interface CreateRun {
+  rps: number;
+  p50: number;
+  p99: number;
+  cpu: number;
+  /** PostgreSQL transactions and Redis commands per create (round trips the path costs). */
+  pgPerCreate: number;
+  redisPerCreate: number;
+}
+
+async function createRun(env: NodeJS.ProcessEnv): Promise<CreateRun> {
   const requests = Number(process.env.BENCH_CREATE_REQUESTS ?? 20_000);
   const collections = Number(process.env.BENCH_CREATE_COLLECTIONS ?? 20);
   const inflight = Number(process.env.BENCH_CREATE_INFLIGHT ?? 64);
@@ -268,6 +308,9 @@ async function createRun(env: NodeJS.ProcessEnv): Promise<{ rps: number; p50: nu
         objectUrl: `s3://bench-bucket/w${i}.json`,
       });
     }
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    const pg0 = await settledPgTransactions(gw);
+    const redis0 = await redisCommands(redis);
     const cpu0 = gw.apiCpuSeconds();
     const times: number[] = [];
     let next = 0;
@@ -289,7 +332,11 @@ async function createRun(env: NodeJS.ProcessEnv): Promise<{ rps: number; p50: nu
     );
     const seconds = (performance.now() - t0) / 1000;
     if (failed > 0) throw new Error(`${failed} creates failed, the first: ${firstFailure}`);
-    return { rps: requests / seconds, p50: pct(times, 50), p99: pct(times, 99), cpu: gw.apiCpuSeconds() - cpu0 };
+    const cpu = gw.apiCpuSeconds() - cpu0;
+    const redisPerCreate = ((await redisCommands(redis)) - redis0 - 1) / requests;
+    redis.disconnect();
+    const pgPerCreate = ((await settledPgTransactions(gw)) - pg0) / requests;
+    return { rps: requests / seconds, p50: pct(times, 50), p99: pct(times, 99), cpu, pgPerCreate, redisPerCreate };
   } finally {
     await gw.close();
   }
@@ -300,9 +347,10 @@ async function runCreate(): Promise<void> {
   out(
     `create: ${requests.toLocaleString('en-US')} creates, ${process.env.BENCH_CREATE_INFLIGHT ?? 64} in flight; load ${load()}`,
   );
-  const line = (name: string, r: Awaited<ReturnType<typeof createRun>>) =>
+  const line = (name: string, r: CreateRun) =>
     out(
-      `  ${name}: ${r.rps.toFixed(0)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, API CPU ${((r.cpu * 1000) / requests).toFixed(2)} ms/create; load ${load()}`,
+      `  ${name}: ${r.rps.toFixed(0)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, API CPU ${((r.cpu * 1000) / requests).toFixed(2)} ms/create, ` +
+        `PostgreSQL transactions ${r.pgPerCreate.toFixed(2)}/create, Redis commands ${r.redisPerCreate.toFixed(2)}/create; load ${load()}`,
     );
   const before = await createRun({ IMPORT_ADMISSION_BATCH: '1', API_KEY_CACHE_MS: '0' });
   line('previous path (one transaction per create, key looked up per request)', before);

@@ -121,7 +121,11 @@ export interface JobResult {
   firstPageMs: number | null;
   /** The job's staging table still existed 3 s after Completed. */
   stagingLeft: boolean;
+  /** The phase timeline describe reported (issue 16 point 7): where the job's time went. */
+  phases: string;
 }
+
+const fmtMs = (ms: string | null): string => (ms === null ? '?' : Number(ms).toLocaleString('en-US'));
 
 export class Gateway {
   readonly runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
@@ -277,7 +281,14 @@ export class Gateway {
           stagingLeft = (await this.stagingTables()).some((t) => !before.includes(t));
           if (stagingLeft) await sleep(50);
         }
-        return { rows: Number(row.imported_rows), ms: now, firstRowMs, firstPageMs, stagingLeft };
+        return {
+          rows: Number(row.imported_rows),
+          ms: now,
+          firstRowMs,
+          firstPageMs,
+          stagingLeft,
+          phases: await this.phaseTimeline(data.jobId),
+        };
       }
       if (row.state === 'Failed' || row.state === 'Cancelled') {
         throw new Error(`job ${data.jobId} ${row.state}: ${row.reason}\n${this.workerTails()}`);
@@ -290,6 +301,33 @@ export class Gateway {
         throw new Error(`job ${data.jobId} still ${row.state} after ${timeoutMs} ms\n${this.workerTails()}`);
       await sleep(POLL_MS);
     }
+  }
+
+  /**
+   * "started 12 ms, reading 15–2,310 ms, …, Completed 2,405 ms": the job's phase rows in ms after its
+   * row was created (the database's clock for both; describe rounds to seconds).
+   */
+  async phaseTimeline(jobId: string): Promise<string> {
+    const r = await this.db.query<{ what: string; from_ms: string; to_ms: string | null }>(
+      `SELECT * FROM (SELECT 'started' AS what, 0 AS ord, round(extract(epoch FROM j.started_at - j.created_at) * 1000)::text AS from_ms,
+              NULL AS to_ms
+         FROM import_jobs j WHERE j.job_id = $1
+       UNION ALL
+       SELECT p.phase, 1, round(extract(epoch FROM p.started_at - j.created_at) * 1000)::text,
+              round(extract(epoch FROM p.ended_at - j.created_at) * 1000)::text
+         FROM import_job_phases p JOIN import_jobs j ON j.id = p.job_id WHERE j.job_id = $1
+       UNION ALL
+       SELECT 'Completed', 2, round(extract(epoch FROM j.completed_at - j.created_at) * 1000)::text, NULL
+         FROM import_jobs j WHERE j.job_id = $1) t
+       ORDER BY ord, from_ms::numeric`,
+      [jobId],
+    );
+    return r.rows
+      .map((x) =>
+        x.to_ms === null ? `${x.what} ${fmtMs(x.from_ms)}` : `${x.what} ${fmtMs(x.from_ms)}–${fmtMs(x.to_ms)}`,
+      )
+      .join(', ')
+      .concat(' ms');
   }
 
   /** Staging tables (those with libs/sink's group column) that exist now. */

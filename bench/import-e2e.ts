@@ -283,7 +283,8 @@ async function standard(gw: Gateway, web: DiskHttpServer): Promise<void> {
         `worker CPU ${run.cpu[0]!.toFixed(1)} s, imported_rows > 0 after ${msText(run.job.firstRowMs)}, ` +
         `first staging page after ${msText(run.job.firstPageMs)}, ` +
         `rows verified, sample ${digestOk ? 'equals' : 'DIFFERS FROM'} baseline, ` +
-        `${run.job.stagingLeft ? 'staging table NOT dropped 3 s after Completed, ' : ''}load ${load()}`,
+        `${run.job.stagingLeft ? 'staging table NOT dropped 3 s after Completed, ' : ''}load ${load()}\n` +
+        `    phases after create: ${run.job.phases}`,
     );
     await gw.dropCollection(name);
   }
