@@ -65,17 +65,21 @@ export async function createSchemaTolerant(q: SqlRunner, db: string, inTransacti
   if (inTransaction) await q.query('RELEASE SAVEPOINT gw_create_schema');
 }
 
+const COLLECTION_COLUMNS = `c.id::text AS id, c.description, c.schema::text AS schema,
+       c.index_params::text AS index_params, c.params::text AS params, c.vector_type`;
+
 export async function readCollection(q: SqlRunner, db: string, name: string): Promise<CollectionDef | null> {
   // A name outside the rules cannot exist; it also never reaches PostgreSQL (NUL bytes would fail there).
   if (!NAME_RE.test(name)) return null;
   const r = await q.query(
-    `SELECT id::text AS id, description, schema::text AS schema, index_params::text AS index_params,
-            params::text AS params, vector_type
-       FROM gateway_collections WHERE db_name = $1 AND name = $2`,
+    `SELECT ${COLLECTION_COLUMNS} FROM gateway_collections c WHERE c.db_name = $1 AND c.name = $2`,
     [db, name],
   );
   const row = r.rows[0];
-  if (!row) return null;
+  return row === undefined ? null : collectionFromRow(db, name, row);
+}
+
+function collectionFromRow(db: string, name: string, row: Record<string, unknown>): CollectionDef {
   const stored = JSON.parse(String(row.schema)) as StoredSchema;
   return {
     id: Number(row.id),
@@ -91,6 +95,20 @@ export async function readCollection(q: SqlRunner, db: string, name: string): Pr
 
 /** Resolves the database, then the collection (100 when absent). */
 export async function requireCollection(ctx: CollectionsContext, db: string, name: string): Promise<CollectionDef> {
+  // The usual case in one round trip (every import create and collection route passes here): the
+  // database and the collection both exist. Anything else takes the full path below, which answers
+  // 800 or creates `default` on first use, then 100.
+  if (NAME_RE.test(db) && db.length <= NAME_LIMITS.database && NAME_RE.test(name)) {
+    const r = await guard(
+      ctx.catalog.query(
+        `SELECT ${COLLECTION_COLUMNS} FROM gateway_collections c
+          WHERE c.db_name = $1 AND c.name = $2 AND EXISTS (SELECT 1 FROM gateway_databases d WHERE d.name = $1)`,
+        [db, name],
+      ),
+    );
+    const row = r.rows[0] as Record<string, unknown> | undefined;
+    if (row !== undefined) return collectionFromRow(db, name, row);
+  }
   await resolveDatabase(ctx, db);
   const def = await guard(readCollection(pgRunner(ctx.catalog), db, name));
   if (!def) throw collectionNotFound(name);

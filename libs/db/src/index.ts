@@ -85,3 +85,4 @@ export {
   type PhaseWriter,
   type RunningIndexBuild,
 } from './job-phases.repository';
+export { GroupCommit } from './group-commit';
