@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
@@ -65,8 +65,12 @@ export class Proc {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // BENCH_E2E_LOG_DIR keeps each process's whole output (e.g. with --trace-gc) in <dir>/<name>-<pid>.log.
+    const logDir = process.env.BENCH_E2E_LOG_DIR;
+    const logFile = logDir === undefined ? undefined : join(logDir, `${name}-${this.child.pid ?? 'x'}.log`);
     const keep = (d: Buffer) => {
       this.text = (this.text + d.toString()).slice(-64 * 1024);
+      if (logFile !== undefined) appendFileSync(logFile, d);
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
@@ -96,9 +100,7 @@ export class Proc {
   }
   /** User + system CPU seconds used so far. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
+    return processCpuSeconds(this.pid);
   }
   async stop(): Promise<void> {
     if (!this.alive) return;
@@ -123,6 +125,38 @@ export interface JobResult {
   stagingLeft: boolean;
   /** The phase timeline describe reported (issue 16 point 7): where the job's time went. */
   phases: string;
+}
+
+/** utime + stime of a process in seconds (0 once it is gone). */
+function processCpuSeconds(pid: number | string): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
+}
+
+/**
+ * CPU seconds used so far by the PostgreSQL server's processes on this machine (backends,
+ * walwriter, checkpointer…): which side of a COPY bounds a run. Backends that exited in between
+ * are not counted, so take it around work done on connections that stay open.
+ */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (comm === 'postgres' || comm.startsWith('postgres:')) total += processCpuSeconds(pid);
+  }
+  return total;
 }
 
 const fmtMs = (ms: string | null): string => (ms === null ? '?' : Number(ms).toLocaleString('en-US'));

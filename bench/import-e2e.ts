@@ -33,7 +33,7 @@ import {
   writeParquet,
   writeTextFiles,
 } from './e2e-fixtures';
-import { ADMIN_URL, Gateway, type JobResult, REDIS_URL } from './e2e-gateway';
+import { ADMIN_URL, Gateway, type JobResult, postgresCpuSeconds, REDIS_URL } from './e2e-gateway';
 
 type Format = 'jsonl' | 'json' | 'csv' | 'numpy' | 'parquet';
 const ALL_FORMATS: Format[] = ['jsonl', 'json', 'csv', 'numpy', 'parquet'];
@@ -163,7 +163,7 @@ async function binaryCopy(
   collection: string,
   vectorType: 'pgvector' | 'array',
   batches: RowBatch[],
-): Promise<{ rows: number; ms: number }> {
+): Promise<{ rows: number; ms: number; clientCpu: number; pgCpu: number }> {
   const layout = buildCopyLayout({
     fields: SCHEMA_FIELDS,
     storage: { vectorType, halfvec: false },
@@ -178,11 +178,15 @@ async function binaryCopy(
   }
   const c = await gw.db.connect();
   try {
+    const pg0 = postgresCpuSeconds();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await c.query('BEGIN');
     const { rows } = await copyBatches(c, { schema: 'milvus_default', name: collection }, layout, source());
     await c.query('COMMIT');
-    return { rows, ms: performance.now() - t0 };
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { rows, ms, clientCpu: (cpu.user + cpu.system) / 1e6, pgCpu: postgresCpuSeconds() - pg0 };
   } finally {
     c.release();
   }
@@ -195,6 +199,8 @@ interface FormatRun {
   peakRss: number;
   /** CPU seconds each worker process used during the job. */
   cpu: number[];
+  /** CPU seconds PostgreSQL's processes used during the job. */
+  pgCpu: number;
   job: JobResult;
 }
 
@@ -210,18 +216,20 @@ async function runJob(
   const procs = await gw.startWorkers(workers);
   try {
     const cpu0 = procs.map((p) => p.cpuSeconds());
+    const pg0 = postgresCpuSeconds();
     const job = await gw.importJob(
       collection,
       { objectUrls: groups.map((g) => g.map((f) => web.url(f))) },
       Math.max(300_000, expectRows * 2),
     );
     const cpu = procs.map((p, k) => p.cpuSeconds() - cpu0[k]!);
+    const pgCpu = postgresCpuSeconds() - pg0;
     const peakRss = Math.max(...procs.map((p) => p.peakRssBytes()));
     const inTable = await gw.tableCount(collection);
     if (job.rows !== expectRows || inTable !== expectRows) {
       throw new Error(`${collection}: job reported ${job.rows} rows, table holds ${inTable}, expected ${expectRows}`);
     }
-    return { rate: (expectRows / job.ms) * 1000, peakRss, cpu, job };
+    return { rate: (expectRows / job.ms) * 1000, peakRss, cpu, pgCpu, job };
   } finally {
     await gw.stopWorkers();
   }
@@ -263,7 +271,8 @@ async function standard(gw: Gateway, web: DiskHttpServer): Promise<void> {
     baselineRuns.push((rows / r.ms) * 1000);
     if (k === 1) baselineDigest = await gw.sampleDigest(name);
     out(
-      `  binary COPY baseline run ${k}: ${fmt((rows / r.ms) * 1000)} rows/s  (${vectorType} vectors, load ${load()})`,
+      `  binary COPY baseline run ${k}: ${fmt((rows / r.ms) * 1000)} rows/s, ${(r.ms / 1000).toFixed(1)} s, ` +
+        `client CPU ${r.clientCpu.toFixed(1)} s, PostgreSQL CPU ${r.pgCpu.toFixed(1)} s  (${vectorType} vectors, load ${load()})`,
     );
     await gw.dropCollection(name);
   };
@@ -280,7 +289,7 @@ async function standard(gw: Gateway, web: DiskHttpServer): Promise<void> {
     results.push({ format, run, bytes, digestOk, l: load() });
     out(
       `  ${format}: ${mb(bytes)} MB, ${fmt(run.rate)} rows/s, create→Completed ${(run.job.ms / 1000).toFixed(1)} s, ` +
-        `worker CPU ${run.cpu[0]!.toFixed(1)} s, imported_rows > 0 after ${msText(run.job.firstRowMs)}, ` +
+        `worker CPU ${run.cpu[0]!.toFixed(1)} s, PostgreSQL CPU ${run.pgCpu.toFixed(1)} s, imported_rows > 0 after ${msText(run.job.firstRowMs)}, ` +
         `first staging page after ${msText(run.job.firstPageMs)}, ` +
         `rows verified, sample ${digestOk ? 'equals' : 'DIFFERS FROM'} baseline, ` +
         `${run.job.stagingLeft ? 'staging table NOT dropped 3 s after Completed, ' : ''}load ${load()}\n` +

@@ -3,7 +3,7 @@ import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { quoteIdent } from '@gw/pg';
 import type { RowBatch } from '@gw/schema';
-import { ChunkWriter } from './chunk-writer';
+import { ChunkWriter, releaseChunkParts } from './chunk-writer';
 import { toSinkError } from './errors-map';
 import { COPY_HEADER, COPY_TRAILER, DEFAULT_CHUNK_BYTES, type CopyLayout } from './layout';
 import { SinkError, SinkErrorCode, type SinkErrorLocation } from './sink.errors';
@@ -66,7 +66,8 @@ export async function* encodeBatches(
   batches: AsyncIterable<RowBatch>,
   chunkBytes: number = DEFAULT_CHUNK_BYTES,
 ): AsyncGenerator<EncodedChunk, void, undefined> {
-  const w = new ChunkWriter(chunkBytes);
+  // Recycling: copyEncoded hands the parts back once sent (a consumer that does not only costs GC).
+  const w = new ChunkWriter(chunkBytes, { recycle: true });
   for await (const batch of batches) yield encodeBatch(layout, batch, w);
 }
 
@@ -143,9 +144,19 @@ export async function copyEncoded(
     return undefined;
   };
 
+  // Parts written but perhaps not yet sent: handed back to their writer (releaseChunkParts) once
+  // both the COPY stream and the socket under it hold no unsent bytes, and after a successful end.
+  const unsent: Uint8Array[] = [];
+  const internals = stream as unknown as CopyStreamInternals;
   const write = async (chunk: Uint8Array): Promise<void> => {
     throwIfFailed();
     if (!stream.write(chunk)) await once(stream, 'drain', signal ? { signal } : {});
+    unsent.push(chunk);
+    const socket = internals.connection?.stream;
+    if (stream.writableLength === 0 && socket !== undefined && socket.writableLength === 0) {
+      releaseChunkParts(unsent);
+      unsent.length = 0;
+    }
   };
 
   const it = chunks[Symbol.asyncIterator]();
@@ -182,6 +193,8 @@ export async function copyEncoded(
     throwIfFailed();
     stream.end();
     await once(stream, 'finish', signal ? { signal } : {});
+    // 'finish' follows the server's ReadyForQuery: every byte was sent and read.
+    releaseChunkParts(unsent);
     return { rows: stream.rowCount > 0 || rows === 0 ? stream.rowCount : rows };
   } catch (e) {
     // After a server or connection error PostgreSQL has already ended the COPY: nothing to cancel.
@@ -226,6 +239,8 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
 
 interface CopyStreamInternals {
   chunks: unknown[];
+  /** pg's connection, set when pg submits the query (before the first write). */
+  connection?: { stream?: { writableLength: number } } | null;
   _destroy: (err: Error | null, cb: (e?: Error | null) => void) => void;
 }
 
