@@ -20,7 +20,7 @@ import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { ImportJobsRepository, type JobState, type ListFilter } from '@gw/db';
 import Redis from 'ioredis';
-import { Gateway, REDIS_URL } from './e2e-gateway';
+import { Gateway, postgresCpuSeconds, REDIS_URL } from './e2e-gateway';
 import { ListImportJobs } from '@gw/jobs';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -287,6 +287,9 @@ interface CreateRun {
   p50: number;
   p99: number;
   cpu: number;
+  /** CPU seconds of PostgreSQL's processes and of this bench process (the client) during the run. */
+  pgCpu: number;
+  clientCpu: number;
   /** PostgreSQL transactions and Redis commands per create (round trips the path costs). */
   pgPerCreate: number;
   redisPerCreate: number;
@@ -312,6 +315,8 @@ async function createRun(env: NodeJS.ProcessEnv): Promise<CreateRun> {
     const pg0 = await settledPgTransactions(gw);
     const redis0 = await redisCommands(redis);
     const cpu0 = gw.apiCpuSeconds();
+    const pgCpu0 = postgresCpuSeconds();
+    const client0 = process.cpuUsage();
     const times: number[] = [];
     let next = 0;
     let failed = 0;
@@ -333,10 +338,21 @@ async function createRun(env: NodeJS.ProcessEnv): Promise<CreateRun> {
     const seconds = (performance.now() - t0) / 1000;
     if (failed > 0) throw new Error(`${failed} creates failed, the first: ${firstFailure}`);
     const cpu = gw.apiCpuSeconds() - cpu0;
+    const pgCpu = postgresCpuSeconds() - pgCpu0;
+    const client = process.cpuUsage(client0);
     const redisPerCreate = ((await redisCommands(redis)) - redis0 - 1) / requests;
     redis.disconnect();
     const pgPerCreate = ((await settledPgTransactions(gw)) - pg0) / requests;
-    return { rps: requests / seconds, p50: pct(times, 50), p99: pct(times, 99), cpu, pgPerCreate, redisPerCreate };
+    return {
+      rps: requests / seconds,
+      p50: pct(times, 50),
+      p99: pct(times, 99),
+      cpu,
+      pgCpu,
+      clientCpu: (client.user + client.system) / 1e6,
+      pgPerCreate,
+      redisPerCreate,
+    };
   } finally {
     await gw.close();
   }
@@ -349,7 +365,8 @@ async function runCreate(): Promise<void> {
   );
   const line = (name: string, r: CreateRun) =>
     out(
-      `  ${name}: ${r.rps.toFixed(0)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, API CPU ${((r.cpu * 1000) / requests).toFixed(2)} ms/create, ` +
+      `  ${name}: ${r.rps.toFixed(0)} req/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, CPU per create: API ${((r.cpu * 1000) / requests).toFixed(2)} ms, ` +
+        `PostgreSQL ${((r.pgCpu * 1000) / requests).toFixed(2)} ms, client ${((r.clientCpu * 1000) / requests).toFixed(2)} ms; ` +
         `PostgreSQL transactions ${r.pgPerCreate.toFixed(2)}/create, Redis commands ${r.redisPerCreate.toFixed(2)}/create; load ${load()}`,
     );
   const before = await createRun({ IMPORT_ADMISSION_BATCH: '1', API_KEY_CACHE_MS: '0' });
