@@ -155,6 +155,19 @@ describe('API fuzzing', () => {
     }
   });
 
+  it('a NUL in the dbName or collectionName of a list is a 1100, not an unexpected error (found by this fuzzer)', async () => {
+    const lists = jsonRoutes.filter((r) => /jobs\/import(\/schedules)?\/list$/.test(r.pattern));
+    expect(lists.length).toBeGreaterThanOrEqual(2);
+    for (const route of lists) {
+      for (const fields of [{ dbName: '\u0000' }, { collectionName: 'c\u0000' }]) {
+        const body = JSON.stringify(fields);
+        const r = await send(route, body);
+        expectSane(route, body, r);
+        expect(r.body.code, r.text).toBe(1100);
+      }
+    }
+  });
+
   it('deep nesting, huge arrays and a body over the limit', async () => {
     const create = jsonRoutes.find((r) => r.pattern === '/v2/vectordb/jobs/import/create')!;
     const insert = jsonRoutes.find((r) => r.pattern === '/v2/vectordb/entities/insert')!;

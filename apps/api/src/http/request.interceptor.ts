@@ -60,6 +60,9 @@ export class RequestInterceptor implements NestInterceptor {
     const fields = mergeFields(parseRequestBody(raw), req.query);
     state.fields = fields;
     const db = fields.dbName;
+    // PostgreSQL text cannot hold NUL: a 1100 as for every other name (stringField), not a failed query.
+    if (typeof db === 'string' && db.includes('\u0000'))
+      throw httpErrors.invalid('dbName must not contain NUL characters');
     state.dbName = typeof db === 'string' && db !== '' ? db : req.header('db-name')?.trim() || 'default';
   }
 }
