@@ -376,6 +376,29 @@ function readRepetitionLevels(
   return { rep, rows: readLevels(reader, bitWidth(maxRep), rep, length, 0), stride: 0 };
 }
 
+/** A streamed page being decompressed (LeafColumnCursor.streamPage). */
+interface PagePump {
+  /** The whole decompressed page; v2 levels (stored as they are) first. */
+  readonly out: Uint8Array;
+  /** Bytes of v2 levels copied in front, of `raw`. */
+  readonly raw: number;
+  copied: number;
+  readonly decoder: StreamingDecompressor;
+  /** Byte of the file where the page's stored bytes end. */
+  readonly stop: number;
+  /** Stored bytes read but not yet fed to the decoder. */
+  rest: Uint8Array;
+}
+
+/** Stored bytes fed to a streamed page's decoder at a time: the grain of progressive decoding. */
+const PUMP_STEP = 1 << 20;
+
+/**
+ * Stored bytes of a streamed page read at a time (at most the read-ahead): a progressive page's
+ * rows are encoded while its next bytes are held, so this adds to the worker's peak directly.
+ */
+const PUMP_READ = 4 << 20;
+
 /** Codecs whose large pages are decompressed while their bytes stream in (see streamPage). */
 const STREAMED_CODECS = new Set(['ZSTD', 'SNAPPY', 'GZIP']);
 
@@ -471,6 +494,8 @@ export class LeafColumnCursor {
   private lastOpen = false;
   /** Buffer that large pages are decompressed into, reused (see pageBuffer). */
   private scratch: Uint8Array | null = null;
+  /** The streamed page still being decompressed (see streamPage), if any. */
+  private pump: PagePump | null = null;
   private readonly levels = new LevelBuffers();
   /** Largest decompressed page this leaf held (its share of the row group's PageBudget). */
   private holding = 0;
@@ -519,8 +544,10 @@ export class LeafColumnCursor {
     }
     while (this.complete < n) {
       const page = this.page;
-      if (page !== null && page.levelAt < page.numLevels) this.assemble(page, n - this.complete);
-      else if (this.pos < this.end) await this.readNextPage();
+      if (page !== null && page.levelAt < page.numLevels) {
+        await this.pumpFor(page, n - this.complete);
+        this.assemble(page, n - this.complete);
+      } else if (this.pos < this.end) await this.readNextPage();
       else {
         this.lastOpen = false;
         if (this.complete < n)
@@ -534,6 +561,7 @@ export class LeafColumnCursor {
 
   /** After the row group's rows are taken: no rows or pages may remain. */
   async finish(): Promise<void> {
+    await this.finishPump(); // the last page's bytes are checked even when its rows are all taken
     let extra = this.ready.length;
     for (;;) {
       const page = this.page;
@@ -719,6 +747,11 @@ export class LeafColumnCursor {
   }
 
   private async readNextPage(): Promise<void> {
+    if (this.pump !== null) {
+      // The page before was decompressed only as far as its rows were taken: finish it first.
+      await this.finishPump();
+      if (this.pos >= this.end) return;
+    }
     let headerBytes = Math.min(64 << 10, this.readAhead);
     const headerAt = this.pos;
     let header: PageHeader;
@@ -752,8 +785,7 @@ export class LeafColumnCursor {
       (size > this.readAhead || header.uncompressed_page_size > STREAM_PAGES_ABOVE) &&
       compressedValues
     ) {
-      const page = await this.streamPage(header, size);
-      this.acceptDataPage(decodeDataPage(page, header, this.decoder, true, this.levels, this.vectorWraps > 0));
+      await this.streamPage(header, size);
       return;
     }
     await this.ensure(size);
@@ -855,51 +887,126 @@ export class LeafColumnCursor {
   /**
    * A large ZSTD, SNAPPY or GZIP page is decompressed while its bytes stream in (readAhead at a time), so
    * the compressed page is never resident beside the decompressed one, into a buffer reused from
-   * page to page (rows still pointing into it are copied out first). Returns the page with its
-   * values decompressed (v2 levels, stored uncompressed, are copied in front).
+   * page to page (rows still pointing into it are copied out first); v2 levels, stored
+   * uncompressed, are copied in front of the values.
+   *
+   * A page of float vectors whose rows all have one length and no nulls (FloatVector written by
+   * DuckDB or pyarrow: one 65 MB page per 122,880 rows) is then decompressed only as far as its
+   * rows are taken (pumpFor): its first rows reach the COPY after one piece instead of after the
+   * whole page, so PostgreSQL is not left idle while the worker decompresses (issue 12). Any other
+   * page is decompressed whole here.
    */
-  private async streamPage(header: PageHeader, size: number): Promise<Uint8Array> {
+  private async streamPage(header: PageHeader, size: number): Promise<void> {
     const v2 = header.data_page_header_v2;
     const raw =
       header.type === 'DATA_PAGE_V2' && v2 !== undefined
         ? v2.repetition_levels_byte_length + v2.definition_levels_byte_length
         : 0;
     const out = this.pageBuffer(header.uncompressed_page_size);
-    let written = 0;
     const sink = out.subarray(raw);
     const decoder = streamingDecompressor(this.decoder.codec, sink, () => {
       throw new ParquetStructureError(
         `column '${this.pathKey}': page decompresses to more than its ${header.uncompressed_page_size} bytes`,
       );
     });
-    const stop = this.pos + size;
-    while (this.pos < stop) {
-      let piece: Uint8Array;
-      const have = this.bufStart + this.buf.length;
-      if (this.pos < have) {
-        piece = this.buf.subarray(this.pos - this.bufStart, Math.min(have, stop) - this.bufStart);
-      } else {
-        piece = await this.input.slice(this.pos, Math.min(stop, this.pos + this.readAhead));
-        this.countBytes(piece.length);
-        if (piece.length === 0)
-          throw new ParquetStructureError(`column '${this.pathKey}': page cut short at byte ${this.pos}`);
+    const pump: PagePump = { out, raw, copied: 0, decoder, stop: this.pos + size, rest: new Uint8Array(0) };
+    this.pump = pump;
+    // PLAIN only: other encodings are decoded when the page is (decodeDataPage → readValues).
+    const progressive =
+      this.vectorWraps > 0 && header.type === 'DATA_PAGE' && header.data_page_header?.encoding === 'PLAIN';
+    const levelsEnd = progressive ? await this.pumpV1Levels(header) : null;
+    if (levelsEnd === null) await this.finishPump();
+    const page = decodeDataPage(out, header, this.decoder, true, this.levels, this.vectorWraps > 0);
+    if (this.pump !== null && !(page.stride > 0 && page.def === null && page.values.kind === 'plain'))
+      await this.finishPump();
+    this.acceptDataPage(page);
+  }
+
+  /** Decompressed bytes of the current streamed page so far. */
+  private pumped(p: PagePump): number {
+    return p.copied + p.decoder.written;
+  }
+
+  /**
+   * Decompresses the current streamed page until `need` bytes of it are there (or all of it),
+   * feeding at most PUMP_STEP compressed bytes at a time.
+   */
+  private async pumpTo(need: number): Promise<void> {
+    const p = this.pump;
+    if (p === null) return;
+    while (this.pumped(p) < need && (this.pos < p.stop || p.rest.length > 0)) {
+      if (p.rest.length === 0) {
+        const have = this.bufStart + this.buf.length;
+        if (this.pos < have) {
+          p.rest = this.buf.subarray(this.pos - this.bufStart, Math.min(have, p.stop) - this.bufStart);
+        } else {
+          p.rest = await this.input.slice(this.pos, Math.min(p.stop, this.pos + Math.min(this.readAhead, PUMP_READ)));
+          this.countBytes(p.rest.length);
+          if (p.rest.length === 0)
+            throw new ParquetStructureError(`column '${this.pathKey}': page cut short at byte ${this.pos}`);
+        }
+        this.pos += p.rest.length;
       }
-      this.pos += piece.length;
-      if (written < raw) {
-        const k = Math.min(raw - written, piece.length);
-        out.set(piece.subarray(0, k), written);
-        written += k;
+      let piece = p.rest.subarray(0, PUMP_STEP);
+      p.rest = p.rest.subarray(piece.length);
+      if (p.copied < p.raw) {
+        const k = Math.min(p.raw - p.copied, piece.length);
+        p.out.set(piece.subarray(0, k), p.copied);
+        p.copied += k;
         piece = piece.subarray(k);
       }
-      if (piece.length > 0 || this.pos >= stop) await decoder.push(piece, this.pos >= stop);
+      const last = this.pos >= p.stop && p.rest.length === 0;
+      if (piece.length > 0 || last) await p.decoder.push(piece, last);
     }
+  }
+
+  /** Decompresses the rest of the current streamed page and checks its size. */
+  private async finishPump(): Promise<void> {
+    const p = this.pump;
+    if (p === null) return;
+    await this.pumpTo(Infinity);
+    this.pump = null;
     this.buf = new Uint8Array(0);
     this.bufStart = this.pos;
-    if (written !== raw || decoder.written !== sink.length)
+    if (p.copied !== p.raw || p.decoder.written !== p.out.length - p.raw)
       throw new ParquetStructureError(
-        `column '${this.pathKey}': page decompressed to ${written + decoder.written} bytes, its header says ${out.length}`,
+        `column '${this.pathKey}': page decompressed to ${this.pumped(p)} bytes, its header says ${p.out.length}`,
       );
-    return out;
+  }
+
+  /**
+   * Decompresses a v1 page as far as its levels (RLE, each behind a 4-byte length): the offset where
+   * its values start, or null when the levels are not length-prefixed (legacy BIT_PACKED).
+   */
+  private async pumpV1Levels(header: PageHeader): Promise<number | null> {
+    const v1 = header.data_page_header!;
+    const p = this.pump!;
+    let at = 0;
+    const sections: string[] = [];
+    if (getMaxRepetitionLevel(this.decoder.schemaPath) > 0) sections.push(v1.repetition_level_encoding);
+    if (getMaxDefinitionLevel(this.decoder.schemaPath) > 0) sections.push(v1.definition_level_encoding);
+    for (const encoding of sections) {
+      if (encoding !== 'RLE') return null;
+      await this.pumpTo(at + 4);
+      if (this.pumped(p) < at + 4) return null; // a short page: decodeDataPage reports it
+      at += 4 + new DataView(p.out.buffer, p.out.byteOffset + at, 4).getUint32(0, true);
+      await this.pumpTo(at);
+    }
+    return at;
+  }
+
+  /**
+   * Before `want` rows of a progressively decompressed page are assembled: its values for them
+   * are decompressed (rows of `stride` levels, one value each, read in order from reader.offset).
+   */
+  private async pumpFor(page: PageState, want: number): Promise<void> {
+    if (this.pump === null) return;
+    const v = page.values;
+    if (v.kind !== 'plain' || page.stride === 0) return this.finishPump();
+    const width = this.decoder.type === 'DOUBLE' ? 8 : 4;
+    const levels = Math.min(page.numLevels - page.levelAt, want * page.stride);
+    // The reader's view is the page buffer: its offset is a byte offset in the page.
+    await this.pumpTo(v.reader.offset + levels * width);
   }
 
   /**
