@@ -48,6 +48,8 @@ export interface EncodedChunk {
   /** 1-based row of the file group of the first tuple (RowBatch.firstRow numbering). */
   readonly firstRow: number;
   readonly rowCount: number;
+  /** False when more rows of the same batch follow in the next chunk (encodeBatches splits batches). */
+  readonly endsBatch?: boolean;
 }
 
 export interface CopyEncodedOptions {
@@ -58,8 +60,19 @@ export interface CopyEncodedOptions {
 }
 
 /**
- * Encodes batches into EncodedChunks, one per batch, checking each against the layout. Errors of
- * the batch source and of encoding (SinkError LayoutMismatch / ValueOutOfRange) propagate as they are.
+ * Encoded bytes an EncodedChunk of encodeBatches holds, about: the COPY queue, the writer and the
+ * producer each hold one or two, so this bounds what a COPY keeps in flight. A whole batch per chunk
+ * (up to IMPORT_BATCH_BYTES of encoded rows) put ~100 MB in flight for 128-d vectors.
+ */
+const ENCODED_CHUNK_TARGET = 4 << 20;
+/** Rows of a run's first chunk, before bytes per row are known: small, so the first rows go early. */
+const FIRST_CHUNK_ROWS = 64;
+
+/**
+ * Encodes batches into EncodedChunks of about ENCODED_CHUNK_TARGET bytes (a batch is split into
+ * row ranges; rows per chunk follow the bytes per row seen so far), checking each batch against
+ * the layout. Errors of the batch source and of encoding (SinkError LayoutMismatch /
+ * ValueOutOfRange) propagate as they are.
  */
 export async function* encodeBatches(
   layout: CopyLayout,
@@ -68,16 +81,40 @@ export async function* encodeBatches(
 ): AsyncGenerator<EncodedChunk, void, undefined> {
   // Recycling: copyEncoded hands the parts back once sent (a consumer that does not only costs GC).
   const w = new ChunkWriter(chunkBytes, { recycle: true });
-  for await (const batch of batches) yield encodeBatch(layout, batch, w);
+  let rowsPerChunk = FIRST_CHUNK_ROWS;
+  for await (const batch of batches) {
+    layout.checkBatch(batch);
+    const n = batch.rowCount;
+    if (n === 0) yield encodeRange(layout, batch, w, 0, 0);
+    for (let from = 0; from < n;) {
+      const to = Math.min(n, from + rowsPerChunk);
+      const chunk = encodeRange(layout, batch, w, from, to);
+      rowsPerChunk = Math.max(1, Math.floor((ENCODED_CHUNK_TARGET * (to - from)) / Math.max(1, chunk.byteLength)));
+      from = to;
+      yield chunk;
+    }
+  }
 }
 
 /** One batch as an EncodedChunk, written through w (whose unused tail is kept for the next batch). */
 export function encodeBatch(layout: CopyLayout, batch: RowBatch, w: ChunkWriter): EncodedChunk {
   layout.checkBatch(batch);
-  const parts: Uint8Array[] = [...layout.encodeRows(batch, w), ...w.takeAll()];
+  return encodeRange(layout, batch, w, 0, batch.rowCount);
+}
+
+/** Rows [from, to) of a checked batch as an EncodedChunk. */
+function encodeRange(layout: CopyLayout, batch: RowBatch, w: ChunkWriter, from: number, to: number): EncodedChunk {
+  const parts: Uint8Array[] = [...layout.encodeRows(batch, w, from, to), ...w.takeAll()];
   let byteLength = 0;
   for (const p of parts) byteLength += p.length;
-  return { parts, byteLength, file: batch.file, firstRow: batch.firstRow, rowCount: batch.rowCount };
+  return {
+    parts,
+    byteLength,
+    file: batch.file,
+    firstRow: batch.firstRow + from,
+    rowCount: to - from,
+    ...(to < batch.rowCount ? { endsBatch: false } : {}),
+  };
 }
 
 /**
@@ -94,9 +131,17 @@ export async function copyBatches(
   opts: CopyOptions = {},
 ): Promise<{ rows: number }> {
   const { onBatch } = opts;
+  let batchRows = 0; // rows of the current batch written so far (its chunks come in order)
+  const onChunk = (c: EncodedChunk): void | Promise<void> => {
+    batchRows += c.rowCount;
+    if (c.endsBatch === false) return;
+    const rows = batchRows;
+    batchRows = 0;
+    return onBatch?.(rows);
+  };
   return copyEncoded(client, table, layout, encodeBatches(layout, batches, opts.chunkBytes), {
     ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(onBatch ? { onChunk: (c: EncodedChunk) => onBatch(c.rowCount) } : {}),
+    ...(onBatch ? { onChunk } : {}),
   });
 }
 

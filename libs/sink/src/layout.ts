@@ -498,16 +498,15 @@ export class CopyLayout {
   }
 
   /**
-   * Encodes the batch's rows as binary COPY tuples into w, yielding each chunk as soon as it is full
-   * (the last, partly filled chunk stays in w). Call checkBatch first.
+   * Encodes the batch's rows [from, to) (all by default) as binary COPY tuples into w, yielding each
+   * chunk as soon as it is full (the last, partly filled chunk stays in w). Call checkBatch first.
    */
-  *encodeRows(batch: RowBatch, w: ChunkWriter): Generator<Buffer, void, undefined> {
+  *encodeRows(batch: RowBatch, w: ChunkWriter, from = 0, to = batch.rowCount): Generator<Buffer, void, undefined> {
     const encoders = this.plans.map((p) => p.bind(batch.columns.get(p.field.name)!));
     const meta = batch.meta;
     const extra = this.extraBytes;
     const ncols = this.columns.length;
-    const n = batch.rowCount;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       w.int16(ncols);
       for (const enc of encoders) enc(w, i);
       if (meta !== null) writeText(w, meta[i] ?? '{}', true);
