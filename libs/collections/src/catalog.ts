@@ -100,11 +100,12 @@ export async function requireCollection(ctx: CollectionsContext, db: string, nam
   // 800 or creates `default` on first use, then 100.
   if (NAME_RE.test(db) && db.length <= NAME_LIMITS.database && NAME_RE.test(name)) {
     const r = await guard(
-      ctx.catalog.query(
-        `SELECT ${COLLECTION_COLUMNS} FROM gateway_collections c
+      ctx.catalog.query({
+        name: 'igw_require_collection', // parsed and planned once per connection
+        text: `SELECT ${COLLECTION_COLUMNS} FROM gateway_collections c
           WHERE c.db_name = $1 AND c.name = $2 AND EXISTS (SELECT 1 FROM gateway_databases d WHERE d.name = $1)`,
-        [db, name],
-      ),
+        values: [db, name],
+      }),
     );
     const row = r.rows[0] as Record<string, unknown> | undefined;
     if (row !== undefined) return collectionFromRow(db, name, row);

@@ -155,10 +155,11 @@ export class ImportJobsRepository {
     if (items.length === 1) return [await this.admitOne(items[0]!.job, items[0]!.maxActive)];
     let r;
     try {
-      r = await this.pool.query<{ ord: number; kind: AdmitResult['kind']; job_id: string | null }>(
-        `SELECT ord, kind, job_id FROM admit_import_jobs($1::jsonb, $2)`,
-        [JSON.stringify(items.map((x) => batchEntry(x.job))), items[0]!.maxActive],
-      );
+      r = await this.pool.query<{ ord: number; kind: AdmitResult['kind']; job_id: string | null }>({
+        name: 'igw_admit_import_jobs',
+        text: `SELECT ord, kind, job_id FROM admit_import_jobs($1::jsonb, $2)`,
+        values: [JSON.stringify(items.map((x) => batchEntry(x.job))), items[0]!.maxActive],
+      });
     } catch {
       // One bad create must not fail the others it was grouped with: admit them one by one (each
       // then fails or succeeds alone, as without grouping).
@@ -170,14 +171,16 @@ export class ImportJobsRepository {
 
   private async admitOne(job: NewJob, maxActive: number): Promise<AdmitResult> {
     const s = job.sealedCredentials;
-    const r = await this.pool.query<{ kind: AdmitResult['kind']; job_id: string | null }>(
+    const r = await this.pool.query<{ kind: AdmitResult['kind']; job_id: string | null }>({
+      // Named: parsed and planned once per connection (every create runs it).
+      name: 'igw_admit_import_job',
       // The request id reaches the row through the column default (migration 20261207060000):
       // the first argument's subquery sets igw.request_id for this statement's transaction only,
       // and arguments are evaluated before the function body inserts the job.
-      `SELECT kind, job_id FROM admit_import_job(
+      text: `SELECT kind, job_id FROM admit_import_job(
          (SELECT $1::text WHERE set_config('igw.request_id', $17::text, true) IS NOT NULL),
          $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-      [
+      values: [
         job.jobId,
         job.dbName,
         job.collectionName,
@@ -196,7 +199,7 @@ export class ImportJobsRepository {
         maxActive,
         job.requestId ?? '',
       ],
-    );
+    });
     return admitResult(r.rows[0]!);
   }
 
