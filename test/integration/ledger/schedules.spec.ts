@@ -146,7 +146,8 @@ describe('scheduled imports', () => {
   it('admits one job when two workers run the same tick at once (tick lock, tick number as idempotency key)', async () => {
     const c = await newCollection();
     s3.putDirect('data', `${c}/in/1.jsonl`, jsonl(range(1, 4)));
-    // 720h: BullMQ's own first tick is far away; the two ticks below are the only ones.
+    // BullMQ 6 runs an `every` scheduler's first tick at once: the gateway's own worker may tick too,
+    // so three tickers can race for this tick. Exactly one job must come of it, whoever wins.
     const r = await call(gw, 'POST', `${S}/create`, {
       key,
       body: { collectionName: c, objectUrl: `s3://data/${c}/in/`, interval: '720h', ...creds },
@@ -172,10 +173,10 @@ describe('scheduled imports', () => {
     );
     const at = Date.now();
     const outcomes = await Promise.all(tickers.map((t) => t.execute(scheduleId, at)));
-    const kinds = outcomes.map((o) => o.kind).sort();
-    expect(kinds[0]).toBe('created');
-    expect(['busy', 'locked']).toContain(kinds[1]);
-    expect(await jobsOf(c)).toHaveLength(1);
+    for (const o of outcomes) expect(['created', 'busy', 'locked']).toContain(o.kind);
+    expect(outcomes.filter((o) => o.kind === 'created' && !o.replayed).length).toBeLessThanOrEqual(1);
+    // Both test tickers lose only to the gateway's own tick, which then creates the job.
+    await expect.poll(async () => (await jobsOf(c)).length, { timeout: 10_000, interval: 100 }).toBe(1);
     await expect.poll(() => rowCount(c), { timeout: 30_000, interval: 200 }).toBe(4);
     // Once loaded, the same folder gives no job.
     expect(await tickers[0]!.execute(scheduleId, at + 1)).toEqual({ kind: 'nothing-new' });
