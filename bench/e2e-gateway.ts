@@ -123,7 +123,7 @@ export interface JobResult {
   firstPageMs: number | null;
   /** The job's staging table still existed 3 s after Completed. */
   stagingLeft: boolean;
-  /** The phase timeline describe reported (issue 16 point 7): where the job's time went. */
+  /** The job's phase timeline (issue 16 point 7) in ms after its creation: where its time went. */
   phases: string;
 }
 
@@ -338,8 +338,9 @@ export class Gateway {
   }
 
   /**
-   * "started 12 ms, reading 15–2,310 ms, …, Completed 2,405 ms": the job's phase rows in ms after its
-   * row was created (the database's clock for both; describe rounds to seconds).
+   * "started 12, listing 14–20, reading 21–2,310, … ms": the job's phase rows in ms after its row was
+   * created (the database's clock for both; describe rounds to seconds). No "Completed": completed_at
+   * is its transaction's start, which for a one-group job is before the COPY.
    */
   async phaseTimeline(jobId: string): Promise<string> {
     const r = await this.db.query<{ what: string; from_ms: string; to_ms: string | null }>(
@@ -349,10 +350,7 @@ export class Gateway {
        UNION ALL
        SELECT p.phase, 1, round(extract(epoch FROM p.started_at - j.created_at) * 1000)::text,
               round(extract(epoch FROM p.ended_at - j.created_at) * 1000)::text
-         FROM import_job_phases p JOIN import_jobs j ON j.id = p.job_id WHERE j.job_id = $1
-       UNION ALL
-       SELECT 'Completed', 2, round(extract(epoch FROM j.completed_at - j.created_at) * 1000)::text, NULL
-         FROM import_jobs j WHERE j.job_id = $1) t
+         FROM import_job_phases p JOIN import_jobs j ON j.id = p.job_id WHERE j.job_id = $1) t
        ORDER BY ord, from_ms::numeric`,
       [jobId],
     );

@@ -32,12 +32,15 @@ export function storedSchemaJson(schema: CollectionSchema, storage: VectorStorag
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** A name a database could have: anything else cannot exist (and never reaches PostgreSQL). */
+const isDatabaseName = (db: string): boolean => NAME_RE.test(db) && db.length <= NAME_LIMITS.database;
+
 /**
  * Resolves a Milvus database (spec: every route does this first). `default` is created on first
  * use, in the catalog and as schema "milvus_default" in the target database; others must exist (800).
  */
 export async function resolveDatabase(ctx: CollectionsContext, db: string): Promise<void> {
-  if (!NAME_RE.test(db) || db.length > NAME_LIMITS.database) throw databaseNotFound(db);
+  if (!isDatabaseName(db)) throw databaseNotFound(db);
   const r = await guard(ctx.catalog.query('SELECT 1 FROM gateway_databases WHERE name = $1', [db]));
   if (r.rowCount !== null && r.rowCount > 0) return;
   if (db !== DEFAULT_DB) throw databaseNotFound(db);
@@ -98,7 +101,7 @@ export async function requireCollection(ctx: CollectionsContext, db: string, nam
   // The usual case in one round trip (every import create and collection route passes here): the
   // database and the collection both exist. Anything else takes the full path below, which answers
   // 800 or creates `default` on first use, then 100.
-  if (NAME_RE.test(db) && db.length <= NAME_LIMITS.database && NAME_RE.test(name)) {
+  if (isDatabaseName(db) && NAME_RE.test(name)) {
     const r = await guard(
       ctx.catalog.query({
         name: 'igw_require_collection', // parsed and planned once per connection

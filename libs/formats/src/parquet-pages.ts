@@ -390,6 +390,14 @@ interface PagePump {
   rest: Uint8Array;
 }
 
+/**
+ * Whether a streamed page's values may be decompressed as its rows are taken (pumpFor): PLAIN values
+ * of rows of one length without nulls, so the bytes a take needs follow from its row count.
+ */
+function takenProgressively(page: PageState): boolean {
+  return page.values.kind === 'plain' && page.stride > 0 && page.def === null;
+}
+
 /** Stored bytes fed to a streamed page's decoder at a time: the grain of progressive decoding. */
 const PUMP_STEP = 1 << 20;
 
@@ -914,11 +922,10 @@ export class LeafColumnCursor {
     // PLAIN only: other encodings are decoded when the page is (decodeDataPage → readValues).
     const progressive =
       this.vectorWraps > 0 && header.type === 'DATA_PAGE' && header.data_page_header?.encoding === 'PLAIN';
-    const levelsEnd = progressive ? await this.pumpV1Levels(header) : null;
-    if (levelsEnd === null) await this.finishPump();
+    if (!(progressive && (await this.pumpV1Levels(header)))) await this.finishPump();
     const page = decodeDataPage(out, header, this.decoder, true, this.levels, this.vectorWraps > 0);
-    if (this.pump !== null && !(page.stride > 0 && page.def === null && page.values.kind === 'plain'))
-      await this.finishPump();
+    // Only rows read by pumpFor's arithmetic may wait; acceptDataPage may read values of any other.
+    if (!takenProgressively(page)) await this.finishPump();
     this.acceptDataPage(page);
   }
 
@@ -975,10 +982,10 @@ export class LeafColumnCursor {
   }
 
   /**
-   * Decompresses a v1 page as far as its levels (RLE, each behind a 4-byte length): the offset where
-   * its values start, or null when the levels are not length-prefixed (legacy BIT_PACKED).
+   * Decompresses a v1 page as far as its levels (RLE, each behind a 4-byte length); false when they
+   * are not length-prefixed (legacy BIT_PACKED) or the page is too short for them.
    */
-  private async pumpV1Levels(header: PageHeader): Promise<number | null> {
+  private async pumpV1Levels(header: PageHeader): Promise<boolean> {
     const v1 = header.data_page_header!;
     const p = this.pump!;
     let at = 0;
@@ -986,13 +993,13 @@ export class LeafColumnCursor {
     if (getMaxRepetitionLevel(this.decoder.schemaPath) > 0) sections.push(v1.repetition_level_encoding);
     if (getMaxDefinitionLevel(this.decoder.schemaPath) > 0) sections.push(v1.definition_level_encoding);
     for (const encoding of sections) {
-      if (encoding !== 'RLE') return null;
+      if (encoding !== 'RLE') return false;
       await this.pumpTo(at + 4);
-      if (this.pumped(p) < at + 4) return null; // a short page: decodeDataPage reports it
+      if (this.pumped(p) < at + 4) return false; // a short page: decodeDataPage reports it
       at += 4 + new DataView(p.out.buffer, p.out.byteOffset + at, 4).getUint32(0, true);
       await this.pumpTo(at);
     }
-    return at;
+    return true;
   }
 
   /**
@@ -1002,7 +1009,7 @@ export class LeafColumnCursor {
   private async pumpFor(page: PageState, want: number): Promise<void> {
     if (this.pump === null) return;
     const v = page.values;
-    if (v.kind !== 'plain' || page.stride === 0) return this.finishPump();
+    if (!takenProgressively(page) || v.kind !== 'plain') return this.finishPump();
     const width = this.decoder.type === 'DOUBLE' ? 8 : 4;
     const levels = Math.min(page.numLevels - page.levelAt, want * page.stride);
     // The reader's view is the page buffer: its offset is a byte offset in the page.

@@ -57,6 +57,12 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 /** Jobs of one queue enqueued in one go at most (one addBulk). */
 const ENQUEUE_BATCH = 256;
 
+interface Enqueued {
+  dbName: string;
+  collectionName: string;
+  jobId: string;
+}
+
 /** BullMQ driver: Queue objects cached per collection, all on the one connection given. */
 export class BullJobQueue implements JobQueue {
   private readonly queues = new Map<string, Queue>();
@@ -66,24 +72,21 @@ export class BullJobQueue implements JobQueue {
    * Redis round trips per group (concurrency, addBulk, ready mark) instead of three per job — a
    * burst of creates of one collection is admitted in groups (decision 1102) and enqueued so too.
    */
-  private readonly adds: GroupCommit<{ dbName: string; collectionName: string; jobId: string }, undefined>;
+  private readonly adds: GroupCommit<Enqueued, undefined>;
 
   constructor(
     private readonly connection: Redis,
     private readonly opts: BullJobQueueOptions,
   ) {
     this.ready = new ReadySet(connection, opts.prefix);
-    this.adds = new GroupCommit<{ dbName: string; collectionName: string; jobId: string }, undefined>(
-      ENQUEUE_BATCH,
-      async (items) => {
-        await this.addAll(
-          items[0]!.dbName,
-          items[0]!.collectionName,
-          items.map((x) => x.jobId),
-        );
-        return items.map(() => undefined);
-      },
-    );
+    this.adds = new GroupCommit<Enqueued, undefined>(ENQUEUE_BATCH, async (items) => {
+      await this.addAll(
+        items[0]!.dbName,
+        items[0]!.collectionName,
+        items.map((x) => x.jobId),
+      );
+      return items.map(() => undefined);
+    });
   }
 
   queueFor(dbName: string, collectionName: string): Queue {
