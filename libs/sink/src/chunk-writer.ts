@@ -31,6 +31,17 @@ interface Lent {
 
 const lent = new WeakMap<ArrayBufferLike, Lent>();
 
+/** Buffers made elsewhere (a parse thread) with what to do once their one part is released. */
+const returnable = new WeakMap<ArrayBufferLike, () => void>();
+
+/**
+ * Calls `onRelease` once, when releaseChunkParts is given the (single) part viewing `buffer`: a
+ * parse thread's chunk goes back to the thread for reuse instead of waiting for a full GC here.
+ */
+export function returnOnRelease(buffer: ArrayBufferLike, onRelease: () => void): void {
+  returnable.set(buffer, onRelease);
+}
+
 /**
  * Hands back parts a recycling ChunkWriter gave out, once nothing reads them any more (for a COPY:
  * the socket has sent them). Each part exactly once; parts of other origin are ignored. A part
@@ -39,7 +50,14 @@ const lent = new WeakMap<ArrayBufferLike, Lent>();
 export function releaseChunkParts(parts: readonly Uint8Array[]): void {
   for (const p of parts) {
     const l = lent.get(p.buffer);
-    if (l === undefined) continue;
+    if (l === undefined) {
+      const back = returnable.get(p.buffer);
+      if (back !== undefined) {
+        returnable.delete(p.buffer);
+        back();
+      }
+      continue;
+    }
     l.out--;
     if (l.out === 0 && l.retired) {
       lent.delete(p.buffer);

@@ -20,7 +20,7 @@ export {
   type EncodedChunk,
   type TableName,
 } from './copy';
-export { ChunkWriter } from './chunk-writer';
+export { ChunkWriter, releaseChunkParts, returnOnRelease } from './chunk-writer';
 export { toSinkError, type ErrorContext } from './errors-map';
 export {
   stagingTableSql,

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FormatError, FormatErrorCode, type RejectedRow } from '@gw/formats';
+import { returnOnRelease } from '@gw/sink';
 import {
   rebuildError,
   serializeError,
@@ -172,7 +173,9 @@ export class ParsePool {
     if (task === undefined) return;
     switch (m.t) {
       case 'chunk':
-        if (!task.cancelled) task.handlers.onChunk(m.bytes, m.file, m.firstRow, m.rowCount);
+        if (task.cancelled) break;
+        this.returnWhenSent(slot, m.bytes.buffer as ArrayBuffer);
+        task.handlers.onChunk(m.bytes, m.file, m.firstRow, m.rowCount);
         break;
       case 'known-rows':
         if (!task.cancelled) task.handlers.onKnownRows(m.rows);
@@ -212,6 +215,19 @@ export class ParsePool {
         this.pump();
         break;
     }
+  }
+
+  /**
+   * Once the COPY has sent a chunk, its buffer goes back to the thread that filled it: otherwise
+   * every chunk is a new ArrayBuffer here that lives until a full GC (chunks wait in the queue long
+   * enough to be promoted), tens of MB of RSS.
+   */
+  private returnWhenSent(slot: Slot, buffer: ArrayBuffer): void {
+    returnOnRelease(buffer, () => {
+      if (!this.slots.includes(slot)) return;
+      const msg: ToThread = { t: 'recycle', buffer };
+      slot.worker.postMessage(msg, [buffer]);
+    });
   }
 
   private finish(slot: Slot, id: number): void {

@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { byteInputFromBuffer, openFileGroup, type ByteInput, type RejectedRow } from '@gw/formats';
-import { buildCopyLayout, ChunkWriter, encodeBatch } from '@gw/sink';
+import { buildCopyLayout, encodeBatches, releaseChunkParts } from '@gw/sink';
+import type { RowBatch } from '@gw/schema';
 import {
   rebuildError,
   serializeError,
@@ -33,6 +34,32 @@ function requestRead(task: number, request: ReadRequest): Promise<Uint8Array | n
 }
 
 let nextStream = 1;
+
+/**
+ * Chunk buffers the main thread sent back once the COPY sent them. A chunk is copied into one of
+ * these rather than a new ArrayBuffer, so neither thread piles up dead chunk buffers awaiting GC.
+ */
+const spare: ArrayBuffer[] = [];
+/** Spare buffers kept at most: the COPY queue holds a few chunks, so a few come back at a time. */
+const SPARE_KEEP = 3;
+/** Chunk buffers are allocated in whole MiB so batches of slightly different sizes reuse them. */
+const SPARE_UNIT = 2 ** 20;
+
+/** An exclusive buffer of at least n bytes: a spare one if it fits without much waste, else new. */
+function chunkBuffer(n: number): ArrayBuffer {
+  let best = -1;
+  for (let i = 0; i < spare.length; i++) {
+    const len = spare[i]!.byteLength;
+    if (len >= n && len <= 2 * n + SPARE_UNIT && (best < 0 || len < spare[best]!.byteLength)) best = i;
+  }
+  if (best >= 0) return spare.splice(best, 1)[0]!;
+  return new ArrayBuffer(Math.ceil(n / SPARE_UNIT) * SPARE_UNIT);
+}
+
+function keepSpare(b: ArrayBuffer): void {
+  if (spare.length >= SPARE_KEEP) spare.shift();
+  spare.push(b);
+}
 
 /** A ByteInput whose bytes live in the main thread (Parquet, NumPy, unsplittable text). */
 function remoteInput(task: number, inp: Extract<TaskInput, { kind: 'remote' }>): ByteInput {
@@ -79,16 +106,21 @@ async function run(spec: TaskSpec): Promise<void> {
   const layout = buildCopyLayout(spec.layout);
   const known = await reader.totalRows();
   if (known !== null) post({ t: 'known-rows', task: spec.id, rows: known });
-  const w = new ChunkWriter(spec.chunkBytes);
-  for await (const batch of reader.batches()) {
-    const c = encodeBatch(layout, { ...batch, firstRow: batch.firstRow + spec.shift.row }, w);
-    // One exclusive ArrayBuffer per batch: the writer's buffers are reused, so they cannot be transferred.
-    const bytes = new Uint8Array(c.byteLength);
+  const shifted = async function* (): AsyncGenerator<RowBatch> {
+    for await (const batch of reader.batches()) yield { ...batch, firstRow: batch.firstRow + spec.shift.row };
+  };
+  // ~4 MiB chunks, as on the main thread: a whole batch per message (10 MB for 20,000 128-d rows)
+  // doubled what the thread held, once encoded and once copied for transfer.
+  for await (const c of encodeBatches(layout, shifted(), spec.chunkBytes)) {
+    // One exclusive buffer per chunk (the writer's buffers are reused, so they cannot be
+    // transferred); the writer gets its own back at once.
+    const bytes = new Uint8Array(chunkBuffer(c.byteLength), 0, c.byteLength);
     let at = 0;
     for (const p of c.parts) {
       bytes.set(p, at);
       at += p.length;
     }
+    releaseChunkParts(c.parts);
     post({ t: 'chunk', task: spec.id, bytes, file: c.file, firstRow: c.firstRow, rowCount: c.rowCount }, [
       bytes.buffer,
     ]);
@@ -109,6 +141,9 @@ port.on('message', (m: ToThread) => {
       p?.resolve(m.bytes);
       break;
     }
+    case 'recycle':
+      keepSpare(m.buffer);
+      break;
     case 'read-error': {
       const p = pendingReads.get(m.req);
       pendingReads.delete(m.req);

@@ -74,7 +74,9 @@ export type SerializedError =
 export type ToThread =
   | { readonly t: 'task'; readonly spec: TaskSpec }
   | { readonly t: 'read'; readonly task: number; readonly req: number; readonly bytes: Uint8Array | null }
-  | { readonly t: 'read-error'; readonly task: number; readonly req: number; readonly err: SerializedError };
+  | { readonly t: 'read-error'; readonly task: number; readonly req: number; readonly err: SerializedError }
+  /** A chunk's buffer back from the COPY once sent, for the thread to fill again. */
+  | { readonly t: 'recycle'; readonly buffer: ArrayBuffer };
 
 export type ReadRequest =
   | { readonly kind: 'slice'; readonly input: number; readonly start: number; readonly end: number }
