@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { S3TestServer } from '../../support/storage/s3-test-server';
-import { range, vectorOf } from './fixtures';
+import { numpy, range, vectorOf } from './fixtures';
 
 /**
  * error_mode=continue through HTTP (issue 16 points 2–3, decision 1301): refused rows are skipped,
@@ -23,6 +23,7 @@ type Describe = {
     estimatedSeconds: number | null;
     details: {
       fileName: string;
+      files: number;
       rows: number;
       bytes: number;
       rejectedRows: number;
@@ -268,6 +269,69 @@ describe('dry run', () => {
     expect(dry.details[1]!.problem).toContain('vector');
     // The whole report is there too.
     expect((await rejects(jobId)).rows).toHaveLength(30);
+  });
+
+  it('lists a folder and counts its objects as files; a NumPy group whose header cannot hold a field is a problem, no row read', async () => {
+    const c = await newCollection();
+    const a = rows(range(1, 100), new Set([3, 4]));
+    const b = rows(range(101, 50), new Set());
+    s3.putDirect('data', `${c}/in/a.jsonl`, a);
+    s3.putDirect('data', `${c}/in/b.jsonl`, b);
+    // vector.npy holds the 1-D int64 ids: its header alone shows it cannot be a 4-dim FloatVector.
+    const np = numpy(range(1, 10));
+    s3.putDirect('data', `${c}/np/id.npy`, np.id);
+    s3.putDirect('data', `${c}/np/vector.npy`, np.id);
+    const jobId = await createJob({
+      collectionName: c,
+      files: [[`s3://data/${c}/in/`], [`s3://data/${c}/np/id.npy`, `s3://data/${c}/np/vector.npy`]],
+      options: { dry_run: 'true' },
+    });
+    const d = await finished(jobId);
+    expect(d.state).toBe('Completed');
+    const dry = d.dryRun!;
+    expect(dry).toMatchObject({ done: true, files: 4, rows: 148, rejectedRows: 2 });
+    expect(dry.bytes).toBe(a.length + b.length + 2 * np.id.length);
+    expect(dry.details.map((x) => [x.fileName, x.files, x.rows, x.rejectedRows])).toEqual([
+      [`s3://data/${c}/in/`, 2, 148, 2],
+      [`s3://data/${c}/np/id.npy,s3://data/${c}/np/vector.npy`, 2, 0, 0],
+    ]);
+    expect(dry.details[0]!.errors.map((e) => [e.file, e.row, e.field])).toEqual([
+      [`s3://data/${c}/in/a.jsonl`, 3, 'vector'],
+      [`s3://data/${c}/in/a.jsonl`, 4, 'vector'],
+    ]);
+    expect(dry.details[1]!.problem).toMatch(/vector\.npy.*vector/);
+    expect(await count(c)).toBe(0);
+  });
+
+  it('reads options given as JSON booleans and numbers as their strings (import-api §5)', async () => {
+    const c = await newCollection();
+    s3.putDirect('data', `${c}/a.jsonl`, rows(range(1, 20), new Set([5, 6])));
+    const url = `s3://data/${c}/a.jsonl`;
+    const dry = await finished(await createJob({ collectionName: c, objectUrl: url, options: { dry_run: true } }));
+    expect(dry.dryRun).toMatchObject({ done: true, rows: 18, rejectedRows: 2 });
+    expect(await count(c)).toBe(0);
+    const over = await finished(await createJob({ collectionName: c, objectUrl: url, options: { max_bad_rows: 1 } }));
+    expect(over.state).toBe('Failed');
+    expect(over.reason).toContain('2 of 20 rows rejected, above max_bad_rows=1');
+    const off = await finished(
+      await createJob({ collectionName: c, objectUrl: url, options: { dry_run: false, max_bad_rows: 2 } }),
+    );
+    expect(off).toMatchObject({ state: 'Completed', importedRows: 18, rejectedRows: 2 });
+    expect(off).not.toHaveProperty('dryRun');
+    expect(await count(c)).toBe(18);
+    const refused = await call(gw, 'POST', `${V2}/jobs/import/create`, {
+      key,
+      body: { collectionName: c, objectUrl: url, options: { dry_run: { on: true } } },
+    });
+    expect(refused.body).toEqual({ code: 1100, message: 'invalid parameter: options.dry_run must be a string' });
+    const notBool = await call(gw, 'POST', `${V2}/jobs/import/create`, {
+      key,
+      body: { collectionName: c, objectUrl: url, options: { dry_run: 1 } },
+    });
+    expect(notBool.body).toEqual({
+      code: 1100,
+      message: 'invalid parameter: options.dry_run must be "true" or "false", got "1"',
+    });
   });
 
   it('options.dry_run on create is the same, and the estimate follows the collection’s recent imports', async () => {
