@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
+import Redis from 'ioredis';
+import { MAX_STORED_REJECTS_PER_JOB } from '@gw/db';
+import { BullJobQueue, Reconciler } from '@gw/jobs';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,6 +209,54 @@ describe('error_mode=continue', () => {
       ['b.jsonl', 500],
       ['b.jsonl', 501],
     ]);
+  });
+
+  it('stores the first 10,000 rejected rows with raw values cut to 1 KiB, counts them all, and drops them with the job past IMPORT_JOB_RETENTION', async () => {
+    expect(MAX_STORED_REJECTS_PER_JOB).toBe(10_000); // the bound docs/api-extensions.md states
+    const c = await newCollection();
+    const longVector = Array.from({ length: 1000 }, (_, k) => k + 0.125); // ~7 KB of JSON text
+    const bad = 10_050;
+    const lines = [JSON.stringify({ id: 1, vector: longVector, pad: '' })];
+    for (let i = 2; i <= bad + 1; i++) lines.push(JSON.stringify({ id: i, vector: [1, 2, 3], pad: '' }));
+    for (let i = bad + 2; i <= bad + 11; i++) lines.push(JSON.stringify({ id: i, vector: vectorOf(i), pad: '' }));
+    s3.putDirect('data', `${c}/many.jsonl`, Buffer.from(lines.join('\n') + '\n'));
+    const jobId = await createJob({
+      collectionName: c,
+      objectUrl: `s3://data/${c}/many.jsonl`,
+      options: { error_mode: 'continue' },
+    });
+    const d = await finished(jobId);
+    expect(d).toMatchObject({ state: 'Completed', importedRows: 10, rejectedRows: bad + 1 });
+
+    const page = await rejects(jobId, '&limit=10000');
+    expect(page.total).toBe(String(bad + 1));
+    expect(page.rows).toHaveLength(10_000);
+    expect(page.next).toBeNull(); // nothing stored past the bound
+    expect(page.rows.map((r) => r.row)).toEqual(range(1, 10_000));
+    const first = page.rows[0]!;
+    expect(first.reason).toBe('expected 4 values, got 1000');
+    expect(first.raw).toBe(JSON.stringify(longVector).slice(0, 1024)); // ASCII: 1 KiB of the value as sent
+
+    // Retention (IMPORT_JOB_RETENTION, at least 24 h): the job ended "two days ago" is deleted and its
+    // report with it (the foreign key cascades).
+    const pk = (await gw.db.query<{ id: string }>('SELECT id::text FROM import_jobs WHERE job_id = $1', [jobId]))
+      .rows[0]!.id;
+    await gw.db.query(`UPDATE import_jobs SET completed_at = now() - interval '2 days' WHERE id = $1`, [pk]);
+    const redis = new Redis(gw.config.redisUrl, { maxRetriesPerRequest: null });
+    const queue = new BullJobQueue(redis, { prefix: gw.config.queuePrefix, attempts: 1 });
+    try {
+      const reconciler = new Reconciler(gw.db, queue, { graceMs: 60_000, batch: 10, retentionMs: 24 * 3_600_000 });
+      expect(await reconciler.expireEnded()).toBe(1);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+    const left = await gw.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM import_job_rejects WHERE job_id = $1',
+      [pk],
+    );
+    expect(left.rows[0]!.n).toBe(0);
+    expect((await rejects(jobId)).text).toContain(`import job not found, jobId=${jobId}`);
   });
 
   it('answers the report under describe’s rules: unknown job, a key of another collection, a bad cursor', async () => {
