@@ -3,6 +3,7 @@ import { call, startTestGateway, startTestWorker, type TestGateway, type TestWor
 import Redis from 'ioredis';
 import { MAX_STORED_REJECTS_PER_JOB } from '@gw/db';
 import { BullJobQueue, Reconciler } from '@gw/jobs';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +161,63 @@ describe('error_mode=continue', () => {
     const p2 = await rejects(jobId, `&limit=3&after=${p1.next}`);
     expect(p2.rows.map((r) => r.row)).toEqual([2500, 5999]);
     expect(p2.next).toBeNull();
+  });
+
+  it('skips Parquet and NumPy rows the schema refuses (NumPy read row by row), naming file, row and field', async () => {
+    const c = uniqueName('rejcol');
+    const made = await call(gw, 'POST', `${V2}/collections/create`, {
+      key,
+      body: {
+        collectionName: c,
+        schema: {
+          fields: [
+            { fieldName: 'id', dataType: 'Int64', isPrimary: true },
+            { fieldName: 'vector', dataType: 'FloatVector', elementTypeParams: { dim: 4 } },
+            { fieldName: 'tag', dataType: 'VarChar', elementTypeParams: { max_length: 4 } },
+          ],
+        },
+      },
+    });
+    expect(made.body.code, made.text).toBe(0);
+    // Rows 100, 200, … of each file carry a 12-character tag (max_length 4); the files' metadata is fine.
+    const dir = mkdtempSync(join(tmpdir(), 'igw-rej-'));
+    const inst = await DuckDBInstance.create(':memory:');
+    const con = await inst.connect();
+    await con.run(
+      `COPY (SELECT i::BIGINT AS id, [i::FLOAT, 0.5::FLOAT, 1::FLOAT, 2::FLOAT] AS vector,
+                    CASE WHEN i % 100 = 0 THEN 'twelve-chars' ELSE 'ok' END AS tag
+               FROM range(1, 501) t(i)) TO '${dir}/a.parquet' (FORMAT parquet, ROW_GROUP_SIZE 128)`,
+    );
+    con.closeSync();
+    execFileSync('python3', [
+      '-c',
+      `import numpy as np, sys
+d = sys.argv[1]
+ids = np.arange(1001, 1501, dtype='<i8')
+np.save(d + '/id.npy', ids)
+np.save(d + '/vector.npy', np.stack([ids, ids, ids, ids], axis=1).astype('<f4'))
+np.save(d + '/tag.npy', np.array(['twelve-chars' if (i - 1000) % 100 == 0 else 'ok' for i in ids], dtype='<U12'))`,
+      dir,
+    ]);
+    s3.putDirect('data', `${c}/a.parquet`, readFileSync(join(dir, 'a.parquet')));
+    for (const f of ['id', 'vector', 'tag'])
+      s3.putDirect('data', `${c}/np/${f}.npy`, readFileSync(join(dir, `${f}.npy`)));
+    const jobId = await createJob({
+      collectionName: c,
+      files: [[`s3://data/${c}/a.parquet`], ['id', 'vector', 'tag'].map((f) => `s3://data/${c}/np/${f}.npy`)],
+      options: { error_mode: 'continue' },
+    });
+    const d = await finished(jobId);
+    expect(d.reason).toBe('');
+    expect(d).toMatchObject({ state: 'Completed', importedRows: 990, rejectedRows: 10 });
+    expect(d.details.map((x) => x.rejectedRows)).toEqual([5, 5]);
+    expect(await count(c)).toBe(990);
+    const r = await rejects(jobId);
+    expect(r.rows.map((x) => [x.file, x.row, x.field, x.raw])).toEqual([
+      ...[100, 200, 300, 400, 500].map((n) => [`s3://data/${c}/a.parquet`, n, 'tag', 'twelve-chars']),
+      ...[100, 200, 300, 400, 500].map((n) => [`s3://data/${c}/np/tag.npy`, n, 'tag', 'twelve-chars']),
+    ]);
+    expect(r.rows[0]!.reason).toBe('length 12 exceeds max_length 4');
   });
 
   it('shows no rejectedRows for a job without the option (Milvus answers unchanged)', async () => {
