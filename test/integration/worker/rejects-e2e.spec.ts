@@ -422,6 +422,13 @@ describe('dry run', () => {
     const over = await finished(await createJob({ collectionName: c, objectUrl: url, options: { max_bad_rows: 1 } }));
     expect(over.state).toBe('Failed');
     expect(over.reason).toContain('2 of 20 rows rejected, above max_bad_rows=1');
+    // A share on a one-file job: judged before anything is visible, so nothing is published.
+    const share = await finished(
+      await createJob({ collectionName: c, objectUrl: url, options: { max_bad_rows: '5%' } }),
+    );
+    expect(share.state).toBe('Failed');
+    expect(share.reason).toContain('2 of 20 rows rejected, above max_bad_rows=5%');
+    expect(await count(c)).toBe(0);
     const off = await finished(
       await createJob({ collectionName: c, objectUrl: url, options: { dry_run: false, max_bad_rows: 2 } }),
     );
