@@ -79,6 +79,8 @@ export interface JobFileRow {
   rejectedRows: string;
   /** Objects of the group that `skip_imported` left out (decision 1401); absent in older fakes. */
   skippedObjects?: number;
+  /** Objects planning found for the group (a folder's listed files, a NumPy group's `.npy` files); 0 before planning. */
+  objects?: number;
 }
 
 export interface ListFilter {
@@ -213,7 +215,8 @@ export class ImportJobsRepository {
       `SELECT group_index AS "groupIndex", urls, display_name AS "displayName", format, is_folder AS "isFolder",
               size_bytes::text AS "sizeBytes", state, progress, imported_rows::text AS "importedRows",
               total_rows::text AS "totalRows", reason, completed_at AS "completedAt",
-              rejected_rows::text AS "rejectedRows", skipped_objects AS "skippedObjects"
+              rejected_rows::text AS "rejectedRows", skipped_objects AS "skippedObjects",
+              (SELECT count(*) FROM jsonb_object_keys(object_versions))::int AS objects
          FROM import_job_files WHERE job_id = $1 ORDER BY group_index`,
       [job.id],
     );

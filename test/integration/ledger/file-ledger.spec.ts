@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
+import { HttpTestServer } from '../../support/storage/http-test-server';
 import { S3TestServer } from '../../support/storage/s3-test-server';
 import { jsonl, numpy, range } from '../worker/fixtures';
 
@@ -19,10 +20,12 @@ interface Describe {
   reason: string;
   importedRows: number;
   progress: number;
+  conflictRows?: number;
   details: Detail[];
 }
 
 let s3: S3TestServer;
+let web: HttpTestServer;
 let gw: TestGateway;
 let worker: TestWorker;
 let key: string;
@@ -31,6 +34,8 @@ beforeAll(async () => {
   s3 = new S3TestServer();
   await s3.start();
   s3.createBucket('data');
+  web = new HttpTestServer();
+  await web.start();
   gw = await startTestGateway({
     STORAGE_S3_ENDPOINT: s3.endpoint,
     STORAGE_S3_FORCE_PATH_STYLE: 'true',
@@ -48,6 +53,7 @@ afterAll(async () => {
   await worker?.close();
   await gw?.close();
   await s3?.stop();
+  await web?.stop();
 });
 
 async function newCollection(): Promise<string> {
@@ -138,6 +144,27 @@ describe('file ledger and skip_imported', () => {
     expect(reloaded.details.map((d) => d.state)).toEqual(['Completed']);
     expect((await ledger(c)).map((x) => x.size)).toEqual([changed.length]);
     expect(await rowCount(c)).toBe(17);
+  });
+
+  it('skips an HTTPS object by its ETag, and always loads one served without a version', async () => {
+    const c = await newCollection();
+    web.put(`/${c}/tagged.jsonl`, jsonl(range(1, 10)));
+    web.put(`/${c}/bare.jsonl`, jsonl(range(11, 5)), { noEtag: true });
+    const files = [[web.url(`/${c}/tagged.jsonl`)], [web.url(`/${c}/bare.jsonl`)]];
+    expect((await importAndWait({ collectionName: c, files })).importedRows).toBe(15);
+    expect((await ledger(c)).map((x) => [x.url, x.version === ''])).toEqual([
+      [web.url(`/${c}/bare.jsonl`), true],
+      [web.url(`/${c}/tagged.jsonl`), false],
+    ]);
+    // Nothing proves the bare object unchanged: it is read again (its rows meet their keys: skipped).
+    const again = await importAndWait({
+      collectionName: c,
+      files,
+      options: { skip_imported: 'true', on_conflict: 'skip' },
+    });
+    expect(again).toMatchObject({ state: 'Completed', importedRows: 0, conflictRows: 5 });
+    expect(again.details.map((d) => d.state)).toEqual(['Skipped', 'Completed']);
+    expect(await rowCount(c)).toBe(15);
   });
 
   it('re-runs a folder safely: only objects added since are loaded, and describe counts the skipped ones', async () => {

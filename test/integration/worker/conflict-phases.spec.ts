@@ -17,7 +17,15 @@ interface Described {
   conflictRows?: number;
   indexState?: string;
   indexReason?: string;
-  phases?: { phase: string; state: string; startTime: string; endTime: string; rows?: number; message?: string }[];
+  phases?: {
+    phase: string;
+    state: string;
+    startTime: string;
+    endTime: string;
+    rows?: number;
+    rowsPerSecond?: number;
+    message?: string;
+  }[];
 }
 
 const rowsOf = (ids: readonly number[], tag: string): Buffer =>
@@ -106,6 +114,13 @@ describe('conflict modes, phases and index state', () => {
     const byPhase = Object.fromEntries(d.phases!.map((p) => [p.phase, p]));
     expect(byPhase.reading!.rows).toBe(100);
     expect(byPhase.publishing!.rows).toBe(100);
+    // Per-phase speed: rows over the phase's duration, for the phases that move rows.
+    for (const p of ['reading', 'validating', 'publishing']) {
+      expect(Number.isInteger(byPhase[p]!.rowsPerSecond), p).toBe(true);
+      expect(byPhase[p]!.rowsPerSecond, p).toBeGreaterThan(0);
+    }
+    expect(byPhase.listing).not.toHaveProperty('rowsPerSecond');
+    expect(byPhase.indexing).not.toHaveProperty('rowsPerSecond');
     for (const p of d.phases!) expect(Date.parse(p.endTime)).toBeGreaterThanOrEqual(Date.parse(p.startTime));
     // Phases follow each other in time.
     const starts = d.phases!.map((p) => Date.parse(p.startTime));

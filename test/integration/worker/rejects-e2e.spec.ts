@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
+import Redis from 'ioredis';
+import { MAX_STORED_REJECTS_PER_JOB } from '@gw/db';
+import { BullJobQueue, Reconciler } from '@gw/jobs';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { S3TestServer } from '../../support/storage/s3-test-server';
-import { range, vectorOf } from './fixtures';
+import { numpy, range, vectorOf } from './fixtures';
 
 /**
  * error_mode=continue through HTTP (issue 16 points 2–3, decision 1301): refused rows are skipped,
@@ -23,6 +27,7 @@ type Describe = {
     estimatedSeconds: number | null;
     details: {
       fileName: string;
+      files: number;
       rows: number;
       bytes: number;
       rejectedRows: number;
@@ -158,6 +163,63 @@ describe('error_mode=continue', () => {
     expect(p2.next).toBeNull();
   });
 
+  it('skips Parquet and NumPy rows the schema refuses (NumPy read row by row), naming file, row and field', async () => {
+    const c = uniqueName('rejcol');
+    const made = await call(gw, 'POST', `${V2}/collections/create`, {
+      key,
+      body: {
+        collectionName: c,
+        schema: {
+          fields: [
+            { fieldName: 'id', dataType: 'Int64', isPrimary: true },
+            { fieldName: 'vector', dataType: 'FloatVector', elementTypeParams: { dim: 4 } },
+            { fieldName: 'tag', dataType: 'VarChar', elementTypeParams: { max_length: 4 } },
+          ],
+        },
+      },
+    });
+    expect(made.body.code, made.text).toBe(0);
+    // Rows 100, 200, … of each file carry a 12-character tag (max_length 4); the files' metadata is fine.
+    const dir = mkdtempSync(join(tmpdir(), 'igw-rej-'));
+    const inst = await DuckDBInstance.create(':memory:');
+    const con = await inst.connect();
+    await con.run(
+      `COPY (SELECT i::BIGINT AS id, [i::FLOAT, 0.5::FLOAT, 1::FLOAT, 2::FLOAT] AS vector,
+                    CASE WHEN i % 100 = 0 THEN 'twelve-chars' ELSE 'ok' END AS tag
+               FROM range(1, 501) t(i)) TO '${dir}/a.parquet' (FORMAT parquet, ROW_GROUP_SIZE 128)`,
+    );
+    con.closeSync();
+    execFileSync('python3', [
+      '-c',
+      `import numpy as np, sys
+d = sys.argv[1]
+ids = np.arange(1001, 1501, dtype='<i8')
+np.save(d + '/id.npy', ids)
+np.save(d + '/vector.npy', np.stack([ids, ids, ids, ids], axis=1).astype('<f4'))
+np.save(d + '/tag.npy', np.array(['twelve-chars' if (i - 1000) % 100 == 0 else 'ok' for i in ids], dtype='<U12'))`,
+      dir,
+    ]);
+    s3.putDirect('data', `${c}/a.parquet`, readFileSync(join(dir, 'a.parquet')));
+    for (const f of ['id', 'vector', 'tag'])
+      s3.putDirect('data', `${c}/np/${f}.npy`, readFileSync(join(dir, `${f}.npy`)));
+    const jobId = await createJob({
+      collectionName: c,
+      files: [[`s3://data/${c}/a.parquet`], ['id', 'vector', 'tag'].map((f) => `s3://data/${c}/np/${f}.npy`)],
+      options: { error_mode: 'continue' },
+    });
+    const d = await finished(jobId);
+    expect(d.reason).toBe('');
+    expect(d).toMatchObject({ state: 'Completed', importedRows: 990, rejectedRows: 10 });
+    expect(d.details.map((x) => x.rejectedRows)).toEqual([5, 5]);
+    expect(await count(c)).toBe(990);
+    const r = await rejects(jobId);
+    expect(r.rows.map((x) => [x.file, x.row, x.field, x.raw])).toEqual([
+      ...[100, 200, 300, 400, 500].map((n) => [`s3://data/${c}/a.parquet`, n, 'tag', 'twelve-chars']),
+      ...[100, 200, 300, 400, 500].map((n) => [`s3://data/${c}/np/tag.npy`, n, 'tag', 'twelve-chars']),
+    ]);
+    expect(r.rows[0]!.reason).toBe('length 12 exceeds max_length 4');
+  });
+
   it('shows no rejectedRows for a job without the option (Milvus answers unchanged)', async () => {
     const c = await newCollection();
     s3.putDirect('data', `${c}/ok.jsonl`, rows(range(1, 10), new Set()));
@@ -205,6 +267,54 @@ describe('error_mode=continue', () => {
       ['b.jsonl', 500],
       ['b.jsonl', 501],
     ]);
+  });
+
+  it('stores the first 10,000 rejected rows with raw values cut to 1 KiB, counts them all, and drops them with the job past IMPORT_JOB_RETENTION', async () => {
+    expect(MAX_STORED_REJECTS_PER_JOB).toBe(10_000); // the bound docs/api-extensions.md states
+    const c = await newCollection();
+    const longVector = Array.from({ length: 1000 }, (_, k) => k + 0.125); // ~7 KB of JSON text
+    const bad = 10_050;
+    const lines = [JSON.stringify({ id: 1, vector: longVector, pad: '' })];
+    for (let i = 2; i <= bad + 1; i++) lines.push(JSON.stringify({ id: i, vector: [1, 2, 3], pad: '' }));
+    for (let i = bad + 2; i <= bad + 11; i++) lines.push(JSON.stringify({ id: i, vector: vectorOf(i), pad: '' }));
+    s3.putDirect('data', `${c}/many.jsonl`, Buffer.from(lines.join('\n') + '\n'));
+    const jobId = await createJob({
+      collectionName: c,
+      objectUrl: `s3://data/${c}/many.jsonl`,
+      options: { error_mode: 'continue' },
+    });
+    const d = await finished(jobId);
+    expect(d).toMatchObject({ state: 'Completed', importedRows: 10, rejectedRows: bad + 1 });
+
+    const page = await rejects(jobId, '&limit=10000');
+    expect(page.total).toBe(String(bad + 1));
+    expect(page.rows).toHaveLength(10_000);
+    expect(page.next).toBeNull(); // nothing stored past the bound
+    expect(page.rows.map((r) => r.row)).toEqual(range(1, 10_000));
+    const first = page.rows[0]!;
+    expect(first.reason).toBe('expected 4 values, got 1000');
+    expect(first.raw).toBe(JSON.stringify(longVector).slice(0, 1024)); // ASCII: 1 KiB of the value as sent
+
+    // Retention (IMPORT_JOB_RETENTION, at least 24 h): the job ended "two days ago" is deleted and its
+    // report with it (the foreign key cascades).
+    const pk = (await gw.db.query<{ id: string }>('SELECT id::text FROM import_jobs WHERE job_id = $1', [jobId]))
+      .rows[0]!.id;
+    await gw.db.query(`UPDATE import_jobs SET completed_at = now() - interval '2 days' WHERE id = $1`, [pk]);
+    const redis = new Redis(gw.config.redisUrl, { maxRetriesPerRequest: null });
+    const queue = new BullJobQueue(redis, { prefix: gw.config.queuePrefix, attempts: 1 });
+    try {
+      const reconciler = new Reconciler(gw.db, queue, { graceMs: 60_000, batch: 10, retentionMs: 24 * 3_600_000 });
+      expect(await reconciler.expireEnded()).toBe(1);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+    const left = await gw.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM import_job_rejects WHERE job_id = $1',
+      [pk],
+    );
+    expect(left.rows[0]!.n).toBe(0);
+    expect((await rejects(jobId)).text).toContain(`import job not found, jobId=${jobId}`);
   });
 
   it('answers the report under describe’s rules: unknown job, a key of another collection, a bad cursor', async () => {
@@ -268,6 +378,76 @@ describe('dry run', () => {
     expect(dry.details[1]!.problem).toContain('vector');
     // The whole report is there too.
     expect((await rejects(jobId)).rows).toHaveLength(30);
+  });
+
+  it('lists a folder and counts its objects as files; a NumPy group whose header cannot hold a field is a problem, no row read', async () => {
+    const c = await newCollection();
+    const a = rows(range(1, 100), new Set([3, 4]));
+    const b = rows(range(101, 50), new Set());
+    s3.putDirect('data', `${c}/in/a.jsonl`, a);
+    s3.putDirect('data', `${c}/in/b.jsonl`, b);
+    // vector.npy holds the 1-D int64 ids: its header alone shows it cannot be a 4-dim FloatVector.
+    const np = numpy(range(1, 10));
+    s3.putDirect('data', `${c}/np/id.npy`, np.id);
+    s3.putDirect('data', `${c}/np/vector.npy`, np.id);
+    const jobId = await createJob({
+      collectionName: c,
+      files: [[`s3://data/${c}/in/`], [`s3://data/${c}/np/id.npy`, `s3://data/${c}/np/vector.npy`]],
+      options: { dry_run: 'true' },
+    });
+    const d = await finished(jobId);
+    expect(d.state).toBe('Completed');
+    const dry = d.dryRun!;
+    expect(dry).toMatchObject({ done: true, files: 4, rows: 148, rejectedRows: 2 });
+    expect(dry.bytes).toBe(a.length + b.length + 2 * np.id.length);
+    expect(dry.details.map((x) => [x.fileName, x.files, x.rows, x.rejectedRows])).toEqual([
+      [`s3://data/${c}/in/`, 2, 148, 2],
+      [`s3://data/${c}/np/id.npy,s3://data/${c}/np/vector.npy`, 2, 0, 0],
+    ]);
+    expect(dry.details[0]!.errors.map((e) => [e.file, e.row, e.field])).toEqual([
+      [`s3://data/${c}/in/a.jsonl`, 3, 'vector'],
+      [`s3://data/${c}/in/a.jsonl`, 4, 'vector'],
+    ]);
+    expect(dry.details[1]!.problem).toMatch(/vector\.npy.*vector/);
+    expect(await count(c)).toBe(0);
+  });
+
+  it('reads options given as JSON booleans and numbers as their strings (import-api §5)', async () => {
+    const c = await newCollection();
+    s3.putDirect('data', `${c}/a.jsonl`, rows(range(1, 20), new Set([5, 6])));
+    const url = `s3://data/${c}/a.jsonl`;
+    const dry = await finished(await createJob({ collectionName: c, objectUrl: url, options: { dry_run: true } }));
+    expect(dry.dryRun).toMatchObject({ done: true, rows: 18, rejectedRows: 2 });
+    expect(await count(c)).toBe(0);
+    const over = await finished(await createJob({ collectionName: c, objectUrl: url, options: { max_bad_rows: 1 } }));
+    expect(over.state).toBe('Failed');
+    expect(over.reason).toContain('2 of 20 rows rejected, above max_bad_rows=1');
+    // A share on a one-file job: judged before anything is visible, so nothing is published.
+    const share = await finished(
+      await createJob({ collectionName: c, objectUrl: url, options: { max_bad_rows: '5%' } }),
+    );
+    expect(share.state).toBe('Failed');
+    expect(share.reason).toContain('2 of 20 rows rejected, above max_bad_rows=5%');
+    expect(await count(c)).toBe(0);
+    const off = await finished(
+      await createJob({ collectionName: c, objectUrl: url, options: { dry_run: false, max_bad_rows: 2 } }),
+    );
+    expect(off).toMatchObject({ state: 'Completed', importedRows: 18, rejectedRows: 2 });
+    expect(off).not.toHaveProperty('dryRun');
+    expect(await count(c)).toBe(18);
+    const refused = await call(gw, 'POST', `${V2}/jobs/import/create`, {
+      key,
+      body: { collectionName: c, objectUrl: url, options: { dry_run: { on: true } } },
+    });
+    expect(refused.body).toEqual({ code: 1100, message: 'invalid parameter: options.dry_run must be a string' });
+    const notBool = await call(gw, 'POST', `${V2}/jobs/import/create`, {
+      key,
+      body: { collectionName: c, objectUrl: url, options: { dry_run: 1 } },
+    });
+    expect(notBool.body).toEqual({
+      code: 1100,
+      message: 'invalid parameter: options.dry_run must be "true" or "false", got "1"',
+    });
   });
 
   it('options.dry_run on create is the same, and the estimate follows the collection’s recent imports', async () => {

@@ -74,13 +74,15 @@ function dryRunOf(view: JobView): { dryRun?: Record<string, unknown> } {
   return {
     dryRun: {
       done: job.state === 'Completed',
-      files: files.length,
+      // Objects listed and read (a folder counts its files), not request groups: `details` has those.
+      files: files.reduce((a, f) => a + (f.objects ?? 0), 0),
       rows: num(job.totalRows),
       bytes,
       rejectedRows: num(job.rejectedRows),
       estimatedSeconds: rate === null ? null : Math.ceil(bytes / rate),
       details: files.map((f) => ({
         fileName: f.displayName,
+        files: f.objects ?? 0,
         rows: num(f.totalRows),
         bytes: num(f.sizeBytes),
         rejectedRows: num(f.rejectedRows),
