@@ -9,8 +9,8 @@ export interface DryRunError {
   readonly reason: string;
 }
 
-/** Errors a dry run's describe shows per file group at most. */
-export const DRY_RUN_ERRORS_PER_GROUP = 20;
+/** Errors a dry run's describe shows per file at most (issue 16: "per-file first 20 errors"). */
+export const DRY_RUN_ERRORS_PER_FILE = 20;
 
 /**
  * The reads and writes of dry runs (options.dry_run): a group's whole-file problem (schema
@@ -28,7 +28,10 @@ export class DryRunRepository {
     ]);
   }
 
-  /** The first DRY_RUN_ERRORS_PER_GROUP rejected rows of each group, in group and row order. */
+  /**
+   * The first DRY_RUN_ERRORS_PER_FILE rejected rows of each file of each group, in group, file and
+   * row order: a folder whose first file is all bad still shows its other files' errors.
+   */
   async firstErrors(jobPk: string): Promise<DryRunError[]> {
     const r = await this.pool.query<{
       group_index: number;
@@ -38,10 +41,10 @@ export class DryRunRepository {
       reason: string;
     }>(
       `SELECT group_index, file, row_number::text AS row_text, field, reason FROM (
-         SELECT x.*, row_number() OVER (PARTITION BY group_index ORDER BY row_number, id) AS k
+         SELECT x.*, row_number() OVER (PARTITION BY group_index, file ORDER BY row_number, id) AS k
            FROM import_job_rejects x WHERE job_id = $1) r
-        WHERE k <= $2 ORDER BY r.group_index, r.row_number, r.id`,
-      [jobPk, DRY_RUN_ERRORS_PER_GROUP],
+        WHERE k <= $2 ORDER BY r.group_index, r.file, r.row_number, r.id`,
+      [jobPk, DRY_RUN_ERRORS_PER_FILE],
     );
     return r.rows.map((x) => ({
       group: x.group_index,

@@ -73,7 +73,7 @@ export {
   type RejectRecord,
   type RejectsPage,
 } from './job-rejects.repository';
-export { DRY_RUN_ERRORS_PER_GROUP, DryRunRepository, type DryRunError } from './dry-run.repository';
+export { DRY_RUN_ERRORS_PER_FILE, DryRunRepository, type DryRunError } from './dry-run.repository';
 export { ImportSchedulesRepository, type NewSchedule, type ScheduleRow } from './import-schedules.repository';
 export {
   JOB_PHASES,
