@@ -13,6 +13,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import type { ByteInput } from './byte-input';
 import { DEFAULT_MAX_PAGE_BYTES, MAX_DECOMPRESSION_RATIO, RATIO_FREE_BYTES } from './limits';
 import { allLevelsAre, readLevels, regularRepetition, type Levels } from './parquet-levels';
+import { PageSink } from './page-sink';
 import { SnappyStreamDecoder } from './snappy-stream';
 import { ZstdFrameWalker, zstdWindowLimit } from './bounded-decompress';
 
@@ -378,12 +379,14 @@ function readRepetitionLevels(
 
 /** A streamed page being decompressed (LeafColumnCursor.streamPage). */
 interface PagePump {
-  /** The whole decompressed page; v2 levels (stored as they are) first. */
-  readonly out: Uint8Array;
+  /** The decompressed page, whole or a sliding window of it; v2 levels (stored as they are) first. */
+  readonly out: PageSink;
   /** Bytes of v2 levels copied in front, of `raw`. */
   readonly raw: number;
   copied: number;
   readonly decoder: StreamingDecompressor;
+  /** The values' reader of a page taken progressively from a sliding window (kept pointing into it). */
+  reader: { view: DataView; offset: number } | null;
   /** Byte of the file where the page's stored bytes end. */
   readonly stop: number;
   /** Stored bytes read but not yet fed to the decoder. */
@@ -407,6 +410,12 @@ const PUMP_STEP = 1 << 20;
  */
 const PUMP_READ = 4 << 20;
 
+/**
+ * First window of a page that may be taken progressively (streamPage): it grows to a take's
+ * values plus a pump step if a take needs more, and to the whole page if the page is not taken so.
+ */
+const WINDOW_START = 4 << 20;
+
 /** Codecs whose large pages are decompressed while their bytes stream in (see streamPage). */
 const STREAMED_CODECS = new Set(['ZSTD', 'SNAPPY', 'GZIP']);
 
@@ -415,19 +424,27 @@ interface StreamingDecompressor {
   readonly written: number;
 }
 
-/** An incremental decompressor of `codec` writing into `sink`; `overflow` throws past its end. */
-function streamingDecompressor(codec: string, sink: Uint8Array, overflow: () => never): StreamingDecompressor {
-  if (codec === 'SNAPPY') return new SnappyStreamDecoder(sink);
+/**
+ * An incremental decompressor of `codec` writing `size` bytes into `sink` (after what it holds);
+ * `overflow` throws past them.
+ */
+function streamingDecompressor(
+  codec: string,
+  sink: PageSink,
+  size: number,
+  overflow: () => never,
+): StreamingDecompressor {
+  if (codec === 'SNAPPY') return new SnappyStreamDecoder(sink, size);
   let written = 0;
   const put = (chunk: Uint8Array): void => {
-    if (written + chunk.length > sink.length) overflow();
-    sink.set(chunk, written);
+    if (written + chunk.length > size) overflow();
+    sink.write(chunk);
     written += chunk.length;
   };
   if (codec === 'ZSTD') {
     const zstd = new ZstdDecompress(put);
     // fzstd allocates each frame's window as declared: frames are checked before they reach it.
-    const frames = new ZstdFrameWalker(sink.length, zstdWindowLimit(sink.length));
+    const frames = new ZstdFrameWalker(size, zstdWindowLimit(size));
     return {
       push: (chunk, final) => {
         frames.push(chunk);
@@ -529,6 +546,11 @@ export class LeafColumnCursor {
     const maxRep = getMaxRepetitionLevel(decoder.schemaPath);
     this.nested = maxRep > 0;
     this.vectorWraps = maxRep === 1 ? plainFloatListWraps(decoder) : 0;
+  }
+
+  /** Bytes of the buffer large pages are decompressed into (see pageBuffer). */
+  get pageBufferBytes(): number {
+    return this.scratch?.length ?? 0;
   }
 
   private get complete(): number {
@@ -910,28 +932,67 @@ export class LeafColumnCursor {
       header.type === 'DATA_PAGE_V2' && v2 !== undefined
         ? v2.repetition_levels_byte_length + v2.definition_levels_byte_length
         : 0;
-    const out = this.pageBuffer(header.uncompressed_page_size);
-    const sink = out.subarray(raw);
-    const decoder = streamingDecompressor(this.decoder.codec, sink, () => {
-      throw new ParquetStructureError(
-        `column '${this.pathKey}': page decompresses to more than its ${header.uncompressed_page_size} bytes`,
-      );
-    });
-    const pump: PagePump = { out, raw, copied: 0, decoder, stop: this.pos + size, rest: new Uint8Array(0) };
-    this.pump = pump;
+    const total = header.uncompressed_page_size;
     // PLAIN only: other encodings are decoded when the page is (decodeDataPage → readValues).
     const progressive =
       this.vectorWraps > 0 && header.type === 'DATA_PAGE' && header.data_page_header?.encoding === 'PLAIN';
+    // A page that may be taken progressively starts in a window, which slides once its levels show
+    // it is (or grows to the whole page if not); any other page gets its whole size at once.
+    const start = progressive ? this.pageBuffer(Math.min(total, WINDOW_START), true) : this.pageBuffer(total);
+    const out = new PageSink(total, start, (drop) => this.windowMoved(drop));
+    const decoder = streamingDecompressor(this.decoder.codec, out, total - raw, () => {
+      throw new ParquetStructureError(`column '${this.pathKey}': page decompresses to more than its ${total} bytes`);
+    });
+    const pump: PagePump = {
+      out,
+      raw,
+      copied: 0,
+      decoder,
+      stop: this.pos + size,
+      rest: new Uint8Array(0),
+      reader: null,
+    };
+    this.pump = pump;
     if (!(progressive && (await this.pumpV1Levels(header)))) await this.finishPump();
-    const page = decodeDataPage(out, header, this.decoder, true, this.levels, this.vectorWraps > 0);
-    // Only rows read by pumpFor's arithmetic may wait; acceptDataPage may read values of any other.
-    if (!takenProgressively(page)) await this.finishPump();
+    const decode = (): PageState =>
+      decodeDataPage(out.buf.subarray(0, total), header, this.decoder, true, this.levels, this.vectorWraps > 0);
+    let page = decode();
+    if (takenProgressively(page) && page.values.kind === 'plain') {
+      // Only rows read by pumpFor's arithmetic may wait: from here the window keeps the bytes from
+      // the next value to read on (and Snappy's history), not the page.
+      pump.reader = page.values.reader;
+      out.keepFrom = page.values.reader.offset;
+      out.slide();
+    } else {
+      // acceptDataPage may read values of any other page: the whole of it, decoded again if the
+      // window had to grow (the levels decoded above point into the smaller buffer).
+      const before = out.buf;
+      await this.finishPump();
+      if (out.buf !== before) page = decode();
+    }
     this.acceptDataPage(page);
+  }
+
+  /**
+   * The streamed page's bytes moved: slid down by `drop` (its reader follows; rows not yet taken
+   * that view the buffer are copied out first) or into a larger buffer (kept for the next page).
+   */
+  private windowMoved(drop: number): void {
+    const p = this.pump;
+    if (p === null) return;
+    const buf = p.out.buf;
+    this.scratch = buf;
+    const r = p.reader;
+    if (r === null) return;
+    if (drop > 0) {
+      this.detachReady(buf.buffer);
+      r.offset -= drop;
+    } else r.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   /** Decompressed bytes of the current streamed page so far. */
   private pumped(p: PagePump): number {
-    return p.copied + p.decoder.written;
+    return p.out.written;
   }
 
   /**
@@ -958,7 +1019,7 @@ export class LeafColumnCursor {
       p.rest = p.rest.subarray(piece.length);
       if (p.copied < p.raw) {
         const k = Math.min(p.raw - p.copied, piece.length);
-        p.out.set(piece.subarray(0, k), p.copied);
+        p.out.write(piece.subarray(0, k));
         p.copied += k;
         piece = piece.subarray(k);
       }
@@ -975,9 +1036,9 @@ export class LeafColumnCursor {
     this.pump = null;
     this.buf = new Uint8Array(0);
     this.bufStart = this.pos;
-    if (p.copied !== p.raw || p.decoder.written !== p.out.length - p.raw)
+    if (p.copied !== p.raw || p.out.written !== p.out.total)
       throw new ParquetStructureError(
-        `column '${this.pathKey}': page decompressed to ${this.pumped(p)} bytes, its header says ${p.out.length}`,
+        `column '${this.pathKey}': page decompressed to ${this.pumped(p)} bytes, its header says ${p.out.total}`,
       );
   }
 
@@ -996,7 +1057,8 @@ export class LeafColumnCursor {
       if (encoding !== 'RLE') return false;
       await this.pumpTo(at + 4);
       if (this.pumped(p) < at + 4) return false; // a short page: decodeDataPage reports it
-      at += 4 + new DataView(p.out.buffer, p.out.byteOffset + at, 4).getUint32(0, true);
+      // Nothing has slid yet (the window slides only once the values are being read).
+      at += 4 + new DataView(p.out.buf.buffer, p.out.buf.byteOffset + at, 4).getUint32(0, true);
       await this.pumpTo(at);
     }
     return true;
@@ -1012,36 +1074,47 @@ export class LeafColumnCursor {
     if (!takenProgressively(page) || v.kind !== 'plain') return this.finishPump();
     const width = this.decoder.type === 'DOUBLE' ? 8 : 4;
     const levels = Math.min(page.numLevels - page.levelAt, want * page.stride);
-    // The reader's view is the page buffer: its offset is a byte offset in the page.
-    await this.pumpTo(v.reader.offset + levels * width);
+    // The reader's view is the window: its offset is a byte offset in the page less the window's base.
+    const p = this.pump;
+    const from = p.out.base + v.reader.offset;
+    p.out.keepFrom = from;
+    const need = from + levels * width;
+    await this.pumpTo(need);
+    if (this.pumped(p) < need) throw new ParquetStructureError(`column '${this.pathKey}': values run past the page`);
   }
 
   /**
-   * The reusable buffer for streamed pages, `size` bytes long. Rows not yet taken may still be
-   * views into it (the list<float> fast path, binary values): those are copied out first. Rows
-   * already taken are the caller's to copy before its next take (RowGroupColumns.take).
+   * The reusable buffer for streamed pages, `size` bytes long (`atLeast`: all of it if larger, for
+   * a window). Rows not yet taken may still be views into it (the list<float> fast path, binary
+   * values): those are copied out first. Rows already taken are the caller's to copy before its
+   * next take (RowGroupColumns.take).
    */
-  private pageBuffer(size: number): Uint8Array {
+  private pageBuffer(size: number, atLeast = false): Uint8Array {
     const old = this.scratch;
     if (old !== null) {
-      const detach = (v: unknown): unknown => {
-        if (ArrayBuffer.isView(v)) return v.buffer === old.buffer ? (v as Uint8Array).slice() : v;
-        if (Array.isArray(v)) {
-          for (let i = 0; i < v.length; i++) v[i] = detach(v[i]);
-          return v;
-        }
-        if (v !== null && typeof v === 'object') {
-          const o = v as Record<string, unknown>;
-          for (const k of Object.keys(o)) o[k] = detach(o[k]);
-        }
-        return v;
-      };
-      for (let i = 0; i < this.ready.length; i++) this.ready[i] = detach(this.ready[i]);
-      if (old.length >= size) return old.subarray(0, size);
+      this.detachReady(old.buffer);
+      if (old.length >= size) return atLeast ? old : old.subarray(0, size);
     }
     const fresh = new Uint8Array(Math.max(size, old === null ? 0 : old.length));
     this.scratch = fresh;
-    return fresh.subarray(0, size);
+    return atLeast ? fresh : fresh.subarray(0, size);
+  }
+
+  /** Rows not yet taken that view `buffer` become copies (it is about to be overwritten). */
+  private detachReady(buffer: ArrayBufferLike): void {
+    const detach = (v: unknown): unknown => {
+      if (ArrayBuffer.isView(v)) return v.buffer === buffer ? (v as Uint8Array).slice() : v;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) v[i] = detach(v[i]);
+        return v;
+      }
+      if (v !== null && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        for (const k of Object.keys(o)) o[k] = detach(o[k]);
+      }
+      return v;
+    };
+    for (let i = 0; i < this.ready.length; i++) this.ready[i] = detach(this.ready[i]);
   }
 }
 
@@ -1065,6 +1138,8 @@ export interface RowGroupColumns {
   take(n: number): Promise<Map<string, DecodedArray>>;
   /** Checks that every leaf ended exactly at the row group's row count. */
   finish(): Promise<void>;
+  /** Bytes of the buffers the leaves decompress large pages into (whole pages or windows). */
+  readonly pageBufferBytes: number;
 }
 
 export interface RowGroupReadOptions {
@@ -1160,6 +1235,11 @@ export function openRowGroupColumns(o: RowGroupReadOptions): RowGroupColumns {
         out.set(name, assembled);
       }
       return out;
+    },
+    get pageBufferBytes() {
+      let n = 0;
+      for (const cursors of leaves.values()) for (const c of cursors) n += c.pageBufferBytes;
+      return n;
     },
     async finish() {
       for (const [name, cursors] of leaves)

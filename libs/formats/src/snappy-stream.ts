@@ -1,16 +1,26 @@
+import { PageSink } from './page-sink';
+
 /**
- * Raw Snappy (the block format Parquet uses) decoded while its input arrives in chunks, into an
- * output buffer of the known uncompressed size. Copies only reach back into output already
- * written, so only the input needs to be incremental; an element cut by a chunk boundary is carried
- * over (at most 5 header bytes) or, for a literal, continued.
+ * Raw Snappy (the block format Parquet uses) decoded while its input arrives in chunks, into a
+ * PageSink (or a buffer of the known uncompressed size). Copies only reach back into output
+ * already written, so only the input needs to be incremental; an element cut by a chunk boundary
+ * is carried over (at most 5 header bytes) or, for a literal, continued. A sliding sink keeps
+ * PageSink's HISTORY behind the write position; a copy reaching further fails.
  */
 export class SnappyStreamDecoder {
   private carry: Uint8Array = new Uint8Array(0);
   private literalLeft = 0;
   private preambleRead = false;
+  /** Bytes this stream has produced (the sink may hold bytes before them: v2 levels). */
   written = 0;
+  private readonly sink: PageSink;
+  /** Bytes the stream must produce. */
+  private readonly size: number;
 
-  constructor(private readonly out: Uint8Array) {}
+  constructor(out: Uint8Array | PageSink, size?: number) {
+    this.sink = out instanceof PageSink ? out : new PageSink(out.length, out);
+    this.size = size ?? (out instanceof PageSink ? out.total - out.written : out.length);
+  }
 
   push(chunk: Uint8Array, final: boolean): void {
     let data = chunk;
@@ -21,7 +31,7 @@ export class SnappyStreamDecoder {
       this.carry = new Uint8Array(0);
     }
     let i = 0;
-    const out = this.out;
+    const sink = this.sink;
     if (this.literalLeft > 0) i = this.literal(data, 0, this.literalLeft);
     if (!this.preambleRead) {
       let length = 0;
@@ -38,8 +48,8 @@ export class SnappyStreamDecoder {
         this.keep(data, i, final);
         return;
       }
-      if (length !== out.length)
-        throw new Error(`snappy: stream says ${length} bytes, the page header says ${out.length}`);
+      if (length !== this.size)
+        throw new Error(`snappy: stream says ${length} bytes, the page header says ${this.size}`);
       this.preambleRead = true;
       i = j + 1;
     }
@@ -59,7 +69,7 @@ export class SnappyStreamDecoder {
           for (let k = 0; k < lenCode - 59; k++) len += data[i + 1 + k]! * 2 ** (8 * k);
           len += 1;
         }
-        if (this.written + len > out.length) throw new Error('snappy: literal runs past the output');
+        if (this.written + len > this.size) throw new Error('snappy: literal runs past the output');
         i = this.literal(data, i + header, len);
         continue;
       }
@@ -76,12 +86,18 @@ export class SnappyStreamDecoder {
         offset = (data[i + 1]! | (data[i + 2]! << 8) | (data[i + 3]! << 16) | (data[i + 4]! << 24)) >>> 0;
       }
       if (offset === 0 || offset > this.written) throw new Error(`snappy: copy offset ${offset} out of range`);
-      if (this.written + len > out.length) throw new Error('snappy: copy runs past the output');
-      const from = this.written - offset;
+      if (this.written + len > this.size) throw new Error('snappy: copy runs past the output');
+      sink.room(len);
+      const to = sink.written - sink.base;
+      const from = to - offset;
+      if (from < 0)
+        throw new Error(`snappy: a copy reaches back ${offset} bytes, more than the ${to} kept of a streamed page`);
+      const out = sink.buf;
       // Short copies byte by byte: a native copyWithin costs more than the bytes it moves.
-      if (offset >= len && len > 32) out.copyWithin(this.written, from, from + len);
-      else for (let k = 0; k < len; k++) out[this.written + k] = out[from + k]!;
+      if (offset >= len && len > 32) out.copyWithin(to, from, from + len);
+      else for (let k = 0; k < len; k++) out[to + k] = out[from + k]!;
       this.written += len;
+      sink.written += len;
       i += header;
     }
     if (final) this.end();
@@ -90,12 +106,16 @@ export class SnappyStreamDecoder {
   /** Copies up to `len` literal bytes from data[at…]; what the chunk lacks is taken from the next. */
   private literal(data: Uint8Array, at: number, len: number): number {
     const k = Math.min(len, data.length - at);
-    const out = this.out;
+    const sink = this.sink;
+    sink.room(k);
+    const out = sink.buf;
+    const w = sink.written - sink.base;
     if (k <= 32) {
       // Short literals byte by byte: a subarray and a native set cost more than the bytes they move.
-      for (let j = 0, w = this.written; j < k; j++) out[w + j] = data[at + j]!;
-    } else out.set(data.subarray(at, at + k), this.written);
+      for (let j = 0; j < k; j++) out[w + j] = data[at + j]!;
+    } else out.set(data.subarray(at, at + k), w);
     this.written += k;
+    sink.written += k;
     this.literalLeft = len - k;
     return at + k;
   }
@@ -108,7 +128,7 @@ export class SnappyStreamDecoder {
   private end(): void {
     if (this.carry.length > 0 || this.literalLeft > 0 || !this.preambleRead)
       throw new Error('snappy: stream ends inside an element');
-    if (this.written !== this.out.length)
-      throw new Error(`snappy: decompressed ${this.written} bytes, expected ${this.out.length}`);
+    if (this.written !== this.size)
+      throw new Error(`snappy: decompressed ${this.written} bytes, expected ${this.size}`);
   }
 }
