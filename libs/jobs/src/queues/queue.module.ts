@@ -1,4 +1,3 @@
-import { BullModule } from '@nestjs/bullmq';
 import { type DynamicModule, Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@gw/config';
@@ -42,25 +41,15 @@ class RedisLifecycle implements OnApplicationShutdown {
 export class RedisModule {}
 
 /**
- * BullMQ's root configuration: the shared `queue` connection and the QUEUE_PREFIX key prefix.
- * Per-collection queues are created at run time on that one connection, so Redis connections do
- * not grow with the number of collections.
+ * The process's Redis for its queues. BullMQ is wired by our own code, not through a Nest module:
+ * per-collection queues and consumers are created at run time (BullJobQueue, FairDispatcher,
+ * ScheduleQueue) on the shared `queue` connection with the QUEUE_PREFIX key prefix, so Redis
+ * connections do not grow with the number of collections (decision 1720).
  */
 @Global()
 @Module({})
 export class QueueModule {
   static forRoot(): DynamicModule {
-    return {
-      module: QueueModule,
-      imports: [
-        RedisModule,
-        BullModule.forRootAsync({
-          imports: [RedisModule],
-          inject: [APP_CONFIG, REDIS_QUEUE],
-          useFactory: (c: AppConfig, connection: Redis) => ({ connection, prefix: c.queuePrefix }),
-        }),
-      ],
-      exports: [RedisModule, BullModule],
-    };
+    return { module: QueueModule, imports: [RedisModule], exports: [RedisModule] };
   }
 }
