@@ -86,6 +86,8 @@ const describeDoc = (summary: string): Doc => ({
   },
   errors: {
     '1802': err(1802, 'missing required parameters: jobId'),
+    // Checked before the job is looked up, although the job is found by id alone (decision 1701).
+    '800': err(800, 'database not found[database=nodb]'),
     '2100': err(2100, `import job not found, jobId=${JOB}`),
   },
 });
@@ -135,7 +137,10 @@ const listDoc: Doc = {
       milvus: { summary: 'Milvus mode', value: { code: 0, data: { records: [] } } },
     },
   },
-  errors: { '1100': err(1100, 'invalid parameter: pageSize must be at least 1') },
+  errors: {
+    '800': err(800, 'database not found[database=nodb]'),
+    '1100': err(1100, 'invalid parameter: pageSize must be at least 1'),
+  },
 };
 
 /** Keyed by `method path` in OpenAPI path form. */

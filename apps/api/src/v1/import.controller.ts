@@ -1,9 +1,23 @@
 import { Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { CreateImportJob, DescribeImportJob, describeV1, jobsErrors, ListImportJobs, v1State } from '@gw/jobs';
+import {
+  CollectionsImportCatalog,
+  CreateImportJob,
+  DescribeImportJob,
+  describeV1,
+  jobsErrors,
+  ListImportJobs,
+  v1State,
+} from '@gw/jobs';
 import { RequireScope } from '../http/auth.guard';
 import { stateOf } from '../http/request-context';
-import { createFromRequest, describeForRequest, listForRequest, pageOf } from '../v2/import.controller';
+import {
+  createFromRequest,
+  type DatabaseCheck,
+  describeForRequest,
+  listForRequest,
+  pageOf,
+} from '../v2/import.controller';
 
 /** Legacy Zilliz v1 import routes (import-api.md §10). */
 @Controller('v1/vector/collections/import')
@@ -12,6 +26,7 @@ export class V1ImportController {
     @Inject(CreateImportJob) private readonly create: CreateImportJob,
     @Inject(ListImportJobs) private readonly lister: ListImportJobs,
     @Inject(DescribeImportJob) private readonly describer: DescribeImportJob,
+    @Inject(CollectionsImportCatalog) private readonly databases: DatabaseCheck,
   ) {}
 
   @Post()
@@ -34,7 +49,7 @@ export class V1ImportController {
   @HttpCode(200)
   @RequireScope('import:read')
   async get(@Req() req: Request) {
-    return { code: 200, data: describeV1(await describeForRequest(this.describer, req)) };
+    return { code: 200, data: describeV1(await describeForRequest(this.describer, this.databases, req)) };
   }
 
   @Get('list')
@@ -42,7 +57,7 @@ export class V1ImportController {
   @RequireScope('import:read')
   async list(@Req() req: Request) {
     const page = pageOf(stateOf(req).fields!) ?? { size: 10, current: 1 };
-    const result = await listForRequest(this.lister, req, { page });
+    const result = await listForRequest(this.lister, this.databases, req, { page });
     return {
       code: 200,
       data: {

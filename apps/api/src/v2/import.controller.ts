@@ -2,6 +2,7 @@ import { Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs/commo
 import type { Request, Response } from 'express';
 import {
   CancelImportJob,
+  CollectionsImportCatalog,
   CreateImportJob,
   DEFAULT_PAGE_SIZE,
   DescribeImportJob,
@@ -14,6 +15,7 @@ import {
   parseStateFilter,
   parseStatesFilter,
   describeV2,
+  type ImportCatalog,
   listRecordV2,
   ReadJobRejects,
 } from '@gw/jobs';
@@ -59,10 +61,32 @@ export function requireJobId(fields: Record<string, unknown>): string {
   return jobId;
 }
 
-/** The job a read request names, once the key may see its collection (both flavours). */
-export async function describeForRequest(describer: DescribeImportJob, req: Request): Promise<JobView> {
+/** The routes' database check (import-api.md §2, decision 1701): the catalog's, seen from a route. */
+export type DatabaseCheck = Pick<ImportCatalog, 'checkDatabase'>;
+
+/**
+ * A route's id field (jobId, scheduleId), then the request's database (800): a route that finds
+ * its object by id alone still answers 800 for a database that does not exist (decision 1701).
+ */
+export async function requireIdInDatabase(
+  databases: DatabaseCheck,
+  req: Request,
+  read: (fields: Record<string, unknown>) => string,
+): Promise<string> {
   const s = stateOf(req);
-  const view = await describer.execute(requireJobId(s.fields!));
+  const id = read(s.fields!);
+  await databases.checkDatabase(s.dbName!);
+  return id;
+}
+
+/** The job a read request names, once the key may see its collection (both flavours). */
+export async function describeForRequest(
+  describer: DescribeImportJob,
+  databases: DatabaseCheck,
+  req: Request,
+): Promise<JobView> {
+  const s = stateOf(req);
+  const view = await describer.execute(await requireIdInDatabase(databases, req, requireJobId));
   assertAccess(s.principal, view.job.dbName, view.job.collectionName);
   return view;
 }
@@ -74,12 +98,14 @@ export async function describeForRequest(describer: DescribeImportJob, req: Requ
  */
 export async function listForRequest(
   lister: ListImportJobs,
+  databases: DatabaseCheck,
   req: Request,
   query: Pick<ListJobsQuery, 'states' | 'page' | 'createdAfter' | 'createdBefore'>,
 ): Promise<ListJobsResult> {
   const s = stateOf(req);
   const collectionName = stringField(s.fields!, 'collectionName');
   assertAccess(s.principal, s.dbName!, collectionName);
+  await databases.checkDatabase(s.dbName!);
   const visible = visibleCollections(s.principal, s.dbName!);
   return lister.execute({
     dbName: s.dbName!,
@@ -116,6 +142,7 @@ export class V2ImportController {
     @Inject(DescribeImportJob) private readonly describer: DescribeImportJob,
     @Inject(CancelImportJob) private readonly canceller: CancelImportJob,
     @Inject(ReadJobRejects) private readonly rejects: ReadJobRejects,
+    @Inject(CollectionsImportCatalog) private readonly databases: DatabaseCheck,
   ) {}
 
   /**
@@ -130,8 +157,9 @@ export class V2ImportController {
     const f = s.fields!;
     const after = stringField(f, 'after');
     const limit = intField(f, 'limit');
+    const jobId = await requireIdInDatabase(this.databases, req, requireJobId);
     const page = await this.rejects.execute({
-      jobId: requireJobId(f),
+      jobId,
       ...(after === undefined ? {} : { after }),
       ...(limit === undefined ? {} : { limit }),
       authorize: (v) => assertAccess(s.principal, v.job.dbName, v.job.collectionName),
@@ -184,7 +212,7 @@ export class V2ImportController {
   async list(@Req() req: Request) {
     const f = stateOf(req).fields!;
     const page = pageOf(f);
-    const result = await listForRequest(this.lister, req, {
+    const result = await listForRequest(this.lister, this.databases, req, {
       ...listFilters(f),
       ...(page === undefined ? {} : { page }),
       ...timeRangeOf(f),
@@ -204,7 +232,7 @@ export class V2ImportController {
   @HttpCode(200)
   @RequireScope('import:read')
   async describe(@Req() req: Request) {
-    return { code: 0, data: describeV2(await describeForRequest(this.describer, req)) };
+    return { code: 0, data: describeV2(await describeForRequest(this.describer, this.databases, req)) };
   }
 
   @Post('cancel')
@@ -212,7 +240,8 @@ export class V2ImportController {
   @RequireScope('import:write')
   async cancel(@Req() req: Request) {
     const s = stateOf(req);
-    const view = await this.canceller.execute(requireJobId(s.fields!), (v) =>
+    const jobId = await requireIdInDatabase(this.databases, req, requireJobId);
+    const view = await this.canceller.execute(jobId, (v) =>
       assertAccess(s.principal, v.job.dbName, v.job.collectionName),
     );
     return { code: 0, data: describeV2(view) };

@@ -1,9 +1,9 @@
 import { Controller, Get, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { jobEventsV2, ListJobEvents } from '@gw/jobs';
+import { CollectionsImportCatalog, jobEventsV2, ListJobEvents } from '@gw/jobs';
 import { assertAccess, RequireScope } from '../http/auth.guard';
 import { stateOf } from '../http/request-context';
-import { requireJobId } from './import.controller';
+import { type DatabaseCheck, requireIdInDatabase, requireJobId } from './import.controller';
 
 /**
  * A job's state changes (gateway extension, docs/api-extensions.md "Job events"): what the
@@ -11,7 +11,10 @@ import { requireJobId } from './import.controller';
  */
 @Controller('v2/vectordb/jobs/import')
 export class V2JobEventsController {
-  constructor(@Inject(ListJobEvents) private readonly lister: ListJobEvents) {}
+  constructor(
+    @Inject(ListJobEvents) private readonly lister: ListJobEvents,
+    @Inject(CollectionsImportCatalog) private readonly databases: DatabaseCheck,
+  ) {}
 
   @Get('events')
   @RequireScope('import:read')
@@ -24,7 +27,8 @@ export class V2JobEventsController {
   @RequireScope('import:read')
   async events(@Req() req: Request) {
     const s = stateOf(req);
-    const found = await this.lister.execute(requireJobId(s.fields!), (v) =>
+    const jobId = await requireIdInDatabase(this.databases, req, requireJobId);
+    const found = await this.lister.execute(jobId, (v) =>
       assertAccess(s.principal, v.job.dbName, v.job.collectionName),
     );
     return { code: 0, data: jobEventsV2(found) };

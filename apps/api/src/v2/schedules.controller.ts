@@ -1,15 +1,18 @@
 import { Controller, Get, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { jobsErrors, ManageImportSchedules, presentSchedule } from '@gw/jobs';
+import { CollectionsImportCatalog, jobsErrors, ManageImportSchedules, presentSchedule } from '@gw/jobs';
 import { assertAccess, RequireScope } from '../http/auth.guard';
 import { stringField } from '../http/body';
 import { stateOf } from '../http/request-context';
-import { visibleCollections } from './import.controller';
+import { type DatabaseCheck, requireIdInDatabase, visibleCollections } from './import.controller';
 
 /** Scheduled imports, a gateway extension (docs/api-extensions.md "Scheduled imports", decision 1402). */
 @Controller('v2/vectordb/jobs/import/schedules')
 export class V2SchedulesController {
-  constructor(@Inject(ManageImportSchedules) private readonly schedules: ManageImportSchedules) {}
+  constructor(
+    @Inject(ManageImportSchedules) private readonly schedules: ManageImportSchedules,
+    @Inject(CollectionsImportCatalog) private readonly databases: DatabaseCheck,
+  ) {}
 
   @Post('create')
   @HttpCode(200)
@@ -38,6 +41,7 @@ export class V2SchedulesController {
     const s = stateOf(req);
     const collectionName = stringField(s.fields!, 'collectionName');
     assertAccess(s.principal, s.dbName!, collectionName);
+    await this.databases.checkDatabase(s.dbName!);
     const visible = visibleCollections(s.principal, s.dbName!);
     const rows = await this.schedules.list({
       dbName: s.dbName!,
@@ -70,8 +74,11 @@ export class V2SchedulesController {
 
   private async named(req: Request) {
     const s = stateOf(req);
-    const scheduleId = stringField(s.fields!, 'scheduleId');
-    if (scheduleId === undefined) throw jobsErrors.missing(['scheduleId']);
+    const scheduleId = await requireIdInDatabase(this.databases, req, (f) => {
+      const id = stringField(f, 'scheduleId');
+      if (id === undefined) throw jobsErrors.missing(['scheduleId']);
+      return id;
+    });
     const row = await this.schedules.describe(scheduleId);
     assertAccess(s.principal, row.dbName, row.collectionName);
     return row;

@@ -1,5 +1,12 @@
 import type { Pool } from 'pg';
-import { type CollectionsContext, DEFAULT_PARTITION, getCollection, hasPartition } from '@gw/collections';
+import {
+  type CollectionsContext,
+  DEFAULT_DB,
+  DEFAULT_PARTITION,
+  getCollection,
+  hasPartition,
+  resolveDatabase,
+} from '@gw/collections';
 import { jobsErrors } from '../jobs.errors';
 
 /** What admission learns about the target collection. */
@@ -14,6 +21,11 @@ export interface ImportTarget {
 export interface ImportCatalog {
   /** Database (800), collection (100) and partition (200) must exist; a partition-key collection refuses a partition (1100). */
   checkTarget(dbName: string, collectionName: string, partitionName: string | undefined): Promise<ImportTarget>;
+  /**
+   * The request's database must exist (800): import-api.md §2 holds for every route, also those
+   * that find a job or schedule by id alone (decision 1701).
+   */
+  checkDatabase(dbName: string): Promise<void>;
 }
 
 /** The catalog kept by libs/collections (gateway_* tables). */
@@ -22,6 +34,12 @@ export class CollectionsImportCatalog implements ImportCatalog {
 
   constructor(catalog: Pool, target: Pool) {
     this.ctx = { catalog, target, config: { pgvector: 'auto' } };
+  }
+
+  async checkDatabase(dbName: string): Promise<void> {
+    // `default` always exists: routes that need its schema create it on first use; a read need not.
+    if (dbName === DEFAULT_DB) return;
+    await resolveDatabase(this.ctx, dbName);
   }
 
   async checkTarget(dbName: string, collectionName: string, partitionName: string | undefined): Promise<ImportTarget> {

@@ -113,6 +113,7 @@ const log = new Logger('ImportJobs');
     },
   ],
   exports: [
+    CollectionsImportCatalog,
     VolumeStore,
     CredentialsCipher,
     ImportJobsRepository,
