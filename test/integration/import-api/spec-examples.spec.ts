@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, freePort, startTestGateway, startTestWorker, type TestGateway, type TestWorker } from '@gw/testing';
 import { S3TestServer } from '../../support/storage/s3-test-server';
 import { makeCollection } from './helpers';
-import { completeEllipsis, type SpecExample, specDir, specExamples } from './spec-markdown';
+import {
+  completeEllipsis,
+  type SpecExample,
+  sharedSpecDir,
+  specDir,
+  specExamples,
+  VENDORED_SPEC_DIR,
+} from './spec-markdown';
 
 const V2 = '/v2/vectordb/jobs/import';
 
@@ -16,6 +23,24 @@ const V2 = '/v2/vectordb/jobs/import';
  * `s3://docs/articles.parquet` served by the loopback S3 emulator (STORAGE_S3_ENDPOINT), so the
  * create example runs as written, through a real worker. Decision 1702 lists how each is run.
  */
+describe('the copy of the spec in test/fixtures/spec', () => {
+  // A clean clone on a CI machine has no shared/spec beside it and runs the examples of the copy;
+  // wherever both exist, the copy must be the contract itself, so a spec change cannot go unseen.
+  const shared = sharedSpecDir();
+  it.skipIf(shared === undefined)('equals shared/spec file for file', () => {
+    const names = (d: string) =>
+      readdirSync(d)
+        .filter((f) => f.endsWith('.md'))
+        .sort();
+    expect(names(VENDORED_SPEC_DIR)).toEqual(names(shared!));
+    for (const f of names(shared!))
+      expect(
+        readFileSync(join(VENDORED_SPEC_DIR, f), 'utf8'),
+        `test/fixtures/spec/${f} differs from ${shared}/${f}: copy it again`,
+      ).toBe(readFileSync(join(shared!, f), 'utf8'));
+  });
+});
+
 describe('the examples of the spec, as printed', () => {
   const examples = specExamples();
   const example = (id: string): SpecExample => {

@@ -21,18 +21,25 @@ export interface SpecExample {
   answer?: string;
 }
 
-/** `IGW_SPEC_DIR`, else the `shared/spec` beside the main checkout (README links it as `../shared/spec`). */
+/** The copy of the contract kept in the repository, for machines without `shared/spec` beside it. */
+export const VENDORED_SPEC_DIR = resolve(REPO_ROOT, 'test', 'fixtures', 'spec');
+
+/** The contract beside the checkout (README links it as `../shared/spec`), when there is one. */
+export function sharedSpecDir(): string | undefined {
+  return [resolve(REPO_ROOT, '..', 'shared', 'spec'), resolve(REPO_ROOT, '..', '..', 'shared', 'spec')].find((d) =>
+    existsSync(resolve(d, 'import-api.md')),
+  );
+}
+
+/**
+ * `IGW_SPEC_DIR`, else the `shared/spec` beside the checkout, else the copy in test/fixtures/spec
+ * (a clean clone on a CI machine has no `shared/` beside it; spec-examples.spec.ts checks the
+ * copy equals the shared spec wherever both exist).
+ */
 export function specDir(): string {
-  const candidates = [
-    process.env.IGW_SPEC_DIR,
-    resolve(REPO_ROOT, '..', 'shared', 'spec'),
-    resolve(REPO_ROOT, '..', '..', 'shared', 'spec'),
-  ];
-  const found = candidates.find((d) => d !== undefined && existsSync(resolve(d, 'import-api.md')));
-  if (found === undefined) {
-    throw new Error(`the spec is not at ${candidates.filter(Boolean).join(' or ')}: set IGW_SPEC_DIR`);
-  }
-  return found;
+  const dir = process.env.IGW_SPEC_DIR ?? sharedSpecDir() ?? VENDORED_SPEC_DIR;
+  if (!existsSync(resolve(dir, 'import-api.md'))) throw new Error(`the spec is not at ${dir}: set IGW_SPEC_DIR`);
+  return dir;
 }
 
 /** The route a section documents: its heading's first backticked `a/b` path, under /v2/vectordb/. */
