@@ -73,13 +73,8 @@ describe('the examples of the spec, as printed', () => {
     await s3.start();
     s3.createBucket('docs');
     gw = await startTestGateway({
-      STORAGE_S3_ENDPOINT: s3.endpoint,
-      STORAGE_S3_FORCE_PATH_STYLE: 'true',
-      STORAGE_S3_REGION: 'us-east-1',
-      STORAGE_S3_ACCESS_KEY: 'S3RVER',
-      STORAGE_S3_SECRET_KEY: 'S3RVER',
       // The example sends accessKey "" (= absent): the server's keys, lent to this bucket only.
-      STORAGE_ALLOWED_BUCKETS: 'docs',
+      ...s3.gatewayEnv('docs'),
       WORKER_LEASE_MS: '3000',
       WORKER_RECONCILE_INTERVAL_MS: '500',
     });

@@ -332,11 +332,7 @@ describe('a volume in an S3 bucket (VOLUMES_URL)', () => {
     s3.createBucket('vols');
     g = await startTestGateway({
       VOLUMES_URL: 's3://vols/gateway/',
-      STORAGE_S3_ENDPOINT: s3.endpoint,
-      STORAGE_S3_FORCE_PATH_STYLE: 'true',
-      STORAGE_S3_REGION: 'us-east-1',
-      STORAGE_S3_ACCESS_KEY: 'S3RVER',
-      STORAGE_S3_SECRET_KEY: 'S3RVER',
+      ...s3.gatewayEnv(),
       VOLUMES_PRESIGN_TTL_SECONDS: '300',
     });
     w = await startTestWorker(g.config);

@@ -28,13 +28,8 @@ beforeAll(async () => {
   web = new HttpTestServer();
   await web.start();
   gw = await startTestGateway({
-    STORAGE_S3_ENDPOINT: s3.endpoint,
-    STORAGE_S3_FORCE_PATH_STYLE: 'true',
-    STORAGE_S3_REGION: 'us-east-1',
-    STORAGE_S3_ACCESS_KEY: 'S3RVER',
-    STORAGE_S3_SECRET_KEY: 'S3RVER',
-    // The server keys above are lent to this bucket only (spec §4).
-    STORAGE_ALLOWED_BUCKETS: 'data',
+    // The server keys are lent to this bucket only (spec §4).
+    ...s3.gatewayEnv('data'),
     STORAGE_REQUEST_TIMEOUT_MS: '3000',
     WORKER_LEASE_MS: '3000',
     WORKER_RECONCILE_INTERVAL_MS: '500',

@@ -53,12 +53,7 @@ beforeAll(async () => {
   await s3.start();
   s3.createBucket('data');
   gw = await startTestGateway({
-    STORAGE_S3_ENDPOINT: s3.endpoint,
-    STORAGE_S3_FORCE_PATH_STYLE: 'true',
-    STORAGE_S3_REGION: 'us-east-1',
-    STORAGE_S3_ACCESS_KEY: 'S3RVER',
-    STORAGE_S3_SECRET_KEY: 'S3RVER',
-    STORAGE_ALLOWED_BUCKETS: 'data',
+    ...s3.gatewayEnv('data'),
     WORKER_LEASE_MS: '3000',
     WORKER_RECONCILE_INTERVAL_MS: '500',
     WORKER_PARSE_THREADS: '2',

@@ -73,12 +73,7 @@ describe('TLS to an object server with a private CA (STORAGE_CA_FILE)', () => {
     s3.putDirect('data', 'rows.jsonl', body);
     const s3Env = {
       STORAGE_ALLOW_HTTP: 'false',
-      STORAGE_S3_ENDPOINT: s3.endpoint,
-      STORAGE_S3_FORCE_PATH_STYLE: 'true',
-      STORAGE_S3_REGION: 'us-east-1',
-      STORAGE_S3_ACCESS_KEY: 'S3RVER',
-      STORAGE_S3_SECRET_KEY: 'S3RVER',
-      STORAGE_ALLOWED_BUCKETS: 'data',
+      ...s3.gatewayEnv('data'),
       // Both workers of this file share the run's queue prefix: a job one of them skips (not in its
       // database) is handed back by its own gateway's reconciler soon.
       WORKER_RECONCILE_INTERVAL_MS: '500',

@@ -73,6 +73,21 @@ export class S3TestServer {
     return `${this.options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
   }
 
+  /**
+   * The gateway settings that point its S3 driver at this server with the server's own keys (the
+   * default S3RVER pair), lent to `allowedBuckets` only (storage.md §4).
+   */
+  gatewayEnv(allowedBuckets?: string): Record<string, string> {
+    return {
+      STORAGE_S3_ENDPOINT: this.endpoint,
+      STORAGE_S3_FORCE_PATH_STYLE: 'true',
+      STORAGE_S3_REGION: 'us-east-1',
+      STORAGE_S3_ACCESS_KEY: 'S3RVER',
+      STORAGE_S3_SECRET_KEY: 'S3RVER',
+      ...(allowedBuckets !== undefined ? { STORAGE_ALLOWED_BUCKETS: allowedBuckets } : {}),
+    };
+  }
+
   /** Adds (or replaces) an access key the SigV4 check accepts. */
   addCredential(accessKey: string, credential: S3Credential): void {
     this.credentials[accessKey] = credential;
