@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { FormatError, FormatErrorCode, type RejectedRow } from '@gw/formats';
 import { returnOnRelease } from '@gw/sink';
 import {
@@ -10,6 +10,7 @@ import {
   type FromThread,
   type ReadRequest,
   type TaskSpec,
+  type ParseThreadData,
   type ToThread,
 } from './protocol';
 
@@ -26,6 +27,8 @@ export interface TaskHandlers {
 interface Slot {
   readonly worker: Worker;
   readonly tasks: Map<number, Running>;
+  /** Where sent chunks' buffers go back to the thread (read synchronously there, see parse-thread). */
+  readonly recycle: MessagePort;
 }
 
 /** A task that streams a whole file through the main thread (Parquet, NumPy fallback, text tails). */
@@ -149,8 +152,13 @@ export class ParsePool {
   private spawn(): Slot {
     // Each thread is its own V8 isolate with its own heap: a small young generation keeps a
     // thread's garbage from piling up to tens of MB between scavenges (RSS counts every isolate).
-    const worker = new Worker(this.entry, { resourceLimits: THREAD_HEAP_LIMITS });
-    const slot: Slot = { worker, tasks: new Map() };
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(this.entry, {
+      resourceLimits: THREAD_HEAP_LIMITS,
+      workerData: { recycle: port2 } satisfies ParseThreadData,
+      transferList: [port2],
+    });
+    const slot: Slot = { worker, tasks: new Map(), recycle: port1 };
     this.slots.push(slot);
     worker.unref();
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
@@ -158,6 +166,7 @@ export class ParsePool {
       const tasks = [...slot.tasks.values()];
       slot.tasks.clear();
       this.slots.splice(this.slots.indexOf(slot), 1);
+      slot.recycle.close();
       for (const t of tasks) t.reject(threadFailure(e, t.spec));
       if (!this.closed) this.pump();
     };
@@ -224,9 +233,7 @@ export class ParsePool {
    */
   private returnWhenSent(slot: Slot, buffer: ArrayBuffer): void {
     returnOnRelease(buffer, () => {
-      if (!this.slots.includes(slot)) return;
-      const msg: ToThread = { t: 'recycle', buffer };
-      slot.worker.postMessage(msg, [buffer]);
+      if (this.slots.includes(slot)) slot.recycle.postMessage(buffer, [buffer]);
     });
   }
 
@@ -241,6 +248,7 @@ export class ParsePool {
     for (const t of this.waiting.splice(0)) t.reject(new Error('parse pool closed'));
     const slots = this.slots.splice(0);
     for (const s of slots) for (const t of s.tasks.values()) t.reject(new Error('parse pool closed'));
+    for (const s of slots) s.recycle.close();
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 }

@@ -1,4 +1,4 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { byteInputFromBuffer, openFileGroup, type ByteInput, type RejectedRow } from '@gw/formats';
 import { buildCopyLayout, encodeBatches, releaseChunkParts } from '@gw/sink';
 import type { RowBatch } from '@gw/schema';
@@ -6,6 +6,7 @@ import {
   rebuildError,
   serializeError,
   type FromThread,
+  type ParseThreadData,
   type ReadRequest,
   type TaskInput,
   type TaskSpec,
@@ -19,6 +20,8 @@ import {
  */
 const port = parentPort;
 if (port === null) throw new Error('parse-thread.js is a worker_threads entry');
+
+const recyclePort = (workerData as ParseThreadData).recycle;
 
 const post = (m: FromThread, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
@@ -45,8 +48,18 @@ const SPARE_KEEP = 3;
 /** Chunk buffers are allocated in whole MiB so batches of slightly different sizes reuse them. */
 const SPARE_UNIT = 2 ** 20;
 
+/**
+ * The buffers the main thread sent back, taken now: a thread busy decoding does not turn its event
+ * loop between chunks, so a listener would see them only after new buffers were allocated.
+ */
+function takeReturned(): void {
+  for (let m = receiveMessageOnPort(recyclePort); m !== undefined; m = receiveMessageOnPort(recyclePort))
+    keepSpare(m.message as ArrayBuffer);
+}
+
 /** An exclusive buffer of at least n bytes: a spare one if it fits without much waste, else new. */
 function chunkBuffer(n: number): ArrayBuffer {
+  takeReturned();
   let best = -1;
   for (let i = 0; i < spare.length; i++) {
     const len = spare[i]!.byteLength;
@@ -141,9 +154,6 @@ port.on('message', (m: ToThread) => {
       p?.resolve(m.bytes);
       break;
     }
-    case 'recycle':
-      keepSpare(m.buffer);
-      break;
     case 'read-error': {
       const p = pendingReads.get(m.req);
       pendingReads.delete(m.req);

@@ -1,3 +1,4 @@
+import type { MessagePort } from 'node:worker_threads';
 import { CodedError } from '@gw/errors';
 import {
   FormatError,
@@ -74,9 +75,15 @@ export type SerializedError =
 export type ToThread =
   | { readonly t: 'task'; readonly spec: TaskSpec }
   | { readonly t: 'read'; readonly task: number; readonly req: number; readonly bytes: Uint8Array | null }
-  | { readonly t: 'read-error'; readonly task: number; readonly req: number; readonly err: SerializedError }
-  /** A chunk's buffer back from the COPY once sent, for the thread to fill again. */
-  | { readonly t: 'recycle'; readonly buffer: ArrayBuffer };
+  | { readonly t: 'read-error'; readonly task: number; readonly req: number; readonly err: SerializedError };
+
+/**
+ * A parse thread's workerData: `recycle` carries the buffers of chunks the COPY has sent (each
+ * message one transferred ArrayBuffer), drained synchronously by the thread before it allocates.
+ */
+export interface ParseThreadData {
+  readonly recycle: MessagePort;
+}
 
 export type ReadRequest =
   | { readonly kind: 'slice'; readonly input: number; readonly start: number; readonly end: number }
