@@ -15,6 +15,8 @@ export class PageSink {
   /** Page offset from which bytes are still needed (sliding only). */
   keepFrom = 0;
   private sliding = false;
+  /** The window's base stays ≡ this mod 8 when it slides (see slide). */
+  private phase = 0;
 
   /**
    * @param total the page's size: nothing is written past it
@@ -30,9 +32,14 @@ export class PageSink {
     this.buf = initial;
   }
 
-  /** From now on, bytes before keepFrom (less HISTORY) may be dropped to make room. */
-  slide(): void {
+  /**
+   * From now on, bytes before keepFrom (less HISTORY) may be dropped to make room. `valuesAt`: the
+   * page offset of the first value; the window keeps it at a multiple of 8 from its start once it
+   * has slid, so float and double values are views, not copies, whatever the levels' length.
+   */
+  slide(valuesAt = 0): void {
     this.sliding = true;
+    this.phase = valuesAt % 8;
   }
 
   get isSliding(): boolean {
@@ -44,8 +51,8 @@ export class PageSink {
     const at = this.written - this.base;
     if (at + n <= this.buf.length) return;
     if (this.sliding) {
-      // A multiple of 8: float and double values keep their alignment (views, not copies).
-      const drop = Math.floor((Math.min(this.keepFrom, this.written - HISTORY) - this.base) / 8) * 8;
+      const target = Math.min(this.keepFrom, this.written - HISTORY);
+      const drop = target - ((((target - this.phase) % 8) + 8) % 8) - this.base;
       if (drop > 0) {
         this.buf.copyWithin(0, drop, at);
         this.base += drop;

@@ -962,7 +962,7 @@ export class LeafColumnCursor {
       // the next value to read on (and Snappy's history), not the page.
       pump.reader = page.values.reader;
       out.keepFrom = page.values.reader.offset;
-      out.slide();
+      out.slide(page.values.reader.offset);
     } else {
       // acceptDataPage may read values of any other page: the whole of it, decoded again if the
       // window had to grow (the levels decoded above point into the smaller buffer).
