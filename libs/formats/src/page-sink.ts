@@ -42,10 +42,6 @@ export class PageSink {
     this.phase = valuesAt % 8;
   }
 
-  get isSliding(): boolean {
-    return this.sliding;
-  }
-
   /** Makes room for n more bytes at `written` (n within the page's total). */
   room(n: number): void {
     const at = this.written - this.base;

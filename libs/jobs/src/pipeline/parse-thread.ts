@@ -15,8 +15,9 @@ import {
 
 /**
  * Parse thread entry (compiled to dist/…/parse-thread.js, see parse-pool.ts): runs the ordinary
- * reader of a format over one piece, validates, encodes to binary COPY tuples and posts each
- * batch back as one transferred ArrayBuffer. One task at a time; the pool serialises them.
+ * reader of a format over one piece, validates, encodes to binary COPY tuples and posts them back
+ * in ~4 MiB chunks, each one transferred ArrayBuffer (reused once the COPY has sent it). One task
+ * at a time; the pool serialises them.
  */
 const port = parentPort;
 if (port === null) throw new Error('parse-thread.js is a worker_threads entry');
@@ -45,7 +46,7 @@ let nextStream = 1;
 const spare: ArrayBuffer[] = [];
 /** Spare buffers kept at most: the COPY queue holds a few chunks, so a few come back at a time. */
 const SPARE_KEEP = 3;
-/** Chunk buffers are allocated in whole MiB so batches of slightly different sizes reuse them. */
+/** Chunk buffers are allocated in whole MiB so chunks of slightly different sizes reuse them. */
 const SPARE_UNIT = 2 ** 20;
 
 /**
