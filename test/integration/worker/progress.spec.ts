@@ -20,7 +20,10 @@ describe('progress while one large batch is being read', () => {
     await web?.stop();
   });
 
-  it('reports bytes-based progress at least every 2 s even before the first batch is staged', async () => {
+  // Since rows reach the COPY in ~4 MiB chunks (the first after 64 rows), imported rows rise early
+  // too, so the test no longer asks for progress seen while importedRows is still 0 (that raced the
+  // first chunk): a file read as one batch must show progress between 0 and 100 while it runs, rising.
+  it('reports progress between 0 and 100 while a file read as one large batch is staged', async () => {
     const key = await gw.apiKey(['admin']);
     const c = uniqueName('prog');
     await call(gw, 'POST', '/v2/vectordb/collections/create', { key, body: { collectionName: c, dimension: 4 } });
@@ -41,11 +44,10 @@ describe('progress while one large batch is being read', () => {
         expect(d.gatewayState).toBe('Completed');
         break;
       }
-      if (d.importedRows === 0 && d.progress > 0) midway.push(d.progress);
+      if (d.progress > 0 && d.progress < 100) midway.push(d.progress);
       await new Promise((res) => setTimeout(res, 100));
     }
-    console.log(`progress seen before the first batch was staged: ${[...new Set(midway)].join(', ')}`);
     expect(midway.length).toBeGreaterThan(0);
-    expect(Math.max(...midway)).toBeLessThan(100);
+    expect(midway).toEqual([...midway].sort((a, b) => a - b));
   }, 60_000);
 });
