@@ -419,9 +419,9 @@ const WINDOW_START = 4 << 20;
 /** Codecs whose large pages are decompressed while their bytes stream in (see streamPage). */
 const STREAMED_CODECS = new Set(['ZSTD', 'SNAPPY', 'GZIP']);
 
+/** Writes what it decompresses into its PageSink (whose `written` counts it). */
 interface StreamingDecompressor {
   push(chunk: Uint8Array, final: boolean): void | Promise<void>;
-  readonly written: number;
 }
 
 /**
@@ -450,9 +450,6 @@ function streamingDecompressor(
         frames.push(chunk);
         zstd.push(chunk, final);
       },
-      get written() {
-        return written;
-      },
     };
   }
   // GZIP: zlib's streaming inflater. A failure (corrupt data, or output past the sink) destroys it
@@ -476,9 +473,6 @@ function streamingDecompressor(
         gunzip.end();
         await Promise.race([ended, failed]);
       }
-    },
-    get written() {
-      return written;
     },
   };
 }
