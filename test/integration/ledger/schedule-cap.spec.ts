@@ -1,10 +1,10 @@
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
-import { ImportJobsRepository, ImportSchedulesRepository } from '@gw/db';
-import { BullJobQueue, CollectionsImportCatalog, CreateImportJob, CredentialsCipher, RunScheduleTick } from '@gw/jobs';
+import { BullJobQueue, type RunScheduleTick } from '@gw/jobs';
 import { S3TestServer } from '../../support/storage/s3-test-server';
 import { jsonl, range } from '../worker/fixtures';
+import { scheduleTick } from './schedule-tick';
 
 /*
  * Scheduled imports (issue 16 point 5) under the per-collection cap of active jobs and with their
@@ -39,19 +39,7 @@ beforeAll(async () => {
   key = await gw.apiKey(['admin']);
   redis = new Redis(gw.config.redisUrl, { maxRetriesPerRequest: null });
   queue = new BullJobQueue(redis, { prefix: gw.config.queuePrefix, attempts: 1 });
-  const cipher = new CredentialsCipher(gw.config.secretKeys.current, gw.config.secretKeys.previous);
-  tick = new RunScheduleTick(
-    new ImportSchedulesRepository(gw.db),
-    new CreateImportJob(
-      new ImportJobsRepository(gw.db),
-      new CollectionsImportCatalog(gw.db, gw.db),
-      queue,
-      cipher,
-      gw.config,
-    ),
-    cipher,
-    gw.config,
-  );
+  tick = scheduleTick(gw, queue);
 });
 afterAll(async () => {
   await worker?.close();

@@ -1,10 +1,10 @@
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, startTestWorker, type TestGateway, type TestWorker, uniqueName } from '@gw/testing';
-import { ImportJobsRepository, ImportSchedulesRepository } from '@gw/db';
-import { BullJobQueue, CollectionsImportCatalog, CreateImportJob, CredentialsCipher, RunScheduleTick } from '@gw/jobs';
+import { BullJobQueue } from '@gw/jobs';
 import { S3TestServer } from '../../support/storage/s3-test-server';
 import { jsonl, range } from '../worker/fixtures';
+import { scheduleTick } from './schedule-tick';
 
 /** Scheduled imports (issue 16 point 5, decision 1402) through HTTP, real BullMQ job schedulers and a worker. */
 const V2 = '/v2/vectordb';
@@ -155,22 +155,7 @@ describe('scheduled imports', () => {
     expect(r.body.code, r.text).toBe(0);
     const { scheduleId } = r.body.data as { scheduleId: string };
     const queue = new BullJobQueue(redis, { prefix: gw.config.queuePrefix, attempts: 1 });
-    const cipher = new CredentialsCipher(gw.config.secretKeys.current, gw.config.secretKeys.previous);
-    const tickers = [0, 1].map(
-      () =>
-        new RunScheduleTick(
-          new ImportSchedulesRepository(gw.db),
-          new CreateImportJob(
-            new ImportJobsRepository(gw.db),
-            new CollectionsImportCatalog(gw.db, gw.db),
-            queue,
-            cipher,
-            gw.config,
-          ),
-          cipher,
-          gw.config,
-        ),
-    );
+    const tickers = [0, 1].map(() => scheduleTick(gw, queue));
     const at = Date.now();
     const outcomes = await Promise.all(tickers.map((t) => t.execute(scheduleId, at)));
     for (const o of outcomes) expect(['created', 'busy', 'locked']).toContain(o.kind);
